@@ -1,0 +1,1 @@
+// Placeholder runner, replaced once the suites exist.

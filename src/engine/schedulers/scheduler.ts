@@ -1,0 +1,80 @@
+/**
+ * The contract every diffusion scheduler implements. The pipeline's denoising loop is written
+ * against this interface only, so adding a scheduler never touches the pipeline.
+ *
+ * Tensors are flat `Float32Array`s holding the whole batch (`[B, C, H, W]` row-major); every
+ * operation is element-wise, so a scheduler never needs to know the batch layout. Randomness is
+ * injected (`drawNoise`) so the pipeline can give each batch item its own seeded stream and a
+ * batched item stays identical to the same item run alone.
+ */
+export interface Scheduler {
+  /** The scheduler's registry name, e.g. `euler_a`. */
+  readonly name: SchedulerName;
+  /** Training-time step indices the UNet is called with, highest first. Set by `setTimesteps`. */
+  readonly timesteps: readonly number[];
+  /**
+   * Noise levels for the Euler family (`euler`, `euler_a`, `lms`, `dpmpp_2m_karras` …): one per
+   * timestep plus a trailing 0. `undefined` for schedulers that work in alpha space (DDIM, PNDM, LCM).
+   */
+  readonly sigmas: readonly number[] | undefined;
+  /** Standard deviation of the initial latent noise for text-to-image. */
+  readonly initNoiseSigma: number;
+  /** How many UNet evaluations each entry of `timesteps` stands for (PNDM repeats one). Usually 1. */
+  readonly order: number;
+
+  /** Computes `timesteps` (and `sigmas`) for an inference run of `steps` steps. */
+  setTimesteps(steps: number): void;
+
+  /** Scales the latents before the UNet call at `stepIndex` (Euler family divides by √(σ²+1)). */
+  scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array;
+
+  /**
+   * One denoising step: from the UNet output at `timesteps[stepIndex]` and the current latents,
+   * returns the latents for the next step. `drawNoise()` returns fresh standard-normal noise of the
+   * sample's length; ancestral schedulers (euler_a, LCM) call it, others never do.
+   */
+  step(
+    modelOutput: Float32Array,
+    stepIndex: number,
+    sample: Float32Array,
+    drawNoise: () => Float32Array,
+  ): Float32Array;
+
+  /**
+   * Noises clean latents to the level of `timesteps[stepIndex]` (img2img and inpainting start
+   * there, and inpainting re-noises the kept area every step).
+   */
+  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array;
+}
+
+export const SCHEDULER_NAMES = [
+  'euler',
+  'euler_a',
+  'ddim',
+  'dpmpp_2m',
+  'dpmpp_2m_karras',
+  'lms',
+  'pndm',
+  'lcm',
+] as const;
+
+export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
+
+/** The subset of a diffusers `scheduler_config.json` that the schedulers read. */
+export interface SchedulerConfig {
+  readonly _class_name?: string;
+  readonly num_train_timesteps?: number;
+  readonly beta_start?: number;
+  readonly beta_end?: number;
+  readonly beta_schedule?: 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
+  readonly prediction_type?: 'epsilon' | 'v_prediction' | 'sample';
+  readonly timestep_spacing?: 'leading' | 'trailing' | 'linspace';
+  readonly steps_offset?: number;
+  readonly set_alpha_to_one?: boolean;
+  readonly skip_prk_steps?: boolean;
+  readonly use_karras_sigmas?: boolean;
+  readonly original_inference_steps?: number;
+  readonly timestep_scaling?: number;
+  readonly clip_sample?: boolean;
+  readonly [key: string]: unknown;
+}
