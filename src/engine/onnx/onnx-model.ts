@@ -1,0 +1,214 @@
+import { existsSync } from 'node:fs';
+import ort from 'onnxruntime-node';
+import { EngineError } from '../engine-error.ts';
+import type { ExecutionProvider, PipelineOptions } from '../types.ts';
+import { float32ToHalf, halfToFloat32 } from './float16.ts';
+
+/** A tensor on the host, as the pipeline hands it to a model: dtype adapts at the boundary. */
+export interface HostTensor {
+  readonly data: Float32Array | Int32Array | readonly number[];
+  readonly dims: readonly number[];
+}
+
+/** A declared input or output of a session. */
+export interface TensorSpec {
+  readonly name: string;
+  readonly type: string;
+  readonly shape: readonly (number | string)[];
+}
+
+/** Outputs of a run, every floating tensor converted to float32. */
+export type RunOutputs = Record<
+  string,
+  { data: Float32Array | Int32Array | Uint8Array; dims: readonly number[] }
+>;
+
+type OrtTensor = ort.Tensor;
+
+/**
+ * One ONNX Runtime session, created once and kept (creating and releasing sessions leaks native
+ * memory in onnxruntime-node). Converts inputs to the dtypes the graph declares (int32/int64 ids,
+ * float16/float32 tensors) and outputs back to float32, so the pipeline only ever sees float32.
+ */
+export class OnnxModel {
+  readonly label: string;
+  readonly inputs: ReadonlyMap<string, TensorSpec>;
+  readonly outputs: ReadonlyMap<string, TensorSpec>;
+  readonly #session: ort.InferenceSession;
+  /** Milliseconds spent inside `session.run`, for the benchmarks. */
+  runTimeMs = 0;
+
+  private constructor(label: string, session: ort.InferenceSession) {
+    this.label = label;
+    this.#session = session;
+    this.inputs = specsByName(session.inputMetadata);
+    this.outputs = specsByName(session.outputMetadata);
+  }
+
+  /** Creates the session for `file`; external weight files next to it are found by ONNX Runtime. */
+  static async load(file: string, label: string, options: PipelineOptions): Promise<OnnxModel> {
+    if (!existsSync(file)) throw new EngineError('MODEL_INVALID', `${label}: missing ${file}`);
+    const sessionOptions = buildSessionOptions(options);
+    try {
+      return new OnnxModel(label, await ort.InferenceSession.create(file, sessionOptions));
+    } catch (error) {
+      const provider = options.executionProvider ?? 'cpu';
+      const message = error instanceof Error ? error.message : String(error);
+      if (provider !== 'cpu' && /provider|library|backend/i.test(message)) {
+        throw new EngineError(
+          'PROVIDER_UNAVAILABLE',
+          `execution provider '${provider}' failed to start: ${message}`,
+          { cause: error },
+        );
+      }
+      throw new EngineError('MODEL_INVALID', `${label}: cannot load ${file}: ${message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** The declared input, or throws naming the model and input. */
+  input(name: string): TensorSpec {
+    const spec = this.inputs.get(name);
+    if (!spec) throw new EngineError('MODEL_INVALID', `${this.label} has no input '${name}'`);
+    return spec;
+  }
+
+  hasInput(name: string): boolean {
+    return this.inputs.has(name);
+  }
+
+  async run(feeds: Record<string, HostTensor>): Promise<RunOutputs> {
+    const ortFeeds: Record<string, OrtTensor> = {};
+    for (const [name, tensor] of Object.entries(feeds)) {
+      ortFeeds[name] = toOrtTensor(this.input(name), tensor);
+    }
+    const started = performance.now();
+    const results = await this.#session.run(ortFeeds);
+    this.runTimeMs += performance.now() - started;
+    const outputs: RunOutputs = {};
+    for (const [name, tensor] of Object.entries(results)) {
+      outputs[name] = { data: fromOrtTensor(tensor), dims: tensor.dims };
+    }
+    return outputs;
+  }
+
+  async dispose(): Promise<void> {
+    await this.#session.release();
+  }
+}
+
+function specsByName(
+  metadata: readonly ort.InferenceSession.ValueMetadata[],
+): Map<string, TensorSpec> {
+  const specs = new Map<string, TensorSpec>();
+  for (const item of metadata) {
+    const tensor = item.isTensor ? item : undefined;
+    specs.set(item.name, {
+      name: item.name,
+      type: tensor?.type ?? 'unknown',
+      shape: tensor?.shape ?? [],
+    });
+  }
+  return specs;
+}
+
+function buildSessionOptions(options: PipelineOptions): ort.InferenceSession.SessionOptions {
+  const provider = options.executionProvider ?? 'cpu';
+  assertProviderAvailable(provider);
+  const providerEntry =
+    provider === 'cuda' || provider === 'dml'
+      ? { name: provider, deviceId: options.deviceId ?? 0 }
+      : provider;
+  return {
+    executionProviders: [providerEntry],
+    graphOptimizationLevel: 'all',
+    // Shapes change with every request size; a memory pattern planned for one size is wasted.
+    enableMemPattern: false,
+    ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
+    ...(options.interOpThreads ? { interOpNumThreads: options.interOpThreads } : {}),
+  };
+}
+
+/** Refuses a provider the runtime was not built with, before any session tries it. */
+function assertProviderAvailable(provider: ExecutionProvider): void {
+  if (provider === 'cpu') return;
+  const available: string[] = ort.listSupportedBackends().map((backend) => backend.name);
+  if (!available.includes(provider)) {
+    throw new EngineError(
+      'PROVIDER_UNAVAILABLE',
+      `execution provider '${provider}' is not available in this ONNX Runtime build (available: ${available.join(', ')})`,
+    );
+  }
+}
+
+function toOrtTensor(spec: TensorSpec, tensor: HostTensor): OrtTensor {
+  const dims = [...tensor.dims];
+  const values = tensor.data;
+  switch (spec.type) {
+    case 'float32':
+      return new ort.Tensor('float32', asFloat32(values), dims);
+    case 'float16':
+      return halfTensor(float32ToHalf(asFloat32(values)), dims);
+    case 'int32':
+      return new ort.Tensor('int32', Int32Array.from(values, Math.round), dims);
+    case 'int64':
+      return new ort.Tensor(
+        'int64',
+        BigInt64Array.from(values, (v) => BigInt(Math.round(v))),
+        dims,
+      );
+    case 'double':
+      return new ort.Tensor('float64', Float64Array.from(values), dims);
+    default:
+      throw new EngineError(
+        'MODEL_INVALID',
+        `input '${spec.name}' has unsupported type '${spec.type}'`,
+      );
+  }
+}
+
+function asFloat32(values: HostTensor['data']): Float32Array {
+  return values instanceof Float32Array ? values : Float32Array.from(values);
+}
+
+/**
+ * Where the runtime has Float16Array (Node 24), onnxruntime-common re-wraps a Uint16Array as a
+ * Float16Array view, which the native binding then reads as zero bytes ("not enough space").
+ * Handing the binding the original Uint16Array keeps fp16 models working on every Node version.
+ */
+function halfTensor(bits: Uint16Array, dims: number[]): OrtTensor {
+  const tensor = new ort.Tensor('float16', bits, dims);
+  (tensor as unknown as { cpuData: Uint16Array }).cpuData = bits;
+  return tensor;
+}
+
+function fromOrtTensor(tensor: OrtTensor): Float32Array | Int32Array | Uint8Array {
+  const data = tensor.data;
+  switch (tensor.type) {
+    case 'float32':
+      return data as Float32Array;
+    case 'float16': {
+      const view = data as unknown as ArrayBufferView;
+      return halfToFloat32(new Uint16Array(view.buffer, view.byteOffset, tensor.size));
+    }
+    case 'bool':
+    case 'uint8':
+      return data as Uint8Array;
+    case 'int32':
+      return data as Int32Array;
+    case 'int64':
+      return Int32Array.from(data as BigInt64Array, Number);
+    case 'float64':
+      return Float32Array.from(data as Float64Array);
+    case 'int8':
+    case 'int16':
+    case 'uint16':
+    case 'uint32':
+    case 'uint64':
+    case 'int4':
+    case 'uint4':
+    case 'string':
+      throw new EngineError('MODEL_INVALID', `output type '${tensor.type}' is not supported`);
+  }
+}

@@ -1,0 +1,166 @@
+import { EngineError } from '../engine-error.ts';
+import type { ModelManifest } from '../model/model-manifest.ts';
+import { randomSeed } from '../random/gaussian-noise.ts';
+import { SCHEDULER_NAMES, type SchedulerName } from '../schedulers/scheduler.ts';
+import type { BatchItem, InputImage, OutputFormat } from '../types.ts';
+
+/** What every item of one UNet batch must share. */
+export interface SharedSettings {
+  readonly width: number;
+  readonly height: number;
+  readonly steps: number;
+  readonly guidanceScale: number;
+  readonly scheduler: SchedulerName;
+  readonly strength: number | undefined;
+  readonly mode: 'txt2img' | 'img2img' | 'inpaint';
+  readonly safetyFilter: boolean;
+}
+
+/** One image to produce, with its own conditioning and seed. */
+export interface ResolvedItem {
+  readonly id: string | undefined;
+  readonly prompt: string;
+  readonly negativePrompt: string;
+  readonly seed: number;
+  readonly initImage: InputImage | undefined;
+  readonly mask: InputImage | undefined;
+  readonly format: OutputFormat;
+  readonly quality: number;
+}
+
+export interface ResolvedBatch {
+  readonly shared: SharedSettings;
+  readonly items: readonly ResolvedItem[];
+}
+
+const MAX_SEED = 2 ** 53 - 1;
+
+/**
+ * Validates a batch against the model's limits and fills defaults. Out-of-range values are
+ * refused, never clamped, and the error names the field.
+ */
+export function resolveBatch(
+  manifest: ModelManifest,
+  requests: readonly BatchItem[],
+): ResolvedBatch {
+  const first = requests[0];
+  if (!first) throw invalid('n', 'a batch needs at least one item');
+  const shared = resolveShared(manifest, first);
+  const items: ResolvedItem[] = [];
+  for (const request of requests) {
+    const settings = resolveShared(manifest, request);
+    for (const key of Object.keys(shared) as (keyof SharedSettings)[]) {
+      if (settings[key] !== shared[key]) {
+        throw invalid(key, `every item of a batch must share ${key}`);
+      }
+    }
+    items.push(...expandItem(manifest, request));
+  }
+  if (items.length > manifest.limits.maxBatch) {
+    throw invalid('n', `at most ${manifest.limits.maxBatch} images per batch, got ${items.length}`);
+  }
+  return { shared, items };
+}
+
+function resolveShared(manifest: ModelManifest, request: BatchItem): SharedSettings {
+  const { defaults, limits } = manifest;
+  const width = request.width ?? defaults.width;
+  const height = request.height ?? defaults.height;
+  for (const [field, value] of [
+    ['width', width],
+    ['height', height],
+  ] as const) {
+    if (!Number.isInteger(value) || value < limits.minSize || value > limits.maxSize) {
+      throw invalid(
+        field,
+        `${field} must be an integer from ${limits.minSize} to ${limits.maxSize}, got ${value}`,
+      );
+    }
+    if (value % limits.sizeMultiple !== 0) {
+      throw invalid(field, `${field} must be a multiple of ${limits.sizeMultiple}, got ${value}`);
+    }
+  }
+  const steps = request.steps ?? defaults.steps;
+  if (!Number.isInteger(steps) || steps < 1 || steps > limits.maxSteps) {
+    throw invalid('steps', `steps must be an integer from 1 to ${limits.maxSteps}, got ${steps}`);
+  }
+  const guidanceScale = request.guidanceScale ?? defaults.guidanceScale;
+  if (!Number.isFinite(guidanceScale) || guidanceScale < 0 || guidanceScale > 50) {
+    throw invalid('guidance_scale', `guidance_scale must be from 0 to 50, got ${guidanceScale}`);
+  }
+  const scheduler = request.scheduler ?? manifest.defaultScheduler;
+  if (!SCHEDULER_NAMES.includes(scheduler)) {
+    throw invalid(
+      'scheduler',
+      `unknown scheduler '${String(scheduler)}'; one of ${SCHEDULER_NAMES.join(', ')}`,
+    );
+  }
+  const mode = request.mask ? 'inpaint' : request.initImage ? 'img2img' : 'txt2img';
+  if (request.mask && !request.initImage) {
+    throw invalid('mask', 'a mask needs an init_image to paint into');
+  }
+  if (mode !== 'txt2img' && !manifest.files.vaeEncoder) {
+    throw invalid('init_image', `model has no vae_encoder, so it cannot do ${mode}`);
+  }
+  const strength =
+    mode === 'txt2img' ? undefined : (request.strength ?? (mode === 'inpaint' ? 1 : 0.8));
+  if (strength !== undefined && (!Number.isFinite(strength) || strength <= 0 || strength > 1)) {
+    throw invalid('strength', `strength must be in (0, 1], got ${strength}`);
+  }
+  if (request.safetyFilter && !manifest.files.safetyChecker) {
+    throw invalid('safety_filter', 'this model has no safety_checker');
+  }
+  return {
+    width,
+    height,
+    steps,
+    guidanceScale,
+    scheduler,
+    strength,
+    mode,
+    safetyFilter: request.safetyFilter ?? false,
+  };
+}
+
+function expandItem(manifest: ModelManifest, request: BatchItem): ResolvedItem[] {
+  const n = request.n ?? request.seeds?.length ?? 1;
+  if (!Number.isInteger(n) || n < 1 || n > manifest.limits.maxBatch) {
+    throw invalid('n', `n must be an integer from 1 to ${manifest.limits.maxBatch}, got ${n}`);
+  }
+  if (request.seeds && request.seeds.length !== n) {
+    throw invalid('seeds', `seeds has ${request.seeds.length} entries for n = ${n}`);
+  }
+  const base = request.seed ?? randomSeed();
+  const seeds = request.seeds ?? Array.from({ length: n }, (_, i) => base + i);
+  for (const seed of seeds) {
+    if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
+      throw invalid('seed', `seed must be an integer from 0 to ${MAX_SEED}, got ${seed}`);
+    }
+  }
+  if (typeof request.prompt !== 'string') throw invalid('prompt', 'prompt is required');
+  const format = request.outputFormat ?? 'png';
+  if (!['png', 'jpeg', 'webp'].includes(format)) {
+    throw invalid(
+      'output_format',
+      `output_format must be png, jpeg or webp, got '${String(format)}'`,
+    );
+  }
+  const quality = request.quality ?? 90;
+  if (!Number.isInteger(quality) || quality < 1 || quality > 100) {
+    throw invalid('quality', `quality must be an integer from 1 to 100, got ${quality}`);
+  }
+  return seeds.map((seed) => ({
+    id: request.id,
+    prompt: request.prompt,
+    negativePrompt: request.negativePrompt ?? '',
+    seed,
+    initImage: request.initImage,
+    mask: request.mask,
+    format,
+    quality,
+  }));
+}
+
+function invalid(field: string, message: string): EngineError {
+  return new EngineError('INVALID_REQUEST', message, { field });
+}

@@ -1,0 +1,124 @@
+import type { SchedulerName } from './schedulers/scheduler.ts';
+
+/** Image container formats the engine encodes to. */
+export type OutputFormat = 'png' | 'jpeg' | 'webp';
+
+/** Model families the engine can run; detected from the folder, never configured. */
+export type ModelFamily = 'sd' | 'sdxl';
+
+/** Execution providers passed through to ONNX Runtime when the runtime has them. */
+export type ExecutionProvider = 'cpu' | 'cuda' | 'coreml' | 'dml' | 'webgpu';
+
+/** Options for {@link loadPipeline}. Every field is optional. */
+export interface PipelineOptions {
+  /** Execution provider; `cpu` by default. An unavailable one fails the load with a clear error. */
+  readonly executionProvider?: ExecutionProvider;
+  /** GPU index for `cuda` / `dml`. */
+  readonly deviceId?: number;
+  /** Threads inside one operator (ONNX Runtime `intraOpNumThreads`); 0 lets the runtime decide. */
+  readonly intraOpThreads?: number;
+  /** Threads across operators (`interOpNumThreads`); 0 lets the runtime decide. */
+  readonly interOpThreads?: number;
+}
+
+/** An image given to img2img or inpainting: encoded bytes (PNG, JPEG, WebP …). */
+export type InputImage = Uint8Array;
+
+/** One generation request. A batch of `n` images runs as one UNet call. */
+export interface GenerateRequest {
+  readonly prompt: string;
+  readonly negativePrompt?: string;
+  /** Width in pixels, a multiple of 8 (of the VAE factor); defaults to the model's native size. */
+  readonly width?: number;
+  readonly height?: number;
+  /** Denoising steps; defaults to the model's own default. */
+  readonly steps?: number;
+  /** Classifier-free guidance scale; guidance is skipped when ≤ 1. */
+  readonly guidanceScale?: number;
+  /** Defaults to the model's own scheduler. */
+  readonly scheduler?: SchedulerName;
+  /** Seed of the first image; image i uses `seed + i` unless `seeds` is given. Random if absent. */
+  readonly seed?: number;
+  /** Number of images (batch size); 1 by default. */
+  readonly n?: number;
+  /** Explicit seed per image (length `n`); wins over `seed`. */
+  readonly seeds?: readonly number[];
+  /** Start image for img2img / inpainting. */
+  readonly initImage?: InputImage;
+  /** Inpainting mask: white pixels are repainted, black ones kept. Requires `initImage`. */
+  readonly mask?: InputImage;
+  /** How far img2img departs from the init image, 0 < strength ≤ 1; default 0.8. */
+  readonly strength?: number;
+  readonly outputFormat?: OutputFormat;
+  /** JPEG / WebP quality 1–100; default 90. */
+  readonly quality?: number;
+  /** Runs the model's safety checker when it has one. */
+  readonly safetyFilter?: boolean;
+}
+
+/**
+ * Several requests that share everything the UNet batch needs (size, steps, scheduler, guidance,
+ * mode) run as one batch: each item keeps its own prompt, negative prompt, seeds and output format.
+ */
+export interface BatchItem extends GenerateRequest {
+  /** Caller's tag for the item, echoed in the result. */
+  readonly id?: string;
+}
+
+/** One generated image. */
+export interface GeneratedImage {
+  readonly data: Buffer;
+  readonly format: OutputFormat;
+  readonly mimeType: string;
+  readonly seed: number;
+  readonly width: number;
+  readonly height: number;
+  /** True when the safety checker flagged it; the data is then a black image. */
+  readonly nsfw: boolean;
+  /** The AUTOMATIC1111-style parameters string embedded in the image. */
+  readonly infotext: string;
+}
+
+/** What {@link DiffusionPipeline.generate} resolves to. */
+export interface GenerateResult {
+  readonly images: readonly GeneratedImage[];
+  /** Human-readable notes, e.g. a prompt cut at 77 tokens. Reach the API response. */
+  readonly warnings: readonly string[];
+  readonly timings: GenerationTimings;
+}
+
+/** Where the time of a generation went, in milliseconds. */
+export interface GenerationTimings {
+  readonly total: number;
+  readonly textEncoder: number;
+  readonly unet: number;
+  readonly vaeEncoder: number;
+  readonly vaeDecoder: number;
+  readonly safetyChecker: number;
+  /** Scheduler math, tensor copies and the guidance split, summed over the steps. */
+  readonly stepOverhead: number;
+  /** Converting decoded tensors to pixels and encoding the image files. */
+  readonly imageEncode: number;
+}
+
+/** Reported after each denoising step. */
+export interface ProgressEvent {
+  readonly step: number;
+  readonly totalSteps: number;
+  /** Raw RGB preview (width × height × 3) from a linear latent→RGB projection, when asked. */
+  readonly preview?: LatentPreview;
+}
+
+export interface LatentPreview {
+  readonly width: number;
+  readonly height: number;
+  /** One RGB preview per batch item, each `width * height * 3` bytes. */
+  readonly rgb: readonly Uint8Array[];
+}
+
+export interface GenerateOptions {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (event: ProgressEvent) => void;
+  /** Compute a preview for each progress event (a few ms). */
+  readonly preview?: boolean;
+}
