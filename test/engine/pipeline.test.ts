@@ -246,6 +246,25 @@ describe('sd15 pipeline behaviour', () => {
     assert.equal((await sharp(jpeg.images[0]?.data).metadata()).format, 'jpeg');
   });
 
+  test('a cut prompt warns only the batch item it belongs to', async () => {
+    const long = `${'blue '.repeat(80)}square`;
+    const batch = await pipeline.generateBatch([
+      { id: 'long', prompt: long, negativePrompt: `${'red '.repeat(80)}green`, steps: 1 },
+      { id: 'short', prompt: 'red', steps: 1 },
+    ]);
+    const [longImage, shortImage] = batch.images;
+    assert.deepEqual(shortImage?.warnings, []);
+    assert.equal(longImage?.warnings.length, 2);
+    assert.match(
+      longImage?.warnings[0] ?? '',
+      /^prompt .* ignored: "blue blue blue blue blue square"/,
+    );
+    assert.match(
+      longImage?.warnings[1] ?? '',
+      /^negative prompt .* ignored: "red red red red red green"/,
+    );
+  });
+
   test('a prompt cut at 77 tokens comes back as a warning', async () => {
     const result = await pipeline.generate({ prompt: `${'red '.repeat(80)}circle`, steps: 1 });
     assert.equal(result.warnings.length, 1);

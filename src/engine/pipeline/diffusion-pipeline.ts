@@ -41,6 +41,11 @@ export interface PipelineParts {
 export interface BatchImage extends GeneratedImage {
   /** `id` of the {@link BatchItem} it came from. */
   readonly itemId: string | undefined;
+  /**
+   * Warnings about this image only (its prompt cut, its safety verdict, settings of the batch),
+   * so items batched together never see each other's prompts.
+   */
+  readonly warnings: readonly string[];
 }
 
 export interface BatchResult extends GenerateResult {
@@ -119,7 +124,6 @@ export class DiffusionPipeline {
     const negatives = items.map((item) => item.negativePrompt);
     const conditioning = await this.#parts.text.encode(
       classifierFree ? [...negatives, ...prompts] : prompts,
-      warnings,
       classifierFree && manifest.family === 'sdxl'
         ? negatives.map((text) => text === '').concat(prompts.map(() => false))
         : [],
@@ -203,6 +207,13 @@ export class DiffusionPipeline {
     const pixels = tensorToRgb(decoded.data, count, shared.height, shared.width);
     if (init?.overlay) init.overlay(pixels);
     let encodeTime = performance.now() - encodeStarted;
+    const itemWarnings = items.map((item, index) =>
+      truncationWarnings(
+        item,
+        conditioning.truncated[classifierFree ? count + index : index],
+        classifierFree ? conditioning.truncated[index] : undefined,
+      ),
+    );
     const flags =
       shared.safetyFilter && this.#parts.safety
         ? await this.#parts.safety.check(pixels, shared.width, shared.height)
@@ -237,6 +248,11 @@ export class DiffusionPipeline {
         });
         return {
           itemId: item.id,
+          warnings: [
+            ...warnings,
+            ...(itemWarnings[index] ?? []),
+            ...(nsfw ? ['the safety checker replaced this image with a black image'] : []),
+          ],
           data,
           format: item.format,
           mimeType: MIME_TYPES[item.format],
@@ -249,11 +265,9 @@ export class DiffusionPipeline {
       }),
     );
     encodeTime += performance.now() - encodeAgain;
-    if (flags.some(Boolean))
-      warnings.push('the safety checker replaced one or more images with a black image');
     return {
       images,
-      warnings,
+      warnings: [...new Set(images.flatMap((image) => image.warnings))],
       timings: this.#timings(runTimesBefore, started, stepOverhead, encodeTime),
     };
   }
@@ -288,7 +302,8 @@ export class DiffusionPipeline {
         latents[i] = (noise[i] ?? 0) * scheduler.initNoiseSigma;
       return latents;
     }
-    return scheduler.addNoise(init.latents, noise, startIndex);
+    // Scheduler results are its own reusable buffers; the loop owns its latents.
+    return scheduler.addNoise(init.latents, noise, startIndex).slice();
   }
 
   /** 4-channel inpainting: keep the unmasked area on the init image's noised trajectory. */
@@ -305,11 +320,13 @@ export class DiffusionPipeline {
         ? scheduler.addNoise(blend.latents, noise, next)
         : blend.latents;
     const { mask } = blend;
+    // A fresh array: `latents` is the scheduler's step buffer and may feed its history.
+    const blended = new Float32Array(latents.length);
     for (let i = 0; i < latents.length; i++) {
       const m = mask[i] ?? 0;
-      latents[i] = (1 - m) * (kept[i] ?? 0) + m * (latents[i] ?? 0);
+      blended[i] = (1 - m) * (kept[i] ?? 0) + m * (latents[i] ?? 0);
     }
-    return latents;
+    return blended;
   }
 
   #timeIds(count: number, height: number, width: number): Float32Array {
@@ -348,4 +365,19 @@ export class DiffusionPipeline {
       imageEncode,
     };
   }
+}
+
+function truncationWarnings(
+  item: { readonly prompt: string; readonly negativePrompt: string },
+  promptCut: string | undefined,
+  negativeCut: string | undefined,
+): string[] {
+  const describe = (what: string, text: string, cut: string): string =>
+    `${what} ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)} was cut at 77 tokens; ignored: ${JSON.stringify(cut)}`;
+  return [
+    ...(promptCut === undefined ? [] : [describe('prompt', item.prompt, promptCut)]),
+    ...(negativeCut === undefined
+      ? []
+      : [describe('negative prompt', item.negativePrompt, negativeCut)]),
+  ];
 }

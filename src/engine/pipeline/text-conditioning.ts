@@ -1,6 +1,6 @@
 import { EngineError } from '../engine-error.ts';
 import type { OnnxModel, RunOutputs } from '../onnx/onnx-model.ts';
-import type { ClipTokenizer, TokenizedPrompt } from '../text/clip-tokenizer.ts';
+import type { ClipTokenizer } from '../text/clip-tokenizer.ts';
 import type { ModelFamily } from '../types.ts';
 
 /** Text conditioning for N prompts: what the UNet's cross-attention and added embeddings take. */
@@ -36,13 +36,13 @@ export class TextConditioner {
   /**
    * Encodes `prompts` in one text-encoder call per encoder. `zeroed[i]` marks prompts that SDXL
    * conditions on zeros (an empty negative prompt, diffusers' `force_zeros_for_empty_prompt`).
-   * Cut prompts add a warning to `warnings`.
+   * `truncated[i]` holds what was cut from prompt i (undefined when it fit).
    */
   async encode(
     prompts: readonly string[],
-    warnings: string[],
     zeroed: readonly boolean[] = [],
-  ): Promise<TextConditioning> {
+  ): Promise<TextConditioning & { truncated: readonly (string | undefined)[] }> {
+    let truncated: (string | undefined)[] = [];
     const perEncoder: {
       hidden: Float32Array;
       dims: readonly number[];
@@ -51,7 +51,7 @@ export class TextConditioner {
     }[] = [];
     for (const [index, unit] of this.#units.entries()) {
       const tokenized = prompts.map((prompt) => unit.tokenizer.encode(prompt));
-      if (index === 0) noteTruncation(prompts, tokenized, warnings);
+      if (index === 0) truncated = tokenized.map((item) => item.truncated);
       const length = unit.tokenizer.maxLength;
       const ids = tokenized.flatMap((item) => item.ids);
       const outputs = await unit.model.run({
@@ -61,7 +61,7 @@ export class TextConditioner {
     }
     const conditioning = concatHidden(perEncoder, prompts.length);
     zeroOut(conditioning, zeroed);
-    return conditioning;
+    return { ...conditioning, truncated };
   }
 
   #select(
@@ -148,20 +148,4 @@ function zeroOut(conditioning: TextConditioning, zeroed: readonly boolean[]): vo
       (index + 1) * conditioning.pooledSize,
     );
   });
-}
-
-function noteTruncation(
-  prompts: readonly string[],
-  tokenized: readonly TokenizedPrompt[],
-  warnings: string[],
-): void {
-  tokenized.forEach((item, index) => {
-    if (item.truncated === undefined) return;
-    const message = `prompt ${JSON.stringify(shorten(prompts[index] ?? ''))} was cut at ${item.ids.length} tokens; ignored: ${JSON.stringify(item.truncated)}`;
-    if (!warnings.includes(message)) warnings.push(message);
-  });
-}
-
-function shorten(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }

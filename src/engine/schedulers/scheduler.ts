@@ -10,7 +10,11 @@
 export interface Scheduler {
   /** The scheduler's registry name, e.g. `euler_a`. */
   readonly name: SchedulerName;
-  /** Training-time step indices the UNet is called with, highest first. Set by `setTimesteps`. */
+  /**
+   * Training-time step indices the UNet is called with, highest first. Set by `setTimesteps`.
+   * Fractional for the Euler family with `linspace` spacing or Karras sigmas (float32 values, as
+   * diffusers passes them); PNDM repeats one, so the length can exceed the requested steps.
+   */
   readonly timesteps: readonly number[];
   /**
    * Noise levels for the Euler family (`euler`, `euler_a`, `lms`, `dpmpp_2m_karras` …): one per
@@ -25,13 +29,22 @@ export interface Scheduler {
   /** Computes `timesteps` (and `sigmas`) for an inference run of `steps` steps. */
   setTimesteps(steps: number): void;
 
-  /** Scales the latents before the UNet call at `stepIndex` (Euler family divides by √(σ²+1)). */
+  /**
+   * Scales the latents before the UNet call at `stepIndex` (Euler family divides by √(σ²+1)).
+   * Returns `sample` itself when no scaling applies, else a scheduler-owned array that the next
+   * call overwrites.
+   */
   scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array;
 
   /**
    * One denoising step: from the UNet output at `timesteps[stepIndex]` and the current latents,
    * returns the latents for the next step. `drawNoise()` returns fresh standard-normal noise of the
    * sample's length; ancestral schedulers (euler_a, LCM) call it, others never do.
+   *
+   * Returns a scheduler-owned array, valid until the next `step`; passing it back as `sample` is
+   * safe (the next result goes to another array). Multistep schedulers (dpmpp_2m, lms, pndm)
+   * remember earlier steps: call `step` with consecutive indices; an index that does not follow the
+   * previous call starts a fresh run there (img2img starting mid-schedule).
    */
   step(
     modelOutput: Float32Array,
@@ -42,7 +55,8 @@ export interface Scheduler {
 
   /**
    * Noises clean latents to the level of `timesteps[stepIndex]` (img2img and inpainting start
-   * there, and inpainting re-noises the kept area every step).
+   * there, and inpainting re-noises the kept area every step). Returns a scheduler-owned array that
+   * the next `addNoise` call overwrites.
    */
   addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array;
 }

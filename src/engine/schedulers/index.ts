@@ -1,0 +1,9 @@
+export type { Scheduler, SchedulerConfig, SchedulerName } from './scheduler.ts';
+export { SCHEDULER_NAMES } from './scheduler.ts';
+export { createScheduler, schedulerNameForConfig } from './create-scheduler.ts';
+export type { PredictionType } from './prediction.ts';
+export type { TimestepSpacing } from './timestep-spacing.ts';
+export type { BetaSchedule } from './betas.ts';
+export { makeBetas } from './betas.ts';
+export { alphasCumprod } from './alphas-cumprod.ts';
+export { karrasSigmas } from './karras-sigmas.ts';

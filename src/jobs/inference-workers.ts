@@ -1,0 +1,98 @@
+import type { GenerationParams } from './job.ts';
+
+/** What the API knows about a model, as reported by a worker that loaded it. */
+export interface ModelInfo {
+  readonly name: string;
+  readonly available: boolean;
+  /** Why the model could not be loaded, when it is not available. */
+  readonly error: string | undefined;
+  readonly family: string;
+  readonly defaults: {
+    readonly width: number;
+    readonly height: number;
+    readonly steps: number;
+    readonly guidanceScale: number;
+  };
+  readonly limits: {
+    readonly minSize: number;
+    readonly maxSize: number;
+    readonly sizeMultiple: number;
+    readonly maxSteps: number;
+    readonly maxBatch: number;
+  };
+  readonly defaultScheduler: string;
+  readonly schedulers: readonly string[];
+  readonly supportsImg2Img: boolean;
+  readonly supportsInpainting: boolean;
+}
+
+/** One job inside a batch sent to a worker, with its input images resolved to bytes. */
+export interface BatchJob {
+  readonly jobId: string;
+  readonly params: GenerationParams;
+  readonly initImage: Uint8Array | undefined;
+  readonly mask: Uint8Array | undefined;
+}
+
+export interface BatchRequest {
+  readonly batchId: string;
+  readonly model: string;
+  readonly jobs: readonly BatchJob[];
+}
+
+export interface BatchProgress {
+  readonly step: number;
+  readonly totalSteps: number;
+  /** Per job id: a `data:image/jpeg;base64,…` preview, when previews were asked for. */
+  readonly previews: Readonly<Record<string, string>> | undefined;
+}
+
+export interface OutputImage {
+  readonly jobId: string;
+  readonly data: Uint8Array;
+  readonly mimeType: string;
+  readonly seed: number;
+  readonly width: number;
+  readonly height: number;
+  readonly nsfw: boolean;
+  /** Warnings about this image only; batch neighbours never see each other's prompts. */
+  readonly warnings: readonly string[];
+}
+
+export type BatchOutcome =
+  | {
+      readonly ok: true;
+      readonly images: readonly OutputImage[];
+      /** Engine wall time of the batch and the part spent in denoising steps, in ms. */
+      readonly totalMs: number;
+      readonly stepsMs: number;
+    }
+  | {
+      readonly ok: false;
+      /** Engine error code (`INVALID_REQUEST`, `INVALID_IMAGE`, …), `ABORTED`, or `WORKER_DIED`. */
+      readonly code: string;
+      readonly message: string;
+      readonly field: string | undefined;
+    };
+
+/**
+ * The inference workers, as the job service sees them. Implementations run inference outside the
+ * API's event loop (`src/workers/` forks child processes); `run` never rejects: every failure,
+ * including a worker dying, comes back as an outcome.
+ */
+export interface InferenceWorkers {
+  /** Workers configured (busy or not); ETAs divide queued work by it. */
+  readonly count: number;
+  /** Workers ready to take a batch now. */
+  idleCount(): number;
+  /** Models known from the workers; empty until the first worker is ready. */
+  models(): readonly ModelInfo[];
+  /** Runs a batch on an idle worker. */
+  run(request: BatchRequest, onProgress: (progress: BatchProgress) => void): Promise<BatchOutcome>;
+  /** Aborts a running batch between steps; its outcome is then `ABORTED`. */
+  cancel(batchId: string): void;
+  /** Called whenever a worker becomes idle (started, restarted or done), so queued work can run. */
+  onIdle(listener: () => void): void;
+  /** Stops the workers; running batches get `deadlineMs` to finish. */
+  close(deadlineMs: number): Promise<void>;
+}

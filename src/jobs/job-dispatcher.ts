@@ -1,0 +1,360 @@
+import { randomUUID } from 'node:crypto';
+import type { BlobStore } from '../storage/blob-store.ts';
+import type { UploadRepository } from '../storage/upload-repository.ts';
+import type { EtaEstimator } from './eta-estimator.ts';
+import type { EventHub } from './event-hub.ts';
+import type { BatchJob, BatchOutcome, InferenceWorkers } from './inference-workers.ts';
+import type { Job, JobError, JobImage } from './job.ts';
+import type { JobQueue, QueueEntry } from './job-queue.ts';
+import type { JobRepository } from './job-repository.ts';
+import type { Ledger } from './ledger.ts';
+import { RunningBatches } from './running-batches.ts';
+
+/** Minimal structured logger (pino's shape). */
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Called once per job that reached a final state (webhooks subscribe here). */
+export type JobFinishedListener = (job: Job) => void;
+
+export interface DispatcherDeps {
+  readonly jobs: JobRepository;
+  readonly queue: JobQueue;
+  readonly workers: InferenceWorkers;
+  readonly blobs: BlobStore;
+  readonly uploads: UploadRepository;
+  readonly events: EventHub;
+  readonly eta: EtaEstimator;
+  readonly ledger: Ledger;
+  readonly logger: Logger;
+  readonly maxBatch: number;
+  readonly resultTtlMs: number;
+  /** Absolute URL of a job's result image, for events. */
+  readonly imageUrl: (jobId: string, index: number) => string;
+}
+
+/** A job is tried at most this many times when its worker dies. */
+export const MAX_ATTEMPTS = 2;
+
+const EXTENSIONS: Record<string, string> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+  'image/webp': 'webp',
+};
+
+export function entryOf(job: Job): QueueEntry {
+  return {
+    id: job.id,
+    priority: job.priority,
+    createdAt: job.createdAt,
+    batchKey: job.batchKey,
+    model: job.model,
+    images: job.params.n,
+    steps: job.params.steps,
+    pixels: job.params.width * job.params.height,
+  };
+}
+
+/**
+ * Moves queued jobs onto idle workers, batching compatible ones, and records what comes back:
+ * results, failures, and worker deaths (a job is retried once, then failed and refunded).
+ */
+export class JobDispatcher {
+  readonly running = new RunningBatches();
+  readonly #d: DispatcherDeps;
+  readonly #finished = new Set<JobFinishedListener>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #preparing = 0;
+  #stopping = false;
+
+  constructor(deps: DispatcherDeps) {
+    this.#d = deps;
+    deps.workers.onIdle(() => this.dispatch());
+  }
+
+  onFinished(listener: JobFinishedListener): void {
+    this.#finished.add(listener);
+  }
+
+  /** Notifies listeners that a job reached a final state (also used by the service). */
+  async finished(jobId: string): Promise<void> {
+    const job = await this.#d.jobs.get(jobId);
+    if (!job) return;
+    for (const listener of this.#finished) {
+      try {
+        listener(job);
+      } catch (error) {
+        this.#d.logger.error({ err: error, jobId }, 'job finished listener failed');
+      }
+    }
+  }
+
+  /** Starts as many batches as there are idle workers. */
+  dispatch(): void {
+    const { queue, workers, maxBatch } = this.#d;
+    while (!this.#stopping && queue.size > 0 && workers.idleCount() > this.#preparing) {
+      const head = queue.entries()[0];
+      const limit = head
+        ? this.#d.workers.models().find((m) => m.name === head.model)?.limits.maxBatch
+        : undefined;
+      const entries = queue.takeBatch(maxBatch, limit ?? maxBatch);
+      this.#preparing++;
+      const run = this.#runBatch(entries).catch((error: unknown) => {
+        this.#d.logger.error({ err: error }, 'batch bookkeeping failed');
+      });
+      this.#inFlight.add(run);
+      void run.finally(() => this.#inFlight.delete(run));
+    }
+  }
+
+  async #start(
+    entries: readonly QueueEntry[],
+    now: number,
+  ): Promise<{ jobs: Job[]; batchJobs: BatchJob[] }> {
+    const { jobs: repo, blobs, uploads } = this.#d;
+    const jobs: Job[] = [];
+    const batchJobs: BatchJob[] = [];
+    for (const entry of entries) {
+      const job = await repo.get(entry.id);
+      if (!job || job.status !== 'queued') continue;
+      const patch = { status: 'running' as const, startedAt: now, attempts: job.attempts + 1 };
+      if (!(await repo.transition(job.id, ['queued'], patch))) continue;
+      const load = async (id: string | null): Promise<Uint8Array | undefined> => {
+        if (id === null) return undefined;
+        const upload = await uploads.get(id);
+        return upload && (await blobs.get(upload.key));
+      };
+      jobs.push({ ...job, ...patch });
+      batchJobs.push({
+        jobId: job.id,
+        params: job.params,
+        initImage: await load(job.params.initImage),
+        mask: await load(job.params.mask),
+      });
+    }
+    return { jobs, batchJobs };
+  }
+
+  async #runBatch(entries: readonly QueueEntry[]): Promise<void> {
+    const { events, workers, eta } = this.#d;
+    const now = Date.now();
+    let jobs: Job[];
+    let batchJobs: BatchJob[];
+    try {
+      ({ jobs, batchJobs } = await this.#start(entries, now));
+    } finally {
+      this.#preparing--;
+    }
+    const first = jobs[0];
+    if (!first) {
+      this.dispatch();
+      return;
+    }
+    const batchId = randomUUID();
+    const started = entries.filter((e) => jobs.some((j) => j.id === e.id));
+    const expectedMs = started.reduce((sum, e) => sum + eta.jobMs(e), 0);
+    this.running.add({
+      batchId,
+      model: first.model,
+      entries: started,
+      startedAt: now,
+      expectedMs,
+      cancelled: new Set(),
+    });
+    for (const job of jobs)
+      events.emit(job.id, job.owner, 'started', {
+        job_id: job.id,
+        attempt: job.attempts,
+        batch_size: jobs.length,
+      });
+    const outcome = await workers.run(
+      { batchId, model: first.model, jobs: batchJobs },
+      (progress) => {
+        const batch = this.running.byJob(first.id);
+        for (const job of jobs) {
+          if (batch?.cancelled.has(job.id)) continue;
+          const preview = progress.previews?.[job.id];
+          events.emit(job.id, job.owner, 'progress', {
+            job_id: job.id,
+            step: progress.step,
+            total_steps: progress.totalSteps,
+            ...(preview === undefined ? {} : { preview }),
+          });
+        }
+      },
+    );
+    this.running.delete(batchId);
+    await this.#settle(jobs, started, outcome);
+    this.dispatch();
+  }
+
+  async #settle(
+    jobs: readonly Job[],
+    entries: readonly QueueEntry[],
+    outcome: BatchOutcome,
+  ): Promise<void> {
+    const head = jobs[0];
+    if (outcome.ok && head) {
+      const images = entries.reduce((sum, e) => sum + e.images, 0);
+      this.#d.eta.record(head.model, {
+        steps: head.params.steps,
+        images,
+        pixels: head.params.width * head.params.height,
+        totalMs: outcome.totalMs,
+        stepsMs: outcome.stepsMs,
+      });
+    }
+    await Promise.all(jobs.map((job) => this.#settleJob(job, outcome)));
+  }
+
+  async #settleJob(job: Job, outcome: BatchOutcome): Promise<void> {
+    const { jobs: repo, events, blobs } = this.#d;
+    if (outcome.ok) {
+      const images: JobImage[] = [];
+      const own = outcome.images.filter((i) => i.jobId === job.id);
+      for (const [index, image] of own.entries()) {
+        const key = `results/${job.id}/${index}.${EXTENSIONS[image.mimeType] ?? 'bin'}`;
+        await blobs.put(key, image.data);
+        const { seed, mimeType, width, height, nsfw } = image;
+        images.push({ key, seed, mimeType, width, height, nsfw });
+      }
+      const finishedAt = Date.now();
+      const result = {
+        images,
+        warnings: [...new Set([...job.params.warnings, ...own.flatMap((i) => i.warnings)])],
+        generationTime: Math.round(outcome.totalMs) / 1000,
+      };
+      const patch = {
+        status: 'completed' as const,
+        finishedAt,
+        result,
+        resultExpiresAt: finishedAt + this.#d.resultTtlMs,
+      };
+      if (!(await repo.transition(job.id, ['running'], patch))) {
+        await Promise.all(images.map((i) => blobs.delete(i.key)));
+        return;
+      }
+      events.emit(job.id, job.owner, 'completed', {
+        job_id: job.id,
+        status: 'completed',
+        retrieval_url: this.#d.imageUrl(job.id, 0),
+        images: images.map((image, index) => ({
+          index,
+          seed: image.seed,
+          url: this.#d.imageUrl(job.id, index),
+          nsfw: image.nsfw,
+        })),
+        generation_time: result.generationTime,
+        warnings: result.warnings,
+      });
+      await this.finished(job.id);
+      return;
+    }
+    const lost = outcome.code === 'WORKER_DIED' || outcome.code === 'ABORTED';
+    if (lost && (this.#stopping || outcome.code === 'WORKER_DIED')) {
+      // A shutdown does not count as an attempt; a crash does.
+      if (this.#stopping || job.attempts < MAX_ATTEMPTS) {
+        const attempts = this.#stopping ? job.attempts - 1 : job.attempts;
+        if (
+          await repo.transition(job.id, ['running'], {
+            status: 'queued',
+            startedAt: null,
+            attempts,
+          })
+        ) {
+          this.#d.logger.warn(
+            { jobId: job.id, attempt: job.attempts },
+            'worker lost the job; queued again',
+          );
+          if (!this.#stopping) {
+            this.#d.queue.add(entryOf(job));
+            events.emit(job.id, job.owner, 'queued', {
+              job_id: job.id,
+              position: this.#d.queue.position(job.id) ?? 0,
+              retry: true,
+            });
+          }
+        }
+        return;
+      }
+    }
+    if (outcome.code === 'ABORTED') return; // cancelled: the service already recorded it
+    await this.fail(
+      job,
+      {
+        code: outcome.code === 'WORKER_DIED' ? 'WORKER_DIED' : outcome.code,
+        message: outcome.message,
+      },
+      ['running'],
+    );
+  }
+
+  /** Fails a job, refunds it and tells everyone. */
+  async fail(job: Job, error: JobError, from: readonly Job['status'][]): Promise<void> {
+    if (
+      !(await this.#d.jobs.transition(job.id, from, {
+        status: 'failed',
+        finishedAt: Date.now(),
+        error,
+      }))
+    )
+      return;
+    await this.#d.ledger.refund(job);
+    this.#d.events.emit(job.id, job.owner, 'failed', { job_id: job.id, status: 'failed', error });
+    await this.finished(job.id);
+  }
+
+  /**
+   * Rebuilds the queue from the database at boot: queued jobs wait again, a job that was running
+   * when the server died is retried (or failed if that was its second attempt).
+   */
+  async recover(): Promise<{ requeued: number; retried: number; failed: number }> {
+    const counts = { requeued: 0, retried: 0, failed: 0 };
+    for (const job of await this.#d.jobs.listByStatus(['running'])) {
+      if (job.attempts >= MAX_ATTEMPTS) {
+        await this.fail(
+          job,
+          { code: 'WORKER_DIED', message: 'the job was running when the server stopped, twice' },
+          ['running'],
+        );
+        counts.failed++;
+      } else if (
+        await this.#d.jobs.transition(job.id, ['running'], { status: 'queued', startedAt: null })
+      ) {
+        counts.retried++;
+      }
+    }
+    for (const job of await this.#d.jobs.listByStatus(['queued'])) {
+      this.#d.queue.add(entryOf(job));
+      this.#d.events.emit(job.id, job.owner, 'queued', {
+        job_id: job.id,
+        position: this.#d.queue.position(job.id) ?? 0,
+      });
+      counts.requeued++;
+    }
+    return counts;
+  }
+
+  /** Stops dispatching and waits (up to `deadlineMs`) for running batches to finish. */
+  async stop(deadlineMs: number): Promise<void> {
+    this.#stopping = true;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, deadlineMs);
+    });
+    await Promise.race([Promise.all(this.#inFlight), deadline]);
+    clearTimeout(timer);
+  }
+
+  /** Waits for every batch's bookkeeping to finish (after the workers were closed). */
+  async drain(): Promise<void> {
+    await Promise.all(this.#inFlight);
+  }
+
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+}
