@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
+import { ProblemError } from '../errors/index.ts';
+import type { AppDeps } from './app-deps.ts';
+import { problemHandler, sendProblem } from './problem-handler.ts';
+import { eventsSocketRoute } from './routes/events-socket-route.ts';
+import { generateRoutes } from './routes/generate-routes.ts';
+import { healthRoutes } from './routes/health-routes.ts';
+import { jobsRoutes } from './routes/jobs-routes.ts';
+import { modelsRoutes } from './routes/models-routes.ts';
+import { uploadsRoutes } from './routes/uploads-routes.ts';
+import { ENGINE_VERSION } from '../engine/version.ts';
+
+export interface BuildAppOptions {
+  /** Pino options or a ready logger; the config's level by default. */
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+/** Builds the HTTP app (no `listen`): plugins, routes, problem+json errors. */
+export async function buildApp(
+  deps: AppDeps,
+  options: BuildAppOptions = {},
+): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    logger: options.logger ?? {
+      level: config.log.level,
+      redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'],
+    },
+    bodyLimit: config.server.bodyLimitMb * 1024 * 1024,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
+    },
+    ajv: {
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        allErrors: false,
+      },
+    },
+    forceCloseConnections: true,
+  });
+  app.decorateRequest('caller', null as never);
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+    if (request.url.startsWith('/v1/')) request.caller = await deps.authenticate(request);
+  });
+  app.setErrorHandler(problemHandler);
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      request,
+      reply,
+      new ProblemError(
+        'NOT_FOUND',
+        `no route ${request.method} ${request.url.split('?')[0] ?? ''}`,
+      ),
+    ),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Pictor API',
+        version: ENGINE_VERSION,
+        description: 'Self-hosted image generation. Errors are RFC 9457 application/problem+json.',
+      },
+      servers: [{ url: deps.publicUrl }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(websocket);
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  if (deps.metrics) {
+    const registry = deps.metrics;
+    app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (_request, reply) =>
+      reply.type(registry.contentType).send(await registry.metrics()),
+    );
+  }
+
+  healthRoutes(app, deps);
+  modelsRoutes(app, deps);
+  jobsRoutes(app, deps);
+  generateRoutes(app, deps);
+  uploadsRoutes(app, deps);
+  eventsSocketRoute(app, deps);
+  return app;
+}

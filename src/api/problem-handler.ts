@@ -1,0 +1,53 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ProblemError } from '../errors/index.ts';
+
+function fieldOf(error: FastifyError): string | undefined {
+  const v = error.validation?.[0];
+  if (!v) return undefined;
+  const missing = v.params as { missingProperty?: string; additionalProperty?: string } | undefined;
+  const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
+  return missing?.missingProperty ?? missing?.additionalProperty ?? (path || undefined);
+}
+
+/** Maps any thrown error to an RFC 9457 problem: catalog errors as they are, the rest by kind. */
+export function toProblemError(error: FastifyError | Error): ProblemError {
+  if (error instanceof ProblemError) return error;
+  const e = error as FastifyError;
+  if (e.validation) {
+    const field = fieldOf(e);
+    return new ProblemError(
+      'VALIDATION_FAILED',
+      `${field ?? 'body'}: ${e.validation[0]?.message ?? 'invalid'}`,
+      field === undefined ? {} : { field },
+    );
+  }
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return new ProblemError('PAYLOAD_TOO_LARGE', e.message);
+  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    return new ProblemError('UNSUPPORTED_MEDIA_TYPE', e.message);
+  if (e.statusCode === 400 || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+    return new ProblemError('BAD_REQUEST', e.message);
+  return new ProblemError('INTERNAL', 'internal server error', { cause: error });
+}
+
+export function sendProblem(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  problem: ProblemError,
+): FastifyReply {
+  return reply
+    .status(problem.status)
+    .headers(problem.headers)
+    .type('application/problem+json')
+    .send(problem.toProblem(request.url));
+}
+
+export function problemHandler(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  const problem = toProblemError(error);
+  if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+  return sendProblem(request, reply, problem);
+}

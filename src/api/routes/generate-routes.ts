@@ -1,0 +1,168 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ProblemError } from '../../errors/index.ts';
+import type { Job } from '../../jobs/job.ts';
+import type { Caller } from '../../jobs/job-service.ts';
+import type { AppDeps } from '../app-deps.ts';
+import {
+  generationBodySchema,
+  toGenerationInput,
+  type GenerationBody,
+} from '../generation-schema.ts';
+import { streamJobEvents } from '../sse.ts';
+
+/** Aborts when the client goes away before the response was sent. */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error('client disconnected'));
+  });
+  return controller.signal;
+}
+
+function failure(job: Job): ProblemError {
+  if (job.status === 'cancelled')
+    return new ProblemError('JOB_CANCELLED', `job '${job.id}' was cancelled`, {
+      extensions: { job_id: job.id },
+    });
+  if (job.status === 'expired')
+    return new ProblemError('JOB_EXPIRED', `job '${job.id}' expired before it ran`, {
+      extensions: { job_id: job.id },
+    });
+  const code = job.error?.code;
+  const catalog =
+    code === 'INVALID_REQUEST'
+      ? 'VALIDATION_FAILED'
+      : code === 'INVALID_IMAGE'
+        ? 'INVALID_IMAGE'
+        : 'GENERATION_FAILED';
+  return new ProblemError(catalog, job.error?.message ?? 'the generation failed', {
+    extensions: { job_id: job.id, error_code: code },
+  });
+}
+
+export function generateRoutes(app: FastifyInstance, deps: AppDeps): void {
+  const { service } = deps;
+
+  /** Submits and waits; a client that disconnects cancels its job. */
+  async function submitAndWait(
+    caller: Caller,
+    body: GenerationBody,
+    reply: FastifyReply,
+  ): Promise<{ job: Job; remaining: number | null }> {
+    const signal = clientGone(reply);
+    const { job, charge } = await service.submit(caller, toGenerationInput(body));
+    try {
+      const done = await service.waitForFinal(caller, job.id, signal);
+      if (done.status !== 'completed' || !done.result) throw failure(done);
+      return { job: done, remaining: charge.creditsRemaining };
+    } catch (error) {
+      if (signal.aborted) await service.cancel(caller, job.id).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  app.post<{ Body: GenerationBody }>(
+    '/v1/generate',
+    {
+      schema: {
+        tags: ['generate'],
+        summary: 'Generate and wait; JSON with base64 images',
+        body: generationBodySchema,
+      },
+    },
+    async (request, reply) => {
+      const { job, remaining } = await submitAndWait(request.caller, request.body, reply);
+      const images = job.result?.images ?? [];
+      const data = await Promise.all(
+        images.map(async (_, i) => (await service.image(request.caller, job.id, i, false)).data),
+      );
+      return generateResponse(job, remaining, data);
+    },
+  );
+
+  async function raw(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    body: GenerationBody,
+  ): Promise<FastifyReply> {
+    const { job, remaining } = await submitAndWait(request.caller, body, reply);
+    const { image, data } = await service.image(request.caller, job.id, 0, false);
+    return reply
+      .type(image.mimeType)
+      .header('x-pictor-job-id', job.id)
+      .header('x-pictor-seed', String(image.seed))
+      .header('x-pictor-generation-time', String(job.result?.generationTime ?? 0))
+      .header('x-pictor-credits-remaining', remaining === null ? 'unlimited' : String(remaining))
+      .send(data);
+  }
+
+  app.post<{ Body: GenerationBody }>(
+    '/v1/generate/raw',
+    {
+      schema: {
+        tags: ['generate'],
+        summary: 'Generate and wait; the image bytes',
+        body: generationBodySchema,
+      },
+    },
+    (request, reply) => raw(request, reply, request.body),
+  );
+
+  app.get<{ Querystring: GenerationBody }>(
+    '/v1/txt2img',
+    {
+      schema: {
+        tags: ['generate'],
+        summary: 'Generate from query parameters; the image bytes (works as a browser link)',
+        querystring: {
+          ...generationBodySchema,
+          properties: { ...generationBodySchema.properties, webhook_url: { type: 'string' } },
+        },
+      },
+    },
+    (request, reply) => raw(request, reply, request.query),
+  );
+
+  app.post<{ Body: GenerationBody }>(
+    '/v1/generate/stream',
+    {
+      schema: {
+        tags: ['generate'],
+        summary: 'Generate with Server-Sent Events',
+        body: generationBodySchema,
+      },
+    },
+    async (request, reply) => {
+      const { job } = await service.submit(request.caller, toGenerationInput(request.body));
+      await streamJobEvents(request, reply, deps.events, job, () => {
+        service.cancel(request.caller, job.id).catch(() => undefined);
+      });
+    },
+  );
+}
+
+export function generateResponse(
+  job: Job,
+  creditsRemaining: number | null,
+  data: readonly Buffer[],
+): Record<string, unknown> {
+  const images = (job.result?.images ?? []).map((image, index) => ({
+    image: data[index]?.toString('base64') ?? '',
+    seed: image.seed,
+    mime_type: image.mimeType,
+    width: image.width,
+    height: image.height,
+    nsfw: image.nsfw,
+  }));
+  return {
+    job_id: job.id,
+    status: job.status,
+    image: images[0]?.image ?? null,
+    seed: images[0]?.seed ?? null,
+    images,
+    generation_time: job.result?.generationTime ?? null,
+    warnings: job.result?.warnings ?? [],
+    credits_used: job.creditsUsed,
+    credits_remaining: creditsRemaining,
+  };
+}

@@ -1,0 +1,214 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { sql } from 'kysely';
+import pino from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { PictorConfig } from '../config/index.ts';
+import { buildApp } from '../api/build-app.ts';
+import { jobView } from '../api/job-view.ts';
+import { createMetrics } from '../api/metrics.ts';
+import { EtaEstimator } from '../jobs/eta-estimator.ts';
+import { EventHub } from '../jobs/event-hub.ts';
+import { InProcessJobQueue } from '../jobs/in-process/in-process-job-queue.ts';
+import { JobDispatcher } from '../jobs/job-dispatcher.ts';
+import { JobService } from '../jobs/job-service.ts';
+import { JobSweeper } from '../jobs/job-sweeper.ts';
+import { FreeLedger } from '../jobs/ledger.ts';
+import { LocalDiskBlobStore } from '../storage/local-disk/local-disk-blob-store.ts';
+import {
+  KyselyJobRepository,
+  KyselyUploadRepository,
+  KyselyWebhookOutbox,
+  openDatabase,
+} from '../store/index.ts';
+import { checkWebhookUrl } from '../webhooks/check-webhook-url.ts';
+import { WebhookSender } from '../webhooks/webhook-sender.ts';
+import { ChildProcessWorkers } from '../workers/child-process-workers.ts';
+
+export interface PictorOptions {
+  /** Step time of the fake engine (`workers.engine: fake`). */
+  readonly fakeStepMs?: number;
+  /** Silences logs (tests). */
+  readonly logger?: false;
+  /** PostgreSQL schema (test isolation). */
+  readonly databaseSchema?: string;
+}
+
+/** A composed server: the app plus everything it owns. */
+export interface Pictor {
+  readonly app: FastifyInstance;
+  readonly service: JobService;
+  readonly workers: ChildProcessWorkers;
+  readonly sweeper: JobSweeper;
+  readonly webhooks: WebhookSender;
+  readonly webhookSecret: string;
+  /** Re-queues persisted jobs and starts the background loops. */
+  start(): Promise<{ requeued: number; retried: number; failed: number }>;
+  /** Graceful stop: no new work, let the running batch finish (deadline), keep queued jobs. */
+  stop(): Promise<void>;
+}
+
+function webhookSecret(config: PictorConfig): string {
+  if (config.webhooks.secret !== '') return config.webhooks.secret;
+  const file = path.join(config.dataDir, 'webhook-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+/** The composition root: picks every adapter from the config and wires the core to them. */
+export async function createPictor(
+  config: PictorConfig,
+  options: PictorOptions = {},
+): Promise<Pictor> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const logger =
+    options.logger === false ? pino({ level: 'silent' }) : pino({ level: config.log.level });
+  const db = await openDatabase({
+    driver: config.database.driver,
+    url: config.database.url,
+    ...(options.databaseSchema === undefined ? {} : { schema: options.databaseSchema }),
+  });
+  const jobs = new KyselyJobRepository(db);
+  const uploads = new KyselyUploadRepository(db);
+  const outbox = new KyselyWebhookOutbox(db);
+  const blobs = new LocalDiskBlobStore(path.join(config.dataDir, 'blobs'));
+  const queue = new InProcessJobQueue();
+  const events = new EventHub();
+  const eta = new EtaEstimator();
+  const ledger = new FreeLedger();
+  const publicUrl =
+    config.server.publicUrl !== ''
+      ? config.server.publicUrl.replace(/\/$/, '')
+      : `http://${config.server.host}:${config.server.port}`;
+  const imageUrl = (id: string, index: number): string =>
+    `${publicUrl}/v1/jobs/${id}/image?index=${index}`;
+  const workers = new ChildProcessWorkers({
+    devices: config.workers.devices,
+    init: {
+      engine: config.workers.engine,
+      models: config.models.list,
+      intraOpThreads: config.workers.intraOpThreads,
+      fakeStepMs: options.fakeStepMs ?? 20,
+    },
+    restartDelayMs: config.workers.restartDelayMs,
+    logger,
+  });
+  const dispatcher = new JobDispatcher({
+    jobs,
+    queue,
+    workers,
+    blobs,
+    uploads,
+    events,
+    eta,
+    ledger,
+    logger,
+    maxBatch: config.queue.maxBatch,
+    resultTtlMs: config.results.ttlSeconds * 1000,
+    imageUrl,
+  });
+  const service = new JobService(
+    {
+      jobs,
+      queue,
+      workers,
+      blobs,
+      uploads,
+      events,
+      eta,
+      ledger,
+      dispatcher,
+      checkWebhookUrl: (url) => checkWebhookUrl(url, config.webhooks.allowPrivateAddresses),
+    },
+    {
+      defaultModel: config.models.default,
+      maxQueued: config.queue.maxQueued,
+      maxBatch: config.queue.maxBatch,
+      maxImagesPerJob: config.queue.maxImagesPerJob,
+      uploadTtlMs: config.results.ttlSeconds * 1000,
+    },
+  );
+  const sweeper = new JobSweeper({
+    jobs,
+    queue,
+    blobs,
+    uploads,
+    events,
+    ledger,
+    dispatcher,
+    maxWaitMs: config.queue.maxWaitSeconds * 1000,
+  });
+  const secret = webhookSecret(config);
+  const webhooks = new WebhookSender(
+    outbox,
+    {
+      ...config.webhooks,
+      secret,
+      describe: (job) =>
+        jobView(job, { position: undefined, waitRemainingMs: undefined }, imageUrl),
+    },
+    logger,
+  );
+  dispatcher.onFinished((job) => {
+    webhooks
+      .enqueue(job)
+      .catch((error: unknown) =>
+        logger.error({ err: error, jobId: job.id }, 'webhook enqueue failed'),
+      );
+  });
+  const app = await buildApp(
+    {
+      service,
+      events,
+      config,
+      publicUrl,
+      metrics: createMetrics(events, service),
+      authenticate: () => Promise.resolve({ owner: 'local', maxPriority: 10 }),
+      checks: async () => {
+        const database = await sql`select 1`.execute(db).then(
+          () => true as const,
+          (e: Error) => e.message,
+        );
+        const model = service.models().find((m) => m.name === config.models.default);
+        return {
+          database,
+          worker: workers.liveCount() > 0 ? true : 'no live worker',
+          model: model?.available
+            ? true
+            : (model?.error ?? `model '${config.models.default}' not loaded yet`),
+          queue: queue.size < config.queue.maxQueued ? true : 'full',
+        };
+      },
+    },
+    options.logger === false ? { logger: false } : {},
+  );
+  return {
+    app,
+    service,
+    workers,
+    sweeper,
+    webhooks,
+    webhookSecret: secret,
+    async start() {
+      const recovered = await dispatcher.recover();
+      sweeper.start(config.results.sweepIntervalSeconds * 1000, (error) =>
+        logger.error({ err: error }, 'sweep failed'),
+      );
+      webhooks.start();
+      dispatcher.dispatch();
+      return recovered;
+    },
+    async stop() {
+      await app.close();
+      await dispatcher.stop(config.server.shutdownTimeoutSeconds * 1000);
+      sweeper.stop();
+      webhooks.stop();
+      await workers.close(0);
+      await dispatcher.drain();
+      await db.destroy();
+    },
+  };
+}

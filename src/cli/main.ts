@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+/** `pictor serve` — loads the config, starts the workers and the HTTP API, stops gracefully. */
+import { ConfigError, loadConfig } from '../config/index.ts';
+import { createPictor } from './compose.ts';
+import { parseArgs } from './parse-flags.ts';
+
+const USAGE = `usage: pictor serve [--config pictor.yaml] [--port 8080] [--host 127.0.0.1] [--data-dir ./pictor-data]
+                    [--model NAME] [--section.key=value …]`;
+
+async function serve(flags: Record<string, string>, configFile: string | undefined): Promise<void> {
+  const config = loadConfig({ flags, ...(configFile === undefined ? {} : { file: configFile }) });
+  const pictor = await createPictor(config);
+  const recovered = await pictor.start();
+  const address = await pictor.app.listen({ host: config.server.host, port: config.server.port });
+  const base = config.server.publicUrl || address;
+  const missing = config.models.list.find((m) => m.name === config.models.default);
+  process.stdout.write(
+    `Pictor listening on ${base}  (data in ${config.dataDir})\n` +
+      `  try it in a browser: ${base}/v1/txt2img?prompt=${encodeURIComponent('a lighthouse at dusk, oil painting')}\n` +
+      `  API docs: ${base}/docs\n` +
+      (recovered.requeued + recovered.retried > 0
+        ? `  resumed ${recovered.requeued} queued job(s), ${recovered.retried} retried\n`
+        : ''),
+  );
+  void pictor.workers.ready().then(() => {
+    const model = pictor.service.models().find((m) => m.name === config.models.default);
+    if (!model?.available) {
+      process.stderr.write(
+        `warning: the default model '${config.models.default}' is not available: ${model?.error ?? 'unknown'}\n` +
+          `  expected at ${missing?.path ?? '?'}; set models.list / models.default in pictor.yaml (or --model)\n`,
+      );
+    }
+  });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    process.stdout.write(
+      `${signal}: finishing the running job (up to ${config.server.shutdownTimeoutSeconds} s); queued jobs stay for the next start\n`,
+    );
+    pictor.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`shutdown failed: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+const args = parseArgs(process.argv.slice(2));
+if (args.problems.length > 0 || args.command !== 'serve') {
+  process.stderr.write(`${args.problems.join('\n')}${args.problems.length ? '\n' : ''}${USAGE}\n`);
+  process.exit(2);
+}
+try {
+  await serve(args.flags, args.configFile);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(78);
+  }
+  throw error;
+}

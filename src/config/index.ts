@@ -1,0 +1,5 @@
+export type { PictorConfig, ModelConfig, WorkerDevice, WorkerEngineKind } from './config.ts';
+export { DEFAULT_CONFIG } from './config.ts';
+export { ConfigError } from './config-error.ts';
+export { loadConfig, envLayer, type LoadConfigOptions } from './load-config.ts';
+export { validateConfig } from './validate-config.ts';

@@ -1,0 +1,162 @@
+import path from 'node:path';
+import { DEFAULT_CONFIG, type PictorConfig } from './config.ts';
+import { ConfigError } from './config-error.ts';
+
+type Raw = Record<string, unknown>;
+
+const ENUMS: Record<string, readonly string[]> = {
+  'database.driver': ['sqlite', 'postgres'],
+  'workers.engine': ['onnx', 'fake'],
+  'log.level': ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+};
+const DEVICES = ['cpu', 'cuda', 'coreml', 'dml', 'webgpu'];
+const RANGES: Record<string, readonly [number, number]> = {
+  'server.port': [0, 65535],
+  'server.bodyLimitMb': [1, 1024],
+  'server.shutdownTimeoutSeconds': [0, 3600],
+  'workers.intraOpThreads': [0, 1024],
+  'workers.restartDelayMs': [0, 600000],
+  'queue.maxQueued': [1, 1_000_000],
+  'queue.maxBatch': [1, 64],
+  'queue.maxImagesPerJob': [1, 64],
+  'queue.maxWaitSeconds': [1, 7 * 86400],
+  'results.ttlSeconds': [1, 365 * 86400],
+  'results.sweepIntervalSeconds': [1, 86400],
+  'webhooks.maxAttempts': [1, 100],
+  'webhooks.initialBackoffMs': [1, 86_400_000],
+  'webhooks.timeoutMs': [1, 600_000],
+};
+
+function isObject(value: unknown): value is Raw {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Coerces a string (from the environment or a flag) to the type of the default it replaces. */
+function coerce(value: unknown, def: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  if (typeof def === 'number' && value.trim() !== '' && Number.isFinite(Number(value)))
+    return Number(value);
+  if (typeof def === 'boolean' && /^(true|false|1|0)$/i.test(value))
+    return /^(true|1)$/i.test(value);
+  if (Array.isArray(def) && typeof def[0] === 'string')
+    return value.split(',').map((s) => s.trim());
+  return value;
+}
+
+function checkValue(key: string, value: unknown, def: unknown, problems: string[]): unknown {
+  if (Array.isArray(def)) {
+    if (!Array.isArray(value)) problems.push(`${key}: expected a list`);
+    return value;
+  }
+  if (typeof value !== typeof def) {
+    problems.push(`${key}: expected a ${typeof def}, got ${JSON.stringify(value)}`);
+    return value;
+  }
+  const choices = ENUMS[key];
+  if (choices && !choices.includes(value as string)) {
+    problems.push(`${key}: must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  const range = RANGES[key];
+  if (
+    range &&
+    (!Number.isInteger(value) || (value as number) < range[0] || (value as number) > range[1])
+  ) {
+    problems.push(
+      `${key}: must be an integer from ${range[0]} to ${range[1]}, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function merge(def: Raw, raw: Raw, prefix: string, problems: string[]): Raw {
+  const out: Raw = {};
+  for (const key of Object.keys(raw)) {
+    if (!(key in def)) problems.push(`${prefix}${key}: unknown setting`);
+  }
+  for (const [key, defValue] of Object.entries(def)) {
+    const full = `${prefix}${key}`;
+    const rawValue = raw[key];
+    if (rawValue === undefined || rawValue === null) {
+      out[key] = defValue;
+    } else if (isObject(defValue)) {
+      if (isObject(rawValue)) out[key] = merge(defValue, rawValue, `${full}.`, problems);
+      else problems.push(`${full}: expected a section (mapping)`);
+    } else {
+      out[key] = checkValue(full, coerce(rawValue, defValue), defValue, problems);
+    }
+  }
+  return out;
+}
+
+function checkModels(config: Raw, problems: string[]): void {
+  const models = config['models'] as Raw;
+  const list = models['list'];
+  if (!Array.isArray(list)) return;
+  const names = new Set<string>();
+  for (const [index, entry] of list.entries()) {
+    if (
+      !isObject(entry) ||
+      typeof entry['name'] !== 'string' ||
+      typeof entry['path'] !== 'string'
+    ) {
+      problems.push(`models.list[${index}]: expected { name, path } strings`);
+      continue;
+    }
+    if (!/^[a-zA-Z0-9._-]{1,64}$/.test(entry['name'])) {
+      problems.push(`models.list[${index}].name: letters, digits, '.', '_' and '-' only`);
+    }
+    names.add(entry['name']);
+  }
+  if (!names.has(models['default'] as string)) {
+    problems.push(`models.default: '${String(models['default'])}' is not in models.list`);
+  }
+  const devices = (config['workers'] as Raw)['devices'];
+  if (Array.isArray(devices)) {
+    if (devices.length === 0) problems.push('workers.devices: at least one device');
+    for (const device of devices) {
+      if (!DEVICES.includes(device as string)) {
+        problems.push(`workers.devices: '${String(device)}' is not one of ${DEVICES.join(', ')}`);
+      }
+    }
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Merges raw layers (already in priority order, later wins) over the defaults, reports every
+ * problem at once, resolves paths against `cwd`, and returns a deeply frozen config.
+ */
+export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfig {
+  const problems: string[] = [];
+  let merged: Raw = DEFAULT_CONFIG as unknown as Raw;
+  for (const layer of layers) merged = merge(merged, layer, '', problems);
+  checkModels(merged, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const config = structuredClone(merged) as unknown as {
+    -readonly [K in keyof PictorConfig]: PictorConfig[K];
+  };
+  config.dataDir = path.resolve(cwd, config.dataDir);
+  config.models = {
+    ...config.models,
+    list: config.models.list.map((m) => ({ name: m.name, path: path.resolve(cwd, m.path) })),
+  };
+  if (config.database.driver === 'sqlite' && config.database.url !== ':memory:') {
+    config.database = {
+      ...config.database,
+      url: path.resolve(config.dataDir, config.database.url),
+    };
+  }
+  if (config.database.driver === 'postgres' && !/^postgres(ql)?:\/\//.test(config.database.url)) {
+    throw new ConfigError([
+      'database.url: a postgres:// URL is required when database.driver is postgres',
+    ]);
+  }
+  return deepFreeze(config);
+}

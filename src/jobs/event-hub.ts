@@ -1,0 +1,100 @@
+import { FINAL_EVENTS, type JobEvent, type JobEventType } from './job-event.ts';
+
+type Listener = (event: JobEvent) => void;
+
+interface JobLog {
+  readonly owner: string;
+  readonly events: JobEvent[];
+  readonly listeners: Set<Listener>;
+  finishedAt: number | undefined;
+}
+
+/**
+ * Fans job events out to SSE streams, WebSockets, webhooks and metrics, and keeps each job's
+ * events so a client reconnecting with `Last-Event-ID` misses nothing. Logs of finished jobs are
+ * dropped after `retainMs`.
+ */
+export class EventHub {
+  readonly #logs = new Map<string, JobLog>();
+  readonly #owners = new Map<string, Set<Listener>>();
+  readonly #all = new Set<Listener>();
+  readonly #retainMs: number;
+
+  constructor(retainMs = 10 * 60_000) {
+    this.#retainMs = retainMs;
+  }
+
+  #log(jobId: string, owner: string): JobLog {
+    let log = this.#logs.get(jobId);
+    if (!log) {
+      log = { owner, events: [], listeners: new Set(), finishedAt: undefined };
+      this.#logs.set(jobId, log);
+    }
+    return log;
+  }
+
+  /** Records and delivers an event; returns it with its sequence number. */
+  emit(jobId: string, owner: string, type: JobEventType, data: Record<string, unknown>): JobEvent {
+    const log = this.#log(jobId, owner);
+    const event: JobEvent = { seq: (log.events.at(-1)?.seq ?? 0) + 1, jobId, owner, type, data };
+    // Progress previews are large; keep only the last one in the replay log.
+    const last = log.events.at(-1);
+    if (type === 'progress' && last?.type === 'progress' && 'preview' in last.data) {
+      const rest = { ...last.data };
+      delete rest['preview'];
+      log.events[log.events.length - 1] = { ...last, data: rest };
+    }
+    log.events.push(event);
+    if (FINAL_EVENTS.includes(type)) log.finishedAt = Date.now();
+    for (const listener of [...log.listeners, ...(this.#owners.get(owner) ?? []), ...this.#all]) {
+      try {
+        listener(event);
+      } catch {
+        // A failing subscriber must not break delivery to the others.
+      }
+    }
+    return event;
+  }
+
+  /** Events of a job after `afterSeq` (0 for all). */
+  history(jobId: string, afterSeq = 0): JobEvent[] {
+    return (this.#logs.get(jobId)?.events ?? []).filter((e) => e.seq > afterSeq);
+  }
+
+  /** Subscribes to one job's future events; returns the unsubscribe function. */
+  onJob(jobId: string, owner: string, listener: Listener): () => void {
+    const log = this.#log(jobId, owner);
+    log.listeners.add(listener);
+    return () => log.listeners.delete(listener);
+  }
+
+  /** Subscribes to every future event of an owner's jobs. */
+  onOwner(owner: string, listener: Listener): () => void {
+    let set = this.#owners.get(owner);
+    if (!set) this.#owners.set(owner, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.#owners.delete(owner);
+    };
+  }
+
+  /** Subscribes to every event (metrics, webhooks). */
+  onAll(listener: Listener): () => void {
+    this.#all.add(listener);
+    return () => this.#all.delete(listener);
+  }
+
+  /** Drops logs of jobs finished more than `retainMs` ago. */
+  prune(now = Date.now()): void {
+    for (const [jobId, log] of this.#logs) {
+      if (
+        log.finishedAt !== undefined &&
+        now - log.finishedAt > this.#retainMs &&
+        log.listeners.size === 0
+      ) {
+        this.#logs.delete(jobId);
+      }
+    }
+  }
+}

@@ -1,0 +1,18 @@
+export type JobEventType =
+  'queued' | 'started' | 'progress' | 'completed' | 'failed' | 'cancelled' | 'expired';
+
+/** One event of one job. `seq` increases by one per event of the job; it is the SSE event id. */
+export interface JobEvent {
+  readonly seq: number;
+  readonly jobId: string;
+  readonly owner: string;
+  readonly type: JobEventType;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+export const FINAL_EVENTS: readonly JobEventType[] = [
+  'completed',
+  'failed',
+  'cancelled',
+  'expired',
+];

@@ -1,0 +1,38 @@
+/** What the queue needs to know about a queued job; the job itself lives in the repository. */
+export interface QueueEntry {
+  readonly id: string;
+  readonly priority: number;
+  readonly createdAt: number;
+  readonly batchKey: string;
+  readonly model: string;
+  /** Images the job produces (its `n`). */
+  readonly images: number;
+  readonly steps: number;
+  readonly pixels: number;
+}
+
+/**
+ * The ordering of waiting jobs: highest priority first, then first come, first served. The
+ * repository holds job state; the queue only decides what runs next, so it can be rebuilt from
+ * the repository at boot. `in-process/` implements it in memory; a BullMQ adapter (Redis) can
+ * implement the same contract for several API processes.
+ */
+export interface JobQueue {
+  /** Number of waiting jobs. */
+  readonly size: number;
+  /** Adds a job; callers enforce the bound first. Adding an id twice is a no-op. */
+  add(entry: QueueEntry): void;
+  /** Removes a waiting job; false when it was not waiting. */
+  remove(id: string): boolean;
+  /** Jobs ahead of `id` (0 for the head), or undefined when it is not waiting. */
+  position(id: string): number | undefined;
+  /** The waiting jobs ahead of `id`, in run order. */
+  ahead(id: string): readonly QueueEntry[];
+  /**
+   * Removes and returns the next batch: the head job plus following jobs with the same
+   * `batchKey`, up to `maxJobs` jobs and `maxImages` images (the head always fits).
+   */
+  takeBatch(maxJobs: number, maxImages: number): QueueEntry[];
+  /** Every waiting job in run order. */
+  entries(): readonly QueueEntry[];
+}

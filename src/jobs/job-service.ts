@@ -1,0 +1,350 @@
+import { randomUUID } from 'node:crypto';
+import { ProblemError } from '../errors/index.ts';
+import type { BlobStore } from '../storage/blob-store.ts';
+import type { Upload, UploadRepository } from '../storage/upload-repository.ts';
+import type { EtaEstimator } from './eta-estimator.ts';
+import type { EventHub } from './event-hub.ts';
+import type { GenerationInput } from './generation-input.ts';
+import type { InferenceWorkers, ModelInfo } from './inference-workers.ts';
+import { batchKeyOf, isTerminal, type Job, type JobImage } from './job.ts';
+import { entryOf, type JobDispatcher } from './job-dispatcher.ts';
+import type { JobQueue } from './job-queue.ts';
+import type { JobRepository } from './job-repository.ts';
+import { FINAL_EVENTS } from './job-event.ts';
+import type { Charge, Ledger } from './ledger.ts';
+import { resolveParams } from './resolve-params.ts';
+import { decodeImageInput } from './decode-image-input.ts';
+
+export interface JobServiceOptions {
+  readonly defaultModel: string;
+  readonly maxQueued: number;
+  readonly maxBatch: number;
+  readonly maxImagesPerJob: number;
+  readonly uploadTtlMs: number;
+}
+
+export interface JobServiceDeps {
+  readonly jobs: JobRepository;
+  readonly queue: JobQueue;
+  readonly workers: InferenceWorkers;
+  readonly blobs: BlobStore;
+  readonly uploads: UploadRepository;
+  readonly events: EventHub;
+  readonly eta: EtaEstimator;
+  readonly ledger: Ledger;
+  readonly dispatcher: JobDispatcher;
+  /** Refuses webhook URLs the config does not allow (throws `WEBHOOK_URL_REFUSED`). */
+  readonly checkWebhookUrl: (url: string) => Promise<void>;
+}
+
+/** Who is asking: the owner of new jobs and what they may do. Set by the auth preHandler. */
+export interface Caller {
+  /** API-key id; `local` when auth is not configured. */
+  readonly owner: string;
+  /** Highest priority the caller may ask for (0 = none). */
+  readonly maxPriority: number;
+}
+
+export interface Submitted {
+  readonly job: Job;
+  readonly position: number;
+  readonly expectedMs: number;
+  readonly charge: Charge;
+}
+
+export interface JobProgress {
+  /** Jobs ahead (queued jobs only). */
+  readonly position: number | undefined;
+  /** Milliseconds until the job is expected to finish (queued or running). */
+  readonly waitRemainingMs: number | undefined;
+}
+
+/**
+ * The use cases of the jobs API: accept, inspect, cancel, list, read results, wait. Routes call
+ * it; it calls ports only (repository, queue, workers, blob store, ledger).
+ */
+export class JobService {
+  readonly #d: JobServiceDeps;
+  readonly #o: JobServiceOptions;
+  #lastCreatedAt = 0;
+
+  constructor(deps: JobServiceDeps, options: JobServiceOptions) {
+    this.#d = deps;
+    this.#o = options;
+  }
+
+  models(): readonly ModelInfo[] {
+    return this.#d.workers.models();
+  }
+
+  model(name: string | undefined): ModelInfo {
+    const wanted = name ?? this.#o.defaultModel;
+    const model = this.models().find((m) => m.name === wanted);
+    if (!model) {
+      if (name === undefined && this.models().length === 0) {
+        throw new ProblemError('MODEL_UNAVAILABLE', 'no worker is ready yet; retry shortly', {
+          headers: { 'retry-after': '2' },
+        });
+      }
+      throw new ProblemError('MODEL_NOT_FOUND', `model '${wanted}' is not configured`, {
+        field: 'model',
+      });
+    }
+    if (!model.available) {
+      throw new ProblemError(
+        'MODEL_UNAVAILABLE',
+        `model '${wanted}' is not available: ${model.error ?? 'loading'}`,
+      );
+    }
+    return model;
+  }
+
+  #now(): number {
+    // Strictly increasing, so FIFO order survives two jobs in the same millisecond.
+    this.#lastCreatedAt = Math.max(Date.now(), this.#lastCreatedAt + 0.001);
+    return this.#lastCreatedAt;
+  }
+
+  async #imageRef(
+    caller: Caller,
+    value: string | undefined,
+    field: string,
+  ): Promise<string | null> {
+    if (value === undefined) return null;
+    if (/^up_[A-Za-z0-9-]+$/.test(value)) {
+      const upload = await this.#d.uploads.get(value);
+      if (!upload || upload.owner !== caller.owner) {
+        throw new ProblemError('UPLOAD_NOT_FOUND', `${field}: no upload '${value}'`, { field });
+      }
+      return upload.id;
+    }
+    const { data, mimeType } = decodeImageInput(value, field);
+    return (await this.upload(caller, data, mimeType)).id;
+  }
+
+  /** Validates, persists and queues a job. Refuses with `429` when the queue is full. */
+  async submit(caller: Caller, input: GenerationInput): Promise<Submitted> {
+    if (this.#d.dispatcher.stopping)
+      throw new ProblemError('SHUTTING_DOWN', 'the server is shutting down');
+    const priority = input.priority ?? 0;
+    if (!Number.isInteger(priority) || priority < 0 || priority > caller.maxPriority) {
+      throw new ProblemError(
+        'FORBIDDEN',
+        `priority ${priority} is above what this key may use (${caller.maxPriority})`,
+        {
+          field: 'priority',
+        },
+      );
+    }
+    if (this.#d.queue.size >= this.#o.maxQueued) {
+      const retryAfter = Math.max(1, Math.ceil(this.#retryAfterMs() / 1000));
+      throw new ProblemError(
+        'QUEUE_FULL',
+        `the queue holds ${this.#o.maxQueued} jobs; retry in ${retryAfter} s`,
+        {
+          headers: { 'retry-after': String(retryAfter) },
+          extensions: { retry_after: retryAfter },
+        },
+      );
+    }
+    const model = this.model(input.model);
+    const { params: resolved } = resolveParams(input, model, this.#o.maxImagesPerJob);
+    if (input.webhookUrl !== undefined) await this.#d.checkWebhookUrl(input.webhookUrl);
+    const params = {
+      ...resolved,
+      initImage: await this.#imageRef(caller, input.initImage, 'init_image'),
+      mask: await this.#imageRef(caller, input.mask, 'mask'),
+    };
+    const job: Job = {
+      id: randomUUID(),
+      owner: caller.owner,
+      status: 'queued',
+      priority,
+      model: model.name,
+      params,
+      batchKey: batchKeyOf(model.name, params),
+      createdAt: this.#now(),
+      startedAt: null,
+      finishedAt: null,
+      attempts: 0,
+      error: null,
+      result: null,
+      webhookUrl: input.webhookUrl ?? null,
+      creditsUsed: null,
+      resultExpiresAt: null,
+      resultDeleted: false,
+    };
+    const charge = await this.#d.ledger.charge(job);
+    const charged = { ...job, creditsUsed: charge.creditsUsed };
+    await this.#d.jobs.insert(charged);
+    this.#d.queue.add(entryOf(charged));
+    const { position, waitRemainingMs } = this.progress(charged);
+    this.#d.events.emit(job.id, job.owner, 'queued', {
+      job_id: job.id,
+      position: position ?? 0,
+      eta: Math.round(waitRemainingMs ?? 0) / 1000,
+    });
+    this.#d.dispatcher.dispatch();
+    return { job: charged, position: position ?? 0, expectedMs: waitRemainingMs ?? 0, charge };
+  }
+
+  #retryAfterMs(): number {
+    const remaining = this.#d.dispatcher.running.remainingMs(Date.now());
+    const head = this.#d.queue.entries()[0];
+    return Math.min(...remaining, head ? this.#d.eta.jobMs(head) : 1000);
+  }
+
+  /** Queue position and time left, from measured step times. */
+  progress(job: Job): JobProgress {
+    const now = Date.now();
+    const { queue, eta, dispatcher, workers } = this.#d;
+    if (job.status === 'queued') {
+      const position = queue.position(job.id);
+      if (position === undefined) return { position: undefined, waitRemainingMs: undefined };
+      const ahead = queue.ahead(job.id);
+      const ms = eta.waitMs(
+        ahead,
+        entryOf(job),
+        dispatcher.running.remainingMs(now),
+        workers.count,
+        this.#o.maxBatch,
+      );
+      return { position, waitRemainingMs: ms };
+    }
+    if (job.status === 'running') {
+      const batch = dispatcher.running.byJob(job.id);
+      return {
+        position: 0,
+        waitRemainingMs: batch
+          ? Math.max(0, batch.expectedMs - (now - batch.startedAt))
+          : undefined,
+      };
+    }
+    return { position: undefined, waitRemainingMs: undefined };
+  }
+
+  /** The caller's job; someone else's job is reported as not found. */
+  async get(caller: Caller, id: string): Promise<Job> {
+    const job = await this.#d.jobs.get(id);
+    if (!job || job.owner !== caller.owner)
+      throw new ProblemError('JOB_NOT_FOUND', `no job '${id}'`);
+    return job;
+  }
+
+  list(caller: Caller, limit: number, before: Job | undefined): Promise<Job[]> {
+    return this.#d.jobs.listByOwner(caller.owner, { limit, ...(before ? { before } : {}) });
+  }
+
+  /** Removes a queued job or aborts a running one (between steps); refunds it. */
+  async cancel(caller: Caller, id: string): Promise<Job> {
+    const job = await this.get(caller, id);
+    if (isTerminal(job.status)) {
+      throw new ProblemError('JOB_NOT_CANCELLABLE', `job '${id}' is already ${job.status}`);
+    }
+    const { jobs, queue, dispatcher, workers, events, ledger } = this.#d;
+    const patch = { status: 'cancelled' as const, finishedAt: Date.now() };
+    if (!(await jobs.transition(id, ['queued', 'running'], patch))) {
+      const now = await this.get(caller, id);
+      throw new ProblemError('JOB_NOT_CANCELLABLE', `job '${id}' is already ${now.status}`);
+    }
+    queue.remove(id);
+    const batch = dispatcher.running.byJob(id);
+    if (batch) {
+      batch.cancelled.add(id);
+      if (batch.entries.every((e) => batch.cancelled.has(e.id))) workers.cancel(batch.batchId);
+    }
+    await ledger.refund(job);
+    events.emit(id, job.owner, 'cancelled', { job_id: id, status: 'cancelled' });
+    await dispatcher.finished(id);
+    return { ...job, ...patch };
+  }
+
+  /** Bytes of one result image; optionally deletes every result file once read. */
+  async image(
+    caller: Caller,
+    id: string,
+    index: number,
+    remove: boolean,
+  ): Promise<{ image: JobImage; data: Buffer }> {
+    const job = await this.get(caller, id);
+    if (job.status === 'expired')
+      throw new ProblemError('JOB_EXPIRED', `job '${id}' expired before it ran`);
+    if (job.status !== 'completed' || !job.result) {
+      throw new ProblemError('RESULT_NOT_READY', `job '${id}' is ${job.status}`, {
+        extensions: { status: job.status },
+      });
+    }
+    if (job.resultDeleted)
+      throw new ProblemError('RESULT_GONE', `the result of job '${id}' expired or was deleted`);
+    const image = job.result.images[index];
+    if (!image) {
+      throw new ProblemError(
+        'VALIDATION_FAILED',
+        `index: the job has ${job.result.images.length} image(s)`,
+        { field: 'index' },
+      );
+    }
+    const data = await this.#d.blobs.get(image.key);
+    if (!data)
+      throw new ProblemError('RESULT_GONE', `the result of job '${id}' expired or was deleted`);
+    if (remove) await this.deleteResult(job);
+    return { image, data };
+  }
+
+  async deleteResult(job: Job): Promise<void> {
+    await this.#d.jobs.update(job.id, { resultDeleted: true });
+    await Promise.all((job.result?.images ?? []).map((image) => this.#d.blobs.delete(image.key)));
+  }
+
+  /** Resolves with the job once it is final; rejects with the signal's reason if aborted. */
+  async waitForFinal(caller: Caller, id: string, signal?: AbortSignal): Promise<Job> {
+    let unsubscribe = (): void => undefined;
+    try {
+      const done = new Promise<void>((resolve, reject) => {
+        unsubscribe = this.#d.events.onJob(id, caller.owner, (event) => {
+          if (FINAL_EVENTS.includes(event.type)) resolve();
+        });
+        signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+      });
+      const job = await this.get(caller, id);
+      if (isTerminal(job.status)) return job;
+      await done;
+      return await this.get(caller, id);
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  /** Stores an image for later use as `init_image` / `mask`. */
+  async upload(caller: Caller, data: Uint8Array, mimeType: string): Promise<Upload> {
+    const now = Date.now();
+    const id = `up_${randomUUID()}`;
+    const upload: Upload = {
+      id,
+      owner: caller.owner,
+      key: `uploads/${id}`,
+      mimeType,
+      size: data.byteLength,
+      createdAt: now,
+      expiresAt: now + this.#o.uploadTtlMs,
+    };
+    await this.#d.blobs.put(upload.key, data);
+    await this.#d.uploads.insert(upload);
+    return upload;
+  }
+
+  /** Depth and running jobs, overall and per model. */
+  queueStats(): {
+    depth: number;
+    running: number;
+    perModel: Record<string, { queued: number; running: number }>;
+  } {
+    const perModel: Record<string, { queued: number; running: number }> = {};
+    const row = (model: string): { queued: number; running: number } =>
+      (perModel[model] ??= { queued: 0, running: 0 });
+    for (const entry of this.#d.queue.entries()) row(entry.model).queued++;
+    for (const batch of this.#d.dispatcher.running.all())
+      row(batch.model).running += batch.entries.length;
+    return { depth: this.#d.queue.size, running: this.#d.dispatcher.running.jobCount, perModel };
+  }
+}

@@ -1,0 +1,75 @@
+import type { BlobStore } from '../storage/blob-store.ts';
+import type { UploadRepository } from '../storage/upload-repository.ts';
+import type { EventHub } from './event-hub.ts';
+import type { JobDispatcher } from './job-dispatcher.ts';
+import type { JobQueue } from './job-queue.ts';
+import type { JobRepository } from './job-repository.ts';
+import type { Ledger } from './ledger.ts';
+
+export interface SweeperDeps {
+  readonly jobs: JobRepository;
+  readonly queue: JobQueue;
+  readonly blobs: BlobStore;
+  readonly uploads: UploadRepository;
+  readonly events: EventHub;
+  readonly ledger: Ledger;
+  readonly dispatcher: JobDispatcher;
+  readonly maxWaitMs: number;
+}
+
+/**
+ * The TTL sweeper: deletes expired results and uploads (later reads answer `410 Gone`) and
+ * expires jobs that waited in the queue longer than allowed.
+ */
+export class JobSweeper {
+  readonly #d: SweeperDeps;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(deps: SweeperDeps) {
+    this.#d = deps;
+  }
+
+  start(intervalMs: number, onError: (error: unknown) => void): void {
+    this.#timer = setInterval(() => {
+      this.sweep().catch(onError);
+    }, intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** One pass; returns what it removed. */
+  async sweep(now = Date.now()): Promise<{ results: number; uploads: number; expired: number }> {
+    const { jobs, blobs, uploads, queue, events, ledger } = this.#d;
+    let results = 0;
+    for (const job of await jobs.listExpiredResults(now, 500)) {
+      await jobs.update(job.id, { resultDeleted: true });
+      await Promise.all((job.result?.images ?? []).map((image) => blobs.delete(image.key)));
+      results++;
+    }
+    const stale = await uploads.listExpired(now, 500);
+    for (const upload of stale) {
+      await blobs.delete(upload.key);
+      await uploads.delete(upload.id);
+    }
+    let expired = 0;
+    for (const entry of [...queue.entries()]) {
+      if (now - entry.createdAt <= this.#d.maxWaitMs) continue;
+      const job = await jobs.get(entry.id);
+      if (
+        !job ||
+        !(await jobs.transition(job.id, ['queued'], { status: 'expired', finishedAt: now }))
+      )
+        continue;
+      queue.remove(job.id);
+      await ledger.refund(job);
+      events.emit(job.id, job.owner, 'expired', { job_id: job.id, status: 'expired' });
+      await this.#d.dispatcher.finished(job.id);
+      expired++;
+    }
+    events.prune(now);
+    return { results, uploads: stale.length, expired };
+  }
+}

@@ -1,0 +1,47 @@
+import type { QueueEntry } from './job-queue.ts';
+
+/** A batch handed to a worker. */
+export interface RunningBatch {
+  readonly batchId: string;
+  readonly model: string;
+  readonly entries: readonly QueueEntry[];
+  readonly startedAt: number;
+  readonly expectedMs: number;
+  /** Jobs of the batch cancelled while it ran; their results are discarded. */
+  readonly cancelled: Set<string>;
+}
+
+/** Which batches run now and which job is in which. */
+export class RunningBatches {
+  readonly #batches = new Map<string, RunningBatch>();
+  readonly #byJob = new Map<string, RunningBatch>();
+
+  add(batch: RunningBatch): void {
+    this.#batches.set(batch.batchId, batch);
+    for (const entry of batch.entries) this.#byJob.set(entry.id, batch);
+  }
+
+  delete(batchId: string): void {
+    const batch = this.#batches.get(batchId);
+    if (!batch) return;
+    this.#batches.delete(batchId);
+    for (const entry of batch.entries) this.#byJob.delete(entry.id);
+  }
+
+  byJob(jobId: string): RunningBatch | undefined {
+    return this.#byJob.get(jobId);
+  }
+
+  all(): readonly RunningBatch[] {
+    return [...this.#batches.values()];
+  }
+
+  get jobCount(): number {
+    return this.#byJob.size;
+  }
+
+  /** Expected milliseconds left for each running batch. */
+  remainingMs(now: number): number[] {
+    return this.all().map((b) => Math.max(0, b.expectedMs - (now - b.startedAt)));
+  }
+}

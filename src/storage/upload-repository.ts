@@ -1,0 +1,19 @@
+/** An image uploaded for img2img / inpainting; bytes live in the blob store under `key`. */
+export interface Upload {
+  readonly id: string;
+  readonly owner: string;
+  readonly key: string;
+  readonly mimeType: string;
+  readonly size: number;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+/** Persistence of upload metadata. Implemented by `src/store/` for SQLite and PostgreSQL. */
+export interface UploadRepository {
+  insert(upload: Upload): Promise<void>;
+  get(id: string): Promise<Upload | undefined>;
+  delete(id: string): Promise<void>;
+  /** Uploads whose `expiresAt` is before `now`. */
+  listExpired(now: number, limit: number): Promise<Upload[]>;
+}

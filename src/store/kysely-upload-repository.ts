@@ -1,0 +1,63 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Upload, UploadRepository } from '../storage/upload-repository.ts';
+import type { Database, UploadsTable } from './database-schema.ts';
+
+function toUpload(row: Selectable<UploadsTable>): Upload {
+  return {
+    id: row.id,
+    owner: row.owner,
+    key: row.key,
+    mimeType: row.mime_type,
+    size: Number(row.size),
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+  };
+}
+
+/** {@link UploadRepository} on Kysely (SQLite and PostgreSQL). */
+export class KyselyUploadRepository implements UploadRepository {
+  readonly #db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+
+  async insert(upload: Upload): Promise<void> {
+    await this.#db
+      .insertInto('uploads')
+      .values({
+        id: upload.id,
+        owner: upload.owner,
+        key: upload.key,
+        mime_type: upload.mimeType,
+        size: upload.size,
+        created_at: upload.createdAt,
+        expires_at: upload.expiresAt,
+      })
+      .execute();
+  }
+
+  async get(id: string): Promise<Upload | undefined> {
+    const row = await this.#db
+      .selectFrom('uploads')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toUpload(row);
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.#db.deleteFrom('uploads').where('id', '=', id).execute();
+  }
+
+  async listExpired(now: number, limit: number): Promise<Upload[]> {
+    const rows = await this.#db
+      .selectFrom('uploads')
+      .selectAll()
+      .where('expires_at', '<', now)
+      .orderBy('expires_at', 'asc')
+      .limit(limit)
+      .execute();
+    return rows.map(toUpload);
+  }
+}

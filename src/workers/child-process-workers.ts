@@ -1,0 +1,218 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type {
+  BatchOutcome,
+  BatchProgress,
+  BatchRequest,
+  InferenceWorkers,
+  ModelInfo,
+} from '../jobs/inference-workers.ts';
+import type { Logger } from '../jobs/job-dispatcher.ts';
+import type { ChildMessage, ParentMessage, WorkerInit } from './worker-protocol.ts';
+
+const ENTRY = fileURLToPath(new URL('./worker-entry.ts', import.meta.url));
+
+interface Current {
+  readonly batchId: string;
+  readonly resolve: (outcome: BatchOutcome) => void;
+  readonly onProgress: (progress: BatchProgress) => void;
+}
+
+interface Slot {
+  readonly index: number;
+  readonly device: string;
+  child: ChildProcess | undefined;
+  state: 'starting' | 'idle' | 'busy' | 'stopped';
+  current: Current | undefined;
+  restarts: number;
+}
+
+export interface ChildProcessWorkersOptions {
+  readonly devices: readonly string[];
+  readonly init: Omit<WorkerInit, 'executionProvider'>;
+  readonly restartDelayMs: number;
+  readonly logger: Logger;
+}
+
+/**
+ * {@link InferenceWorkers} as one child process per device (the supervisor): inference never runs
+ * on the API's event loop, and a worker that dies (crash, OOM, kill) fails only its batch — with
+ * `WORKER_DIED`, so the dispatcher retries — and is restarted.
+ */
+export class ChildProcessWorkers implements InferenceWorkers {
+  readonly #o: ChildProcessWorkersOptions;
+  readonly #slots: Slot[];
+  readonly #idleListeners = new Set<() => void>();
+  #models: readonly ModelInfo[] = [];
+  #closing = false;
+  #firstReady: Promise<void>;
+  #resolveFirstReady: () => void = () => undefined;
+
+  constructor(options: ChildProcessWorkersOptions) {
+    this.#o = options;
+    this.#slots = options.devices.map((device, index) => ({
+      index,
+      device,
+      child: undefined,
+      state: 'stopped',
+      current: undefined,
+      restarts: 0,
+    }));
+    this.#firstReady = new Promise((resolve) => {
+      this.#resolveFirstReady = resolve;
+    });
+    for (const slot of this.#slots) this.#spawn(slot);
+  }
+
+  get count(): number {
+    return this.#slots.length;
+  }
+
+  /** Resolves once a worker has loaded its models. */
+  ready(): Promise<void> {
+    return this.#firstReady;
+  }
+
+  /** Process ids of the live workers (for diagnostics and tests). */
+  pids(): number[] {
+    return this.#slots.flatMap((s) =>
+      s.child?.pid === undefined || s.state === 'stopped' ? [] : [s.child.pid],
+    );
+  }
+
+  /** How many times workers were restarted after dying. */
+  get restarts(): number {
+    return this.#slots.reduce((sum, s) => sum + s.restarts, 0);
+  }
+
+  idleCount(): number {
+    return this.#slots.filter((s) => s.state === 'idle').length;
+  }
+
+  liveCount(): number {
+    return this.#slots.filter((s) => s.state === 'idle' || s.state === 'busy').length;
+  }
+
+  models(): readonly ModelInfo[] {
+    return this.#models;
+  }
+
+  onIdle(listener: () => void): void {
+    this.#idleListeners.add(listener);
+  }
+
+  #spawn(slot: Slot): void {
+    const init: WorkerInit = { ...this.#o.init, executionProvider: slot.device };
+    const child = fork(ENTRY, [JSON.stringify(init)], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    slot.child = child;
+    slot.state = 'starting';
+    child.on('message', (message: ChildMessage) => this.#onMessage(slot, message));
+    child.on('exit', (code, signal) => this.#onExit(slot, child, code, signal));
+    child.on('error', (error) =>
+      this.#o.logger.error({ err: error, worker: slot.index }, 'worker process error'),
+    );
+  }
+
+  #onMessage(slot: Slot, message: ChildMessage): void {
+    switch (message.type) {
+      case 'ready':
+        this.#models = message.models;
+        slot.state = 'idle';
+        this.#o.logger.info(
+          { worker: slot.index, pid: slot.child?.pid, device: slot.device },
+          'worker ready',
+        );
+        this.#resolveFirstReady();
+        this.#notifyIdle();
+        break;
+      case 'progress':
+        if (slot.current?.batchId === message.batchId) slot.current.onProgress(message);
+        break;
+      case 'done': {
+        const current = slot.current;
+        if (current?.batchId !== message.batchId) break;
+        slot.current = undefined;
+        slot.state = this.#closing ? 'stopped' : 'idle';
+        current.resolve(message.outcome);
+        this.#notifyIdle();
+        break;
+      }
+    }
+  }
+
+  #onExit(
+    slot: Slot,
+    child: ChildProcess,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+  ): void {
+    if (slot.child !== child) return;
+    const current = slot.current;
+    slot.current = undefined;
+    slot.state = 'stopped';
+    if (current) {
+      const message = `the worker process exited (${signal ?? `code ${code}`}) during the batch`;
+      current.resolve({ ok: false, code: 'WORKER_DIED', message, field: undefined });
+    }
+    if (this.#closing) return;
+    this.#o.logger.warn({ worker: slot.index, code, signal }, 'worker died; restarting');
+    slot.restarts++;
+    setTimeout(() => {
+      if (!this.#closing) this.#spawn(slot);
+    }, this.#o.restartDelayMs).unref();
+  }
+
+  #notifyIdle(): void {
+    for (const listener of this.#idleListeners) listener();
+  }
+
+  run(request: BatchRequest, onProgress: (progress: BatchProgress) => void): Promise<BatchOutcome> {
+    const slot = this.#slots.find((s) => s.state === 'idle');
+    if (!slot?.child) {
+      return Promise.resolve({
+        ok: false,
+        code: 'WORKER_DIED',
+        message: 'no idle worker',
+        field: undefined,
+      });
+    }
+    slot.state = 'busy';
+    const child = slot.child;
+    return new Promise((resolve) => {
+      slot.current = { batchId: request.batchId, resolve, onProgress };
+      const message: ParentMessage = {
+        type: 'run',
+        batchId: request.batchId,
+        model: request.model,
+        jobs: request.jobs,
+      };
+      child.send(message);
+    });
+  }
+
+  cancel(batchId: string): void {
+    const slot = this.#slots.find((s) => s.current?.batchId === batchId);
+    slot?.child?.send({ type: 'cancel', batchId } satisfies ParentMessage);
+  }
+
+  async close(deadlineMs: number): Promise<void> {
+    this.#closing = true;
+    await Promise.all(
+      this.#slots.map(async (slot) => {
+        const child = slot.child;
+        if (!child || child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        if (slot.state === 'busy' && deadlineMs > 0) {
+          await Promise.race([exited, new Promise((r) => setTimeout(r, deadlineMs))]);
+        }
+        if (child.connected) child.send({ type: 'shutdown' } satisfies ParentMessage);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The worker child process: loads the engine, then runs batches the parent sends over IPC and
+ * reports progress and outcomes back. Started by `ChildProcessWorkers`; never imported.
+ */
+import type { InferenceEngine } from './inference-engine.ts';
+import type { ChildMessage, ParentMessage, WorkerInit } from './worker-protocol.ts';
+
+const init = JSON.parse(process.argv[2] ?? '{}') as WorkerInit;
+const send = (message: ChildMessage): void => {
+  process.send?.(message);
+};
+
+async function createEngine(): Promise<InferenceEngine> {
+  if (init.engine === 'fake') {
+    const { FakeEngine } = await import('./engines/fake-engine.ts');
+    return new FakeEngine(
+      init.models.map((m) => m.name),
+      init.fakeStepMs,
+    );
+  }
+  const { OnnxEngine } = await import('./engines/onnx-engine.ts');
+  return new OnnxEngine(init.models, init.executionProvider, init.intraOpThreads);
+}
+
+const engine = await createEngine();
+const running = new Map<string, AbortController>();
+
+process.on('message', (message: ParentMessage) => {
+  switch (message.type) {
+    case 'run': {
+      const controller = new AbortController();
+      running.set(message.batchId, controller);
+      void engine
+        .run(
+          message.model,
+          message.jobs,
+          (p) => send({ type: 'progress', batchId: message.batchId, ...p }),
+          controller.signal,
+        )
+        .then((outcome) => {
+          running.delete(message.batchId);
+          send({ type: 'done', batchId: message.batchId, outcome });
+        });
+      break;
+    }
+    case 'cancel':
+      running.get(message.batchId)?.abort();
+      break;
+    case 'shutdown':
+      void engine.dispose().finally(() => process.exit(0));
+      break;
+  }
+});
+process.on('disconnect', () => process.exit(0));
+
+send({ type: 'ready', models: await engine.load() });

@@ -1,0 +1,32 @@
+import type { BatchJob, BatchOutcome, ModelInfo } from '../jobs/inference-workers.ts';
+
+/** What the worker child process is started with (JSON in `argv[2]`). */
+export interface WorkerInit {
+  readonly engine: 'onnx' | 'fake';
+  readonly models: readonly { readonly name: string; readonly path: string }[];
+  readonly executionProvider: string;
+  readonly intraOpThreads: number;
+  /** Milliseconds per step of the fake engine. */
+  readonly fakeStepMs: number;
+}
+
+export type ParentMessage =
+  | {
+      readonly type: 'run';
+      readonly batchId: string;
+      readonly model: string;
+      readonly jobs: readonly BatchJob[];
+    }
+  | { readonly type: 'cancel'; readonly batchId: string }
+  | { readonly type: 'shutdown' };
+
+export type ChildMessage =
+  | { readonly type: 'ready'; readonly models: readonly ModelInfo[] }
+  | {
+      readonly type: 'progress';
+      readonly batchId: string;
+      readonly step: number;
+      readonly totalSteps: number;
+      readonly previews: Record<string, string> | undefined;
+    }
+  | { readonly type: 'done'; readonly batchId: string; readonly outcome: BatchOutcome };

@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Job } from '../../src/jobs/job.ts';
+import {
+  KyselyJobRepository,
+  KyselyUploadRepository,
+  KyselyWebhookOutbox,
+} from '../../src/store/index.ts';
+import { dialects, type TestDatabase } from '../helpers/databases.ts';
+
+function makeJob(overrides: Partial<Job> = {}): Job {
+  return {
+    id: `job-${Math.random().toString(36).slice(2)}`,
+    owner: 'local',
+    status: 'queued',
+    priority: 0,
+    model: 'tiny',
+    params: {
+      prompt: 'a red fox',
+      negativePrompt: '',
+      width: 64,
+      height: 64,
+      steps: 2,
+      guidanceScale: 7.5,
+      scheduler: 'euler',
+      seed: 42,
+      n: 1,
+      outputFormat: 'png',
+      quality: 90,
+      initImage: null,
+      mask: null,
+      strength: null,
+      safetyFilter: false,
+      preview: false,
+      warnings: [],
+    },
+    batchKey: 'tiny|64|64|2|euler|7.5|txt2img',
+    createdAt: Date.now() + Math.random(),
+    startedAt: null,
+    finishedAt: null,
+    attempts: 0,
+    error: null,
+    result: null,
+    webhookUrl: null,
+    creditsUsed: null,
+    resultExpiresAt: null,
+    resultDeleted: false,
+    ...overrides,
+  };
+}
+
+for (const dialect of await dialects()) {
+  describe(`repositories on ${dialect.name}`, { skip: dialect.skip }, () => {
+    let t: TestDatabase;
+    before(async () => {
+      t = await dialect.open();
+    });
+    after(async () => {
+      await t.cleanup();
+    });
+
+    test('a job round-trips with every field', async () => {
+      const jobs = new KyselyJobRepository(t.db);
+      const job = makeJob({
+        webhookUrl: 'https://example.com/hook',
+        priority: 5,
+        creditsUsed: 1.5,
+      });
+      await jobs.insert(job);
+      assert.deepEqual(await jobs.get(job.id), job);
+      assert.equal(await jobs.get('missing'), undefined);
+    });
+
+    test('transition applies only from the expected states', async () => {
+      const jobs = new KyselyJobRepository(t.db);
+      const job = makeJob();
+      await jobs.insert(job);
+      assert.equal(
+        await jobs.transition(job.id, ['queued'], { status: 'running', startedAt: 5, attempts: 1 }),
+        true,
+      );
+      assert.equal(await jobs.transition(job.id, ['queued'], { status: 'cancelled' }), false);
+      const result = {
+        images: [{ key: 'k', seed: 42, mimeType: 'image/png', width: 64, height: 64, nsfw: false }],
+        warnings: ['w'],
+        generationTime: 0.25,
+      };
+      assert.equal(
+        await jobs.transition(job.id, ['running'], {
+          status: 'completed',
+          result,
+          finishedAt: 9,
+          resultExpiresAt: 100,
+        }),
+        true,
+      );
+      const stored = await jobs.get(job.id);
+      assert.equal(stored?.status, 'completed');
+      assert.deepEqual(stored?.result, result);
+      assert.equal(stored?.attempts, 1);
+      assert.equal(stored?.startedAt, 5);
+      await jobs.update(job.id, { error: { code: 'X', message: 'boom' } });
+      assert.deepEqual((await jobs.get(job.id))?.error, { code: 'X', message: 'boom' });
+    });
+
+    test('listByOwner pages newest first with a cursor', async () => {
+      const jobs = new KyselyJobRepository(t.db);
+      const owner = `owner-${Math.random()}`;
+      const created = [];
+      for (let i = 0; i < 5; i++) {
+        const job = makeJob({ owner, createdAt: 1000 + i });
+        created.push(job);
+        await jobs.insert(job);
+      }
+      await jobs.insert(makeJob({ owner: 'someone-else' }));
+      const first = await jobs.listByOwner(owner, { limit: 2 });
+      assert.deepEqual(
+        first.map((j) => j.createdAt),
+        [1004, 1003],
+      );
+      const last = first.at(-1);
+      assert.ok(last);
+      const second = await jobs.listByOwner(owner, { limit: 10, before: last });
+      assert.deepEqual(
+        second.map((j) => j.createdAt),
+        [1002, 1001, 1000],
+      );
+    });
+
+    test('listByStatus, listExpiredResults and countByStatus', async () => {
+      const jobs = new KyselyJobRepository(t.db);
+      const a = makeJob({ status: 'running', createdAt: 1 });
+      const b = makeJob({ status: 'completed', resultExpiresAt: 50 });
+      const c = makeJob({ status: 'completed', resultExpiresAt: 500 });
+      for (const j of [a, b, c]) await jobs.insert(j);
+      const running = await jobs.listByStatus(['running']);
+      assert.ok(running.some((j) => j.id === a.id));
+      assert.deepEqual(await jobs.listByStatus([]), []);
+      const expired = await jobs.listExpiredResults(100, 10);
+      assert.ok(expired.some((j) => j.id === b.id));
+      assert.ok(!expired.some((j) => j.id === c.id));
+      await jobs.update(b.id, { resultDeleted: true });
+      assert.ok(!(await jobs.listExpiredResults(100, 10)).some((j) => j.id === b.id));
+      const counts = await jobs.countByStatus();
+      assert.ok((counts.completed ?? 0) >= 2);
+      assert.ok((counts.running ?? 0) >= 1);
+    });
+
+    test('uploads insert, get, expire and delete', async () => {
+      const uploads = new KyselyUploadRepository(t.db);
+      const upload = {
+        id: 'up1',
+        owner: 'local',
+        key: 'uploads/up1',
+        mimeType: 'image/png',
+        size: 10,
+        createdAt: 1,
+        expiresAt: 10,
+      };
+      await uploads.insert(upload);
+      assert.deepEqual(await uploads.get('up1'), upload);
+      assert.deepEqual(await uploads.listExpired(11, 5), [upload]);
+      assert.deepEqual(await uploads.listExpired(9, 5), []);
+      await uploads.delete('up1');
+      assert.equal(await uploads.get('up1'), undefined);
+    });
+
+    test('webhook outbox lists due deliveries and updates them', async () => {
+      const outbox = new KyselyWebhookOutbox(t.db);
+      const d = {
+        id: 'msg_1',
+        jobId: 'job1',
+        url: 'http://127.0.0.1/hook',
+        eventType: 'job.completed',
+        payload: '{"a":1}',
+        attempts: 0,
+        nextAttemptAt: 100,
+        status: 'pending' as const,
+        lastError: null,
+        createdAt: 1,
+      };
+      await outbox.add(d);
+      assert.deepEqual(await outbox.listDue(99, 10), []);
+      assert.deepEqual(await outbox.listDue(100, 10), [d]);
+      await outbox.update('msg_1', { attempts: 1, nextAttemptAt: 500, lastError: 'HTTP 500' });
+      assert.deepEqual(await outbox.listDue(200, 10), []);
+      await outbox.update('msg_1', { status: 'delivered' });
+      assert.deepEqual(await outbox.listDue(1000, 10), []);
+      assert.equal((await outbox.get('msg_1'))?.status, 'delivered');
+      assert.equal((await outbox.listByJob('job1')).length, 1);
+    });
+  });
+}
