@@ -30,14 +30,26 @@ function setPath(target: Raw, keys: readonly string[], value: unknown): void {
   node[keys.at(-1) ?? ''] = value;
 }
 
-/** `PICTOR_SERVER__PORT=9000` → `{ server: { port: '9000' } }`; `__` nests, `_` becomes camelCase. */
+/**
+ * `PICTOR_SERVER__PORT=9000` → `{ server: { port: '9000' } }`; `__` nests, `_` becomes camelCase.
+ * A value that is a JSON list or object (`PICTOR_MODELS__LIST='[{"name":…}]'`) is parsed as one.
+ */
 export function envLayer(env: Readonly<Record<string, string | undefined>>): Raw {
   const layer: Raw = {};
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('PICTOR_') || name === 'PICTOR_CONFIG' || value === undefined) continue;
-    setPath(layer, name.slice('PICTOR_'.length).split('__').map(camel), value);
+    setPath(layer, name.slice('PICTOR_'.length).split('__').map(camel), envValue(name, value));
   }
   return layer;
+}
+
+function envValue(name: string, value: string): unknown {
+  if (!/^\s*[[{]/.test(value)) return value;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch (error) {
+    throw new ConfigError([`${name}: not valid JSON: ${(error as Error).message}`]);
+  }
 }
 
 function flagLayer(flags: Readonly<Record<string, string>>): Raw {
