@@ -5,7 +5,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 test('the package export pictor/engine loads the built engine and generates', async () => {
-  const engine = (await import('pictor/engine')) as typeof import('../../src/engine/index.ts');
+  // A variable specifier: typechecking must not depend on dist/ having been built.
+  const specifier = 'pictor/engine';
+  const engine = (await import(specifier)) as typeof import('../../src/engine/index.ts');
   const resolved = import.meta.resolve('pictor/engine');
   assert.match(resolved, /\/dist\/engine\/index\.js$/);
   const scheduler = engine.createScheduler('euler', {
