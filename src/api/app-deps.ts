@@ -1,7 +1,8 @@
 import type { PictorConfig } from '../config/index.ts';
 import type { EventHub } from '../jobs/event-hub.ts';
 import type { Caller, JobService } from '../jobs/job-service.ts';
-import type { FastifyRequest } from 'fastify';
+import type { AccountsApi } from '../accounts/accounts-api.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 
 /** What the HTTP layer needs; built by the composition root (`src/cli/compose.ts`). */
@@ -11,10 +12,16 @@ export interface AppDeps {
   /** Readiness of each dependency: true when usable, else the reason. */
   readonly checks: () => Promise<Record<string, true | string>>;
   /**
-   * Identifies the caller (the auth hook). Without accounts every request is the local owner;
-   * the accounts issue replaces this with an API-key lookup that throws `UNAUTHORIZED`.
+   * Identifies the caller of every request (the auth hook, `src/accounts/authenticator.ts`): the
+   * API key from `Authorization: Bearer`, HTTP Basic (key as password) or, on GET, `?token=`.
+   * Throws `UNAUTHORIZED`, `FORBIDDEN` or `RATE_LIMITED`; sets `RateLimit-*` headers on `reply`.
+   * The app-wide `onRequest` hook runs it for every route; a route declares `config: { auth:
+   * 'public' }` to need no key (its own credential, e.g. a signed link). Health, docs and
+   * (if configured) metrics are public; they get an anonymous caller without scopes.
    */
-  readonly authenticate: (request: FastifyRequest) => Promise<Caller>;
+  readonly authenticate: (request: FastifyRequest, reply?: FastifyReply) => Promise<Caller>;
+  /** Admin and account routes (keys, credits, analytics, backups, sign-up); absent = none. */
+  readonly accounts?: AccountsApi;
   readonly metrics: Registry | undefined;
   /** Absolute base URL for links in responses. */
   readonly publicUrl: string;

@@ -12,6 +12,12 @@ import { healthRoutes } from './routes/health-routes.ts';
 import { jobsRoutes } from './routes/jobs-routes.ts';
 import { modelsRoutes } from './routes/models-routes.ts';
 import { uploadsRoutes } from './routes/uploads-routes.ts';
+import { registerDialects } from './dialects/register-dialects.ts';
+import { requestLogSerializer } from '../accounts/redact-url.ts';
+import { accountRoutes } from './routes/account-routes.ts';
+import { accountUserRoutes } from './routes/account-user-routes.ts';
+import { adminKeysRoutes } from './routes/admin-keys-routes.ts';
+import { adminReportsRoutes } from './routes/admin-reports-routes.ts';
 import { ENGINE_VERSION } from '../engine/version.ts';
 
 export interface BuildAppOptions {
@@ -25,11 +31,16 @@ export async function buildApp(
   options: BuildAppOptions = {},
 ): Promise<FastifyInstance> {
   const { config } = deps;
+  const logger = options.logger ?? {
+    level: config.log.level,
+    redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'],
+  };
   const app = Fastify({
-    logger: options.logger ?? {
-      level: config.log.level,
-      redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'],
-    },
+    // The request serializer hides `?token=` (a key in a browser link) from the logs.
+    logger:
+      typeof logger === 'object'
+        ? { serializers: { req: requestLogSerializer }, ...logger }
+        : logger,
     bodyLimit: config.server.bodyLimitMb * 1024 * 1024,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -48,7 +59,7 @@ export async function buildApp(
   app.decorateRequest('caller', null as never);
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
-    if (request.url.startsWith('/v1/')) request.caller = await deps.authenticate(request);
+    request.caller = await deps.authenticate(request, reply);
   });
   app.setErrorHandler(problemHandler);
   app.setNotFoundHandler((request, reply) =>
@@ -71,6 +82,18 @@ export async function buildApp(
         description: 'Self-hosted image generation. Errors are RFC 9457 application/problem+json.',
       },
       servers: [{ url: deps.publicUrl }],
+      // API keys (`sk_…`): Bearer, or HTTP Basic with the key as the password.
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'An API key, sk_…' },
+          basic: {
+            type: 'http',
+            scheme: 'basic',
+            description: 'Any user name; the key as password',
+          },
+        },
+      },
+      security: [{ apiKey: [] }, { basic: [] }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -89,5 +112,12 @@ export async function buildApp(
   generateRoutes(app, deps);
   uploadsRoutes(app, deps);
   eventsSocketRoute(app, deps);
+  if (deps.accounts) {
+    adminKeysRoutes(app, deps.accounts);
+    adminReportsRoutes(app, deps.accounts);
+    accountRoutes(app, deps.accounts);
+    accountUserRoutes(app, deps.accounts);
+  }
+  await registerDialects(app, deps);
   return app;
 }

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ProblemError } from '../errors/index.ts';
+import { redactUrl } from '../accounts/redact-url.ts';
 
 function fieldOf(error: FastifyError): string | undefined {
   const v = error.validation?.[0];
@@ -39,7 +40,7 @@ export function sendProblem(
     .status(problem.status)
     .headers(problem.headers)
     .type('application/problem+json')
-    .send(problem.toProblem(request.url));
+    .send(problem.toProblem(redactUrl(request.url)));
 }
 
 export function problemHandler(

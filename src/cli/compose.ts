@@ -14,7 +14,6 @@ import { InProcessJobQueue } from '../jobs/in-process/in-process-job-queue.ts';
 import { JobDispatcher } from '../jobs/job-dispatcher.ts';
 import { JobService } from '../jobs/job-service.ts';
 import { JobSweeper } from '../jobs/job-sweeper.ts';
-import { FreeLedger } from '../jobs/ledger.ts';
 import { LocalDiskBlobStore } from '../storage/local-disk/local-disk-blob-store.ts';
 import {
   KyselyJobRepository,
@@ -25,6 +24,7 @@ import {
 import { checkWebhookUrl } from '../webhooks/check-webhook-url.ts';
 import { WebhookSender } from '../webhooks/webhook-sender.ts';
 import { ChildProcessWorkers } from '../workers/child-process-workers.ts';
+import { createAccounts } from './compose-accounts.ts';
 
 export interface PictorOptions {
   /** Step time of the fake engine (`workers.engine: fake`). */
@@ -43,8 +43,17 @@ export interface Pictor {
   readonly sweeper: JobSweeper;
   readonly webhooks: WebhookSender;
   readonly webhookSecret: string;
-  /** Re-queues persisted jobs and starts the background loops. */
-  start(): Promise<{ requeued: number; retried: number; failed: number }>;
+  /**
+   * Settles unsettled charges, makes sure an admin key exists (`adminKey`: the secret of one
+   * created just now, to print once), re-queues persisted jobs and starts the background loops.
+   */
+  start(): Promise<{
+    requeued: number;
+    retried: number;
+    failed: number;
+    adminKey: string | undefined;
+    refunded: number;
+  }>;
   /** Graceful stop: no new work, let the running batch finish (deadline), keep queued jobs. */
   stop(): Promise<void>;
 }
@@ -78,7 +87,8 @@ export async function createPictor(
   const queue = new InProcessJobQueue();
   const events = new EventHub();
   const eta = new EtaEstimator();
-  const ledger = new FreeLedger();
+  const accounts = createAccounts(db, config, events, { databaseSchema: options.databaseSchema });
+  const ledger = accounts.ledger;
   const publicUrl =
     config.server.publicUrl !== ''
       ? config.server.publicUrl.replace(/\/$/, '')
@@ -122,6 +132,8 @@ export async function createPictor(
       ledger,
       dispatcher,
       checkWebhookUrl: (url) => checkWebhookUrl(url, config.webhooks.allowPrivateAddresses),
+      admission: accounts.admission,
+      idempotency: accounts.idempotency,
     },
     {
       defaultModel: config.models.default,
@@ -166,7 +178,8 @@ export async function createPictor(
       config,
       publicUrl,
       metrics: createMetrics(events, service),
-      authenticate: () => Promise.resolve({ owner: 'local', maxPriority: 10 }),
+      authenticate: accounts.authenticate,
+      accounts: accounts.api,
       checks: async () => {
         const database = await sql`select 1`.execute(db).then(
           () => true as const,
@@ -193,7 +206,8 @@ export async function createPictor(
     webhooks,
     webhookSecret: secret,
     async start() {
-      const recovered = await dispatcher.recover();
+      const { adminKey, reconciled } = await accounts.start();
+      const recovered = { ...(await dispatcher.recover()), adminKey, refunded: reconciled.length };
       sweeper.start(config.results.sweepIntervalSeconds * 1000, (error) =>
         logger.error({ err: error }, 'sweep failed'),
       );
@@ -206,6 +220,7 @@ export async function createPictor(
       await dispatcher.stop(config.server.shutdownTimeoutSeconds * 1000);
       sweeper.stop();
       webhooks.stop();
+      accounts.stop();
       await workers.close(0);
       await dispatcher.drain();
       await db.destroy();

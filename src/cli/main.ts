@@ -3,9 +3,12 @@
 import { ConfigError, loadConfig } from '../config/index.ts';
 import { createPictor } from './compose.ts';
 import { parseArgs } from './parse-flags.ts';
+import { ADMIN_COMMANDS, adminCli } from './admin-cli.ts';
 
 const USAGE = `usage: pictor serve [--config pictor.yaml] [--port 8080] [--host 127.0.0.1] [--data-dir ./pictor-data]
-                    [--model NAME] [--section.key=value …]`;
+                    [--model NAME] [--section.key=value …]
+       pictor keys create|list|show|add-credits|update|delete …   (pictor keys --help)
+       pictor backup create|list|restore|cleanup …                (pictor backup --help)`;
 
 async function serve(flags: Record<string, string>, configFile: string | undefined): Promise<void> {
   const config = loadConfig({ flags, ...(configFile === undefined ? {} : { file: configFile }) });
@@ -16,12 +19,25 @@ async function serve(flags: Record<string, string>, configFile: string | undefin
   const missing = config.models.list.find((m) => m.name === config.models.default);
   process.stdout.write(
     `Pictor listening on ${base}  (data in ${config.dataDir})\n` +
-      `  try it in a browser: ${base}/v1/txt2img?prompt=${encodeURIComponent('a lighthouse at dusk, oil painting')}\n` +
+      `  try it in a browser: ${base}/v1/txt2img?prompt=${encodeURIComponent('a lighthouse at dusk, oil painting')}` +
+      `${config.auth.enabled && !config.auth.keylessLink ? '&token=<your key>' : ''}\n` +
       `  API docs: ${base}/docs\n` +
       (recovered.requeued + recovered.retried > 0
         ? `  resumed ${recovered.requeued} queued job(s), ${recovered.retried} retried\n`
-        : ''),
+        : '') +
+      (recovered.refunded > 0
+        ? `  refunded ${recovered.refunded} job(s) charged before a crash\n`
+        : '') +
+      (recovered.adminKey === undefined
+        ? ''
+        : `\n  admin API key (shown once; store it now):\n\n    ${recovered.adminKey}\n\n` +
+          `  use it as Authorization: Bearer <key>; create keys with POST /v1/admin/keys or pictor keys create\n`),
   );
+  if (!config.auth.enabled) {
+    process.stderr.write(
+      'warning: auth.enabled is false: no API keys, credits or rate limits; anyone who can reach this address can generate\n',
+    );
+  }
   void pictor.workers.ready().then(() => {
     const model = pictor.service.models().find((m) => m.name === config.models.default);
     if (!model?.available) {
@@ -50,6 +66,17 @@ async function serve(flags: Record<string, string>, configFile: string | undefin
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+if ((ADMIN_COMMANDS as readonly string[]).includes(process.argv[2] ?? '')) {
+  const io = {
+    out: (text: string) => process.stdout.write(text),
+    err: (text: string) => process.stderr.write(text),
+  };
+  process.exit(await adminCli(process.argv.slice(2), io));
+}
+if (['--help', '-h', 'help'].includes(process.argv[2] ?? '')) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 const args = parseArgs(process.argv.slice(2));
 if (args.problems.length > 0 || args.command !== 'serve') {
   process.stderr.write(`${args.problems.join('\n')}${args.problems.length ? '\n' : ''}${USAGE}\n`);

@@ -8,6 +8,8 @@ export type WorkerEngineKind = 'onnx' | 'fake';
 export interface ModelConfig {
   readonly name: string;
   readonly path: string;
+  /** Credits per image for this model; `credits.costPerImage` when absent. */
+  readonly cost?: number;
 }
 
 /**
@@ -76,6 +78,48 @@ export interface PictorConfig {
   readonly log: {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   };
+  /**
+   * An admin API key to create at start if it does not exist (`PICTOR_ADMIN_KEY`, for
+   * automation). When empty, the first start with no keys creates one and prints it once.
+   */
+  readonly adminKey: string;
+  readonly auth: {
+    /** Require an API key (`Authorization: Bearer sk_…`); false serves everyone as `local`. */
+    readonly enabled: boolean;
+    /** `GET /v1/txt2img` works without a key (the link printed at start): free, limited per IP. */
+    readonly keylessLink: boolean;
+    /** Requests per minute per client address on the key-less link. */
+    readonly keylessRateLimit: number;
+    /** Jobs the key-less link may have queued or running at once (all clients together). */
+    readonly keylessMaxJobs: number;
+    /** `GET /metrics` without a key; when false it needs an admin key. */
+    readonly publicMetrics: boolean;
+    /** Requests per minute of a new key when none is given (0 = unlimited). */
+    readonly defaultRateLimit: number;
+    /** Jobs a new key may have queued or running at once when none is given (0 = unlimited). */
+    readonly defaultMaxJobs: number;
+    /** End-user sign-up and login (`/v1/auth/*`); users manage their own keys. */
+    readonly signup: boolean;
+    /** Lifetime of a login token. */
+    readonly sessionTtlSeconds: number;
+    /** Keys a signed-up user may hold. */
+    readonly maxKeysPerUser: number;
+  };
+  readonly credits: {
+    /** Credits one image costs (`n` images cost n times this); per model via `models.list[].cost`. */
+    readonly costPerImage: number;
+  };
+  readonly backups: {
+    /** Where `POST /v1/admin/backup` and `pictor backup create` write (relative to `dataDir`). */
+    readonly dir: string;
+  };
+  /** Signed image links (OpenAI `response_format: "url"`): fetched without an API key. */
+  readonly links: {
+    /** HMAC-SHA256 key; generated and stored as `link-secret` under `dataDir` when empty. */
+    readonly secret: string;
+    /** How long a link works. */
+    readonly ttlSeconds: number;
+  };
 }
 
 /** The single place defaults live. */
@@ -101,4 +145,20 @@ export const DEFAULT_CONFIG: PictorConfig = {
     timeoutMs: 10000,
   },
   log: { level: 'info' },
+  adminKey: '',
+  auth: {
+    enabled: true,
+    keylessLink: true,
+    keylessRateLimit: 10,
+    keylessMaxJobs: 2,
+    publicMetrics: true,
+    defaultRateLimit: 60,
+    defaultMaxJobs: 4,
+    signup: false,
+    sessionTtlSeconds: 3600,
+    maxKeysPerUser: 5,
+  },
+  credits: { costPerImage: 1 },
+  backups: { dir: 'backups' },
+  links: { secret: '', ttlSeconds: 3600 },
 };

@@ -25,6 +25,14 @@ const RANGES: Record<string, readonly [number, number]> = {
   'webhooks.maxAttempts': [1, 100],
   'webhooks.initialBackoffMs': [1, 86_400_000],
   'webhooks.timeoutMs': [1, 600_000],
+  'auth.keylessRateLimit': [0, 1_000_000],
+  'auth.keylessMaxJobs': [0, 1_000_000],
+  'auth.defaultRateLimit': [0, 1_000_000],
+  'auth.defaultMaxJobs': [0, 1_000_000],
+  'auth.sessionTtlSeconds': [60, 30 * 86400],
+  'auth.maxKeysPerUser': [1, 1000],
+  'credits.costPerImage': [0, 1_000_000],
+  'links.ttlSeconds': [1, 7 * 86400],
 };
 
 function isObject(value: unknown): value is Raw {
@@ -105,6 +113,12 @@ function checkModels(config: Raw, problems: string[]): void {
     if (!/^[a-zA-Z0-9._-]{1,64}$/.test(entry['name'])) {
       problems.push(`models.list[${index}].name: letters, digits, '.', '_' and '-' only`);
     }
+    const cost = entry['cost'];
+    if (cost !== undefined && (!Number.isInteger(cost) || (cost as number) < 0)) {
+      problems.push(
+        `models.list[${index}].cost: must be an integer ≥ 0, got ${JSON.stringify(cost)}`,
+      );
+    }
     names.add(entry['name']);
   }
   if (!names.has(models['default'] as string)) {
@@ -145,13 +159,20 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
   config.dataDir = path.resolve(cwd, config.dataDir);
   config.models = {
     ...config.models,
-    list: config.models.list.map((m) => ({ name: m.name, path: path.resolve(cwd, m.path) })),
+    list: config.models.list.map((m) => ({
+      name: m.name,
+      path: path.resolve(cwd, m.path),
+      ...(m.cost === undefined ? {} : { cost: m.cost }),
+    })),
   };
   if (config.database.driver === 'sqlite' && config.database.url !== ':memory:') {
     config.database = {
       ...config.database,
       url: path.resolve(config.dataDir, config.database.url),
     };
+  }
+  if (config.adminKey !== '' && !/^[\x21-\x7e]{24,256}$/.test(config.adminKey)) {
+    throw new ConfigError(['adminKey: 24 to 256 printable characters without spaces']);
   }
   if (config.database.driver === 'postgres' && !/^postgres(ql)?:\/\//.test(config.database.url)) {
     throw new ConfigError([

@@ -26,6 +26,16 @@ export const ERROR_CATALOG = {
   INTERNAL: { status: 500, title: 'Internal server error' },
   MODEL_UNAVAILABLE: { status: 503, title: 'The model is not loaded' },
   SHUTTING_DOWN: { status: 503, title: 'The server is shutting down' },
+  INSUFFICIENT_CREDITS: { status: 402, title: 'The key has too few credits for this request' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests for this key' },
+  TOO_MANY_JOBS: { status: 429, title: 'The key has too many jobs queued or running' },
+  IDEMPOTENCY_MISMATCH: {
+    status: 422,
+    title: 'The Idempotency-Key was used with a different request',
+  },
+  KEY_NOT_FOUND: { status: 404, title: 'No such API key' },
+  USERNAME_TAKEN: { status: 409, title: 'The username is taken' },
+  BACKUP_UNAVAILABLE: { status: 501, title: 'Backups are not available for this database' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -302,7 +302,7 @@ export class JobDispatcher {
       }))
     )
       return;
-    await this.#d.ledger.refund(job);
+    await this.#d.ledger.refund(job, `failed: ${error.code}`);
     this.#d.events.emit(job.id, job.owner, 'failed', { job_id: job.id, status: 'failed', error });
     await this.finished(job.id);
   }

@@ -12,6 +12,9 @@ import type { JobQueue } from './job-queue.ts';
 import type { JobRepository } from './job-repository.ts';
 import { FINAL_EVENTS } from './job-event.ts';
 import type { Charge, Ledger } from './ledger.ts';
+import type { Admission } from './admission.ts';
+import type { IdempotencyStore } from './idempotency-store.ts';
+import { IdempotentSubmissions, type Idempotency } from './idempotent-submissions.ts';
 import { resolveParams } from './resolve-params.ts';
 import { decodeImageInput } from './decode-image-input.ts';
 
@@ -35,6 +38,15 @@ export interface JobServiceDeps {
   readonly dispatcher: JobDispatcher;
   /** Refuses webhook URLs the config does not allow (throws `WEBHOOK_URL_REFUSED`). */
   readonly checkWebhookUrl: (url: string) => Promise<void>;
+  /** Enforces each caller's `maxJobs`; absent = no limit. */
+  readonly admission?: Admission;
+  /** Remembers `Idempotency-Key`s; absent = the header is ignored. */
+  readonly idempotency?: IdempotencyStore;
+}
+
+export interface SubmitOptions {
+  /** The request's `Idempotency-Key` and a hash of what it asked for (route and body). */
+  readonly idempotency?: Idempotency | undefined;
 }
 
 /** Who is asking: the owner of new jobs and what they may do. Set by the auth preHandler. */
@@ -43,6 +55,12 @@ export interface Caller {
   readonly owner: string;
   /** Highest priority the caller may ask for (0 = none). */
   readonly maxPriority: number;
+  /** Jobs the caller may have queued or running at once; 0 or absent = no limit. */
+  readonly maxJobs?: number;
+  /** What the caller may do (`generate`, `admin`); absent = nothing beyond its own jobs. */
+  readonly scopes?: readonly string[];
+  /** The signed-up user behind a login token (account routes only). */
+  readonly userId?: string;
 }
 
 export interface Submitted {
@@ -50,6 +68,8 @@ export interface Submitted {
   readonly position: number;
   readonly expectedMs: number;
   readonly charge: Charge;
+  /** True when an `Idempotency-Key` matched an earlier request: this is its job, not a new one. */
+  readonly replayed?: boolean;
 }
 
 export interface JobProgress {
@@ -66,11 +86,13 @@ export interface JobProgress {
 export class JobService {
   readonly #d: JobServiceDeps;
   readonly #o: JobServiceOptions;
+  readonly #idempotency: IdempotentSubmissions | undefined;
   #lastCreatedAt = 0;
 
   constructor(deps: JobServiceDeps, options: JobServiceOptions) {
     this.#d = deps;
     this.#o = options;
+    this.#idempotency = deps.idempotency && new IdempotentSubmissions(deps.idempotency, deps.jobs);
   }
 
   models(): readonly ModelInfo[] {
@@ -122,10 +144,51 @@ export class JobService {
     return (await this.upload(caller, data, mimeType)).id;
   }
 
-  /** Validates, persists and queues a job. Refuses with `429` when the queue is full. */
-  async submit(caller: Caller, input: GenerationInput): Promise<Submitted> {
+  /**
+   * Validates, charges, persists and queues a job. Refuses with `429` when the queue is full or
+   * the caller has too many jobs, `402` when its credits are short. With an `Idempotency-Key`
+   * seen in the last 24 h it returns that request's job (charging nothing), or `422` when the
+   * request differs.
+   */
+  async submit(
+    caller: Caller,
+    input: GenerationInput,
+    options: SubmitOptions = {},
+  ): Promise<Submitted> {
     if (this.#d.dispatcher.stopping)
       throw new ProblemError('SHUTTING_DOWN', 'the server is shutting down');
+    const idem = options.idempotency;
+    const idempotency = this.#idempotency;
+    if (idem === undefined || idempotency === undefined)
+      return this.#submit(caller, input, undefined);
+    return idempotency.run(
+      caller.owner,
+      idem,
+      () => this.#submit(caller, input, idem),
+      (job) => this.#replayed(caller, job),
+    );
+  }
+
+  /** What a retried request gets: the earlier request's job, at no charge. */
+  async #replayed(caller: Caller, job: Job): Promise<Submitted> {
+    const { position, waitRemainingMs } = this.progress(job);
+    return {
+      job,
+      position: position ?? 0,
+      expectedMs: waitRemainingMs ?? 0,
+      charge: {
+        creditsUsed: job.creditsUsed,
+        creditsRemaining: await this.#d.ledger.balance(caller.owner),
+      },
+      replayed: true,
+    };
+  }
+
+  async #submit(
+    caller: Caller,
+    input: GenerationInput,
+    idem: Idempotency | undefined,
+  ): Promise<Submitted> {
     const priority = input.priority ?? 0;
     if (!Number.isInteger(priority) || priority < 0 || priority > caller.maxPriority) {
       throw new ProblemError(
@@ -174,9 +237,37 @@ export class JobService {
       resultExpiresAt: null,
       resultDeleted: false,
     };
-    const charge = await this.#d.ledger.charge(job);
+    const release = this.#d.admission?.reserve(caller);
+    try {
+      return await this.#accept(caller, job, idem);
+    } finally {
+      release?.();
+    }
+  }
+
+  /** Claims the idempotency key, charges, persists and queues; undoes what it did on failure. */
+  async #accept(caller: Caller, job: Job, idem: Idempotency | undefined): Promise<Submitted> {
+    const { ledger, jobs } = this.#d;
+    const idempotency = idem && this.#idempotency;
+    if (idem && idempotency) {
+      const holder = await idempotency.claim(caller.owner, idem, job.id);
+      if (holder) return this.#replayed(caller, holder);
+    }
+    let charge: Charge;
+    try {
+      charge = await ledger.charge(job, caller);
+    } catch (error) {
+      if (idem && idempotency) await idempotency.release(caller.owner, idem, job.id);
+      throw error;
+    }
     const charged = { ...job, creditsUsed: charge.creditsUsed };
-    await this.#d.jobs.insert(charged);
+    try {
+      await jobs.insert(charged);
+    } catch (error) {
+      await ledger.refund(job, 'the job could not be stored');
+      if (idem && idempotency) await idempotency.release(caller.owner, idem, job.id);
+      throw error;
+    }
     this.#d.queue.add(entryOf(charged));
     const { position, waitRemainingMs } = this.progress(charged);
     this.#d.events.emit(job.id, job.owner, 'queued', {
@@ -253,7 +344,7 @@ export class JobService {
       batch.cancelled.add(id);
       if (batch.entries.every((e) => batch.cancelled.has(e.id))) workers.cancel(batch.batchId);
     }
-    await ledger.refund(job);
+    await ledger.refund(job, 'cancelled');
     events.emit(id, job.owner, 'cancelled', { job_id: id, status: 'cancelled' });
     await dispatcher.finished(id);
     return { ...job, ...patch };

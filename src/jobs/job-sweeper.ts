@@ -64,7 +64,7 @@ export class JobSweeper {
       )
         continue;
       queue.remove(job.id);
-      await ledger.refund(job);
+      await ledger.refund(job, 'expired in the queue');
       events.emit(job.id, job.owner, 'expired', { job_id: job.id, status: 'expired' });
       await this.#d.dispatcher.finished(job.id);
       expired++;

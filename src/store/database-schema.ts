@@ -46,8 +46,65 @@ export interface WebhookDeliveriesTable {
   seq: Generated<number>;
 }
 
+/** An API key; only the SHA-256 of the secret is stored. `credits` is guarded by a CHECK. */
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  prefix: string;
+  hash: string;
+  /** Comma-separated scopes. */
+  scopes: string;
+  credits: number;
+  rate_limit: number;
+  max_jobs: number;
+  expires_at: number | null;
+  active: number;
+  priority: number;
+  user_id: string | null;
+  created_at: number;
+}
+
+/** Append-only; UNIQUE (job_id, kind) makes a job's charge and refund happen at most once. */
+export interface CreditLedgerTable {
+  id: string;
+  key_id: string;
+  kind: string;
+  amount: number;
+  balance_after: number;
+  reason: string;
+  job_id: string | null;
+  created_at: number;
+}
+
+export interface IdempotencyKeysTable {
+  owner: string;
+  key: string;
+  fingerprint: string;
+  job_id: string;
+  created_at: number;
+}
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  password_hash: string;
+  created_at: number;
+}
+
+export interface SessionsTable {
+  token_hash: string;
+  user_id: string;
+  expires_at: number;
+  created_at: number;
+}
+
 export interface Database {
   jobs: JobsTable;
   uploads: UploadsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  api_keys: ApiKeysTable;
+  credit_ledger: CreditLedgerTable;
+  idempotency_keys: IdempotencyKeysTable;
+  users: UsersTable;
+  sessions: SessionsTable;
 }

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Migration, MigrationProvider } from 'kysely/migration';
+import { accountsMigration } from './accounts-migration.ts';
 
 /** Migrations in order. Never edit one that has shipped; add a new one. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -83,6 +84,7 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.dropTable('jobs').execute();
     },
   },
+  '0002_accounts': accountsMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

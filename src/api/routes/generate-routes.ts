@@ -9,6 +9,7 @@ import {
   type GenerationBody,
 } from '../generation-schema.ts';
 import { streamJobEvents } from '../sse.ts';
+import { idempotencyOf } from '../idempotency-of.ts';
 
 /** Aborts when the client goes away before the response was sent. */
 function clientGone(reply: FastifyReply): AbortSignal {
@@ -50,7 +51,10 @@ export function generateRoutes(app: FastifyInstance, deps: AppDeps): void {
     reply: FastifyReply,
   ): Promise<{ job: Job; remaining: number | null }> {
     const signal = clientGone(reply);
-    const { job, charge } = await service.submit(caller, toGenerationInput(body));
+    const { request } = reply;
+    // A GET link is not a submission a client retries: Idempotency-Key is for POST.
+    const options = request.method === 'POST' ? idempotencyOf(request, body) : {};
+    const { job, charge } = await service.submit(caller, toGenerationInput(body), options);
     try {
       const done = await service.waitForFinal(caller, job.id, signal);
       if (done.status !== 'completed' || !done.result) throw failure(done);
@@ -133,7 +137,11 @@ export function generateRoutes(app: FastifyInstance, deps: AppDeps): void {
       },
     },
     async (request, reply) => {
-      const { job } = await service.submit(request.caller, toGenerationInput(request.body));
+      const { job } = await service.submit(
+        request.caller,
+        toGenerationInput(request.body),
+        idempotencyOf(request, request.body),
+      );
       await streamJobEvents(request, reply, deps.events, job, () => {
         service.cancel(request.caller, job.id).catch(() => undefined);
       });

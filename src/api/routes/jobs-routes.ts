@@ -10,6 +10,7 @@ import {
 } from '../generation-schema.ts';
 import { jobView } from '../job-view.ts';
 import { streamJobEvents } from '../sse.ts';
+import { idempotencyOf } from '../idempotency-of.ts';
 
 const idParams = {
   type: 'object',
@@ -44,10 +45,12 @@ export function jobsRoutes(app: FastifyInstance, deps: AppDeps): void {
       },
     },
     async (request, reply) => {
-      const { job, position, expectedMs, charge } = await service.submit(
+      const { job, position, expectedMs, charge, replayed } = await service.submit(
         request.caller,
         toGenerationInput(request.body),
+        idempotencyOf(request, request.body),
       );
+      if (replayed) void reply.header('idempotent-replayed', 'true');
       return reply
         .status(202)
         .header('location', `/v1/jobs/${job.id}`)

@@ -1,0 +1,21 @@
+import type { KeyService } from './key-service.ts';
+
+/**
+ * Makes sure an admin can get in. With `PICTOR_ADMIN_KEY` set, that key is created if it does not
+ * exist (automation). Otherwise, when there are no keys at all (a first start), an admin key is
+ * created and its secret returned, to be printed once.
+ */
+export async function bootstrapAdminKey(
+  keys: KeyService,
+  adminKey: string,
+): Promise<string | undefined> {
+  const admin = { scopes: ['generate', 'admin'] as const, rateLimit: 0, maxJobs: 0 };
+  if (adminKey !== '') {
+    if (!(await keys.bySecret(adminKey)))
+      await keys.create({ ...admin, name: 'admin (PICTOR_ADMIN_KEY)' }, { secret: adminKey });
+    return undefined;
+  }
+  if ((await keys.count()) > 0) return undefined;
+  const { secret } = await keys.create({ ...admin, name: 'admin' });
+  return secret;
+}

@@ -1,0 +1,49 @@
+import multipart from '@fastify/multipart';
+import type { FastifyInstance } from 'fastify';
+import type { AppDeps } from '../../app-deps.ts';
+import { LinkSigner, loadLinkSecret } from '../signed-links.ts';
+import { editsRoutes } from './edits-routes.ts';
+import { generationsRoute } from './generations-route.ts';
+import { imageLinkRoute } from './image-link-route.ts';
+import { openAIErrorHandler } from './openai-errors.ts';
+import type { OpenAIContext } from './run-images.ts';
+
+/**
+ * OpenAI's Images API under `/v1/images` (generations, edits, variations) on Pictor's queue, with
+ * OpenAI's error shape, and the key-less signed links of `response_format: "url"` under `/images`.
+ */
+export async function openAIDialect(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  const { config } = deps;
+  const ctx: OpenAIContext = {
+    service: deps.service,
+    events: deps.events,
+    config,
+    links: new LinkSigner(loadLinkSecret(config), config.links.ttlSeconds * 1000, deps.publicUrl),
+  };
+  await app.register(
+    async (scope) => {
+      scope.setErrorHandler(openAIErrorHandler);
+      scope.setNotFoundHandler((request, reply) =>
+        reply.status(404).send({
+          error: {
+            message: `Invalid URL (${request.method} ${request.url.split('?')[0] ?? ''})`,
+            type: 'invalid_request_error',
+            param: null,
+            code: null,
+          },
+        }),
+      );
+      await scope.register(multipart, {
+        limits: { fileSize: config.server.bodyLimitMb * 1024 * 1024, files: 17, fields: 64 },
+      });
+      generationsRoute(scope, ctx);
+      editsRoutes(scope, ctx);
+    },
+    { prefix: '/v1/images' },
+  );
+  await app.register((scope, _options, done) => {
+    scope.setErrorHandler(openAIErrorHandler);
+    imageLinkRoute(scope, ctx);
+    done();
+  });
+}

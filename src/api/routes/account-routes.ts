@@ -1,0 +1,72 @@
+import type { FastifyInstance } from 'fastify';
+import type { AccountsApi } from '../../accounts/accounts-api.ts';
+import { ledgerEntryView } from '../../accounts/key-service.ts';
+import {
+  parseRange,
+  rangeQuerySchema,
+  usageView,
+  type RangeQuery,
+} from './admin-reports-routes.ts';
+
+/** `/v1/account/*` for any valid key: its balance and its usage. */
+export function accountRoutes(app: FastifyInstance, accounts: AccountsApi): void {
+  const tags = ['account'];
+
+  app.get(
+    '/v1/account/balance',
+    { schema: { tags, summary: "The calling key's credits and limits" } },
+    async (request) => {
+      const owner = request.caller.owner;
+      const key = accounts.authEnabled ? await accounts.keys.get(owner) : undefined;
+      const credits = await accounts.ledger.balance(owner);
+      return {
+        credits,
+        metered: credits !== null,
+        key_id: owner,
+        name: key?.name ?? null,
+        prefix: key?.prefix ?? null,
+        scopes: key?.scopes ?? request.caller.scopes ?? [],
+        rate_limit: key?.rateLimit ?? 0,
+        max_jobs: key?.maxJobs ?? 0,
+        jobs_in_flight: accounts.admission?.count(owner) ?? null,
+        priority: key?.priority ?? request.caller.maxPriority,
+        expires_at:
+          key?.expiresAt === null || key === undefined
+            ? null
+            : new Date(key.expiresAt).toISOString(),
+      };
+    },
+  );
+
+  app.get<{ Querystring: RangeQuery & { ledger_limit?: number } }>(
+    '/v1/account/usage',
+    {
+      schema: {
+        tags,
+        summary: "The calling key's usage per model and UTC day, and its latest ledger entries",
+        querystring: {
+          type: 'object',
+          properties: {
+            ...rangeQuerySchema,
+            ledger_limit: { type: 'integer', minimum: 0, maximum: 1000 },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const owner = request.caller.owner;
+      const { from, to } = parseRange(request.query);
+      const rows = await accounts.analytics.usage({ from, to, keyId: owner });
+      const limit = request.query.ledger_limit ?? 50;
+      const ledger =
+        accounts.authEnabled && limit > 0 ? await accounts.keys.ledger(owner, limit) : [];
+      return {
+        key_id: owner,
+        from: new Date(from).toISOString(),
+        to: new Date(to).toISOString(),
+        data: rows.map(usageView),
+        ledger: ledger.map(ledgerEntryView),
+      };
+    },
+  );
+}

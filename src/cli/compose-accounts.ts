@@ -1,0 +1,119 @@
+import path from 'node:path';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { PictorConfig } from '../config/index.ts';
+import { AccountLedger } from '../accounts/account-ledger.ts';
+import type { AccountsApi } from '../accounts/accounts-api.ts';
+import { createAuthenticator } from '../accounts/authenticator.ts';
+import { bootstrapAdminKey } from '../accounts/bootstrap-admin-key.ts';
+import { InFlightAdmission } from '../accounts/in-flight-admission.ts';
+import { KeyService } from '../accounts/key-service.ts';
+import { RateLimiter } from '../accounts/rate-limiter.ts';
+import { UserService } from '../accounts/user-service.ts';
+import type { EventHub } from '../jobs/event-hub.ts';
+import type { IdempotencyStore } from '../jobs/idempotency-store.ts';
+import type { Caller } from '../jobs/job-service.ts';
+import { IDEMPOTENCY_WINDOW_MS } from '../jobs/idempotent-submissions.ts';
+import type { Job } from '../jobs/job.ts';
+import { FreeLedger, type Ledger } from '../jobs/ledger.ts';
+import { DatabaseBackups } from '../store/database-backups.ts';
+import {
+  KyselyCreditStore,
+  KyselyIdempotencyStore,
+  KyselyKeyRepository,
+  KyselyUsageAnalytics,
+  KyselyUserRepository,
+  type Database,
+} from '../store/index.ts';
+
+/** Accounts wired to the database: the auth hook, the ledger, limits, and the admin services. */
+export interface Accounts {
+  readonly api: AccountsApi;
+  readonly authenticate: (request: FastifyRequest, reply?: FastifyReply) => Promise<Caller>;
+  readonly ledger: Ledger;
+  readonly admission: InFlightAdmission | undefined;
+  readonly idempotency: IdempotencyStore;
+  /**
+   * Before taking requests: refunds jobs charged but never settled (a crash between two writes)
+   * and makes sure an admin key exists. Returns the secret of an admin key created just now.
+   */
+  start(): Promise<{ adminKey: string | undefined; reconciled: readonly string[] }>;
+  stop(): void;
+}
+
+/** Credits a job costs: `n` × the model's `cost` (or `credits.costPerImage`). */
+export function costFunction(config: PictorConfig): (job: Job) => number {
+  const costs = new Map(config.models.list.map((m) => [m.name, m.cost]));
+  return (job) => (costs.get(job.model) ?? config.credits.costPerImage) * job.params.n;
+}
+
+/** Builds the account services on `db` (also used by the CLI, with `events` absent). */
+export function createAccounts(
+  db: Kysely<Database>,
+  config: PictorConfig,
+  events: EventHub | undefined,
+  options: { readonly databaseSchema?: string | undefined } = {},
+): Accounts {
+  const auth = config.auth;
+  const keyRepository = new KyselyKeyRepository(db);
+  const credits = new KyselyCreditStore(db);
+  const keys = new KeyService(keyRepository, credits, {
+    rateLimit: auth.defaultRateLimit,
+    maxJobs: auth.defaultMaxJobs,
+  });
+  const accountLedger = new AccountLedger(keyRepository, credits, {
+    costOf: costFunction(config),
+  });
+  const ledger = auth.enabled ? accountLedger : new FreeLedger();
+  const userRepository = new KyselyUserRepository(db);
+  const users =
+    auth.signup && auth.enabled
+      ? new UserService(userRepository, auth.sessionTtlSeconds * 1000)
+      : undefined;
+  const limiter = new RateLimiter();
+  const admission = auth.enabled && events ? new InFlightAdmission(events) : undefined;
+  const idempotency = new KyselyIdempotencyStore(db);
+  const backups = new DatabaseBackups(
+    db,
+    {
+      driver: config.database.driver,
+      url: config.database.url,
+      schema: options.databaseSchema,
+    },
+    path.resolve(config.dataDir, config.backups.dir),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    api: {
+      authEnabled: auth.enabled,
+      keys,
+      ledger,
+      analytics: new KyselyUsageAnalytics(db),
+      backups,
+      admission,
+      users,
+      limiter,
+      maxKeysPerUser: auth.maxKeysPerUser,
+    },
+    authenticate: createAuthenticator({ keys, users: users && userRepository, limiter }, auth),
+    ledger,
+    admission,
+    idempotency,
+    async start() {
+      const reconciled = auth.enabled ? await accountLedger.reconcile() : [];
+      const adminKey = auth.enabled ? await bootstrapAdminKey(keys, config.adminKey) : undefined;
+      const purge = async (): Promise<void> => {
+        const now = Date.now();
+        await idempotency.purge(now - IDEMPOTENCY_WINDOW_MS);
+        await userRepository.purgeSessions(now);
+      };
+      await purge();
+      timer = setInterval(() => void purge().catch(() => undefined), 3600_000);
+      timer.unref();
+      return { adminKey, reconciled };
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
