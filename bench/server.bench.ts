@@ -57,13 +57,23 @@ async function startServer(env: Record<string, string>): Promise<Server> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'pictor-bench-'));
   const child = spawn(
     process.execPath,
-    [path.join(root, 'src/cli/main.ts'), 'serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'],
+    [
+      path.join(root, 'src/cli/main.ts'),
+      'serve',
+      '--port',
+      String(port),
+      '--data-dir',
+      dataDir,
+      '--log-level',
+      'warn',
+    ],
     {
       cwd: root,
       stdio: ['ignore', 'ignore', 'inherit'],
       env: {
         ...process.env,
-        //PICTOR_ADMIN_KEY: ADMIN_KEY,
+        PICTOR_ADMIN_KEY: ADMIN_KEY,
+        PICTOR_AUTH__ENABLED: 'true',
         PICTOR_MODELS__DEFAULT: 'bench',
         PICTOR_MODELS__LIST: JSON.stringify([{ name: 'bench', path: modelPath }]),
         PICTOR_QUEUE__MAX_QUEUED: '100000',
@@ -109,13 +119,20 @@ console.log(`server bench: model ${path.relative(root, modelPath)}, node ${proce
 {
   const server = await startServer({ PICTOR_QUEUE__MAX_BATCH: '1' });
   const size = await smallestSize(server.base);
-  const request = { prompt: 'a red circle on a blue background', steps: 1, width: size, height: size };
+  const request = {
+    prompt: 'a red circle on a blue background',
+    steps: 1,
+    width: size,
+    height: size,
+  };
   for (let i = 0; i < 5; i++) await (await post(server.base, '/v1/generate', request)).json(); // warm-up
   const added: number[] = [];
   const engine: number[] = [];
   for (let i = 0; i < Number(values['latency-requests']); i++) {
     const started = performance.now();
-    const body = (await (await post(server.base, '/v1/generate', request)).json()) as { generation_time: number };
+    const body = (await (await post(server.base, '/v1/generate', request)).json()) as {
+      generation_time: number;
+    };
     const wall = performance.now() - started;
     engine.push(body.generation_time * 1000);
     added.push(wall - body.generation_time * 1000);
@@ -124,7 +141,12 @@ console.log(`server bench: model ${path.relative(root, modelPath)}, node ${proce
     `/v1/generate at ${size}², 1 step: engine p50 ${fmt(quantile(engine, 0.5))} ms; added latency p50 ${fmt(quantile(added, 0.5))} ms, p99 ${fmt(quantile(added, 0.99))} ms (goal ≤ 2 / ≤ 10)`,
   );
 
-  const long = post(server.base, '/v1/generate', { ...request, steps: 60, width: undefined, height: undefined });
+  const long = post(server.base, '/v1/generate', {
+    ...request,
+    steps: 60,
+    width: undefined,
+    height: undefined,
+  });
   const health: number[] = [];
   await sleep(50);
   let running = true;
@@ -154,7 +176,12 @@ console.log(`server bench: model ${path.relative(root, modelPath)}, node ${proce
     Array.from({ length: concurrency }, async () => {
       while (sent < total) {
         sent += 1;
-        const res = await post(server.base, '/v1/jobs', { prompt: 'a red circle', steps: 1, width: size, height: size });
+        const res = await post(server.base, '/v1/jobs', {
+          prompt: 'a red circle',
+          steps: 1,
+          width: size,
+          height: size,
+        });
         await res.arrayBuffer();
         if (res.status === 202) accepted += 1;
       }
@@ -186,7 +213,9 @@ for (const maxBatch of [1, 8]) {
   );
   const seconds = (performance.now() - started) / 1000;
   throughput[maxBatch] = (8 * perClient) / seconds;
-  console.log(`8 clients × ${perClient} images, ${steps} steps, max batch ${maxBatch}: ${fmt(throughput[maxBatch] ?? 0)} images/s`);
+  console.log(
+    `8 clients × ${perClient} images, ${steps} steps, max batch ${maxBatch}: ${fmt(throughput[maxBatch] ?? 0)} images/s`,
+  );
 
   if (maxBatch === 8) {
     // ETA error: a burst of 24 jobs; compare each job's forecast at acceptance with its real wait.
@@ -202,7 +231,9 @@ for (const maxBatch of [1, 8]) {
     const relative: number[] = [];
     for (const job of submitted) {
       for (;;) {
-        const state = (await (await fetch(`${server.base}/v1/jobs/${job.job_id}`, { headers })).json()) as { status: string };
+        const state = (await (
+          await fetch(`${server.base}/v1/jobs/${job.job_id}`, { headers })
+        ).json()) as { status: string };
         if (state.status === 'completed' || state.status === 'failed') break;
         await sleep(20);
       }
@@ -217,4 +248,6 @@ for (const maxBatch of [1, 8]) {
   }
   await stopServer(server);
 }
-console.log(`batching gain: ${fmt((throughput[8] ?? 0) / (throughput[1] ?? 1))}× images/s (goal ≥ 1.5×)`);
+console.log(
+  `batching gain: ${fmt((throughput[8] ?? 0) / (throughput[1] ?? 1))}× images/s (goal ≥ 1.5×)`,
+);
