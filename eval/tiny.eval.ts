@@ -157,9 +157,10 @@ console.log(
 // Inpainting: a plain background, the centre masked, a shape asked for.
 let kept = 0;
 let followed = 0;
-const inpaintCases = COLOURS.filter((c) => c !== 'white').map(
-  (fg): { fg: Colour; bg: Colour } => ({ fg, bg: 'white' }),
-);
+const inpaintCases = COLOURS.filter((c) => c !== 'white').map((fg): { fg: Colour; bg: Colour } => ({
+  fg,
+  bg: 'white',
+}));
 const inMask = (x: number, y: number): boolean => x >= 12 && x < 52 && y >= 12 && y < 52;
 const maskRgb = new Uint8Array(64 * 64 * 3);
 for (let p = 0; p < 64 * 64; p++)

@@ -3,11 +3,12 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
+import type * as Engine from '../../src/engine/index.ts';
 
 test('the package export pictor/engine loads the built engine and generates', async () => {
   // A variable specifier: typechecking must not depend on dist/ having been built.
   const specifier = 'pictor/engine';
-  const engine = (await import(specifier)) as typeof import('../../src/engine/index.ts');
+  const engine = (await import(specifier)) as typeof Engine;
   const resolved = import.meta.resolve('pictor/engine');
   assert.match(resolved, /\/dist\/engine\/index\.js$/);
   const scheduler = engine.createScheduler('euler', {

@@ -33,7 +33,9 @@ function maxDifference(a: Uint8Array, b: Uint8Array): number {
 async function halves(left: number[], right: number[]): Promise<Buffer> {
   const rgb = new Uint8Array(64 * 64 * 3);
   for (let p = 0; p < 64 * 64; p++) rgb.set(p % 64 < 32 ? left : right, p * 3);
-  return sharp(rgb, { raw: { width: 64, height: 64, channels: 3 } }).png().toBuffer();
+  return sharp(rgb, { raw: { width: 64, height: 64, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 describe('server with the ONNX engine (fixture models, real HTTP)', () => {
@@ -85,7 +87,10 @@ describe('server with the ONNX engine (fixture models, real HTTP)', () => {
       [21, 22],
     );
     const png = Buffer.from(first.image, 'base64');
-    assert.match(readPngText(png)['parameters'] ?? '', /Steps: 3, .*Seed: 21, Size: 64x64, Model: sd15/);
+    assert.match(
+      readPngText(png)['parameters'] ?? '',
+      /Steps: 3, .*Seed: 21, Size: 64x64, Model: sd15/,
+    );
     const again = (await (await post('/v1/generate', request)).json()) as GenerateBody;
     assert.equal(again.images[1]?.image, first.images[1]?.image);
   });
@@ -94,7 +99,12 @@ describe('server with the ONNX engine (fixture models, real HTTP)', () => {
     const prompts = ['a red circle', 'a blue square on a white background', 'green'];
     const accepted = await Promise.all(
       prompts.map(async (prompt, i) => {
-        const res = await post('/v1/jobs', { prompt, seed: 100 + i, steps: 4, scheduler: 'euler_a' });
+        const res = await post('/v1/jobs', {
+          prompt,
+          seed: 100 + i,
+          steps: 4,
+          scheduler: 'euler_a',
+        });
         assert.equal(res.status, 202);
         return ((await res.json()) as { job_id: string }).job_id;
       }),
@@ -106,9 +116,17 @@ describe('server with the ONNX engine (fixture models, real HTTP)', () => {
       }
       const image = Buffer.from(await (await fetch(`${base}/v1/jobs/${id}/image`)).arrayBuffer());
       const alone = (await (
-        await post('/v1/generate', { prompt: prompts[i], seed: 100 + i, steps: 4, scheduler: 'euler_a' })
+        await post('/v1/generate', {
+          prompt: prompts[i],
+          seed: 100 + i,
+          steps: 4,
+          scheduler: 'euler_a',
+        })
       ).json()) as GenerateBody;
-      const difference = maxDifference(await rgbOf(image.toString('base64')), await rgbOf(alone.image));
+      const difference = maxDifference(
+        await rgbOf(image.toString('base64')),
+        await rgbOf(alone.image),
+      );
       assert.ok(difference <= 2, `job ${i} differs from its solo run by ${difference}`);
     }
   });
@@ -119,7 +137,11 @@ describe('server with the ONNX engine (fixture models, real HTTP)', () => {
     while ((await jobStatus(job_id)) !== 'running') await sleep(10);
     const health = await fetch(`${base}/v1/health/live`);
     assert.equal(health.status, 200);
-    assert.equal(await jobStatus(job_id), 'running', 'health answered while the job was still running');
+    assert.equal(
+      await jobStatus(job_id),
+      'running',
+      'health answered while the job was still running',
+    );
     const cancel = await fetch(`${base}/v1/jobs/${job_id}`, { method: 'DELETE' });
     assert.ok(cancel.status < 300, `cancel answered ${cancel.status}`);
     for (let tries = 0; (await jobStatus(job_id)) !== 'cancelled'; tries++) {
@@ -129,15 +151,16 @@ describe('server with the ONNX engine (fixture models, real HTTP)', () => {
   });
 
   test('SSE stream reports every step, then the completed event', async () => {
-    const res = await post('/v1/generate/stream', { prompt: 'red', steps: 5, scheduler: 'euler', seed: 1 });
+    const res = await post('/v1/generate/stream', {
+      prompt: 'red',
+      steps: 5,
+      scheduler: 'euler',
+      seed: 1,
+    });
     assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
     const text = await res.text();
     const events = [...text.matchAll(/^event: (\w+)/gm)].map((match) => match[1]);
-    assert.deepEqual(
-      events.filter((event) => event === 'progress').length,
-      5,
-      text,
-    );
+    assert.deepEqual(events.filter((event) => event === 'progress').length, 5, text);
     assert.equal(events.at(-1), 'completed');
     assert.ok(events.indexOf('started') < events.indexOf('progress'));
   });
@@ -155,18 +178,31 @@ describe('server with the ONNX engine (fixture models, real HTTP)', () => {
     const init = await upload(await halves([255, 0, 0], [0, 0, 255]));
     const mask = `data:image/png;base64,${(await halves([0, 0, 0], [255, 255, 255])).toString('base64')}`;
     const body = (await (
-      await post('/v1/generate', { model: 'inpaint', prompt: 'green', init_image: init, mask, steps: 3, seed: 4 })
+      await post('/v1/generate', {
+        model: 'inpaint',
+        prompt: 'green',
+        init_image: init,
+        mask,
+        steps: 3,
+        seed: 4,
+      })
     ).json()) as GenerateBody;
     assert.equal(body.status, 'completed', JSON.stringify(body));
     const rgb = await rgbOf(body.image);
     for (let p = 0; p < 64 * 64; p++) {
-      if (p % 64 < 32) assert.deepEqual([...rgb.subarray(p * 3, p * 3 + 3)], [255, 0, 0], `pixel ${p}`);
+      if (p % 64 < 32)
+        assert.deepEqual([...rgb.subarray(p * 3, p * 3 + 3)], [255, 0, 0], `pixel ${p}`);
     }
   });
 
   test('GET /v1/events (WebSocket) streams the events of the caller’s jobs', async () => {
     const socket = new WebSocket(`${base.replace('http', 'ws')}/v1/events`);
-    const received: { event?: string; type?: string; job_id?: string; data?: { job_id?: string } }[] = [];
+    const received: {
+      event?: string;
+      type?: string;
+      job_id?: string;
+      data?: { job_id?: string };
+    }[] = [];
     socket.addEventListener('message', (message) => {
       received.push(JSON.parse(String(message.data)) as (typeof received)[number]);
     });
@@ -174,7 +210,9 @@ describe('server with the ONNX engine (fixture models, real HTTP)', () => {
       socket.addEventListener('open', resolve);
       socket.addEventListener('error', reject);
     });
-    const { job_id } = (await (await post('/v1/generate', { prompt: 'red', steps: 2 })).json()) as GenerateBody;
+    const { job_id } = (await (
+      await post('/v1/generate', { prompt: 'red', steps: 2 })
+    ).json()) as GenerateBody;
     for (let tries = 0; !received.some((e) => JSON.stringify(e).includes('completed')); tries++) {
       assert.ok(tries < 200, `no completed event over the socket: ${JSON.stringify(received)}`);
       await sleep(25);
