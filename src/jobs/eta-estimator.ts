@@ -1,4 +1,4 @@
-import type { QueueEntry } from './job-queue.ts';
+import { workUnits, type QueueEntry, type QueueTotals } from './job-queue.ts';
 
 interface Estimate {
   /** Milliseconds per denoising step per image per megapixel. */
@@ -71,6 +71,29 @@ export class EtaEstimator {
     }
     const own = self ? this.jobMs(self) : 0;
     return work / Math.max(1, workers) + own;
+  }
+
+  /**
+   * {@link waitMs} for a job at the back of the queue, from the queue's running totals (which
+   * include the job itself): the same sum, regrouped by batch key and model, in O(keys + models).
+   */
+  waitMsAtBack(
+    totals: QueueTotals,
+    self: QueueEntry,
+    runningMs: readonly number[],
+    workers: number,
+    maxBatch: number,
+  ): number {
+    let work = runningMs.reduce((sum, ms) => sum + ms, 0);
+    for (const [key, { count, model }] of totals.perBatchKey) {
+      const ahead = key === self.batchKey ? count - 1 : count;
+      if (ahead > 0) work += (this.#get(model).overheadMs * ahead) / Math.min(maxBatch, ahead);
+    }
+    for (const [model, units] of totals.unitsPerModel) {
+      const ahead = model === self.model ? units - workUnits(self) : units;
+      work += Math.max(0, ahead) * this.#get(model).stepMs;
+    }
+    return work / Math.max(1, workers) + this.jobMs(self);
   }
 
   /** Time left of a running batch that started `elapsedMs` ago and is expected to take `expectedMs`. */

@@ -3,12 +3,29 @@ export interface QueueEntry {
   readonly id: string;
   readonly priority: number;
   readonly createdAt: number;
+  /** Jobs with equal keys can share a UNet batch; a key implies its model. */
   readonly batchKey: string;
   readonly model: string;
   /** Images the job produces (its `n`). */
   readonly images: number;
   readonly steps: number;
   readonly pixels: number;
+}
+
+/**
+ * Running sums over every waiting job, kept as jobs come and go, so the ETA of a job at the back
+ * of the queue (every new submission, usually) costs O(models + batch keys) instead of O(queue).
+ */
+export interface QueueTotals {
+  /** Waiting jobs per batch key, with the key's model. */
+  readonly perBatchKey: ReadonlyMap<string, { readonly count: number; readonly model: string }>;
+  /** Σ steps × images × megapixels of the waiting jobs, per model. */
+  readonly unitsPerModel: ReadonlyMap<string, number>;
+}
+
+/** A job's work in the ETA's units: steps × images × megapixels. */
+export function workUnits(entry: QueueEntry): number {
+  return entry.steps * entry.images * (entry.pixels / 1e6);
 }
 
 /**
@@ -35,4 +52,6 @@ export interface JobQueue {
   takeBatch(maxJobs: number, maxImages: number): QueueEntry[];
   /** Every waiting job in run order. */
   entries(): readonly QueueEntry[];
+  /** Sums over every waiting job (see {@link QueueTotals}). */
+  totals(): QueueTotals;
 }

@@ -292,14 +292,13 @@ export class JobService {
     if (job.status === 'queued') {
       const position = queue.position(job.id);
       if (position === undefined) return { position: undefined, waitRemainingMs: undefined };
-      const ahead = queue.ahead(job.id);
-      const ms = eta.waitMs(
-        ahead,
-        entryOf(job),
-        dispatcher.running.remainingMs(now),
-        workers.count,
-        this.#o.maxBatch,
-      );
+      const running = dispatcher.running.remainingMs(now);
+      const self = entryOf(job);
+      // Most asks are for the newest job, at the back: the totals answer without a walk.
+      const ms =
+        position === queue.size - 1
+          ? eta.waitMsAtBack(queue.totals(), self, running, workers.count, this.#o.maxBatch)
+          : eta.waitMs(queue.ahead(job.id), self, running, workers.count, this.#o.maxBatch);
       return { position, waitRemainingMs: ms };
     }
     if (job.status === 'running') {

@@ -1,4 +1,4 @@
-import type { JobQueue, QueueEntry } from '../job-queue.ts';
+import { workUnits, type JobQueue, type QueueEntry, type QueueTotals } from '../job-queue.ts';
 
 function before(a: QueueEntry, b: QueueEntry): boolean {
   if (a.priority !== b.priority) return a.priority > b.priority;
@@ -9,15 +9,41 @@ function before(a: QueueEntry, b: QueueEntry): boolean {
 /** {@link JobQueue} in this process's memory: a sorted array (queues are bounded, so small). */
 export class InProcessJobQueue implements JobQueue {
   readonly #entries: QueueEntry[] = [];
-  readonly #ids = new Set<string>();
+  readonly #byId = new Map<string, QueueEntry>();
+  readonly #perBatchKey = new Map<string, { count: number; model: string }>();
+  readonly #unitsPerModel = new Map<string, number>();
 
   get size(): number {
     return this.#entries.length;
   }
 
   add(entry: QueueEntry): void {
-    if (this.#ids.has(entry.id)) return;
-    this.#ids.add(entry.id);
+    if (this.#byId.has(entry.id)) return;
+    this.#byId.set(entry.id, entry);
+    this.#entries.splice(this.#insertionIndex(entry), 0, entry);
+    this.#count(entry, 1);
+  }
+
+  remove(id: string): boolean {
+    const entry = this.#byId.get(id);
+    if (!entry) return false;
+    this.#byId.delete(id);
+    this.#entries.splice(this.#insertionIndex(entry), 1);
+    this.#count(entry, -1);
+    return true;
+  }
+
+  position(id: string): number | undefined {
+    const entry = this.#byId.get(id);
+    return entry && this.#insertionIndex(entry);
+  }
+
+  totals(): QueueTotals {
+    return { perBatchKey: this.#perBatchKey, unitsPerModel: this.#unitsPerModel };
+  }
+
+  /** Where `entry` stands (or would stand) in run order: a binary search, the order is total. */
+  #insertionIndex(entry: QueueEntry): number {
     let low = 0;
     let high = this.#entries.length;
     while (low < high) {
@@ -25,21 +51,17 @@ export class InProcessJobQueue implements JobQueue {
       if (before(this.#entries[mid] as QueueEntry, entry)) low = mid + 1;
       else high = mid;
     }
-    this.#entries.splice(low, 0, entry);
+    return low;
   }
 
-  remove(id: string): boolean {
-    if (!this.#ids.delete(id)) return false;
-    this.#entries.splice(
-      this.#entries.findIndex((e) => e.id === id),
-      1,
-    );
-    return true;
-  }
-
-  position(id: string): number | undefined {
-    if (!this.#ids.has(id)) return undefined;
-    return this.#entries.findIndex((e) => e.id === id);
+  #count(entry: QueueEntry, delta: 1 | -1): void {
+    const key = this.#perBatchKey.get(entry.batchKey) ?? { count: 0, model: entry.model };
+    key.count += delta;
+    if (key.count === 0) this.#perBatchKey.delete(entry.batchKey);
+    else this.#perBatchKey.set(entry.batchKey, key);
+    const units = (this.#unitsPerModel.get(entry.model) ?? 0) + delta * workUnits(entry);
+    if (this.#byId.size === 0) this.#unitsPerModel.clear();
+    else this.#unitsPerModel.set(entry.model, units);
   }
 
   ahead(id: string): readonly QueueEntry[] {
