@@ -1,6 +1,4 @@
 import { randomInt } from 'node:crypto';
-import type { FastifyReply } from 'fastify';
-import { ProblemError } from '../../errors/index.ts';
 import type { GenerationInput } from '../../jobs/generation-input.ts';
 import type { ModelInfo } from '../../jobs/inference-workers.ts';
 import { isTerminal, type Job, type JobImage } from '../../jobs/job.ts';
@@ -12,15 +10,6 @@ export interface ResultImage {
   readonly index: number;
   readonly image: JobImage;
   readonly data: Buffer;
-}
-
-/** Aborts when the client goes away before the response was sent. */
-export function clientGone(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error('client disconnected'));
-  });
-  return controller.signal;
 }
 
 /** Most images one job may hold for this model (the rest go to further jobs). */
@@ -55,28 +44,6 @@ export function imageJobs(
     const input = { ...base, n, seed: seed + offset };
     offset += n;
     return input;
-  });
-}
-
-/** The problem a job that did not complete stands for. */
-export function jobFailure(job: Job): ProblemError {
-  if (job.status === 'cancelled')
-    return new ProblemError('JOB_CANCELLED', `job '${job.id}' was cancelled`, {
-      extensions: { job_id: job.id },
-    });
-  if (job.status === 'expired')
-    return new ProblemError('JOB_EXPIRED', `job '${job.id}' expired before it ran`, {
-      extensions: { job_id: job.id },
-    });
-  const code = job.error?.code;
-  const catalog =
-    code === 'INVALID_REQUEST'
-      ? 'VALIDATION_FAILED'
-      : code === 'INVALID_IMAGE'
-        ? 'INVALID_IMAGE'
-        : 'GENERATION_FAILED';
-  return new ProblemError(catalog, job.error?.message ?? 'the generation failed', {
-    extensions: { job_id: job.id, error_code: code },
   });
 }
 

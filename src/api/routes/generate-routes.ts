@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ProblemError } from '../../errors/index.ts';
 import type { Job } from '../../jobs/job.ts';
 import type { Caller } from '../../jobs/job-service.ts';
+import { clientGone, jobFailure } from '../job-outcome.ts';
 import type { AppDeps } from '../app-deps.ts';
 import {
   generationBodySchema,
@@ -10,36 +10,6 @@ import {
 } from '../generation-schema.ts';
 import { streamJobEvents } from '../sse.ts';
 import { idempotencyOf } from '../idempotency-of.ts';
-
-/** Aborts when the client goes away before the response was sent. */
-function clientGone(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error('client disconnected'));
-  });
-  return controller.signal;
-}
-
-function failure(job: Job): ProblemError {
-  if (job.status === 'cancelled')
-    return new ProblemError('JOB_CANCELLED', `job '${job.id}' was cancelled`, {
-      extensions: { job_id: job.id },
-    });
-  if (job.status === 'expired')
-    return new ProblemError('JOB_EXPIRED', `job '${job.id}' expired before it ran`, {
-      extensions: { job_id: job.id },
-    });
-  const code = job.error?.code;
-  const catalog =
-    code === 'INVALID_REQUEST'
-      ? 'VALIDATION_FAILED'
-      : code === 'INVALID_IMAGE'
-        ? 'INVALID_IMAGE'
-        : 'GENERATION_FAILED';
-  return new ProblemError(catalog, job.error?.message ?? 'the generation failed', {
-    extensions: { job_id: job.id, error_code: code },
-  });
-}
 
 export function generateRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { service } = deps;
@@ -57,7 +27,7 @@ export function generateRoutes(app: FastifyInstance, deps: AppDeps): void {
     const { job, charge } = await service.submit(caller, toGenerationInput(body), options);
     try {
       const done = await service.waitForFinal(caller, job.id, signal);
-      if (done.status !== 'completed' || !done.result) throw failure(done);
+      if (done.status !== 'completed' || !done.result) throw jobFailure(done);
       return { job: done, remaining: charge.creditsRemaining };
     } catch (error) {
       if (signal.aborted) await service.cancel(caller, job.id).catch(() => undefined);

@@ -6,15 +6,14 @@ import { decodeImageInput } from '../../../jobs/decode-image-input.ts';
 import type { ModelInfo } from '../../../jobs/inference-workers.ts';
 import type { Caller, JobService } from '../../../jobs/job-service.ts';
 import {
-  clientGone,
   imageJobs,
   imagesPerJob,
-  jobFailure,
   randomSeed,
   readResults,
   submitAll,
   waitAll,
 } from '../dialect-jobs.ts';
+import { clientGone, jobFailure } from '../../job-outcome.ts';
 import { httpError } from './a1111-errors.ts';
 import { a1111Info, echoParameters } from './a1111-info.ts';
 import { parseA1111, type A1111Request } from './a1111-request.ts';

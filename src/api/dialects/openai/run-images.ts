@@ -4,15 +4,14 @@ import type { EventHub } from '../../../jobs/event-hub.ts';
 import type { GenerationInput } from '../../../jobs/generation-input.ts';
 import type { JobService } from '../../../jobs/job-service.ts';
 import {
-  clientGone,
   imageJobs,
   imagesPerJob,
-  jobFailure,
   randomSeed,
   readResults,
   submitAll,
   waitAll,
 } from '../dialect-jobs.ts';
+import { clientGone, jobFailure } from '../../job-outcome.ts';
 import type { LinkSigner } from '../signed-links.ts';
 import { streamImages } from './image-stream.ts';
 import { imagesResponse } from './images-response.ts';

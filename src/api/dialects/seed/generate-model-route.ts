@@ -7,7 +7,8 @@ import {
   type GenerationBody,
 } from '../../generation-schema.ts';
 import { generateResponse } from '../../routes/generate-routes.ts';
-import { clientGone, jobFailure, submitAll, waitAll } from '../dialect-jobs.ts';
+import { submitAll, waitAll } from '../dialect-jobs.ts';
+import { clientGone, jobFailure } from '../../job-outcome.ts';
 
 /**
  * `POST /v1/generate/{model}`: `POST /v1/generate` with the model in the path, as the simpler

@@ -1,0 +1,34 @@
+import type { FastifyReply } from 'fastify';
+import { ProblemError } from '../errors/index.ts';
+import type { Job } from '../jobs/job.ts';
+
+/** Aborts when the client goes away before the response was sent. */
+export function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error('client disconnected'));
+  });
+  return controller.signal;
+}
+
+/** The problem a job that did not complete stands for. */
+export function jobFailure(job: Job): ProblemError {
+  if (job.status === 'cancelled')
+    return new ProblemError('JOB_CANCELLED', `job '${job.id}' was cancelled`, {
+      extensions: { job_id: job.id },
+    });
+  if (job.status === 'expired')
+    return new ProblemError('JOB_EXPIRED', `job '${job.id}' expired before it ran`, {
+      extensions: { job_id: job.id },
+    });
+  const code = job.error?.code;
+  const catalog =
+    code === 'INVALID_REQUEST'
+      ? 'VALIDATION_FAILED'
+      : code === 'INVALID_IMAGE'
+        ? 'INVALID_IMAGE'
+        : 'GENERATION_FAILED';
+  return new ProblemError(catalog, job.error?.message ?? 'the generation failed', {
+    extensions: { job_id: job.id, error_code: code },
+  });
+}
