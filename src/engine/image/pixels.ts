@@ -29,55 +29,40 @@ export function tensorToRgb(
 }
 
 /** Decodes an input image, stretched to `width × height`, as interleaved RGB bytes. */
-export async function decodeRgb(
+export function decodeRgb(
   bytes: Uint8Array,
   width: number,
   height: number,
   field: string,
 ): Promise<Uint8Array> {
+  return decodeStretched(bytes, width, height, field, 'rgb');
+}
+
+/** Decodes a mask as one byte per pixel (white = repaint), stretched to `width × height`. */
+export function decodeMask(bytes: Uint8Array, width: number, height: number): Promise<Uint8Array> {
+  return decodeStretched(bytes, width, height, 'mask', 'grey');
+}
+
+async function decodeStretched(
+  bytes: Uint8Array,
+  width: number,
+  height: number,
+  field: string,
+  channels: 'rgb' | 'grey',
+): Promise<Uint8Array> {
   try {
-    const { data } = await sharp(bytes)
+    // Transparent pixels count as black: keep for masks, nothing special for images.
+    const image = sharp(bytes)
       .flatten({ background: '#000000' })
-      .resize(width, height, { fit: 'fill' })
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+      .resize(width, height, { fit: 'fill' });
+    const pixels = channels === 'rgb' ? image.removeAlpha() : image.greyscale().extractChannel(0);
+    const data = await pixels.raw().toBuffer();
     return new Uint8Array(data.buffer, data.byteOffset, data.length);
   } catch (error) {
     throw new EngineError(
       'INVALID_IMAGE',
       `${field} is not a readable image: ${(error as Error).message}`,
-      {
-        field,
-        cause: error,
-      },
-    );
-  }
-}
-
-/** Decodes a mask as one byte per pixel (white = repaint), stretched to `width × height`. */
-export async function decodeMask(
-  bytes: Uint8Array,
-  width: number,
-  height: number,
-): Promise<Uint8Array> {
-  try {
-    const { data } = await sharp(bytes)
-      .flatten({ background: '#000000' })
-      .resize(width, height, { fit: 'fill' })
-      .greyscale()
-      .extractChannel(0)
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    return new Uint8Array(data.buffer, data.byteOffset, data.length);
-  } catch (error) {
-    throw new EngineError(
-      'INVALID_IMAGE',
-      `mask is not a readable image: ${(error as Error).message}`,
-      {
-        field: 'mask',
-        cause: error,
-      },
+      { field, cause: error },
     );
   }
 }
