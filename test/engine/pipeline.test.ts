@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -421,6 +421,49 @@ describe('loading refuses unusable folders with a message naming the file', () =
         error.code === 'PROVIDER_UNAVAILABLE' &&
         /coreml/.test(error.message),
     );
+  });
+
+  test('pictor.json sets defaults, limits and the preview projection', async () => {
+    const dir = path.join(scratch, 'configured');
+    cpSync(path.join(fixtures, 'sd15'), dir, { recursive: true });
+    const projection = {
+      latentRgbFactors: [
+        [0, 0, 0],
+        [0, 0, 0],
+        [0, 0, 0],
+        [0, 0, 0],
+      ],
+      latentRgbBias: [1, -1, 0],
+    };
+    const pictorJson = {
+      defaults: { steps: 3, scheduler: 'euler' },
+      limits: { maxSteps: 5 },
+      ...projection,
+    };
+    writeFileSync(path.join(dir, 'pictor.json'), JSON.stringify(pictorJson));
+    const pipeline = await loadPipeline(dir);
+    try {
+      assert.equal(pipeline.manifest.defaults.steps, 3);
+      assert.equal(pipeline.manifest.defaultScheduler, 'euler');
+      await assert.rejects(
+        pipeline.generate({ prompt: 'x', steps: 6 }),
+        /steps must be an integer from 1 to 5/,
+      );
+      const previews: Uint8Array[] = [];
+      const result = await pipeline.generate(
+        { prompt: 'x' },
+        {
+          preview: true,
+          onProgress: (event) => previews.push(event.preview?.rgb[0] ?? new Uint8Array()),
+        },
+      );
+      assert.match(result.images[0]?.infotext ?? '', /Steps: 3, Sampler: Euler,/);
+      assert.equal(previews.length, 3);
+      const [r, g, b] = previews[0] ?? [];
+      assert.deepEqual([r, g, b], [255, 0, 128]);
+    } finally {
+      await pipeline.dispose();
+    }
   });
 
   test('a disposed pipeline refuses work', async () => {

@@ -17,8 +17,16 @@ const SDXL_FACTORS = [
 
 export type LatentRgbFactors = readonly (readonly [number, number, number])[];
 
-export function defaultLatentRgbFactors(family: 'sd' | 'sdxl'): LatentRgbFactors {
-  return family === 'sdxl' ? SDXL_FACTORS : SD_FACTORS;
+/** A linear map from latent channels to RGB in [-1, 1]: `rgb = Σ latent[c] · factors[c] + bias`. */
+export interface LatentProjection {
+  readonly factors: LatentRgbFactors;
+  readonly bias: readonly [number, number, number];
+}
+
+export function defaultLatentProjection(family: 'sd' | 'sdxl'): LatentProjection {
+  return family === 'sdxl'
+    ? { factors: SDXL_FACTORS, bias: [0.1084, -0.0175, -0.0011] }
+    : { factors: SD_FACTORS, bias: [0, 0, 0] };
 }
 
 /**
@@ -31,7 +39,7 @@ export function latentPreview(
   channels: number,
   height: number,
   width: number,
-  factors: LatentRgbFactors,
+  { factors, bias }: LatentProjection,
 ): LatentPreview {
   const plane = height * width;
   const rgb: Uint8Array[] = [];
@@ -40,7 +48,7 @@ export function latentPreview(
     const base = b * channels * plane;
     for (let p = 0; p < plane; p++) {
       for (let color = 0; color < 3; color++) {
-        let value = 0;
+        let value = bias[color] ?? 0;
         for (let c = 0; c < channels && c < factors.length; c++) {
           value += (latents[base + c * plane + p] ?? 0) * (factors[c]?.[color] ?? 0);
         }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { EngineError } from '../engine-error.ts';
 import { schedulerNameForConfig } from '../schedulers/create-scheduler.ts';
 import type { SchedulerConfig, SchedulerName } from '../schedulers/scheduler.ts';
-import type { LatentRgbFactors } from '../image/latent-preview.ts';
+import type { LatentProjection, LatentRgbFactors } from '../image/latent-preview.ts';
 import type { ModelFamily } from '../types.ts';
 
 /** Everything the pipeline needs to know about a model folder, read once at load. */
@@ -29,7 +29,7 @@ export interface ModelManifest {
   readonly tokenizerDirs: readonly string[];
   readonly featureExtractor: FeatureExtractorConfig | undefined;
   /** Latent → RGB projection for step previews, from `pictor.json`; family defaults otherwise. */
-  readonly previewFactors: LatentRgbFactors | undefined;
+  readonly previewProjection: LatentProjection | undefined;
 }
 
 export interface ModelDefaults {
@@ -71,6 +71,7 @@ interface PictorModelConfig {
   readonly defaults?: Partial<ModelDefaults & { scheduler: SchedulerName }>;
   readonly limits?: Partial<ModelLimits>;
   readonly latentRgbFactors?: LatentRgbFactors;
+  readonly latentRgbBias?: readonly [number, number, number];
 }
 
 const UNSUPPORTED_PIPELINES = /StableDiffusion3|Flux|Kandinsky|Wuerstchen|PixArt|Sana|Cascade/i;
@@ -145,7 +146,10 @@ export async function readModelManifest(dir: string): Promise<ModelManifest> {
         ? [requireDir(root, 'tokenizer'), requireDir(root, 'tokenizer_2')]
         : [requireDir(root, 'tokenizer')],
     featureExtractor: files.safetyChecker ? await readFeatureExtractor(root) : undefined,
-    previewFactors: pictorConfig.latentRgbFactors,
+    previewProjection: pictorConfig.latentRgbFactors && {
+      factors: pictorConfig.latentRgbFactors,
+      bias: pictorConfig.latentRgbBias ?? [0, 0, 0],
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 import { EngineError } from '../engine-error.ts';
 import { encodeImage, MIME_TYPES } from '../image/encode-image.ts';
 import { formatInfotext, type GenerationParameters } from '../image/infotext.ts';
-import { latentPreview, type LatentRgbFactors } from '../image/latent-preview.ts';
+import { latentPreview, type LatentProjection } from '../image/latent-preview.ts';
 import { tensorToRgb } from '../image/pixels.ts';
 import type { ModelManifest } from '../model/model-manifest.ts';
 import type { OnnxModel } from '../onnx/onnx-model.ts';
@@ -34,7 +34,7 @@ export interface PipelineParts {
   readonly vae: Vae;
   readonly safety: SafetyChecker | undefined;
   readonly models: readonly OnnxModel[];
-  readonly previewFactors: LatentRgbFactors;
+  readonly previewProjection: LatentProjection;
 }
 
 /** A generated image with the batch item it belongs to. */
@@ -186,7 +186,7 @@ export class DiffusionPipeline {
                 channels,
                 latentHeight,
                 latentWidth,
-                this.#parts.previewFactors,
+                this.#parts.previewProjection,
               ),
             }
           : {}),

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { defaultLatentRgbFactors } from '../image/latent-preview.ts';
+import { defaultLatentProjection } from '../image/latent-preview.ts';
 import { readModelManifest } from '../model/model-manifest.ts';
 import { OnnxModel } from '../onnx/onnx-model.ts';
 import { SafetyChecker } from '../safety/safety-checker.ts';
@@ -63,7 +63,7 @@ export async function loadPipeline(
       vae,
       safety,
       models,
-      previewFactors: manifest.previewFactors ?? defaultLatentRgbFactors(manifest.family),
+      previewProjection: manifest.previewProjection ?? defaultLatentProjection(manifest.family),
     });
   } catch (error) {
     await Promise.all(models.map((model) => model.dispose()));
