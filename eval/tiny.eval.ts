@@ -26,7 +26,7 @@ const { values } = parseArgs({
   options: {
     seeds: { type: 'string', default: '4' },
     steps: { type: 'string', default: '20' },
-    guidance: { type: 'string', default: '7.5' },
+    guidance: { type: 'string' },
     batch: { type: 'string', default: '8' },
     'scheduler-prompts': { type: 'string', default: '48' },
     quick: { type: 'boolean', default: false },
@@ -34,7 +34,8 @@ const { values } = parseArgs({
 });
 const seedsPerCase = Number(values.seeds);
 const batchSize = Number(values.batch);
-const pipeline = await loadPipeline(path.join(import.meta.dirname, '../models/tiny'));
+const pipeline = await loadPipeline(process.env['TINY_DIR'] ?? path.join(import.meta.dirname, '../models/tiny'));
+const guidance = Number(values.guidance ?? pipeline.manifest.defaults.guidanceScale);
 const pct = (hits: number, total: number): string =>
   `${((100 * hits) / Math.max(total, 1)).toFixed(1)}%`;
 
@@ -62,7 +63,7 @@ async function runCases(
       prompt: promptFor(c.fg, c.shape, c.bg),
       seed: c.seed,
       steps,
-      guidanceScale: Number(values.guidance),
+      guidanceScale: guidance,
       ...(scheduler ? { scheduler } : {}),
     }));
     const result = await pipeline.generateBatch(items);
@@ -99,7 +100,7 @@ const started = performance.now();
 const full = grid(values.quick ? 1 : seedsPerCase);
 const main = await runCases(full, undefined, Number(values.steps));
 console.log(
-  `tiny model eval: ${full.length} images (${COLOURS.length} colours × ${COLOURS.length - 1} backgrounds × ${SHAPES.length} shapes × ${values.quick ? 1 : seedsPerCase} seeds), default scheduler (${pipeline.manifest.defaultScheduler}), ${values.steps} steps, guidance ${values.guidance}`,
+  `tiny model eval: ${full.length} images (${COLOURS.length} colours × ${COLOURS.length - 1} backgrounds × ${SHAPES.length} shapes × ${values.quick ? 1 : seedsPerCase} seeds), default scheduler (${pipeline.manifest.defaultScheduler}), ${values.steps} steps, guidance ${guidance}`,
 );
 console.log(
   `  foreground colour: ${pct(main.fg, main.total)}   background colour: ${pct(main.bg, main.total)}   shape: ${pct(main.shape, main.total)}`,
