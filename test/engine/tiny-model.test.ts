@@ -92,3 +92,16 @@ test('inpainting keeps the unmasked area and paints the prompt into the masked o
   }
   assert.equal(classify(out, 64, inMask).fg, 'yellow');
 });
+
+test('samplers other than the model’s own (ddim, pndm, lms) take SD’s settings and draw the prompt', async () => {
+  for (const scheduler of ['ddim', 'pndm', 'lms'] as const) {
+    const result = await pipeline.generate({
+      prompt: promptFor('green', 'square', 'white'),
+      seed: 11,
+      steps: 20,
+      scheduler,
+    });
+    const got = classify(await decode(result.images[0]!.data));
+    assert.deepEqual([got.fg, got.bg], ['green', 'white'], scheduler);
+  }
+});

@@ -21,6 +21,7 @@ import { ENGINE_VERSION } from '../version.ts';
 import { guidanceScaleEmbedding } from './guidance-embedding.ts';
 import { blankInpaintingInit, prepareInitImages, type PreparedInit } from './init-images.ts';
 import { resolveBatch, type ResolvedBatch } from './resolve-batch.ts';
+import { schedulerConfigFor } from './scheduler-config-for.ts';
 import type { TextConditioner } from './text-conditioning.ts';
 import { UnetRunner } from './unet-runner.ts';
 import type { Vae } from './vae.ts';
@@ -115,7 +116,10 @@ export class DiffusionPipeline {
     const itemSize = channels * latentHeight * latentWidth;
     const count = items.length;
 
-    const scheduler = createScheduler(shared.scheduler, manifest.schedulerConfig);
+    const scheduler = createScheduler(
+      shared.scheduler,
+      schedulerConfigFor(shared.scheduler, manifest.schedulerConfig),
+    );
     scheduler.setTimesteps(shared.steps);
     const startIndex = this.#startIndex(scheduler, shared.steps, shared.strength, warnings);
 
