@@ -35,3 +35,23 @@ test('array helpers convert both ways', () => {
   const values = new Float32Array([0.5, -1.25, 3, 1000]);
   assert.deepEqual(Array.from(halfToFloat32(float32ToHalf(values))), [0.5, -1.25, 3, 1000]);
 });
+
+test('the array conversion (native Float16Array where the runtime has it) rounds like toHalfBits', () => {
+  const values = new Float32Array(100_000);
+  for (let i = 0; i < values.length; i++) {
+    values[i] = (Math.random() - 0.5) * 2 ** (Math.floor(Math.random() * 40) - 26);
+  }
+  const halves = float32ToHalf(values);
+  for (let i = 0; i < values.length; i++)
+    assert.equal(halves[i], toHalfBits(values[i] ?? 0), `value ${values[i]}`);
+});
+
+test('halfToFloat32 decodes every half value like fromHalfBits', () => {
+  const all = Uint16Array.from({ length: 0x10000 }, (_, i) => i);
+  const floats = halfToFloat32(all);
+  for (let bits = 0; bits < 0x10000; bits++) {
+    const expected = fromHalfBits(bits);
+    if (Number.isNaN(expected)) assert.ok(Number.isNaN(floats[bits]));
+    else assert.equal(floats[bits], expected, `bits ${bits}`);
+  }
+});

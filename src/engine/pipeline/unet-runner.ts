@@ -66,6 +66,7 @@ export class UnetRunner {
     const { conditioning, batch } = this.#inputs;
     const feeds: Record<string, HostTensor> = {
       encoder_hidden_states: {
+        constant: true,
         data: conditioning.hiddenStates,
         dims: [this.#rows, conditioning.sequenceLength, conditioning.hiddenSize],
       },
@@ -74,6 +75,7 @@ export class UnetRunner {
       if (!conditioning.pooled)
         throw new EngineError('MODEL_INVALID', 'unet wants text_embeds but no encoder pools');
       feeds['text_embeds'] = {
+        constant: true,
         data: conditioning.pooled,
         dims: [this.#rows, conditioning.pooledSize],
       };
@@ -83,12 +85,20 @@ export class UnetRunner {
       if (!timeIds) throw new EngineError('MODEL_INVALID', 'unet wants time_ids');
       const perRow = timeIds.length / batch;
       const rows = this.#inputs.classifierFree ? concat(timeIds, timeIds) : timeIds;
-      feeds['time_ids'] = { data: rows, dims: [this.#rows, perRow] };
+      feeds['time_ids'] = {
+        constant: true,
+        data: rows,
+        dims: [this.#rows, perRow],
+      };
     }
     if (this.#model.hasInput('timestep_cond')) {
       const cond = this.#inputs.timestepCond;
       if (!cond) throw new EngineError('MODEL_INVALID', 'unet wants timestep_cond (an LCM model)');
-      feeds['timestep_cond'] = { data: cond, dims: [batch, cond.length / batch] };
+      feeds['timestep_cond'] = {
+        constant: true,
+        data: cond,
+        dims: [batch, cond.length / batch],
+      };
     }
     return feeds;
   }
