@@ -19,6 +19,12 @@ export interface PipelineOptions {
   readonly intraOpThreads?: number;
   /** Threads across operators (`interOpNumThreads`); 0 lets the runtime decide. */
   readonly interOpThreads?: number;
+  /**
+   * Let ONNX Runtime's idle threads busy-wait for the next operator (its default, true). Turn it
+   * off when the process shares cores with latency-sensitive work, such as an API server: the
+   * spinning otherwise holds every core for a while after each run.
+   */
+  readonly spinWait?: boolean;
 }
 
 /** An image given to img2img or inpainting: encoded bytes (PNG, JPEG, WebP …). */

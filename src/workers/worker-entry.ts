@@ -7,8 +7,11 @@ import type { ChildMessage, ParentMessage, WorkerInit } from './worker-protocol.
 
 const init = JSON.parse(process.argv[2] ?? '{}') as WorkerInit;
 const send = (message: ChildMessage): void => {
-  process.send?.(message);
+  // The parent may be gone (killed); 'disconnect' below ends this process, nothing to report.
+  if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
 };
+// A send racing the parent's death fails with EPIPE; the worker must exit quietly, not crash loudly.
+process.on('error', () => process.exit(0));
 
 async function createEngine(): Promise<InferenceEngine> {
   if (init.engine === 'fake') {

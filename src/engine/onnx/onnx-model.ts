@@ -138,6 +138,13 @@ function buildSessionOptions(options: PipelineOptions): ort.InferenceSession.Ses
     enableMemPattern: false,
     ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
     ...(options.interOpThreads ? { interOpNumThreads: options.interOpThreads } : {}),
+    ...(options.spinWait === false
+      ? {
+          extra: {
+            session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } },
+          },
+        }
+      : {}),
   };
 }
 

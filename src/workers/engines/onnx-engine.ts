@@ -81,6 +81,8 @@ export class OnnxEngine implements InferenceEngine {
           name: entry.name,
           executionProvider: this.#provider,
           intraOpThreads: this.#threads,
+          // The API process shares these cores; idle ORT threads must not spin on them.
+          spinWait: false,
         });
         this.#pipelines.set(entry.name, pipeline);
         const m = pipeline.manifest;
