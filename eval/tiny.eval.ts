@@ -34,7 +34,9 @@ const { values } = parseArgs({
 });
 const seedsPerCase = Number(values.seeds);
 const batchSize = Number(values.batch);
-const pipeline = await loadPipeline(process.env['TINY_DIR'] ?? path.join(import.meta.dirname, '../models/tiny'));
+const pipeline = await loadPipeline(
+  process.env['TINY_DIR'] ?? path.join(import.meta.dirname, '../models/tiny'),
+);
 const guidance = Number(values.guidance ?? pipeline.manifest.defaults.guidanceScale);
 const pct = (hits: number, total: number): string =>
   `${((100 * hits) / Math.max(total, 1)).toFixed(1)}%`;

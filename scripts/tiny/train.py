@@ -50,7 +50,7 @@ REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 CFG = {
     "vae": {"chs": [16, 32, 64], "latent": 4, "steps": 1200, "batch": 48, "crop": 32, "lr": 2e-3, "seed": 1,
             "latent_noise": 0.1, "l2": 1e-4, "mean_penalty": 1e-2},
-    "pool": {"n": 20000, "seed": 2, "snr_shift": 0.5},
+    "pool": {"n": 20000, "seed": 2},
     "text": {"dim": 64, "layers": 2, "heads": 4},
     "unet": {"chs": [32, 64, 64], "attn": ["none", "full", "full"], "layers": 1, "head_dim": 32},
     "text_pretrain": {"steps": 200, "batch": 128, "lr": 2e-3},
@@ -153,15 +153,9 @@ def encode_pool(work):
             zs.append(enc(torch.from_numpy(data.to_tensor_range(data.render(sub)))))
     z = torch.cat(zs)
     std = z.std().item()
-    # SD's recipe is scaling_factor = 1 / std. Flat-colour images are so redundant that even at
-    # t ~ 950 the global colours can be read off the noisy latent, so the unconditional branch
-    # "commits" to noise-driven colours and the guided prediction changes abruptly between steps,
-    # which breaks 4th-order multistep samplers (PNDM, LMS). Scaling the latents down (std
-    # snr_shift instead of 1) lowers the SNR at every timestep, the same "shift" that SD3 /
-    # simple-diffusion apply to redundant high-resolution images, without touching the schedule.
-    sf = c["snr_shift"] / std
+    sf = 1.0 / std  # as SD's 0.18215
     log(f"[encode] {c['n']} latents {tuple(z.shape[1:])} in {time.time() - t0:.0f}s; std {std:.4f} -> "
-        f"scaling_factor {c['snr_shift']} / std = {sf:.5f}; channel means {[round(v, 3) for v in z.mean((0, 2, 3)).tolist()]}, "
+        f"scaling_factor {sf:.5f}; channel means {[round(v, 3) for v in z.mean((0, 2, 3)).tolist()]}, "
         f"channel stds {[round(v, 3) for v in z.std((0, 2, 3)).tolist()]}")
     torch.save({"z": z * sf, "attrs": attrs, "scaling_factor": sf}, os.path.join(work, "pool.pt"))
 
