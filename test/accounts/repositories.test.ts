@@ -19,6 +19,7 @@ import {
   KyselyUserRepository,
 } from '../../src/store/index.ts';
 import { dialects, type TestDatabase } from '../helpers/databases.ts';
+import { makeJob as makeQueuedJob } from '../helpers/jobs.ts';
 
 let n = 0;
 function makeKey(overrides: Partial<ApiKey> = {}): ApiKey {
@@ -41,44 +42,7 @@ function makeKey(overrides: Partial<ApiKey> = {}): ApiKey {
 }
 
 function makeJob(owner: string, overrides: Partial<Job> = {}): Job {
-  return {
-    id: `job-${Math.random().toString(36).slice(2)}`,
-    owner,
-    status: 'queued',
-    priority: 0,
-    model: 'tiny',
-    params: {
-      prompt: 'p',
-      negativePrompt: '',
-      width: 64,
-      height: 64,
-      steps: 2,
-      guidanceScale: 7.5,
-      scheduler: 'euler',
-      seed: 1,
-      n: 1,
-      outputFormat: 'png',
-      quality: 90,
-      initImage: null,
-      mask: null,
-      strength: null,
-      safetyFilter: false,
-      preview: false,
-      warnings: [],
-    },
-    batchKey: 'b',
-    createdAt: Date.now(),
-    startedAt: null,
-    finishedAt: null,
-    attempts: 0,
-    error: null,
-    result: null,
-    webhookUrl: null,
-    creditsUsed: null,
-    resultExpiresAt: null,
-    resultDeleted: false,
-    ...overrides,
-  };
+  return makeQueuedJob({ owner, batchKey: 'b', ...overrides });
 }
 
 for (const dialect of await dialects()) {

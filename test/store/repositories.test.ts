@@ -1,53 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Job } from '../../src/jobs/job.ts';
+import { makeJob } from '../helpers/jobs.ts';
 import {
   KyselyJobRepository,
   KyselyUploadRepository,
   KyselyWebhookOutbox,
 } from '../../src/store/index.ts';
 import { dialects, type TestDatabase } from '../helpers/databases.ts';
-
-function makeJob(overrides: Partial<Job> = {}): Job {
-  return {
-    id: `job-${Math.random().toString(36).slice(2)}`,
-    owner: 'local',
-    status: 'queued',
-    priority: 0,
-    model: 'tiny',
-    params: {
-      prompt: 'a red fox',
-      negativePrompt: '',
-      width: 64,
-      height: 64,
-      steps: 2,
-      guidanceScale: 7.5,
-      scheduler: 'euler',
-      seed: 42,
-      n: 1,
-      outputFormat: 'png',
-      quality: 90,
-      initImage: null,
-      mask: null,
-      strength: null,
-      safetyFilter: false,
-      preview: false,
-      warnings: [],
-    },
-    batchKey: 'tiny|64|64|2|euler|7.5|txt2img',
-    createdAt: Date.now() + Math.random(),
-    startedAt: null,
-    finishedAt: null,
-    attempts: 0,
-    error: null,
-    result: null,
-    webhookUrl: null,
-    creditsUsed: null,
-    resultExpiresAt: null,
-    resultDeleted: false,
-    ...overrides,
-  };
-}
 
 for (const dialect of await dialects()) {
   describe(`repositories on ${dialect.name}`, { skip: dialect.skip }, () => {
