@@ -15,6 +15,7 @@ import { JobDispatcher } from '../jobs/job-dispatcher.ts';
 import { JobService } from '../jobs/job-service.ts';
 import { JobSweeper } from '../jobs/job-sweeper.ts';
 import { LocalDiskBlobStore } from '../storage/local-disk/local-disk-blob-store.ts';
+import { RecentBlobCache } from '../storage/recent-blob-cache.ts';
 import {
   KyselyJobRepository,
   KyselyUploadRepository,
@@ -83,7 +84,12 @@ export async function createPictor(
   const jobs = new KyselyJobRepository(db);
   const uploads = new KyselyUploadRepository(db);
   const outbox = new KyselyWebhookOutbox(db);
-  const blobs = new LocalDiskBlobStore(path.join(config.dataDir, 'blobs'));
+  // Results are read right after they are written (the waiting request): keep them in memory
+  // for a minute, within 64 MB.
+  const blobs = new RecentBlobCache(new LocalDiskBlobStore(path.join(config.dataDir, 'blobs')), {
+    maxBytes: 64 * 1024 * 1024,
+    maxAgeMs: 60_000,
+  });
   const queue = new InProcessJobQueue();
   const events = new EventHub();
   const eta = new EtaEstimator();

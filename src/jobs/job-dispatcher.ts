@@ -216,7 +216,8 @@ export class JobDispatcher {
       const images: JobImage[] = [];
       const own = outcome.images.filter((i) => i.jobId === job.id);
       for (const [index, image] of own.entries()) {
-        const key = `results/${job.id}/${index}.${EXTENSIONS[image.mimeType] ?? 'bin'}`;
+        // Flat keys: a folder per job would outlive its deleted files.
+        const key = `results/${job.id}-${index}.${EXTENSIONS[image.mimeType] ?? 'bin'}`;
         await blobs.put(key, image.data);
         const { seed, mimeType, width, height, nsfw } = image;
         images.push({ key, seed, mimeType, width, height, nsfw });

@@ -5,6 +5,8 @@ import type { BlobStore } from '../blob-store.ts';
 /** Blobs as files under one root directory; writes go through a temp file and a rename. */
 export class LocalDiskBlobStore implements BlobStore {
   readonly #root: string;
+  // Folders already made; blobs share a few (results/, uploads/), so mkdir runs once each.
+  readonly #folders = new Set<string>();
 
   constructor(root: string) {
     this.#root = path.resolve(root);
@@ -19,10 +21,23 @@ export class LocalDiskBlobStore implements BlobStore {
 
   async put(key: string, data: Uint8Array): Promise<void> {
     const file = this.#path(key);
-    await mkdir(path.dirname(file), { recursive: true });
+    const folder = path.dirname(file);
+    if (!this.#folders.has(folder)) await this.#makeFolder(folder);
     const temp = `${file}.${process.pid}.tmp`;
-    await writeFile(temp, data);
+    try {
+      await writeFile(temp, data);
+    } catch (error) {
+      // The folder was removed behind our back (a restore, an operator): make it again, once.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await this.#makeFolder(folder);
+      await writeFile(temp, data);
+    }
     await rename(temp, file);
+  }
+
+  async #makeFolder(folder: string): Promise<void> {
+    await mkdir(folder, { recursive: true });
+    this.#folders.add(folder);
   }
 
   async get(key: string): Promise<Buffer | undefined> {
