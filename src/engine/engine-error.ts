@@ -32,8 +32,3 @@ export class EngineError extends Error {
     this.field = options?.field;
   }
 }
-
-/** Throws the signal's reason (an `AbortError`) when it has been aborted. */
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  signal?.throwIfAborted();
-}
