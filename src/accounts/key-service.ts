@@ -26,6 +26,16 @@ export interface CreateKeyOptions {
 }
 
 /**
+ * How long a key looked up by its secret is used without reading it again. Every authenticated
+ * request looks its key up, and on an idle machine that read is the costliest step of accepting
+ * a job (≈0.3 ms of the request's hot path). Changes made through this service take effect at
+ * once (the cache is cleared); changes by another process (the CLI, another API node) within this.
+ */
+export const KEY_CACHE_MS = 1000;
+/** Most keys remembered at once (each is a few hundred bytes). */
+const KEY_CACHE_MAX = 10_000;
+
+/**
  * Managing API keys: what the admin API, the CLI and signed-up users do. The secret exists only
  * in the return value of {@link create}; the store keeps its SHA-256.
  */
@@ -33,6 +43,8 @@ export class KeyService {
   readonly #keys: KeyRepository;
   readonly #credits: CreditStore;
   readonly #defaults: KeyDefaults;
+  /** Keys found by secret hash, with when they were read; unknown secrets are not remembered. */
+  readonly #bySecretHash = new Map<string, { key: ApiKey; readAt: number }>();
 
   constructor(keys: KeyRepository, credits: CreditStore, defaults: KeyDefaults) {
     this.#keys = keys;
@@ -60,12 +72,21 @@ export class KeyService {
       createdAt: Date.now(),
     };
     await this.#keys.create(key, hashSecret(secret), 'initial credits');
+    this.#bySecretHash.clear();
     return { key, secret };
   }
 
   /** The key whose secret this is (active or not), if any. */
-  bySecret(secret: string): Promise<ApiKey | undefined> {
-    return this.#keys.getByHash(hashSecret(secret));
+  async bySecret(secret: string): Promise<ApiKey | undefined> {
+    const hash = hashSecret(secret);
+    const now = Date.now();
+    const cached = this.#bySecretHash.get(hash);
+    if (cached && now - cached.readAt < KEY_CACHE_MS) return cached.key;
+    const key = await this.#keys.getByHash(hash);
+    if (this.#bySecretHash.size >= KEY_CACHE_MAX) this.#bySecretHash.clear();
+    if (key) this.#bySecretHash.set(hash, { key, readAt: now });
+    else this.#bySecretHash.delete(hash);
+    return key;
   }
 
   async get(id: string): Promise<ApiKey> {
@@ -84,6 +105,7 @@ export class KeyService {
 
   async update(id: string, patch: KeyPatch): Promise<ApiKey> {
     const key = await this.#keys.update(id, patch);
+    this.#bySecretHash.clear();
     if (!key) throw new ProblemError('KEY_NOT_FOUND', `no API key '${id}'`);
     return key;
   }
@@ -107,6 +129,7 @@ export class KeyService {
       throw new ProblemError('VALIDATION_FAILED', 'reason: 1 to 500 characters', {
         field: 'reason',
       });
+    this.#bySecretHash.clear();
     const outcome = await this.#credits.adjust(
       id,
       amount,

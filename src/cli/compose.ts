@@ -229,6 +229,7 @@ export async function createPictor(
       accounts.stop();
       await workers.close(0);
       await dispatcher.drain();
+      await blobs.close();
       await db.destroy();
     },
   };

@@ -67,6 +67,8 @@ export class JobDispatcher {
   readonly #d: DispatcherDeps;
   readonly #finished = new Set<JobFinishedListener>();
   readonly #inFlight = new Set<Promise<void>>();
+  /** Jobs taken from the queue whose claim (queued → running) is under way. */
+  readonly #claiming = new Set<string>();
   #preparing = 0;
   #stopping = false;
 
@@ -79,17 +81,27 @@ export class JobDispatcher {
     this.#finished.add(listener);
   }
 
-  /** Notifies listeners that a job reached a final state (also used by the service). */
-  async finished(jobId: string): Promise<void> {
-    const job = await this.#d.jobs.get(jobId);
-    if (!job) return;
+  /** Notifies listeners that `job` reached its final state (also used by the service). */
+  finished(job: Job): void {
     for (const listener of this.#finished) {
       try {
         listener(job);
       } catch (error) {
-        this.#d.logger.error({ err: error, jobId }, 'job finished listener failed');
+        this.#d.logger.error({ err: error, jobId: job.id }, 'job finished listener failed');
       }
     }
+  }
+
+  /**
+   * Whether this process holds the job in memory (queued, being claimed or running): such a job
+   * is bound to reach {@link finished} here.
+   */
+  isActive(jobId: string): boolean {
+    return (
+      this.#d.queue.position(jobId) !== undefined ||
+      this.#claiming.has(jobId) ||
+      this.running.byJob(jobId) !== undefined
+    );
   }
 
   /** Starts as many batches as there are idle workers. */
@@ -101,6 +113,7 @@ export class JobDispatcher {
         ? this.#d.workers.models().find((m) => m.name === head.model)?.limits.maxBatch
         : undefined;
       const entries = queue.takeBatch(maxBatch, limit ?? maxBatch);
+      for (const entry of entries) this.#claiming.add(entry.id);
       this.#preparing++;
       const run = this.#runBatch(entries).catch((error: unknown) => {
         this.#d.logger.error({ err: error }, 'batch bookkeeping failed');
@@ -118,16 +131,15 @@ export class JobDispatcher {
     const jobs: Job[] = [];
     const batchJobs: BatchJob[] = [];
     for (const entry of entries) {
-      const job = await repo.get(entry.id);
-      if (!job || job.status !== 'queued') continue;
-      const patch = { status: 'running' as const, startedAt: now, attempts: job.attempts + 1 };
-      if (!(await repo.transition(job.id, ['queued'], patch))) continue;
+      // One round trip claims the job and reads it; a cancelled or expired job is not claimed.
+      const job = await repo.claim(entry.id, now);
+      if (!job) continue;
       const load = async (id: string | null): Promise<Uint8Array | undefined> => {
         if (id === null) return undefined;
         const upload = await uploads.get(id);
         return upload && (await blobs.get(upload.key));
       };
-      jobs.push({ ...job, ...patch });
+      jobs.push(job);
       batchJobs.push({
         jobId: job.id,
         params: job.params,
@@ -147,6 +159,8 @@ export class JobDispatcher {
       ({ jobs, batchJobs } = await this.#start(entries, now));
     } finally {
       this.#preparing--;
+      // Running batches take over in this same tick (no await until `running.add`).
+      for (const entry of entries) this.#claiming.delete(entry.id);
     }
     const first = jobs[0];
     if (!first) {
@@ -226,7 +240,8 @@ export class JobDispatcher {
       const result = {
         images,
         warnings: [...new Set([...job.params.warnings, ...own.flatMap((i) => i.warnings)])],
-        generationTime: Math.round(outcome.totalMs) / 1000,
+        // Seconds, to a tenth of a millisecond: clients subtract it from their own timings.
+        generationTime: Math.round(outcome.totalMs * 10) / 10_000,
       };
       const patch = {
         status: 'completed' as const,
@@ -251,7 +266,7 @@ export class JobDispatcher {
         generation_time: result.generationTime,
         warnings: result.warnings,
       });
-      await this.finished(job.id);
+      this.finished({ ...job, ...patch });
       return;
     }
     const lost = outcome.code === 'WORKER_DIED' || outcome.code === 'ABORTED';
@@ -295,17 +310,11 @@ export class JobDispatcher {
 
   /** Fails a job, refunds it and tells everyone. */
   async fail(job: Job, error: JobError, from: readonly Job['status'][]): Promise<void> {
-    if (
-      !(await this.#d.jobs.transition(job.id, from, {
-        status: 'failed',
-        finishedAt: Date.now(),
-        error,
-      }))
-    )
-      return;
+    const patch = { status: 'failed' as const, finishedAt: Date.now(), error };
+    if (!(await this.#d.jobs.transition(job.id, from, patch))) return;
     await this.#d.ledger.refund(job, `failed: ${error.code}`);
     this.#d.events.emit(job.id, job.owner, 'failed', { job_id: job.id, status: 'failed', error });
-    await this.finished(job.id);
+    this.finished({ ...job, ...patch });
   }
 
   /**

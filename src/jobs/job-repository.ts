@@ -18,6 +18,11 @@ export interface JobRepository {
    * updates make transitions race-free (a cancel and a completion cannot both win).
    */
   transition(id: string, from: readonly JobStatus[], patch: JobPatch): Promise<boolean>;
+  /**
+   * Moves a queued job to `running` (one more attempt, started at `startedAt`) and returns it, in
+   * one round trip; `undefined` when the job is no longer queued (cancelled, expired, claimed).
+   */
+  claim(id: string, startedAt: number): Promise<Job | undefined>;
   /** Unconditional field update (result bookkeeping). */
   update(id: string, patch: JobPatch): Promise<void>;
   /** The owner's jobs, newest first. */

@@ -10,7 +10,6 @@ import { batchKeyOf, isTerminal, type Job, type JobImage } from './job.ts';
 import { entryOf, type JobDispatcher } from './job-dispatcher.ts';
 import type { JobQueue } from './job-queue.ts';
 import type { JobRepository } from './job-repository.ts';
-import { FINAL_EVENTS } from './job-event.ts';
 import type { Charge, Ledger } from './ledger.ts';
 import type { Admission } from './admission.ts';
 import type { IdempotencyStore } from './idempotency-store.ts';
@@ -87,12 +86,17 @@ export class JobService {
   readonly #d: JobServiceDeps;
   readonly #o: JobServiceOptions;
   readonly #idempotency: IdempotentSubmissions | undefined;
+  /** Callers of {@link waitForFinal}, by job id: handed the final job, no database read. */
+  readonly #waiting = new Map<string, Set<(job: Job) => void>>();
   #lastCreatedAt = 0;
 
   constructor(deps: JobServiceDeps, options: JobServiceOptions) {
     this.#d = deps;
     this.#o = options;
     this.#idempotency = deps.idempotency && new IdempotentSubmissions(deps.idempotency, deps.jobs);
+    deps.dispatcher.onFinished((job) => {
+      for (const resolve of this.#waiting.get(job.id) ?? []) resolve(job);
+    });
   }
 
   models(): readonly ModelInfo[] {
@@ -345,8 +349,9 @@ export class JobService {
     }
     await ledger.refund(job, 'cancelled');
     events.emit(id, job.owner, 'cancelled', { job_id: id, status: 'cancelled' });
-    await dispatcher.finished(id);
-    return { ...job, ...patch };
+    const cancelled = { ...job, ...patch };
+    dispatcher.finished(cancelled);
+    return cancelled;
   }
 
   /** Bytes of one result image; optionally deletes every result file once read. */
@@ -357,6 +362,14 @@ export class JobService {
     remove: boolean,
   ): Promise<{ image: JobImage; data: Buffer }> {
     const job = await this.get(caller, id);
+    const found = await this.resultImage(job, index);
+    if (remove) await this.deleteResult(job);
+    return found;
+  }
+
+  /** Bytes of one result image of `job` as the caller already holds it (e.g. from a wait). */
+  async resultImage(job: Job, index: number): Promise<{ image: JobImage; data: Buffer }> {
+    const { id } = job;
     if (job.status === 'expired')
       throw new ProblemError('JOB_EXPIRED', `job '${id}' expired before it ran`);
     if (job.status !== 'completed' || !job.result) {
@@ -377,7 +390,6 @@ export class JobService {
     const data = await this.#d.blobs.get(image.key);
     if (!data)
       throw new ProblemError('RESULT_GONE', `the result of job '${id}' expired or was deleted`);
-    if (remove) await this.deleteResult(job);
     return { image, data };
   }
 
@@ -386,22 +398,32 @@ export class JobService {
     await Promise.all((job.result?.images ?? []).map((image) => this.#d.blobs.delete(image.key)));
   }
 
-  /** Resolves with the job once it is final; rejects with the signal's reason if aborted. */
-  async waitForFinal(caller: Caller, id: string, signal?: AbortSignal): Promise<Job> {
-    let unsubscribe = (): void => undefined;
+  /**
+   * Resolves with the caller's `job` (as returned by {@link submit}) once it is final; rejects
+   * with the signal's reason if aborted.
+   */
+  async waitForFinal(caller: Caller, job: Job, signal?: AbortSignal): Promise<Job> {
+    const { id } = job;
+    let waiter = (_job: Job): void => undefined;
+    const waiters = this.#waiting.get(id) ?? new Set();
+    this.#waiting.set(id, waiters);
     try {
-      const done = new Promise<void>((resolve, reject) => {
-        unsubscribe = this.#d.events.onJob(id, caller.owner, (event) => {
-          if (FINAL_EVENTS.includes(event.type)) resolve();
-        });
+      const done = new Promise<Job>((resolve, reject) => {
+        waiter = resolve;
+        waiters.add(waiter);
         signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
       });
-      const job = await this.get(caller, id);
-      if (isTerminal(job.status)) return job;
-      await done;
-      return await this.get(caller, id);
+      // Subscribed first, then checked: a job that ends in between is seen either way. A job
+      // this process is queueing or running cannot have ended unseen: no need to read it.
+      if (!this.#d.dispatcher.isActive(id)) {
+        const current = await this.get(caller, id);
+        if (isTerminal(current.status)) return current;
+      }
+      const final = await done;
+      return final;
     } finally {
-      unsubscribe();
+      waiters.delete(waiter);
+      if (waiters.size === 0) this.#waiting.delete(id);
     }
   }
 

@@ -66,7 +66,7 @@ export class JobSweeper {
       queue.remove(job.id);
       await ledger.refund(job, 'expired in the queue');
       events.emit(job.id, job.owner, 'expired', { job_id: job.id, status: 'expired' });
-      await this.#d.dispatcher.finished(job.id);
+      this.#d.dispatcher.finished({ ...job, status: 'expired', finishedAt: now });
       expired++;
     }
     events.prune(now);

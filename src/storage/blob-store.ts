@@ -9,4 +9,6 @@ export interface BlobStore {
   get(key: string): Promise<Buffer | undefined>;
   /** Removes `key`; absent keys are not an error. */
   delete(key: string): Promise<void>;
+  /** Finishes background work (files made ahead, connections); the store is not used after. */
+  close(): Promise<void>;
 }

@@ -47,6 +47,12 @@ export class RecentBlobCache implements BlobStore {
     await this.#inner.delete(key);
   }
 
+  async close(): Promise<void> {
+    this.#entries.clear();
+    this.#bytes = 0;
+    await this.#inner.close();
+  }
+
   /** Bytes held in memory (for tests and metrics). */
   get cachedBytes(): number {
     return this.#bytes;

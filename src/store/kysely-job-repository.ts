@@ -97,6 +97,21 @@ export class KyselyJobRepository implements JobRepository {
     return Number(result.numUpdatedRows) > 0;
   }
 
+  async claim(id: string, startedAt: number): Promise<Job | undefined> {
+    const row = await this.#db
+      .updateTable('jobs')
+      .set((eb) => ({
+        status: 'running',
+        started_at: startedAt,
+        attempts: eb('attempts', '+', 1),
+      }))
+      .where('id', '=', id)
+      .where('status', '=', 'queued')
+      .returningAll()
+      .executeTakeFirst();
+    return row && toJob(row);
+  }
+
   async update(id: string, patch: JobPatch): Promise<void> {
     await this.#db.updateTable('jobs').set(toRow(patch)).where('id', '=', id).execute();
   }

@@ -1,13 +1,14 @@
 // The BlobStore contract, run against every adapter and decorator, plus what the recent-blob
 // cache adds on top.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { BlobStore } from '../../src/storage/blob-store.ts';
 import { LocalDiskBlobStore } from '../../src/storage/local-disk/local-disk-blob-store.ts';
 import { RecentBlobCache } from '../../src/storage/recent-blob-cache.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const roots: string[] = [];
 const freshRoot = (): string => {
@@ -15,17 +16,28 @@ const freshRoot = (): string => {
   roots.push(root);
   return root;
 };
-after(() => roots.forEach((root) => rmSync(root, { recursive: true, force: true })));
+const opened: BlobStore[] = [];
+const opening = <T extends BlobStore>(store: T): T => {
+  opened.push(store);
+  return store;
+};
+after(async () => {
+  // Stores finish their background work (spare files) before their folders go.
+  await Promise.all(opened.map((store) => store.close()));
+  roots.forEach((root) => rmSync(root, { recursive: true, force: true }));
+});
 
 const STORES: { name: string; create: () => BlobStore }[] = [
-  { name: 'local disk', create: () => new LocalDiskBlobStore(freshRoot()) },
+  { name: 'local disk', create: () => opening(new LocalDiskBlobStore(freshRoot())) },
   {
     name: 'recent-blob cache over local disk',
     create: () =>
-      new RecentBlobCache(new LocalDiskBlobStore(freshRoot()), {
-        maxBytes: 1024,
-        maxAgeMs: 60_000,
-      }),
+      opening(
+        new RecentBlobCache(new LocalDiskBlobStore(freshRoot()), {
+          maxBytes: 1024,
+          maxAgeMs: 60_000,
+        }),
+      ),
   },
 ];
 
@@ -52,10 +64,12 @@ for (const { name, create } of STORES) {
 describe('RecentBlobCache', () => {
   test('serves a fresh write from memory, and never serves what was deleted', async () => {
     const root = freshRoot();
-    const cache = new RecentBlobCache(new LocalDiskBlobStore(root), {
-      maxBytes: 1024,
-      maxAgeMs: 60_000,
-    });
+    const cache = opening(
+      new RecentBlobCache(new LocalDiskBlobStore(root), {
+        maxBytes: 1024,
+        maxAgeMs: 60_000,
+      }),
+    );
     await cache.put('r/1.png', new Uint8Array([9, 9]));
     rmSync(path.join(root, 'r/1.png')); // gone from disk behind the cache's back
     assert.deepEqual([...((await cache.get('r/1.png')) ?? [])], [9, 9]);
@@ -66,17 +80,21 @@ describe('RecentBlobCache', () => {
 
   test('stays within its byte budget (oldest out) and its age limit', async () => {
     const root = freshRoot();
-    const cache = new RecentBlobCache(new LocalDiskBlobStore(root), {
-      maxBytes: 10,
-      maxAgeMs: 60_000,
-    });
+    const cache = opening(
+      new RecentBlobCache(new LocalDiskBlobStore(root), {
+        maxBytes: 10,
+        maxAgeMs: 60_000,
+      }),
+    );
     await cache.put('a', new Uint8Array(6));
     await cache.put('b', new Uint8Array(6));
     assert.equal(cache.cachedBytes, 6);
     await cache.put('big', new Uint8Array(11)); // larger than the budget: written, not cached
     assert.equal(cache.cachedBytes, 6);
     assert.ok(existsSync(path.join(root, 'big')));
-    const aged = new RecentBlobCache(new LocalDiskBlobStore(root), { maxBytes: 100, maxAgeMs: -1 });
+    const aged = opening(
+      new RecentBlobCache(new LocalDiskBlobStore(root), { maxBytes: 100, maxAgeMs: -1 }),
+    );
     await aged.put('c', new Uint8Array([7]));
     rmSync(path.join(root, 'c'));
     assert.equal(await aged.get('c'), undefined, 'an entry past its age is read from disk');
@@ -85,9 +103,49 @@ describe('RecentBlobCache', () => {
 
 test('local disk: a folder removed behind the store is made again on the next write', async () => {
   const root = freshRoot();
-  const store = new LocalDiskBlobStore(root);
+  const store = opening(new LocalDiskBlobStore(root));
   await store.put('results/x-0.png', new Uint8Array([1]));
   rmSync(path.join(root, 'results'), { recursive: true });
   await store.put('results/y-0.png', new Uint8Array([2]));
   assert.deepEqual([...((await store.get('results/y-0.png')) ?? [])], [2]);
+});
+
+describe('SpareFiles', () => {
+  test('a write fills a spare made ahead; the pool refills, cleans up orphans and its own', async () => {
+    const root = freshRoot();
+    const folder = path.join(root, '.spare');
+    mkdirSync(folder);
+    writeFileSync(path.join(folder, '999999999-1'), ''); // left by a process that is gone
+    writeFileSync(path.join(folder, `${process.pid}-0`), ''); // this process: not an orphan
+    const store = opening(new LocalDiskBlobStore(root));
+    await store.put('results/a.png', new Uint8Array([1])); // no spare yet: a temp file
+    const spares = (): string[] => readdirSync(folder).filter((f) => f !== `${process.pid}-0`);
+    for (let i = 0; i < 100 && spares().length < 8; i++) await sleep(20);
+    assert.deepEqual(spares().length, 8, 'the pool made 8 spares and removed the orphan');
+    const before = new Set(spares());
+    await store.put('results/b.png', new Uint8Array([2, 3]));
+    const used = [...before].filter((f) => !spares().includes(f));
+    assert.equal(used.length, 1, 'one spare became the blob');
+    assert.deepEqual([...((await store.get('results/b.png')) ?? [])], [2, 3]);
+    for (let i = 0; i < 100 && spares().length < 8; i++) await sleep(20);
+    assert.equal(spares().length, 8, 'refilled');
+    await store.close();
+    assert.deepEqual(readdirSync(folder), [`${process.pid}-0`], 'close removes its spares');
+  });
+
+  test('when the spares vanish, writes still land and the pool makes new ones', async () => {
+    const root = freshRoot();
+    const folder = path.join(root, '.spare');
+    const count = (): number => (existsSync(folder) ? readdirSync(folder).length : 0);
+    const store = opening(new LocalDiskBlobStore(root));
+    await store.put('x/1', new Uint8Array([1]));
+    for (let i = 0; i < 100 && count() < 8; i++) await sleep(20);
+    rmSync(folder, { recursive: true }); // an operator cleans up
+    await store.put('x/2', new Uint8Array([2]));
+    await store.put('x/3', new Uint8Array([3]));
+    assert.deepEqual([...((await store.get('x/2')) ?? [])], [2]);
+    assert.deepEqual([...((await store.get('x/3')) ?? [])], [3]);
+    for (let i = 0; i < 100 && count() < 8; i++) await sleep(20);
+    assert.equal(count(), 8, 'the pool made its folder and spares again');
+  });
 });

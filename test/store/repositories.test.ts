@@ -30,6 +30,20 @@ for (const dialect of await dialects()) {
       assert.equal(await jobs.get('missing'), undefined);
     });
 
+    test('claim starts a queued job once, counting the attempt, and returns it', async () => {
+      const jobs = new KyselyJobRepository(t.db);
+      const job = makeJob({ attempts: 1 });
+      await jobs.insert(job);
+      const claimed = await jobs.claim(job.id, 1234);
+      assert.deepEqual(claimed, { ...job, status: 'running', startedAt: 1234, attempts: 2 });
+      assert.deepEqual(await jobs.get(job.id), claimed);
+      assert.equal(await jobs.claim(job.id, 5678), undefined, 'a running job is not claimed');
+      const cancelled = makeJob({ status: 'cancelled' });
+      await jobs.insert(cancelled);
+      assert.equal(await jobs.claim(cancelled.id, 1), undefined);
+      assert.equal(await jobs.claim('missing', 1), undefined);
+    });
+
     test('transition applies only from the expected states', async () => {
       const jobs = new KyselyJobRepository(t.db);
       const job = makeJob();

@@ -86,7 +86,7 @@ export async function waitAll(
   signal: AbortSignal,
 ): Promise<Job[]> {
   try {
-    return await Promise.all(jobs.map((job) => service.waitForFinal(caller, job.id, signal)));
+    return await Promise.all(jobs.map((job) => service.waitForFinal(caller, job, signal)));
   } catch (error) {
     const current = await Promise.all(
       jobs.map((job) => service.get(caller, job.id).catch(() => job)),
@@ -110,7 +110,7 @@ export async function readResults(
     jobs.map((job) =>
       Promise.all(
         (job.result?.images ?? []).map(async (_, index) => {
-          const { image, data } = await service.image(caller, job.id, index, false);
+          const { image, data } = await service.resultImage(job, index);
           return { job, index, image, data };
         }),
       ),

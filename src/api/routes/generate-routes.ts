@@ -26,7 +26,7 @@ export function generateRoutes(app: FastifyInstance, deps: AppDeps): void {
     const options = request.method === 'POST' ? idempotencyOf(request, body) : {};
     const { job, charge } = await service.submit(caller, toGenerationInput(body), options);
     try {
-      const done = await service.waitForFinal(caller, job.id, signal);
+      const done = await service.waitForFinal(caller, job, signal);
       if (done.status !== 'completed' || !done.result) throw jobFailure(done);
       return { job: done, remaining: charge.creditsRemaining };
     } catch (error) {
@@ -48,7 +48,7 @@ export function generateRoutes(app: FastifyInstance, deps: AppDeps): void {
       const { job, remaining } = await submitAndWait(request.caller, request.body, reply);
       const images = job.result?.images ?? [];
       const data = await Promise.all(
-        images.map(async (_, i) => (await service.image(request.caller, job.id, i, false)).data),
+        images.map(async (_, i) => (await service.resultImage(job, i)).data),
       );
       return generateResponse(job, remaining, data);
     },
@@ -60,7 +60,7 @@ export function generateRoutes(app: FastifyInstance, deps: AppDeps): void {
     body: GenerationBody,
   ): Promise<FastifyReply> {
     const { job, remaining } = await submitAndWait(request.caller, body, reply);
-    const { image, data } = await service.image(request.caller, job.id, 0, false);
+    const { image, data } = await service.resultImage(job, 0);
     return reply
       .type(image.mimeType)
       .header('x-pictor-job-id', job.id)

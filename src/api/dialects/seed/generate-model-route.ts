@@ -46,9 +46,7 @@ export function generateModelRoute(app: FastifyInstance, deps: AppDeps): void {
       if (!job) throw new Error('the request produced no job');
       if (!job.result || job.status !== 'completed') throw jobFailure(job);
       const data = await Promise.all(
-        job.result.images.map(
-          async (_, i) => (await deps.service.image(caller, job.id, i, false)).data,
-        ),
+        job.result.images.map(async (_, i) => (await deps.service.resultImage(job, i)).data),
       );
       return generateResponse(job, creditsRemaining, data);
     },
