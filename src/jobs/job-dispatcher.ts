@@ -36,6 +36,15 @@ export interface DispatcherDeps {
   readonly imageUrl: (jobId: string, index: number) => string;
 }
 
+/** A job started without queueing (see {@link JobDispatcher.startReserved}). */
+interface DirectStart {
+  readonly job: Job;
+  /** The job's insert; its result is recorded only once this settles, and dropped if it fails. */
+  readonly stored: Promise<unknown>;
+  /** Called once the job is with a worker (or could not be started). */
+  readonly handedOver: () => void;
+}
+
 /** A job is tried at most this many times when its worker dies. */
 export const MAX_ATTEMPTS = 2;
 
@@ -115,24 +124,58 @@ export class JobDispatcher {
       const entries = queue.takeBatch(maxBatch, limit ?? maxBatch);
       for (const entry of entries) this.#claiming.add(entry.id);
       this.#preparing++;
-      const run = this.#runBatch(entries).catch((error: unknown) => {
-        this.#d.logger.error({ err: error }, 'batch bookkeeping failed');
-      });
-      this.#inFlight.add(run);
-      void run.finally(() => this.#inFlight.delete(run));
+      this.#track(this.#runBatch(entries));
     }
   }
 
+  /**
+   * Takes an idle worker for a new job when no job is waiting: that job skips the queue and its
+   * claim, and goes to {@link startReserved}. False when the job must queue.
+   */
+  reserveWorker(): boolean {
+    const { queue, workers } = this.#d;
+    if (this.#stopping || queue.size > 0 || workers.idleCount() <= this.#preparing) return false;
+    this.#preparing++;
+    return true;
+  }
+
+  /**
+   * Runs `job` (`running`, first attempt) on the worker {@link reserveWorker} took, and resolves
+   * once the worker has it. The caller stores the job after that — `stored` is that insert — so
+   * the write overlaps the engine instead of delaying it. Nothing is lost if the process dies in
+   * between: the worker dies with it, and no client was told of the job yet.
+   */
+  startReserved(job: Job, stored: Promise<unknown>): Promise<void> {
+    stored.catch(() => undefined); // observed below; never an unhandled rejection
+    this.#claiming.add(job.id);
+    const handed = Promise.withResolvers<void>();
+    const direct = { job, stored, handedOver: handed.resolve };
+    this.#track(this.#runBatch([entryOf(job)], direct).finally(handed.resolve));
+    return handed.promise;
+  }
+
+  #track(batch: Promise<void>): void {
+    const run = batch.catch((error: unknown) => {
+      this.#d.logger.error({ err: error }, 'batch bookkeeping failed');
+    });
+    this.#inFlight.add(run);
+    void run.finally(() => this.#inFlight.delete(run));
+  }
+
+  /** Claims the queued jobs (or takes the ones already `running`) and loads their images. */
   async #start(
     entries: readonly QueueEntry[],
     now: number,
+    claimed: readonly Job[] | undefined,
   ): Promise<{ jobs: Job[]; batchJobs: BatchJob[] }> {
     const { jobs: repo, blobs, uploads } = this.#d;
     const jobs: Job[] = [];
     const batchJobs: BatchJob[] = [];
     for (const entry of entries) {
       // One round trip claims the job and reads it; a cancelled or expired job is not claimed.
-      const job = await repo.claim(entry.id, now);
+      const job = claimed
+        ? claimed.find((j) => j.id === entry.id)
+        : await repo.claim(entry.id, now);
       if (!job) continue;
       const load = async (id: string | null): Promise<Uint8Array | undefined> => {
         if (id === null) return undefined;
@@ -150,13 +193,13 @@ export class JobDispatcher {
     return { jobs, batchJobs };
   }
 
-  async #runBatch(entries: readonly QueueEntry[]): Promise<void> {
+  async #runBatch(entries: readonly QueueEntry[], direct?: DirectStart): Promise<void> {
     const { events, workers, eta } = this.#d;
     const now = Date.now();
     let jobs: Job[];
     let batchJobs: BatchJob[];
     try {
-      ({ jobs, batchJobs } = await this.#start(entries, now));
+      ({ jobs, batchJobs } = await this.#start(entries, now, direct && [direct.job]));
     } finally {
       this.#preparing--;
       // Running batches take over in this same tick (no await until `running.add`).
@@ -184,7 +227,7 @@ export class JobDispatcher {
         attempt: job.attempts,
         batch_size: jobs.length,
       });
-    const outcome = await workers.run(
+    const running = workers.run(
       { batchId, model: first.model, jobs: batchJobs },
       (progress) => {
         const batch = this.running.byJob(first.id);
@@ -200,8 +243,16 @@ export class JobDispatcher {
         }
       },
     );
+    direct?.handedOver();
+    direct?.stored.catch(() => workers.cancel(batchId));
+    const outcome = await running;
     this.running.delete(batchId);
-    await this.#settle(jobs, started, outcome);
+    // A job that could not be stored never existed: its result goes nowhere.
+    const stored = await (direct?.stored ?? Promise.resolve()).then(
+      () => true,
+      () => false,
+    );
+    if (stored) await this.#settle(jobs, started, outcome);
     this.dispatch();
   }
 

@@ -264,23 +264,51 @@ export class JobService {
       if (idem && idempotency) await idempotency.release(caller.owner, idem, job.id);
       throw error;
     }
-    const charged = { ...job, creditsUsed: charge.creditsUsed };
-    try {
-      await jobs.insert(charged);
-    } catch (error) {
+    const { dispatcher, events } = this.#d;
+    // Nothing waits and a worker is idle: the job starts at once, stored as `running`.
+    const direct = dispatcher.reserveWorker();
+    const stored: Job = {
+      ...job,
+      creditsUsed: charge.creditsUsed,
+      ...(direct ? { status: 'running', startedAt: Date.now(), attempts: 1 } : {}),
+    };
+    // Every job is `queued` first for its listeners, even one that starts at once.
+    const queued = (position: number, expectedMs: number): void => {
+      events.emit(job.id, job.owner, 'queued', {
+        job_id: job.id,
+        position,
+        eta: Math.round(expectedMs) / 1000,
+      });
+    };
+    const undo = async (error: unknown): Promise<never> => {
       await ledger.refund(job, 'the job could not be stored');
       if (idem && idempotency) await idempotency.release(caller.owner, idem, job.id);
       throw error;
+    };
+    if (direct) {
+      const expectedMs = this.#d.eta.jobMs(entryOf(stored));
+      queued(0, expectedMs);
+      const insert = Promise.withResolvers<void>();
+      await dispatcher.startReserved(stored, insert.promise);
+      try {
+        await jobs.insert(stored);
+        insert.resolve();
+      } catch (error) {
+        insert.reject(error as Error);
+        return undo(error);
+      }
+      return { job: stored, position: 0, expectedMs, charge };
     }
-    this.#d.queue.add(entryOf(charged));
-    const { position, waitRemainingMs } = this.progress(charged);
-    this.#d.events.emit(job.id, job.owner, 'queued', {
-      job_id: job.id,
-      position: position ?? 0,
-      eta: Math.round(waitRemainingMs ?? 0) / 1000,
-    });
-    this.#d.dispatcher.dispatch();
-    return { job: charged, position: position ?? 0, expectedMs: waitRemainingMs ?? 0, charge };
+    try {
+      await jobs.insert(stored);
+    } catch (error) {
+      return undo(error);
+    }
+    this.#d.queue.add(entryOf(stored));
+    const { position, waitRemainingMs } = this.progress(stored);
+    queued(position ?? 0, waitRemainingMs ?? 0);
+    dispatcher.dispatch();
+    return { job: stored, position: position ?? 0, expectedMs: waitRemainingMs ?? 0, charge };
   }
 
   #retryAfterMs(): number {
