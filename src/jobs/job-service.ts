@@ -294,7 +294,7 @@ export class JobService {
         await jobs.insert(stored);
         insert.resolve();
       } catch (error) {
-        insert.reject(error as Error);
+        insert.reject(error);
         return undo(error);
       }
       return { job: stored, position: 0, expectedMs, charge };
