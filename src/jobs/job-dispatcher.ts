@@ -227,22 +227,19 @@ export class JobDispatcher {
         attempt: job.attempts,
         batch_size: jobs.length,
       });
-    const running = workers.run(
-      { batchId, model: first.model, jobs: batchJobs },
-      (progress) => {
-        const batch = this.running.byJob(first.id);
-        for (const job of jobs) {
-          if (batch?.cancelled.has(job.id)) continue;
-          const preview = progress.previews?.[job.id];
-          events.emit(job.id, job.owner, 'progress', {
-            job_id: job.id,
-            step: progress.step,
-            total_steps: progress.totalSteps,
-            ...(preview === undefined ? {} : { preview }),
-          });
-        }
-      },
-    );
+    const running = workers.run({ batchId, model: first.model, jobs: batchJobs }, (progress) => {
+      const batch = this.running.byJob(first.id);
+      for (const job of jobs) {
+        if (batch?.cancelled.has(job.id)) continue;
+        const preview = progress.previews?.[job.id];
+        events.emit(job.id, job.owner, 'progress', {
+          job_id: job.id,
+          step: progress.step,
+          total_steps: progress.totalSteps,
+          ...(preview === undefined ? {} : { preview }),
+        });
+      }
+    });
     direct?.handedOver();
     direct?.stored.catch(() => workers.cancel(batchId));
     const outcome = await running;
