@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { sql } from 'kysely';
 import { KyselyCreditStore } from '../../src/store/index.ts';
 import { dialects } from '../helpers/databases.ts';
 import { ADMIN_KEY, startAuthServer, waitFor, type AuthServer } from './helpers.ts';
@@ -301,6 +304,64 @@ for (const dialect of await dialects()) {
         await s.request('DELETE', `/v1/jobs/${job_id}`, { key: busy.key });
       }
       assert.equal((await job(busy.key, { prompt: 'after', steps: 1 })).status, 202);
+    });
+
+    test('a job the database refuses to store is refunded and leaves nothing behind, even one that went straight to the worker', async () => {
+      // A real failure of the insert: a trigger refuses jobs whose prompt says so.
+      if (dialect.name === 'sqlite') {
+        await sql`CREATE TRIGGER refuse_jobs BEFORE INSERT ON jobs WHEN NEW.params LIKE '%refuse me%'
+          BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`.execute(s.db);
+      } else {
+        await sql`CREATE FUNCTION refuse_job() RETURNS trigger AS $$ BEGIN
+          IF NEW.params LIKE '%refuse me%' THEN RAISE EXCEPTION 'refused by the test'; END IF;
+          RETURN NEW; END $$ LANGUAGE plpgsql`.execute(s.db);
+        await sql`CREATE TRIGGER refuse_jobs BEFORE INSERT ON jobs
+          FOR EACH ROW EXECUTE FUNCTION refuse_job()`.execute(s.db);
+      }
+      try {
+        const { key, id } = await s.createKey({ name: 'refused', credits: 5, rate_limit: 0 });
+        const stats = s.pictor.service.queueStats.bind(s.pictor.service);
+        await waitFor(() =>
+          Promise.resolve(stats().running + stats().depth === 0 ? true : undefined),
+        );
+        const resultsDir = path.join(s.config.dataDir, 'blobs', 'results');
+        const before = new Set(readdirSync(resultsDir));
+        // Nothing queued and the worker idle: this job goes to the worker before its insert.
+        const refused = await s.request('POST', '/v1/generate', {
+          key,
+          body: { prompt: 'refuse me', steps: 2 },
+        });
+        assert.equal(refused.status, 500);
+        assert.match(refused.headers.get('content-type') ?? '', /problem\+json/);
+        assert.equal(await credits.balance(id), 5);
+        assert.deepEqual(
+          (await ledgerOf(id)).map((e) => [e.kind, e.amount]),
+          [
+            ['refund', 1],
+            ['charge', -1],
+            ['grant', 5],
+          ],
+        );
+        const rows = await s.db.selectFrom('jobs').select('id').where('owner', '=', id).execute();
+        assert.deepEqual(rows, []);
+        // The worker is free again and the next job is stored, run and charged as usual.
+        const ok = await s.request('POST', '/v1/generate', {
+          key,
+          body: { prompt: 'a fox', steps: 2 },
+        });
+        assert.equal(ok.status, 200, await ok.clone().text());
+        const { job_id } = (await ok.json()) as { job_id: string };
+        assert.equal(await credits.balance(id), 4);
+        assert.deepEqual(
+          readdirSync(resultsDir).filter((f) => !before.has(f)),
+          [`${job_id}-0.png`],
+          'the refused job stored no result',
+        );
+      } finally {
+        await sql`DROP TRIGGER refuse_jobs ${dialect.name === 'postgres' ? sql`ON jobs` : sql``}`.execute(
+          s.db,
+        );
+      }
     });
 
     test('admin API: keys CRUD, credits, ledger, analytics, backups; secrets only at creation', async () => {
