@@ -48,6 +48,9 @@ interface DirectStart {
 /** A job is tried at most this many times when its worker dies. */
 export const MAX_ATTEMPTS = 2;
 
+/** Outcomes that say nothing about the jobs themselves: the worker died, or the run was stopped. */
+const LOST: readonly string[] = ['WORKER_DIED', 'ABORTED'];
+
 const EXTENSIONS: Record<string, string> = {
   'image/png': 'png',
   'image/jpeg': 'jpg',
@@ -269,7 +272,37 @@ export class JobDispatcher {
         stepsMs: outcome.stepsMs,
       });
     }
+    if (!outcome.ok && jobs.length > 1 && !this.#stopping && !LOST.includes(outcome.code)) {
+      // One item can fail a whole batch (an image the engine cannot read, memory at this batch
+      // size): run each job alone, so the failure stays with the job that caused it.
+      this.#d.logger.warn(
+        { code: outcome.code, jobs: jobs.map((j) => j.id) },
+        'batch failed; its jobs run again one by one',
+      );
+      await Promise.all(jobs.map((job) => this.#requeue(job, job.attempts - 1, true)));
+      return;
+    }
     await Promise.all(jobs.map((job) => this.#settleJob(job, outcome)));
+  }
+
+  /**
+   * Puts a running job back in the queue with `attempts` counted; `alone` keeps it out of any
+   * batch. False when the job is no longer running (cancelled meanwhile).
+   */
+  async #requeue(job: Job, attempts: number, alone: boolean): Promise<boolean> {
+    const back = await this.#d.jobs.transition(job.id, ['running'], {
+      status: 'queued',
+      startedAt: null,
+      attempts,
+    });
+    if (!back || this.#stopping) return back; // stopping: the next start queues it
+    this.#d.queue.add({ ...entryOf(job), ...(alone ? { batchKey: `alone:${job.id}` } : {}) });
+    this.#d.events.emit(job.id, job.owner, 'queued', {
+      job_id: job.id,
+      position: this.#d.queue.position(job.id) ?? 0,
+      retry: true,
+    });
+    return true;
   }
 
   async #settleJob(job: Job, outcome: BatchOutcome): Promise<void> {
@@ -317,31 +350,16 @@ export class JobDispatcher {
       this.finished({ ...job, ...patch });
       return;
     }
-    const lost = outcome.code === 'WORKER_DIED' || outcome.code === 'ABORTED';
+    const lost = LOST.includes(outcome.code);
     if (lost && (this.#stopping || outcome.code === 'WORKER_DIED')) {
       // A shutdown does not count as an attempt; a crash does.
       if (this.#stopping || job.attempts < MAX_ATTEMPTS) {
         const attempts = this.#stopping ? job.attempts - 1 : job.attempts;
-        if (
-          await repo.transition(job.id, ['running'], {
-            status: 'queued',
-            startedAt: null,
-            attempts,
-          })
-        ) {
+        if (await this.#requeue(job, attempts, false))
           this.#d.logger.warn(
             { jobId: job.id, attempt: job.attempts },
             'worker lost the job; queued again',
           );
-          if (!this.#stopping) {
-            this.#d.queue.add(entryOf(job));
-            events.emit(job.id, job.owner, 'queued', {
-              job_id: job.id,
-              position: this.#d.queue.position(job.id) ?? 0,
-              retry: true,
-            });
-          }
-        }
         return;
       }
     }

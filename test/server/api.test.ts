@@ -221,6 +221,49 @@ describe('native API (fake engine in a real worker process)', () => {
     }
   });
 
+  test('a batch the engine refuses because of one job: the others run again alone and complete', async () => {
+    const blocker = await p.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      ...json({ prompt: 'block', steps: 5, width: 72 }),
+    });
+    const prompts = ['fine 1', '__fail__ here', 'fine 2'];
+    const ids: string[] = [];
+    for (const prompt of prompts) {
+      const res = await p.app.inject({
+        method: 'POST',
+        url: '/v1/jobs',
+        ...json({ prompt, steps: 2, seed: 7 }),
+      });
+      ids.push(res.json<{ job_id: string }>().job_id);
+    }
+    await p.app.inject({
+      method: 'GET',
+      url: `/v1/jobs/${blocker.json<{ job_id: string }>().job_id}/events`,
+    });
+    const streams = await Promise.all(
+      ids.map((id) => p.app.inject({ method: 'GET', url: `/v1/jobs/${id}/events` })),
+    );
+    for (const [i, stream] of streams.entries()) {
+      // First together, then each alone.
+      assert.match(stream.body, /"batch_size":3[^]*"retry":true[^]*"batch_size":1/, prompts[i]);
+    }
+    const states = await Promise.all(
+      ids.map(async (id) => {
+        const res = await p.app.inject({ method: 'GET', url: `/v1/jobs/${id}` });
+        return res.json<{ status: string; error?: { code: string } | null }>();
+      }),
+    );
+    assert.deepEqual(
+      states.map((job) => [job.status, job.error?.code ?? null]),
+      [
+        ['completed', null],
+        ['failed', 'INVALID_REQUEST'],
+        ['completed', null],
+      ],
+    );
+  });
+
   test('uploads: raw bytes and base64 work as init_image; garbage is 422 INVALID_IMAGE', async () => {
     const png = solidPng(64, 64, [10, 20, 30]);
     const up = await p.app.inject({
