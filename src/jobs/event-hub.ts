@@ -7,12 +7,21 @@ interface JobLog {
   readonly events: JobEvent[];
   readonly listeners: Set<Listener>;
   finishedAt: number | undefined;
+  /** The id of the log's first event (see the class comment). */
+  readonly firstSeq: number;
 }
 
 /**
  * Fans job events out to SSE streams, WebSockets, webhooks and metrics, and keeps each job's
  * events so a client reconnecting with `Last-Event-ID` misses nothing. Logs of finished jobs are
  * dropped after `retainMs`.
+ *
+ * The log lives in memory: a restart empties it, and a finished job's log is pruned. So a job's
+ * event ids (`seq`) count up from the time its log was started, in microseconds: a log started
+ * again later (after a restart or a prune) gives ids above every earlier one, and a client that
+ * reconnects with an old `Last-Event-ID` is sent everything the log knows — the job queued again,
+ * or its final state — and every event after. (This holds while a log gives fewer than 1000
+ * events per millisecond it lives, which no job comes near.)
  */
 export class EventHub {
   readonly #logs = new Map<string, JobLog>();
@@ -27,7 +36,13 @@ export class EventHub {
   #log(jobId: string, owner: string): JobLog {
     let log = this.#logs.get(jobId);
     if (!log) {
-      log = { owner, events: [], listeners: new Set(), finishedAt: undefined };
+      log = {
+        owner,
+        events: [],
+        listeners: new Set(),
+        finishedAt: undefined,
+        firstSeq: Date.now() * 1000 + 1,
+      };
       this.#logs.set(jobId, log);
     }
     return log;
@@ -36,7 +51,8 @@ export class EventHub {
   /** Records and delivers an event; returns it with its sequence number. */
   emit(jobId: string, owner: string, type: JobEventType, data: Record<string, unknown>): JobEvent {
     const log = this.#log(jobId, owner);
-    const event: JobEvent = { seq: (log.events.at(-1)?.seq ?? 0) + 1, jobId, owner, type, data };
+    const seq = (log.events.at(-1)?.seq ?? log.firstSeq - 1) + 1;
+    const event: JobEvent = { seq, jobId, owner, type, data };
     // Progress previews are large; keep only the last one in the replay log.
     const last = log.events.at(-1);
     if (type === 'progress' && last?.type === 'progress' && 'preview' in last.data) {

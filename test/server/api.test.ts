@@ -113,14 +113,20 @@ describe('native API (fake engine in a real worker process)', () => {
     assert.equal(events.headers['content-type'], 'text/event-stream');
     const types = [...events.body.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]);
     assert.deepEqual(types, ['queued', 'started', 'progress', 'progress', 'completed']);
+    const ids = [...events.body.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    assert.deepEqual(
+      ids.map((id) => id - (ids[0] ?? 0)),
+      [0, 1, 2, 3, 4],
+      'ids count up by one',
+    );
     const replay = await p.app.inject({
       method: 'GET',
       url: `/v1/jobs/${job_id}/events`,
-      headers: { 'last-event-id': '3' },
+      headers: { 'last-event-id': String(ids[2]) },
     });
     assert.deepEqual(
-      [...replay.body.matchAll(/^id: (\d+)$/gm)].map((m) => m[1]),
-      ['4', '5'],
+      [...replay.body.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1])),
+      ids.slice(3),
     );
     const status = await p.app.inject({ method: 'GET', url: `/v1/jobs/${job_id}` });
     assert.equal(status.json<{ status: string }>().status, 'completed');

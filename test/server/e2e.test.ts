@@ -82,6 +82,14 @@ test('a restart loses no job: queued ones run after it, the running one is retri
     ids.push(((await res.json()) as { job_id: string }).job_id);
   }
   await sleep(200);
+  // An SSE client follows the last job, and remembers the last event id it saw.
+  const before = await fetch(`${base}/v1/jobs/${ids[2]}/events`);
+  const reader = before.body?.getReader();
+  const chunk: Uint8Array | undefined = (await reader?.read())?.value;
+  const seen = new TextDecoder().decode(chunk);
+  const lastId = [...seen.matchAll(/^id: (\d+)$/gm)].at(-1)?.[1];
+  assert.ok(lastId, seen);
+  await reader?.cancel();
   // Simulate a crash: kill the worker and drop everything without a graceful stop.
   for (const pid of first.workers.pids()) process.kill(pid, 'SIGKILL');
   await first.stop();
@@ -94,6 +102,15 @@ test('a restart loses no job: queued ones run after it, the running one is retri
       }, 20000);
       assert.equal(job.status, 'completed');
     }
+    // Reconnecting to the new process with that id misses nothing it knows: queued again, done.
+    const after = await fetch(`${await listen(second)}/v1/jobs/${ids[2]}/events`, {
+      headers: { 'last-event-id': lastId },
+    });
+    const replayed = await after.text();
+    const types = [...replayed.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]);
+    assert.equal(types[0], 'queued', replayed);
+    assert.equal(types.at(-1), 'completed', replayed);
+    assert.ok(types.includes('started'), replayed);
   } finally {
     await second.stop();
   }
