@@ -85,7 +85,7 @@ test('a restart loses no job: queued ones run after it, the running one is retri
   // An SSE client follows the last job, and remembers the last event id it saw.
   const before = await fetch(`${base}/v1/jobs/${ids[2]}/events`);
   const reader = before.body?.getReader();
-  const chunk: Uint8Array | undefined = (await reader?.read())?.value;
+  const chunk = (await reader?.read())?.value as Uint8Array | undefined;
   const seen = new TextDecoder().decode(chunk);
   const lastId = [...seen.matchAll(/^id: (\d+)$/gm)].at(-1)?.[1];
   assert.ok(lastId, seen);
