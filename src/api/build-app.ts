@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { DestinationStream } from 'pino';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
@@ -23,6 +24,8 @@ import { ENGINE_VERSION } from '../engine/version.ts';
 export interface BuildAppOptions {
   /** Pino options or a ready logger; the config's level by default. */
   readonly logger?: FastifyServerOptions['logger'];
+  /** Where the default logger writes (standard output when absent). */
+  readonly logStream?: DestinationStream;
 }
 
 /** Builds the HTTP app (no `listen`): plugins, routes, problem+json errors. */
@@ -34,6 +37,7 @@ export async function buildApp(
   const logger = options.logger ?? {
     level: config.log.level,
     redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'],
+    ...(options.logStream ? { stream: options.logStream } : {}),
   };
   const app = Fastify({
     // The request serializer hides `?token=` (a key in a browser link) from the logs.

@@ -6,6 +6,7 @@ import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { PictorConfig } from '../config/index.ts';
 import { buildApp } from '../api/build-app.ts';
+import { logStream } from './log-stream.ts';
 import { jobView } from '../api/job-view.ts';
 import { createMetrics } from '../api/metrics.ts';
 import { EtaEstimator } from '../jobs/eta-estimator.ts';
@@ -74,8 +75,11 @@ export async function createPictor(
   options: PictorOptions = {},
 ): Promise<Pictor> {
   mkdirSync(config.dataDir, { recursive: true });
+  const stream = options.logger === false ? undefined : logStream(config.log);
   const logger =
-    options.logger === false ? pino({ level: 'silent' }) : pino({ level: config.log.level });
+    options.logger === false
+      ? pino({ level: 'silent' })
+      : pino({ level: config.log.level }, stream ?? process.stdout);
   const db = await openDatabase({
     driver: config.database.driver,
     url: config.database.url,
@@ -202,7 +206,7 @@ export async function createPictor(
         };
       },
     },
-    options.logger === false ? { logger: false } : {},
+    options.logger === false ? { logger: false } : stream ? { logStream: stream } : {},
   );
   return {
     app,

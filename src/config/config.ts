@@ -77,6 +77,14 @@ export interface PictorConfig {
   };
   readonly log: {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+    /**
+     * Log file under `dataDir` (absolute after loading), besides standard output; rolled over at
+     * `fileMaxSizeMb` as `pictor.1.log`, `pictor.2.log`, … keeping the newest `fileKeep`. Empty:
+     * standard output only.
+     */
+    readonly file: string;
+    readonly fileMaxSizeMb: number;
+    readonly fileKeep: number;
   };
   /**
    * An admin API key to create at start if it does not exist (`PICTOR_ADMIN_KEY`, for
@@ -144,7 +152,7 @@ export const DEFAULT_CONFIG: PictorConfig = {
     initialBackoffMs: 5000,
     timeoutMs: 10000,
   },
-  log: { level: 'info' },
+  log: { level: 'info', file: 'logs/pictor.log', fileMaxSizeMb: 20, fileKeep: 5 },
   adminKey: '',
   auth: {
     enabled: true,

@@ -33,6 +33,8 @@ const RANGES: Record<string, readonly [number, number]> = {
   'auth.maxKeysPerUser': [1, 1000],
   'credits.costPerImage': [0, 1_000_000],
   'links.ttlSeconds': [1, 7 * 86400],
+  'log.fileMaxSizeMb': [1, 100_000],
+  'log.fileKeep': [1, 1000],
 };
 
 function isObject(value: unknown): value is Raw {
@@ -165,6 +167,11 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
       ...(m.cost === undefined ? {} : { cost: m.cost }),
     })),
   };
+  if (config.log.file !== '') {
+    if (!config.log.file.endsWith('.log'))
+      throw new ConfigError([`log.file: must end in .log, got ${JSON.stringify(config.log.file)}`]);
+    config.log = { ...config.log, file: path.resolve(config.dataDir, config.log.file) };
+  }
   if (config.database.driver === 'sqlite' && config.database.url !== ':memory:') {
     config.database = {
       ...config.database,

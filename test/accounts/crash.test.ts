@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { dialects } from '../helpers/databases.ts';
 import {
@@ -138,6 +139,13 @@ for (const dialect of await dialects()) {
         assert.equal(count(output, key.slice(9)), 0);
         assert.match(output, /"url":"\/v1\/account\/usage\?token=\[redacted\]"/);
         assert.match(output, /incoming request/, 'requests were logged');
+        // The same logs, under the data dir: JSON lines with request ids, and no key.
+        const logs = readdirSync(path.join(dataDir, 'logs'))
+          .map((f) => readFileSync(path.join(dataDir, 'logs', f), 'utf8'))
+          .join('');
+        assert.match(logs, /"reqId":"[^"]+".*"msg":"incoming request"/);
+        assert.equal(count(logs, adminKey), 0, 'the admin key is not in the log file');
+        assert.equal(count(logs, key.slice(9)), 0, 'a key appears in the log file');
       } finally {
         first?.child.kill('SIGKILL');
         second?.child.kill('SIGKILL');

@@ -14,6 +14,7 @@ test('defaults apply when nothing is configured, with paths resolved and the obj
   assert.equal(config.dataDir, path.join(cwd, 'pictor-data'));
   assert.equal(config.database.url, path.join(cwd, 'pictor-data', 'pictor.db'));
   assert.equal(config.models.list[0]?.path, path.join(cwd, 'models/tiny'));
+  assert.equal(config.log.file, path.join(cwd, 'pictor-data', 'logs', 'pictor.log'));
   assert.ok(Object.isFrozen(config.server));
   assert.throws(() => {
     (config.server as { port: number }).port = 1;
@@ -74,4 +75,23 @@ test('a default model missing from the list and a broken yaml are refused clearl
   writeFileSync(path.join(cwd, 'pictor.yaml'), 'server: [\n');
   assert.throws(() => loadConfig({ cwd, env: {} }), ConfigError);
   assert.throws(() => loadConfig({ cwd: dir(), env: {}, file: 'missing.yaml' }), /does not exist/);
+});
+
+test('log.file: under the data dir, empty for standard output only, a .log name', () => {
+  const cwd = dir();
+  assert.equal(loadConfig({ cwd, env: { PICTOR_LOG__FILE: '' } }).log.file, '');
+  assert.equal(
+    loadConfig({ cwd, env: { PICTOR_DATA_DIR: '/srv/p', PICTOR_LOG__FILE: 'l/server.log' } }).log
+      .file,
+    '/srv/p/l/server.log',
+  );
+  assert.throws(
+    () => loadConfig({ cwd, env: { PICTOR_LOG__FILE: 'server.txt' } }),
+    (error: unknown) =>
+      error instanceof ConfigError && /log\.file: must end in \.log/.test(error.message),
+  );
+  assert.throws(
+    () => loadConfig({ cwd, env: { PICTOR_LOG__FILE_KEEP: '0' } }),
+    /log\.fileKeep: must be an integer from 1 to 1000/,
+  );
 });
