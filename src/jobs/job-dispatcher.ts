@@ -41,8 +41,17 @@ interface DirectStart {
   readonly job: Job;
   /** The job's insert; its result is recorded only once this settles, and dropped if it fails. */
   readonly stored: Promise<unknown>;
-  /** Called once the job is with a worker (or could not be started). */
+  /** Called once the job is with a worker. */
   readonly handedOver: () => void;
+}
+
+/** An image a job refers to is gone from storage. */
+class MissingImageError extends Error {}
+
+function jobErrorOf(error: unknown): JobError {
+  return error instanceof MissingImageError
+    ? { code: 'INVALID_IMAGE', message: error.message }
+    : { code: 'STORAGE_FAILED', message: `reading the job's images failed: ${String(error)}` };
 }
 
 /** A job is tried at most this many times when its worker dies. */
@@ -144,16 +153,17 @@ export class JobDispatcher {
 
   /**
    * Runs `job` (`running`, first attempt) on the worker {@link reserveWorker} took, and resolves
-   * once the worker has it. The caller stores the job after that — `stored` is that insert — so
-   * the write overlaps the engine instead of delaying it. Nothing is lost if the process dies in
-   * between: the worker dies with it, and no client was told of the job yet.
+   * with true once the worker has it (false if it could not start: its images could not be
+   * loaded; the caller then queues it). The caller stores the job after that — `stored` is that
+   * insert — so the write overlaps the engine instead of delaying it. Nothing is lost if the
+   * process dies in between: the worker dies with it, and no client was told of the job yet.
    */
-  startReserved(job: Job, stored: Promise<unknown>): Promise<void> {
+  startReserved(job: Job, stored: Promise<unknown>): Promise<boolean> {
     stored.catch(() => undefined); // observed below; never an unhandled rejection
     this.#claiming.add(job.id);
-    const handed = Promise.withResolvers<void>();
-    const direct = { job, stored, handedOver: handed.resolve };
-    this.#track(this.#runBatch([entryOf(job)], direct).finally(handed.resolve));
+    const handed = Promise.withResolvers<boolean>();
+    const direct = { job, stored, handedOver: () => handed.resolve(true) };
+    this.#track(this.#runBatch([entryOf(job)], direct).finally(() => handed.resolve(false)));
     return handed.promise;
   }
 
@@ -165,13 +175,16 @@ export class JobDispatcher {
     void run.finally(() => this.#inFlight.delete(run));
   }
 
-  /** Claims the queued jobs (or takes the ones already `running`) and loads their images. */
+  /**
+   * Claims the queued jobs (or takes the ones already `running`) and loads their images. A job
+   * whose image is gone (its upload expired while it waited) fails alone, refunded.
+   */
   async #start(
     entries: readonly QueueEntry[],
     now: number,
     claimed: readonly Job[] | undefined,
   ): Promise<{ jobs: Job[]; batchJobs: BatchJob[] }> {
-    const { jobs: repo, blobs, uploads } = this.#d;
+    const { jobs: repo } = this.#d;
     const jobs: Job[] = [];
     const batchJobs: BatchJob[] = [];
     for (const entry of entries) {
@@ -180,20 +193,29 @@ export class JobDispatcher {
         ? claimed.find((j) => j.id === entry.id)
         : await repo.claim(entry.id, now);
       if (!job) continue;
-      const load = async (id: string | null): Promise<Uint8Array | undefined> => {
-        if (id === null) return undefined;
-        const upload = await uploads.get(id);
-        return upload && (await blobs.get(upload.key));
-      };
+      let images: Pick<BatchJob, 'initImage' | 'mask'>;
+      try {
+        images = {
+          initImage: await this.#loadUpload(job.params.initImage, 'init_image'),
+          mask: await this.#loadUpload(job.params.mask, 'mask'),
+        };
+      } catch (error) {
+        // A job not stored yet (a direct start) is queued by its caller and fails from there.
+        if (!claimed) await this.fail(job, jobErrorOf(error), ['running']);
+        continue;
+      }
       jobs.push(job);
-      batchJobs.push({
-        jobId: job.id,
-        params: job.params,
-        initImage: await load(job.params.initImage),
-        mask: await load(job.params.mask),
-      });
+      batchJobs.push({ jobId: job.id, params: job.params, ...images });
     }
     return { jobs, batchJobs };
+  }
+
+  async #loadUpload(id: string | null, field: string): Promise<Uint8Array | undefined> {
+    if (id === null) return undefined;
+    const upload = await this.#d.uploads.get(id);
+    const data = upload && (await this.#d.blobs.get(upload.key));
+    if (!data) throw new MissingImageError(`${field}: the upload ${id} expired before the job ran`);
+    return data;
   }
 
   async #runBatch(entries: readonly QueueEntry[], direct?: DirectStart): Promise<void> {

@@ -267,7 +267,7 @@ export class JobService {
     const { dispatcher, events } = this.#d;
     // Nothing waits and a worker is idle: the job starts at once, stored as `running`.
     const direct = dispatcher.reserveWorker();
-    const stored: Job = {
+    let stored: Job = {
       ...job,
       creditsUsed: charge.creditsUsed,
       ...(direct ? { status: 'running', startedAt: Date.now(), attempts: 1 } : {}),
@@ -289,15 +289,18 @@ export class JobService {
       const expectedMs = this.#d.eta.jobMs(entryOf(stored));
       queued(0, expectedMs);
       const insert = Promise.withResolvers<void>();
-      await dispatcher.startReserved(stored, insert.promise);
-      try {
-        await jobs.insert(stored);
-        insert.resolve();
-      } catch (error) {
-        insert.reject(error);
-        return undo(error);
+      if (await dispatcher.startReserved(stored, insert.promise)) {
+        try {
+          await jobs.insert(stored);
+          insert.resolve();
+        } catch (error) {
+          insert.reject(error);
+          return undo(error);
+        }
+        return { job: stored, position: 0, expectedMs, charge };
       }
-      return { job: stored, position: 0, expectedMs, charge };
+      insert.resolve(); // it did not start: it takes the queue's way below
+      stored = { ...stored, status: 'queued', startedAt: null, attempts: 0 };
     }
     try {
       await jobs.insert(stored);

@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Webhook } from 'standardwebhooks';
 import type { Pictor } from '../../src/cli/compose.ts';
+import { openDatabase } from '../../src/store/index.ts';
+import { solidPng } from '../../src/workers/engines/tiny-png.ts';
 import { startPictor, testConfig } from '../helpers/pictor.ts';
 
 async function listen(p: Pictor): Promise<string> {
@@ -180,6 +182,45 @@ test('private webhook URLs are refused unless allowed; a disconnecting client ca
     });
     assert.equal(jobs.data[0]?.status, 'cancelled');
   } finally {
+    await p.stop();
+  }
+});
+
+test('an img2img job whose upload is gone by the time it runs fails alone with INVALID_IMAGE', async () => {
+  const config = testConfig();
+  const p = await startPictor(config, 30);
+  const db = await openDatabase({ driver: 'sqlite', url: config.database.url });
+  try {
+    const base = await listen(p);
+    const upload = await fetch(`${base}/v1/uploads`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: solidPng(64, 64, [1, 2, 3]),
+    });
+    const { id } = (await upload.json()) as { id: string };
+    // A job holds the worker; the img2img job waits behind it.
+    const blocker = post(base, '/v1/generate', { prompt: 'block', steps: 10 });
+    await sleep(50);
+    const waiting = await post(base, '/v1/jobs', { prompt: 'i2i', steps: 1, init_image: id });
+    const { job_id } = (await waiting.json()) as { job_id: string };
+    // The upload is removed while the job waits (as the sweeper does when it expires).
+    await db.deleteFrom('uploads').where('id', '=', id).execute();
+    assert.equal((await blocker).status, 200);
+    const job = await waitFor(async () => {
+      const res = await fetch(`${base}/v1/jobs/${job_id}`);
+      const body = (await res.json()) as {
+        status: string;
+        error?: { code: string; message: string };
+      };
+      return body.status === 'queued' || body.status === 'running' ? undefined : body;
+    });
+    assert.equal(job.status, 'failed');
+    assert.equal(job.error?.code, 'INVALID_IMAGE');
+    assert.match(job.error?.message ?? '', /init_image: the upload .* expired before the job ran/);
+    // The next job runs as usual.
+    assert.equal((await post(base, '/v1/generate', { prompt: 'after', steps: 1 })).status, 200);
+  } finally {
+    await db.destroy();
     await p.stop();
   }
 });
