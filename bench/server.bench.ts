@@ -261,8 +261,12 @@ for (const maxBatch of sections.has('batching') ? [1, 8] : []) {
   );
   const seconds = (performance.now() - started) / 1000;
   throughput[maxBatch] = (8 * perClient) / seconds;
+  const metrics = await (await fetch(`${server.base}/metrics`, { headers })).text();
+  const metric = (name: string): number =>
+    Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+  const meanBatch = metric('pictor_job_batch_size_sum') / metric('pictor_job_batch_size_count');
   console.log(
-    `8 clients × ${perClient} images, ${steps} steps, max batch ${maxBatch}: ${fmt(throughput[maxBatch] ?? 0)} images/s`,
+    `8 clients × ${perClient} images, ${steps} steps, max batch ${maxBatch}: ${fmt(throughput[maxBatch] ?? 0)} images/s (jobs ran in batches of ${fmt(meanBatch, 1)} on average)`,
   );
 
   if (maxBatch === 8) {

@@ -2,7 +2,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { EventHub } from '../jobs/event-hub.ts';
 import type { JobService } from '../jobs/job-service.ts';
 
-/** Prometheus metrics: queue depth, job and step durations, failures. Fed by job events. */
+/**
+ * Prometheus metrics: queue depth, job and step durations, batch sizes, failures. Fed by job
+ * events.
+ */
 export function createMetrics(events: EventHub, service: JobService): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -46,12 +49,19 @@ export function createMetrics(events: EventHub, service: JobService): Registry {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
     registers: [registry],
   });
+  const batchSize = new Histogram({
+    name: 'pictor_job_batch_size',
+    help: 'Jobs in the engine batch each job ran in (1: it ran alone)',
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [registry],
+  });
   const started = new Map<string, number>();
   const lastStep = new Map<string, number>();
   events.onAll((event) => {
     const now = performance.now();
     switch (event.type) {
       case 'started':
+        batchSize.observe(Number(event.data['batch_size'] ?? 1));
         started.set(event.jobId, now);
         lastStep.set(event.jobId, now);
         break;

@@ -331,6 +331,13 @@ describe('native API (fake engine in a real worker process)', () => {
     const metrics = await p.app.inject({ method: 'GET', url: '/metrics' });
     assert.match(metrics.body, /pictor_queue_depth \d+/);
     assert.match(metrics.body, /pictor_jobs_total\{status="completed"\} \d+/);
+    // The batch test above ran three jobs as one batch: some job ran in a batch of more than 2.
+    const bucket = (le: string): number =>
+      Number(
+        new RegExp(`pictor_job_batch_size_bucket\\{le="${le}"\\} (\\d+)`).exec(metrics.body)?.[1],
+      );
+    const count = Number(/^pictor_job_batch_size_count (\d+)$/m.exec(metrics.body)?.[1]);
+    assert.ok(count - bucket('2') >= 3, metrics.body);
     const spec = (await p.app.inject({ method: 'GET', url: '/openapi.json' })).json<{
       paths: Record<string, unknown>;
     }>();
