@@ -45,6 +45,8 @@ export class KeyService {
   readonly #defaults: KeyDefaults;
   /** Keys found by secret hash, with when they were read; unknown secrets are not remembered. */
   readonly #bySecretHash = new Map<string, { key: ApiKey; readAt: number }>();
+  /** Bumped by every change: a read that began before one is not remembered. */
+  #changes = 0;
 
   constructor(keys: KeyRepository, credits: CreditStore, defaults: KeyDefaults) {
     this.#keys = keys;
@@ -72,7 +74,7 @@ export class KeyService {
       createdAt: Date.now(),
     };
     await this.#keys.create(key, hashSecret(secret), 'initial credits');
-    this.#bySecretHash.clear();
+    this.#changed();
     return { key, secret };
   }
 
@@ -82,11 +84,18 @@ export class KeyService {
     const now = Date.now();
     const cached = this.#bySecretHash.get(hash);
     if (cached && now - cached.readAt < KEY_CACHE_MS) return cached.key;
+    const changes = this.#changes;
     const key = await this.#keys.getByHash(hash);
     if (this.#bySecretHash.size >= KEY_CACHE_MAX) this.#bySecretHash.clear();
-    if (key) this.#bySecretHash.set(hash, { key, readAt: now });
+    if (key && changes === this.#changes) this.#bySecretHash.set(hash, { key, readAt: now });
     else this.#bySecretHash.delete(hash);
     return key;
+  }
+
+  /** Forgets every remembered key (one changed). */
+  #changed(): void {
+    this.#changes++;
+    this.#bySecretHash.clear();
   }
 
   async get(id: string): Promise<ApiKey> {
@@ -105,7 +114,7 @@ export class KeyService {
 
   async update(id: string, patch: KeyPatch): Promise<ApiKey> {
     const key = await this.#keys.update(id, patch);
-    this.#bySecretHash.clear();
+    this.#changed();
     if (!key) throw new ProblemError('KEY_NOT_FOUND', `no API key '${id}'`);
     return key;
   }
@@ -129,13 +138,13 @@ export class KeyService {
       throw new ProblemError('VALIDATION_FAILED', 'reason: 1 to 500 characters', {
         field: 'reason',
       });
-    this.#bySecretHash.clear();
     const outcome = await this.#credits.adjust(
       id,
       amount,
       amount > 0 ? 'grant' : 'adjustment',
       reason.trim(),
     );
+    this.#changed();
     if (!outcome.ok && outcome.reason === 'no-key')
       throw new ProblemError('KEY_NOT_FOUND', `no API key '${id}'`);
     if (!outcome.ok) {

@@ -450,8 +450,7 @@ export class JobService {
         const current = await this.get(caller, id);
         if (isTerminal(current.status)) return current;
       }
-      const final = await done;
-      return final;
+      return await done;
     } finally {
       waiters.delete(waiter);
       if (waiters.size === 0) this.#waiting.delete(id);

@@ -185,6 +185,8 @@ for (const dialect of await dialects()) {
         expires_at: '2000-01-01T00:00:00Z',
       });
       const user = await s.createKey({ name: 'user', credits: 1 });
+      // Used once (so the server remembers it), then deactivated: refused at once all the same.
+      assert.equal((await s.request('GET', '/v1/account/balance', { key: gone.key })).status, 200);
       assert.equal(
         (await s.request('DELETE', `/v1/admin/keys/${gone.id}`, { key: ADMIN_KEY })).status,
         200,

@@ -100,10 +100,9 @@ export async function waitAll(
   }
 }
 
-/** The result images of completed jobs, in job order then image order. */
+/** The result images of completed jobs (the caller's, as it waited for them), in order. */
 export async function readResults(
   service: JobService,
-  caller: Caller,
   jobs: readonly Job[],
 ): Promise<ResultImage[]> {
   const perJob = await Promise.all(

@@ -127,7 +127,7 @@ async function generate(
   // Jobs stopped by /interrupt or /skip are left out, as A1111 returns what it finished.
   const completed = done.filter((job) => job.status === 'completed');
   if (completed.length < done.length) warnings.push('interrupted: some images were not generated');
-  const results = await readResults(ctx.service, caller, completed);
+  const results = await readResults(ctx.service, completed);
   const head = completed[0] ?? done[0] ?? jobs[0];
   if (!head) throw new Error('a generation request produced no job');
   return {

@@ -115,7 +115,7 @@ export async function streamImages(
     unsubscribe();
     const failed = done.find((job) => job.status !== 'completed');
     if (failed) throw jobFailure(failed);
-    for (const result of await readResults(deps.service, caller, done)) {
+    for (const result of await readResults(deps.service, done)) {
       send(`${prefix}.completed`, () =>
         Promise.resolve({
           type: `${prefix}.completed`,

@@ -82,6 +82,6 @@ export async function runImages(
   const done = await waitAll(ctx.service, caller, jobs, signal);
   const failed = done.find((job) => job.status !== 'completed');
   if (failed) throw jobFailure(failed);
-  const results = await readResults(ctx.service, caller, done);
+  const results = await readResults(ctx.service, done);
   return reply.send(imagesResponse(results, options, size, caller, ctx.links));
 }
