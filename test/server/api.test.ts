@@ -199,19 +199,21 @@ describe('native API (fake engine in a real worker process)', () => {
     for (const id of ids) await p.app.inject({ method: 'DELETE', url: `/v1/jobs/${id}` });
   });
 
-  test('compatible jobs run as one batch, each with its own result', async () => {
+  /**
+   * Queues jobs behind one that holds the worker, so they run as one batch; returns their ids
+   * and their event streams once they are done.
+   */
+  async function batchedBehindABlocker(
+    bodies: readonly Record<string, unknown>[],
+  ): Promise<{ ids: string[]; streams: string[] }> {
     const blocker = await p.app.inject({
       method: 'POST',
       url: '/v1/jobs',
       ...json({ prompt: 'block', steps: 5, width: 72 }),
     });
-    const ids = [];
-    for (let i = 0; i < 3; i++) {
-      const res = await p.app.inject({
-        method: 'POST',
-        url: '/v1/jobs',
-        ...json({ prompt: `b${i}`, steps: 2, seed: 100 + i }),
-      });
+    const ids: string[] = [];
+    for (const body of bodies) {
+      const res = await p.app.inject({ method: 'POST', url: '/v1/jobs', ...json(body) });
       ids.push(res.json<{ job_id: string }>().job_id);
     }
     await p.app.inject({
@@ -221,38 +223,27 @@ describe('native API (fake engine in a real worker process)', () => {
     const streams = await Promise.all(
       ids.map((id) => p.app.inject({ method: 'GET', url: `/v1/jobs/${id}/events` })),
     );
-    for (const [i, s] of streams.entries()) {
-      assert.match(s.body, /"batch_size":3/);
-      assert.match(s.body, new RegExp(`"seed":${100 + i}`));
+    return { ids, streams: streams.map((s) => s.body) };
+  }
+
+  test('compatible jobs run as one batch, each with its own result', async () => {
+    const { streams } = await batchedBehindABlocker(
+      [0, 1, 2].map((i) => ({ prompt: `b${i}`, steps: 2, seed: 100 + i })),
+    );
+    for (const [i, body] of streams.entries()) {
+      assert.match(body, /"batch_size":3/);
+      assert.match(body, new RegExp(`"seed":${100 + i}`));
     }
   });
 
   test('a batch the engine refuses because of one job: the others run again alone and complete', async () => {
-    const blocker = await p.app.inject({
-      method: 'POST',
-      url: '/v1/jobs',
-      ...json({ prompt: 'block', steps: 5, width: 72 }),
-    });
     const prompts = ['fine 1', '__fail__ here', 'fine 2'];
-    const ids: string[] = [];
-    for (const prompt of prompts) {
-      const res = await p.app.inject({
-        method: 'POST',
-        url: '/v1/jobs',
-        ...json({ prompt, steps: 2, seed: 7 }),
-      });
-      ids.push(res.json<{ job_id: string }>().job_id);
-    }
-    await p.app.inject({
-      method: 'GET',
-      url: `/v1/jobs/${blocker.json<{ job_id: string }>().job_id}/events`,
-    });
-    const streams = await Promise.all(
-      ids.map((id) => p.app.inject({ method: 'GET', url: `/v1/jobs/${id}/events` })),
+    const { ids, streams } = await batchedBehindABlocker(
+      prompts.map((prompt) => ({ prompt, steps: 2, seed: 7 })),
     );
-    for (const [i, stream] of streams.entries()) {
+    for (const [i, body] of streams.entries()) {
       // First together, then each alone.
-      assert.match(stream.body, /"batch_size":3[^]*"retry":true[^]*"batch_size":1/, prompts[i]);
+      assert.match(body, /"batch_size":3[^]*"retry":true[^]*"batch_size":1/, prompts[i]);
     }
     const states = await Promise.all(
       ids.map(async (id) => {
