@@ -79,7 +79,7 @@ export async function createPictor(
   const logger =
     options.logger === false
       ? pino({ level: 'silent' })
-      : pino({ level: config.log.level }, stream ?? process.stdout);
+      : pino({ level: config.log.level }, stream);
   const db = await openDatabase({
     driver: config.database.driver,
     url: config.database.url,
@@ -206,7 +206,7 @@ export async function createPictor(
         };
       },
     },
-    options.logger === false ? { logger: false } : stream ? { logStream: stream } : {},
+    options.logger === false ? { logger: false } : { logStream: stream },
   );
   return {
     app,
