@@ -1,4 +1,4 @@
-import { useRef, useState } from 'preact/hooks';
+import { useCallback, useRef, useState } from 'preact/hooks';
 import type { ApiClient } from './api-client.ts';
 import type { ModelView, Submitted } from './api-types.ts';
 import { GenerateFormFields } from './generate-form-fields.tsx';
@@ -34,6 +34,9 @@ export function GeneratePage(props: Props) {
   const [busy, setBusy] = useState(false);
   const readMask = useRef<MaskReader | undefined>(undefined);
   const model = models.find((m) => m.name === form.model);
+  const keepMaskReader = useCallback((read: MaskReader | undefined) => {
+    readMask.current = read;
+  }, []);
 
   const submit = async (): Promise<void> => {
     setBusy(true);
@@ -73,7 +76,7 @@ export function GeneratePage(props: Props) {
           inpainting={model?.inpainting ?? false}
           onImage={onInitImage}
           onStrength={(strength) => onForm({ ...form, strength })}
-          onMaskReader={(read) => (readMask.current = read)}
+          onMaskReader={keepMaskReader}
         />
         <ReproduceDrop onParameters={(m, p) => actions.reuseParameters(m ?? form.model, p)} />
         <div class="row">

@@ -1,4 +1,3 @@
-import { useCallback } from 'preact/hooks';
 import { fileAsDataUri, imageFileOf } from './image-files.ts';
 import { MaskPainter, type MaskReader } from './mask-painter.tsx';
 
@@ -8,6 +7,7 @@ interface Props {
   readonly inpainting: boolean;
   readonly onImage: (image: string | undefined) => void;
   readonly onStrength: (strength: number) => void;
+  /** Must keep its identity across renders (the painter registers its reader once). */
   readonly onMaskReader: (read: MaskReader | undefined) => void;
 }
 
@@ -17,7 +17,6 @@ export function InitImagePanel(props: Props) {
   const take = (file: File | undefined): void => {
     if (file) void fileAsDataUri(file).then(onImage);
   };
-  const reader = useCallback((read: MaskReader) => onMaskReader(read), [onMaskReader]);
   return (
     <fieldset
       class="init-image"
@@ -57,7 +56,7 @@ export function InitImagePanel(props: Props) {
           {inpainting ? (
             <>
               <p class="hint">Paint where the model should repaint (white in the mask).</p>
-              <MaskPainter image={image} onReader={reader} />
+              <MaskPainter image={image} onReader={onMaskReader} />
             </>
           ) : (
             <img class="init-preview" src={image} alt="init image" />

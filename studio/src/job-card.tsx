@@ -83,7 +83,8 @@ export function JobCard({ api, jobId, prompt, actions, onClose }: Props) {
       </header>
       {live.status === 'queued' && live.position !== undefined && (
         <p class="queue-position">
-          position {live.position} in the queue · about {Math.ceil(live.eta ?? 0)} s
+          {live.position === 0 ? 'next in line' : `${live.position} ahead in the queue`} · done in
+          about {Math.ceil(live.eta ?? 0)} s
         </p>
       )}
       {live.status === 'running' && (

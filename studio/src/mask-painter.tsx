@@ -25,6 +25,7 @@ export function MaskPainter({ image, onReader }: Props) {
   const painted = useRef(false);
   const drawing = useRef(false);
 
+  // A new image starts a new, empty mask (setting the canvas size clears it).
   useEffect(() => {
     const img = new Image();
     img.onload = () => {
@@ -35,8 +36,10 @@ export function MaskPainter({ image, onReader }: Props) {
       painted.current = false;
     };
     img.src = image;
+  }, [image]);
+  useEffect(() => {
     onReader(() => (painted.current && canvas.current ? maskPng(canvas.current) : undefined));
-  }, [image, onReader]);
+  }, [onReader]);
 
   const paint = (event: PointerEvent): void => {
     const c = canvas.current;
