@@ -1,4 +1,5 @@
 import type { ModelView } from './api-types.ts';
+import { DiceIcon } from './dice-icon.tsx';
 import {
   OUTPUT_FORMATS,
   formForModel,
@@ -139,7 +140,7 @@ export function GenerateFormFields({ models, form, onChange }: Props) {
             aria-label="random seed"
             onClick={() => set('seed', randomSeed())}
           >
-            🎲
+            <DiceIcon />
           </button>
           <label class="inline" title="Keep this seed for the next generations">
             <input

@@ -20,7 +20,7 @@ interface Props {
  */
 export function MaskPainter({ image, onReader }: Props) {
   const canvas = useRef<HTMLCanvasElement>(null);
-  const [brush, setBrush] = useState(12);
+  const [brush, setBrush] = useState(24);
   const [erasing, setErasing] = useState(false);
   const painted = useRef(false);
   const drawing = useRef(false);
@@ -41,23 +41,25 @@ export function MaskPainter({ image, onReader }: Props) {
     onReader(() => (painted.current && canvas.current ? maskPng(canvas.current) : undefined));
   }, [onReader]);
 
+  const last = useRef<{ x: number; y: number } | undefined>(undefined);
+  /** A round-capped segment from the previous pointer position, so fast strokes have no gaps. */
   const paint = (event: PointerEvent): void => {
     const c = canvas.current;
     const ctx = c?.getContext('2d');
     if (!c || !ctx || !drawing.current) return;
     const rect = c.getBoundingClientRect();
     const scale = c.width / rect.width;
+    const point = { x: (event.clientX - rect.left) * scale, y: (event.clientY - rect.top) * scale };
+    const from = last.current ?? point;
     ctx.globalCompositeOperation = erasing ? 'destination-out' : 'source-over';
-    ctx.fillStyle = STROKE;
+    ctx.strokeStyle = STROKE;
+    ctx.lineWidth = brush * scale;
+    ctx.lineCap = 'round';
     ctx.beginPath();
-    ctx.arc(
-      (event.clientX - rect.left) * scale,
-      (event.clientY - rect.top) * scale,
-      (brush / 2) * scale,
-      0,
-      Math.PI * 2,
-    );
-    ctx.fill();
+    ctx.moveTo(from.x, from.y);
+    ctx.lineTo(point.x, point.y);
+    ctx.stroke();
+    last.current = point;
     painted.current = true;
   };
   const invert = (): void => {
@@ -90,7 +92,10 @@ export function MaskPainter({ image, onReader }: Props) {
             paint(e);
           }}
           onPointerMove={paint}
-          onPointerUp={() => (drawing.current = false)}
+          onPointerUp={() => {
+            drawing.current = false;
+            last.current = undefined;
+          }}
         />
       </div>
       <div class="row">
@@ -104,7 +109,7 @@ export function MaskPainter({ image, onReader }: Props) {
             onInput={(e) => setBrush(Number(e.currentTarget.value))}
           />
         </label>
-        <label>
+        <label class="inline">
           <input
             type="checkbox"
             checked={erasing}

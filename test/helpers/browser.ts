@@ -9,9 +9,17 @@ const CANDIDATES = [
   '/usr/bin/google-chrome',
 ];
 
-/** The installed Chromium, or undefined (browser suites then skip, saying so). */
+/**
+ * The installed Chromium, or undefined: browser suites then skip, saying so — except in CI
+ * (`PICTOR_TEST_REQUIRE_SERVICES=1`, where `.ci/run` installs it), where a missing one fails.
+ */
 export function chromiumPath(): string | undefined {
-  return CANDIDATES.find((p): p is string => p !== undefined && p !== '' && existsSync(p));
+  const found = CANDIDATES.find((p): p is string => p !== undefined && p !== '' && existsSync(p));
+  if (found === undefined && process.env['PICTOR_TEST_REQUIRE_SERVICES'] === '1')
+    throw new Error(
+      'no Chromium found (set PICTOR_TEST_CHROMIUM), and CI requires the browser tests',
+    );
+  return found;
 }
 
 /** A headless Chromium; root (CI containers) needs the sandbox off. */

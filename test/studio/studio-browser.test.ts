@@ -236,6 +236,30 @@ describe('studio in a browser', { skip: chromium === undefined }, () => {
     assert.equal(await page.locator('[name=seed_locked]').isChecked(), true);
   });
 
+  test('the results gallery: expiry countdown, reuse parameters, delete', async () => {
+    const done = await api<{ job_id: string; seed: number }>('POST', '/v1/generate', userKey, {
+      prompt: 'a gallery circle',
+      steps: 6,
+    });
+    const { page } = await openStudio(userKey);
+    const tabs = page.getByRole('navigation', { name: 'pages' });
+    await tabs.getByRole('button', { name: 'Results' }).click();
+    const item = page.locator(`.gallery-item[data-job-id="${done.job_id}"]`);
+    await item.locator('img.result').waitFor();
+    assert.match((await item.locator('.expiry').textContent()) ?? '', /^expires in \d+:\d\d$/);
+    await item.getByRole('button', { name: 'Reuse parameters' }).click();
+    assert.equal(await page.locator('[name=prompt]').inputValue(), 'a gallery circle');
+    assert.equal(await page.locator('[name=seed]').inputValue(), String(done.seed));
+    assert.equal(await page.locator('[name=steps]').inputValue(), '6');
+    await tabs.getByRole('button', { name: 'Results' }).click();
+    await item.getByRole('button', { name: 'Delete' }).click();
+    await item.getByText('result deleted or expired').waitFor();
+    const gone = await fetch(`${base}/v1/jobs/${done.job_id}/image`, {
+      headers: { authorization: `Bearer ${userKey}` },
+    });
+    assert.equal(gone.status, 410);
+  });
+
   test('an unknown key and an exhausted balance show the API problem in the page', async () => {
     const unknown = await openStudio('sk_not_a_key_at_all');
     await unknown.page.getByRole('alert').waitFor();

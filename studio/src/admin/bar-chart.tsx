@@ -18,9 +18,11 @@ export function BarChart({
       ) : (
         <svg viewBox={`0 0 ${width} 140`} role="img" aria-label={title}>
           {bars.map((b, i) => {
-            const h = (b.value / max) * 100;
-            const x = i * (width / bars.length) + 4;
-            const w = width / bars.length - 8;
+            // Bars up to 90 units tall under a 20-unit margin for their value labels.
+            const h = (b.value / max) * 90;
+            const slot = width / bars.length;
+            const w = Math.min(48, slot - 8);
+            const x = i * slot + (slot - w) / 2;
             return (
               <g key={b.label}>
                 <rect x={x} y={110 - h} width={w} height={h} class="bar">

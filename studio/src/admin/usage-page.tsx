@@ -41,33 +41,35 @@ export function UsagePage({ api }: { readonly api: ApiClient }) {
   const usage = useAsync(() => api.json<{ data: UsageRow[] }>('/v1/admin/analytics'), [api]);
   const rows = usage.value?.data ?? [];
   return (
-    <section class="charts">
+    <section>
       <ProblemBanner error={usage.error} />
-      <BarChart
-        title="Images per day"
-        bars={sumBy(
-          rows,
-          (r) => r.day,
-          (r) => r.images,
-        )}
-      />
-      <BarChart
-        title="Images per model"
-        bars={sumBy(
-          rows,
-          (r) => r.model,
-          (r) => r.images,
-        )}
-      />
-      <BarChart
-        title="Failures per day"
-        bars={sumBy(
-          rows,
-          (r) => r.day,
-          (r) => r.failures,
-        )}
-      />
-      <BarChart title="Mean generation time per day (s)" bars={meanTimePerDay(rows)} unit=" s" />
+      <div class="charts">
+        <BarChart
+          title="Images per day"
+          bars={sumBy(
+            rows,
+            (r) => r.day,
+            (r) => r.images,
+          )}
+        />
+        <BarChart
+          title="Images per model"
+          bars={sumBy(
+            rows,
+            (r) => r.model,
+            (r) => r.images,
+          )}
+        />
+        <BarChart
+          title="Failures per day"
+          bars={sumBy(
+            rows,
+            (r) => r.day,
+            (r) => r.failures,
+          )}
+        />
+        <BarChart title="Mean generation time per day (s)" bars={meanTimePerDay(rows)} unit=" s" />
+      </div>
       <button type="button" onClick={usage.reload}>
         Refresh
       </button>
