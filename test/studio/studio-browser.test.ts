@@ -121,12 +121,13 @@ describe('studio in a browser', { skip: chromium === undefined }, () => {
   }
 
   test('a queued job shows its position and can be cancelled from its card', async () => {
-    // A large job occupies the only worker, so the studio's job waits behind it.
+    // A long job occupies the only worker, so the studio's job waits behind it; its steps are
+    // short, so cancelling it frees the worker at once.
     const blocker = await api<{ job_id: string }>('POST', '/v1/jobs', userKey, {
       prompt: 'a blocker',
-      width: 512,
-      height: 512,
-      steps: 50,
+      width: 256,
+      height: 256,
+      steps: 150,
     });
     await waitUntilRunning(blocker.job_id, userKey);
     const { page } = await openStudio(userKey);
