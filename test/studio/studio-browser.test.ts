@@ -197,6 +197,49 @@ describe('studio in a browser', { skip: chromium === undefined }, () => {
     assert.notEqual(job.parameters.mask, null);
   });
 
+  test('mask tools: an init image from a file, invert, then clear (no mask sent)', async () => {
+    const { page } = await openStudio(userKey);
+    const init = await sharp({
+      create: { width: 64, height: 64, channels: 3, background: '#3366cc' },
+    })
+      .png()
+      .toBuffer();
+    await page
+      .locator('[name=init_image_file]')
+      .setInputFiles({ name: 'init.png', mimeType: 'image/png', buffer: init });
+    const painter = page.getByLabel('mask canvas');
+    await painter.waitFor();
+    const box = await painter.boundingBox();
+    assert.ok(box);
+    await page.mouse.move(box.x + box.width * 0.4, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 4 });
+    await page.mouse.up();
+    await page.getByRole('button', { name: 'Invert' }).click();
+    await page.locator('[name=prompt]').fill('inverted mask');
+    const submitted = async (): Promise<{ mask?: string; init_image?: string }> => {
+      const request = page.waitForRequest(
+        (r) => r.method() === 'POST' && r.url().endsWith('/v1/jobs'),
+      );
+      await page.getByRole('main').getByRole('button', { name: 'Generate' }).click();
+      return (await request).postDataJSON() as { mask?: string; init_image?: string };
+    };
+    const inverted = await submitted();
+    const mask = await sharp(Buffer.from(inverted.mask?.split(',')[1] ?? '', 'base64'))
+      .greyscale()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const at = (x: number, y: number): number => mask.data[y * mask.info.width + x] ?? -1;
+    assert.equal(at(32, 32), 0, 'the stroke is kept after inverting');
+    assert.equal(at(2, 2), 255, 'everything else is repainted');
+    await page.getByRole('button', { name: 'Clear mask' }).click();
+    await page.locator('[name=prompt]').fill('no mask');
+    const cleared = await submitted();
+    assert.equal(cleared.mask, undefined);
+    assert.match(cleared.init_image ?? '', /^data:image\/png;base64,/);
+    await page.locator('.card', { hasText: 'no mask' }).locator('img.result').waitFor();
+  });
+
   test('a PNG Pictor made, dropped on the page, fills the form from its embedded parameters', async () => {
     const res = await fetch(`${base}/v1/generate/raw`, {
       method: 'POST',
