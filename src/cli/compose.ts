@@ -13,6 +13,7 @@ import { EtaEstimator } from '../jobs/eta-estimator.ts';
 import { EventHub } from '../jobs/event-hub.ts';
 import { InProcessJobQueue } from '../jobs/in-process/in-process-job-queue.ts';
 import { JobDispatcher } from '../jobs/job-dispatcher.ts';
+import { JobLifecycle } from '../jobs/job-lifecycle.ts';
 import { JobService } from '../jobs/job-service.ts';
 import { JobSweeper } from '../jobs/job-sweeper.ts';
 import { LocalDiskBlobStore } from '../storage/local-disk/local-disk-blob-store.ts';
@@ -116,19 +117,37 @@ export async function createPictor(
     restartDelayMs: config.workers.restartDelayMs,
     logger,
   });
+  const secret = webhookSecret(config);
+  const webhooks = new WebhookSender(
+    outbox,
+    {
+      ...config.webhooks,
+      secret,
+      describe: (job) =>
+        jobView(job, { position: undefined, waitRemainingMs: undefined }, imageUrl),
+    },
+    logger,
+  );
+  const lifecycle = new JobLifecycle({
+    jobs,
+    queue,
+    events,
+    ledger,
+    outbox: { record: (job) => webhooks.enqueue(job) },
+    logger,
+    imageUrl,
+  });
   const dispatcher = new JobDispatcher({
     jobs,
     queue,
     workers,
     blobs,
     uploads,
-    events,
+    lifecycle,
     eta,
-    ledger,
     logger,
     maxBatch: config.queue.maxBatch,
     resultTtlMs: config.results.ttlSeconds * 1000,
-    imageUrl,
   });
   const service = new JobService(
     {
@@ -137,7 +156,7 @@ export async function createPictor(
       workers,
       blobs,
       uploads,
-      events,
+      lifecycle,
       eta,
       ledger,
       dispatcher,
@@ -159,27 +178,8 @@ export async function createPictor(
     blobs,
     uploads,
     events,
-    ledger,
-    dispatcher,
+    lifecycle,
     maxWaitMs: config.queue.maxWaitSeconds * 1000,
-  });
-  const secret = webhookSecret(config);
-  const webhooks = new WebhookSender(
-    outbox,
-    {
-      ...config.webhooks,
-      secret,
-      describe: (job) =>
-        jobView(job, { position: undefined, waitRemainingMs: undefined }, imageUrl),
-    },
-    logger,
-  );
-  dispatcher.onFinished((job) => {
-    webhooks
-      .enqueue(job)
-      .catch((error: unknown) =>
-        logger.error({ err: error, jobId: job.id }, 'webhook enqueue failed'),
-      );
   });
   const app = await buildApp(
     {

@@ -7,7 +7,7 @@ import type {
   InferenceWorkers,
   ModelInfo,
 } from '../jobs/inference-workers.ts';
-import type { Logger } from '../jobs/job-dispatcher.ts';
+import type { Logger } from '../jobs/logger.ts';
 import type { ChildMessage, ParentMessage, WorkerInit } from './worker-protocol.ts';
 
 const ENTRY = fileURLToPath(new URL('./worker-entry.ts', import.meta.url));
