@@ -42,6 +42,8 @@ export interface PictorOptions {
 export interface Pictor {
   readonly app: FastifyInstance;
   readonly service: JobService;
+  /** Every job's events (what SSE, WebSocket and metrics read). */
+  readonly events: EventHub;
   readonly workers: ChildProcessWorkers;
   readonly sweeper: JobSweeper;
   readonly webhooks: WebhookSender;
@@ -115,6 +117,7 @@ export async function createPictor(
       fakeStepMs: options.fakeStepMs ?? 20,
     },
     restartDelayMs: config.workers.restartDelayMs,
+    stepTimeoutMs: config.workers.stepTimeoutMs,
     logger,
   });
   const secret = webhookSecret(config);
@@ -198,7 +201,7 @@ export async function createPictor(
         const model = service.models().find((m) => m.name === config.models.default);
         return {
           database,
-          worker: workers.liveCount() > 0 ? true : 'no live worker',
+          worker: workers.readiness(),
           model: model?.available
             ? true
             : (model?.error ?? `model '${config.models.default}' not loaded yet`),
@@ -211,6 +214,7 @@ export async function createPictor(
   return {
     app,
     service,
+    events,
     workers,
     sweeper,
     webhooks,
