@@ -16,6 +16,7 @@ const RANGES: Record<string, readonly [number, number]> = {
   'server.shutdownTimeoutSeconds': [0, 3600],
   'workers.intraOpThreads': [0, 1024],
   'workers.restartDelayMs': [0, 600000],
+  'workers.stepTimeoutMs': [100, 86_400_000],
   'queue.maxQueued': [1, 1_000_000],
   'queue.maxBatch': [1, 64],
   'queue.maxImagesPerJob': [1, 64],
