@@ -1,6 +1,7 @@
 import { EngineError } from '../engine-error.ts';
 import type { PredictionType } from '../schedulers/prediction.ts';
 import type { CheckpointFamily, CheckpointLayout } from './checkpoint-layout.ts';
+import { indexUnderPrefix } from './index-views.ts';
 import { readTensorValues, standardDeviation } from './read-tensor-values.ts';
 import { TEXT_ENCODER_PREFIXES, UNET_PREFIX, VAE_PREFIX } from './single-file-prefixes.ts';
 import type { TensorIndex, TensorRef } from './tensor-ref.ts';
@@ -91,12 +92,7 @@ export async function detectCheckpoint(
     const part = PARTS.find((recognizer) => recognizer.matches(names));
     throw unsupported(part?.found ?? `not a Stable Diffusion checkpoint (${describe(names)})`);
   }
-  const family = familyOf(index, names, unsupported);
-  const unetInChannels = conv.shape[1] ?? 0;
-  if (unetInChannels === 8) throw unsupported('an InstructPix2Pix UNet (8 input channels)');
-  if (unetInChannels !== 4 && unetInChannels !== 9) {
-    throw unsupported(`a UNet with ${unetInChannels} input channels (4 or 9 are supported)`);
-  }
+  const { family, unetInChannels } = describeUnet(file, indexUnderPrefix(index, UNET_PREFIX));
   if (index.has(`edm_vpred.sigma_max`)) throw unsupported('an EDM v-prediction (CosXL) model');
   const encoders = TEXT_ENCODER_PREFIXES[family];
   const missing = encoders.find(({ prefix }) => !names.some((name) => name.startsWith(prefix)));
@@ -116,17 +112,33 @@ export async function detectCheckpoint(
   };
 }
 
-/** By the UNet's cross-attention width (the text embedding it reads) and its class embedding. */
-function familyOf(
-  index: TensorIndex,
-  names: readonly string[],
+/**
+ * The family of an SD UNet in LDM/SGM names (prefix removed), by its cross-attention width (the
+ * text embedding it reads) and class embedding, and its input channels (9: inpainting).
+ */
+export function describeUnet(
+  file: string,
+  unet: TensorIndex,
+): { family: CheckpointFamily; unetInChannels: number } {
+  const unsupported = (found: string): EngineError =>
+    new EngineError('MODEL_UNSUPPORTED', `${file} is ${found}`);
+  const toK = [...unet.keys()].find((name) => name.endsWith('attn2.to_k.weight'));
+  const width = toK ? unet.get(toK)?.shape[1] : undefined;
+  const classEmbedding = unet.get('label_emb.0.0.weight')?.shape[1];
+  const unetInChannels = unet.get('input_blocks.0.0.weight')?.shape[1] ?? 0;
+  const family = familyByWidth(width, classEmbedding, unsupported);
+  if (unetInChannels === 8) throw unsupported('an InstructPix2Pix UNet (8 input channels)');
+  if (unetInChannels !== 4 && unetInChannels !== 9) {
+    throw unsupported(`a UNet with ${unetInChannels} input channels (4 or 9 are supported)`);
+  }
+  return { family, unetInChannels };
+}
+
+function familyByWidth(
+  width: number | undefined,
+  classEmbedding: number | undefined,
   unsupported: (found: string) => EngineError,
 ): CheckpointFamily {
-  const toK = names.find(
-    (name) => name.startsWith(UNET_PREFIX) && name.endsWith('attn2.to_k.weight'),
-  );
-  const width = toK ? index.get(toK)?.shape[1] : undefined;
-  const classEmbedding = index.get(`${UNET_PREFIX}label_emb.0.0.weight`)?.shape[1];
   if (width === 768) return 'sd1';
   if (width === 1024) return 'sd2';
   if (width === 2048 && classEmbedding === 2816) return 'sdxl';

@@ -33,3 +33,16 @@ export function mergeIndexes(indexes: readonly TensorIndex[]): TensorIndex {
   }
   return merged;
 }
+
+/** Like {@link renameIndex}, when a view also re-declares a tensor (same bytes, new shape). */
+export function mapIndex(
+  index: TensorIndex,
+  map: (name: string, ref: TensorRef) => [string, TensorRef] | undefined,
+): TensorIndex {
+  const view = new Map<string, TensorRef>();
+  for (const [name, ref] of index) {
+    const mapped = map(name, ref);
+    if (mapped) view.set(...mapped);
+  }
+  return view;
+}
