@@ -86,6 +86,14 @@ test('SD 1.x UNet (4-D proj_in, 8 heads) matches LDM UNetModel', async () => {
     encoder_hidden_states: floatTensor(ref('unet.encoder_hidden_states')),
   });
   assertClose(outputs['out_sample'], ref('unet.out_sample'), 'out_sample');
+
+  // The timestep embedding reaches the output: another timestep, another result.
+  const moved = await session.run({
+    sample: floatTensor(ref('unet.sample')),
+    timestep: floatTensor({ data: new Float32Array([500, 250]), dims: [2] }),
+    encoder_hidden_states: floatTensor(ref('unet.encoder_hidden_states')),
+  });
+  assert.throws(() => assertClose(moved['out_sample'], ref('unet.out_sample'), 'moved'));
 });
 
 test('VAE decoder matches LDM post_quant_conv + Decoder', async () => {
