@@ -10,6 +10,18 @@ export interface ModelConfig {
   readonly path: string;
   /** Credits per image for this model; `credits.costPerImage` when absent. */
   readonly cost?: number;
+  /** What the model's files say (or detection guesses), overridden; the engine checks the scheduler name. */
+  readonly overrides?: ModelOverridesConfig;
+}
+
+/** `models.list[].overrides`: each optional. */
+export interface ModelOverridesConfig {
+  readonly predictionType?: 'epsilon' | 'v_prediction';
+  readonly scheduler?: string;
+  readonly width?: number;
+  readonly height?: number;
+  readonly steps?: number;
+  readonly guidanceScale?: number;
 }
 
 /**

@@ -1,9 +1,10 @@
+import type { ModelConfig } from '../config/config.ts';
 import type { BatchJob, BatchOutcome, ModelInfo } from '../jobs/inference-workers.ts';
 
 /** What the worker child process is started with (JSON in `argv[2]`). */
 export interface WorkerInit {
   readonly engine: 'onnx' | 'fake';
-  readonly models: readonly { readonly name: string; readonly path: string }[];
+  readonly models: readonly Pick<ModelConfig, 'name' | 'path' | 'overrides'>[];
   readonly executionProvider: string;
   readonly intraOpThreads: number;
   /** Milliseconds per step of the fake engine. */

@@ -5,6 +5,10 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { assertFileUnchanged } from '../../src/engine/checkpoint/file-identity.ts';
 import { readSafetensors } from '../../src/engine/checkpoint/read-safetensors.ts';
+import {
+  readTensorValues,
+  standardDeviation,
+} from '../../src/engine/checkpoint/read-tensor-values.ts';
 import { EngineError } from '../../src/engine/engine-error.ts';
 import {
   fileBytes,
@@ -161,4 +165,23 @@ test('a file that changes after its header was read is detected by size and mtim
 
   await rm(grown);
   await assert.rejects(assertFileUnchanged(grown, before.identity), /is gone/);
+});
+
+test('small tensors read back as numbers from F32, F16 and BF16', async () => {
+  const file = path.join(dir, 'values.safetensors');
+  const half = new Uint8Array(new Uint16Array([0x3c00, 0xc000, 0x3800]).buffer); // 1, -2, 0.5
+  const bf16 = new Uint8Array(new Uint16Array([0x3f80, 0xc040]).buffer); // 1, -3
+  await writeSafetensors(file, [
+    { name: 'f32', dtype: 'F32', shape: [2], data: float32Bytes([0.25, -8]) },
+    { name: 'f16', dtype: 'F16', shape: [3], data: half },
+    { name: 'bf16', dtype: 'BF16', shape: [2], data: bf16 },
+    { name: 'ids', dtype: 'I64', shape: [1] },
+  ]);
+  const { index } = await readSafetensors(file);
+  const values = async (name: string) => [...(await readTensorValues(index.get(name)!))];
+  assert.deepEqual(await values('f32'), [0.25, -8]);
+  assert.deepEqual(await values('f16'), [1, -2, 0.5]);
+  assert.deepEqual(await values('bf16'), [1, -3]);
+  await assert.rejects(values('ids'), /found I64 values where floating-point values were expected/);
+  assert.equal(standardDeviation(new Float64Array([1, 3])), 1);
 });
