@@ -1,3 +1,4 @@
+import type { ModelConfig } from '../config/config.ts';
 import type { BatchJob, BatchOutcome, ModelInfo } from '../jobs/inference-workers.ts';
 
 /** How often a worker says it is alive. */
@@ -6,7 +7,7 @@ export const HEARTBEAT_MS = 1000;
 /** What the worker child process is started with (JSON in `argv[2]`). */
 export interface WorkerInit {
   readonly engine: 'onnx' | 'fake';
-  readonly models: readonly { readonly name: string; readonly path: string }[];
+  readonly models: readonly Pick<ModelConfig, 'name' | 'path' | 'overrides'>[];
   readonly executionProvider: string;
   readonly intraOpThreads: number;
   /** Milliseconds per step of the fake engine. */
