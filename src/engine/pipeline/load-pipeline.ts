@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { defaultLatentProjection } from '../image/latent-preview.ts';
+import { FAMILIES } from '../families/families.ts';
 import type { CheckpointSource } from '../checkpoint/checkpoint-source.ts';
 import { readCheckpoint } from '../checkpoint/read-checkpoint.ts';
 import { EngineError } from '../engine-error.ts';
@@ -36,6 +36,7 @@ export async function loadPipeline(
   if (checkpoint) throw notCompilable(dir, checkpoint);
   const manifest = applyModelOverrides(await readModelManifest(dir), options.overrides);
   const { files } = manifest;
+  const family = FAMILIES[manifest.family];
   const models: OnnxModel[] = [];
   const load = async (file: string, label: string): Promise<OnnxModel> => {
     const model = await OnnxModel.load(file, label, options);
@@ -69,12 +70,13 @@ export async function loadPipeline(
     return new DiffusionPipeline({
       name: options.name ?? path.basename(manifest.dir),
       manifest,
-      text: new TextConditioner(manifest.family, units),
+      text: new TextConditioner(family.selectEncoderOutputs, units),
       unet,
       vae,
       safety,
       models,
-      previewProjection: manifest.previewProjection ?? defaultLatentProjection(manifest.family),
+      previewProjection: manifest.previewProjection ?? family.latentFormat.previewProjection,
+      family,
     });
   } catch (error) {
     await Promise.all(models.map((model) => model.dispose()));
