@@ -41,6 +41,11 @@ export interface PictorConfig {
     readonly bodyLimitMb: number;
     /** How long a graceful shutdown lets the running job finish. */
     readonly shutdownTimeoutSeconds: number;
+    /**
+     * Browser origins allowed to call the API (CORS, with `OPTIONS` preflights): exact origins
+     * such as `https://app.example`, or `*` for any. Empty (the default): no CORS headers.
+     */
+    readonly corsOrigins: readonly string[];
   };
   readonly database: {
     readonly driver: 'sqlite' | 'postgres';
@@ -60,6 +65,11 @@ export interface PictorConfig {
     readonly intraOpThreads: number;
     /** Milliseconds to wait before restarting a worker that died. */
     readonly restartDelayMs: number;
+    /**
+     * A worker silent this long (no step done, no heartbeat) is hung: it is killed, its batch
+     * retried once elsewhere. Bounds one engine step (and the VAE decode after the last).
+     */
+    readonly stepTimeoutMs: number;
   };
   readonly queue: {
     /** Queued jobs beyond this are refused with `429` and `Retry-After`. */
@@ -134,6 +144,17 @@ export interface PictorConfig {
     readonly dir: string;
   };
   /** Signed image links (OpenAI `response_format: "url"`): fetched without an API key. */
+  /**
+   * The other servers' APIs Pictor also speaks, each at its own paths and switchable off: OpenAI's
+   * Images API, AUTOMATIC1111's `/sdapi`, mflux-server's `/api/*`, the SDXL FastAPI server's
+   * `POST /generate/{model}`.
+   */
+  readonly dialects: {
+    readonly openai: boolean;
+    readonly a1111: boolean;
+    readonly mflux: boolean;
+    readonly sdxlFastapi: boolean;
+  };
   readonly links: {
     /** HMAC-SHA256 key; generated and stored as `link-secret` under `dataDir` when empty. */
     readonly secret: string;
@@ -151,10 +172,17 @@ export const DEFAULT_CONFIG: PictorConfig = {
     publicUrl: '',
     bodyLimitMb: 25,
     shutdownTimeoutSeconds: 30,
+    corsOrigins: [],
   },
   database: { driver: 'sqlite', url: 'pictor.db' },
   models: { default: 'tiny', list: [{ name: 'tiny', path: 'models/tiny' }] },
-  workers: { devices: ['cpu'], engine: 'onnx', intraOpThreads: 0, restartDelayMs: 500 },
+  workers: {
+    devices: ['cpu'],
+    engine: 'onnx',
+    intraOpThreads: 0,
+    restartDelayMs: 500,
+    stepTimeoutMs: 300_000,
+  },
   queue: { maxQueued: 1000, maxBatch: 4, maxImagesPerJob: 4, maxWaitSeconds: 3600 },
   results: { ttlSeconds: 3600, sweepIntervalSeconds: 60 },
   webhooks: {
@@ -180,5 +208,6 @@ export const DEFAULT_CONFIG: PictorConfig = {
   },
   credits: { costPerImage: 1 },
   backups: { dir: 'backups' },
+  dialects: { openai: true, a1111: true, mflux: true, sdxlFastapi: true },
   links: { secret: '', ttlSeconds: 3600 },
 };

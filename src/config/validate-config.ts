@@ -16,6 +16,7 @@ const RANGES: Record<string, readonly [number, number]> = {
   'server.shutdownTimeoutSeconds': [0, 3600],
   'workers.intraOpThreads': [0, 1024],
   'workers.restartDelayMs': [0, 600000],
+  'workers.stepTimeoutMs': [100, 86_400_000],
   'queue.maxQueued': [1, 1_000_000],
   'queue.maxBatch': [1, 64],
   'queue.maxImagesPerJob': [1, 64],
@@ -48,7 +49,7 @@ function coerce(value: unknown, def: unknown): unknown {
     return Number(value);
   if (typeof def === 'boolean' && /^(true|false|1|0)$/i.test(value))
     return /^(true|1)$/i.test(value);
-  if (Array.isArray(def) && typeof def[0] === 'string')
+  if (Array.isArray(def) && def.every((item) => typeof item === 'string'))
     return value.split(',').map((s) => s.trim());
   return value;
 }
@@ -96,6 +97,18 @@ function merge(def: Raw, raw: Raw, prefix: string, problems: string[]): Raw {
     }
   }
   return out;
+}
+
+function checkCorsOrigins(config: Raw, problems: string[]): void {
+  const origins = (config['server'] as Raw)['corsOrigins'];
+  if (!Array.isArray(origins)) return;
+  for (const origin of origins) {
+    if (origin !== '*' && (typeof origin !== 'string' || !/^https?:\/\/[^/\s]+$/.test(origin))) {
+      problems.push(
+        `server.corsOrigins: '${String(origin)}' is not '*' or an origin like https://app.example`,
+      );
+    }
+  }
 }
 
 function checkModels(config: Raw, problems: string[]): void {
@@ -185,6 +198,7 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
   let merged: Raw = DEFAULT_CONFIG as unknown as Raw;
   for (const layer of layers) merged = merge(merged, layer, '', problems);
   checkModels(merged, problems);
+  checkCorsOrigins(merged, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   const config = structuredClone(merged) as unknown as {
     -readonly [K in keyof PictorConfig]: PictorConfig[K];
