@@ -4,6 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { singleFileComponents } from '../../src/engine/checkpoint/checkpoint-components.ts';
+import {
+  buildTextEncoder,
+  buildUnet,
+  buildVaeDecoder,
+} from '../../src/engine/checkpoint/graphs/index.ts';
 import { detectCheckpoint } from '../../src/engine/checkpoint/detect-checkpoint.ts';
 import { readSafetensors } from '../../src/engine/checkpoint/read-safetensors.ts';
 import { EngineError } from '../../src/engine/engine-error.ts';
@@ -219,4 +224,19 @@ test('loadPipeline reads a checkpoint, refusing bad files and saying what a good
     );
     return true;
   });
+});
+
+test('the graph builders build every component of the real SD 1.5, SD 2.1 and SDXL layouts', async () => {
+  for (const name of ['sd15', 'sd21-768-v', 'sdxl-base']) {
+    const { index, layout } = await detect(realCheckpointTensors(name));
+    const { unet, vae, textEncoders } = singleFileComponents(index, layout);
+    const unetGraph = buildUnet(unet);
+    assert.ok(unetGraph.inputNames.includes('encoder_hidden_states'), name);
+    assert.deepEqual(unetGraph.outputNames, ['out_sample']);
+    assert.ok(vae);
+    assert.deepEqual(buildVaeDecoder(vae).outputNames, ['sample']);
+    for (const encoder of textEncoders) {
+      assert.ok(buildTextEncoder(encoder.index).outputNames.includes('last_hidden_state'), name);
+    }
+  }
 });
