@@ -26,6 +26,9 @@ import {
 import { checkWebhookUrl } from '../webhooks/check-webhook-url.ts';
 import { WebhookSender } from '../webhooks/webhook-sender.ts';
 import { ChildProcessWorkers } from '../workers/child-process-workers.ts';
+import type { WorkerModel } from '../workers/worker-protocol.ts';
+import type { LibraryModel } from '../library/library-model.ts';
+import { ModelLibrary } from '../library/model-library.ts';
 import { createAccounts } from './compose-accounts.ts';
 
 export interface PictorOptions {
@@ -42,6 +45,8 @@ export interface Pictor {
   readonly app: FastifyInstance;
   readonly service: JobService;
   readonly workers: ChildProcessWorkers;
+  /** The model library: scans, pulls, removals; workers follow its changes. */
+  readonly library: ModelLibrary;
   readonly sweeper: JobSweeper;
   readonly webhooks: WebhookSender;
   readonly webhookSecret: string;
@@ -67,6 +72,16 @@ function webhookSecret(config: PictorConfig): string {
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   return secret;
+}
+
+/** What a worker needs of each library model; keep-alive falls back to `models.keepAliveSeconds`. */
+function workerModels(models: readonly LibraryModel[], config: PictorConfig): WorkerModel[] {
+  return models.map((m) => ({
+    name: m.name,
+    path: m.path,
+    sizeBytes: m.sizeBytes,
+    keepAliveSeconds: m.keepAliveSeconds ?? config.models.keepAliveSeconds,
+  }));
 }
 
 /** The composition root: picks every adapter from the config and wires the core to them. */
@@ -105,17 +120,29 @@ export async function createPictor(
       : `http://${config.server.host}:${config.server.port}`;
   const imageUrl = (id: string, index: number): string =>
     `${publicUrl}/v1/jobs/${id}/image?index=${index}`;
+  // Jobs queued or running on a model keep it from being removed (`service` is built below;
+  // removals come only through the app, after it).
+  const library = new ModelLibrary(config, {
+    inUse: (name: string): boolean => {
+      const row = service.queueStats().perModel[name];
+      return row !== undefined && row.queued + row.running > 0;
+    },
+  });
+  await library.scan();
   const workers = new ChildProcessWorkers({
     devices: config.workers.devices,
     init: {
       engine: config.workers.engine,
-      models: config.models.list,
+      models: workerModels(library.list(), config),
+      preload: config.models.preload,
+      memoryBudgetBytes: Math.round(config.workers.memoryBudgetGb * 1024 ** 3),
       intraOpThreads: config.workers.intraOpThreads,
       fakeStepMs: options.fakeStepMs ?? 20,
     },
     restartDelayMs: config.workers.restartDelayMs,
     logger,
   });
+  library.onChange((models) => workers.setModels(workerModels(models, config)));
   const dispatcher = new JobDispatcher({
     jobs,
     queue,
@@ -130,7 +157,7 @@ export async function createPictor(
     resultTtlMs: config.results.ttlSeconds * 1000,
     imageUrl,
   });
-  const service = new JobService(
+  const service: JobService = new JobService(
     {
       jobs,
       queue,
@@ -187,6 +214,7 @@ export async function createPictor(
       events,
       config,
       publicUrl,
+      library,
       metrics: createMetrics(events, service),
       authenticate: accounts.authenticate,
       accounts: accounts.api,
@@ -212,6 +240,7 @@ export async function createPictor(
     app,
     service,
     workers,
+    library,
     sweeper,
     webhooks,
     webhookSecret: secret,
@@ -222,11 +251,13 @@ export async function createPictor(
         logger.error({ err: error }, 'sweep failed'),
       );
       webhooks.start();
+      library.watch((error) => logger.warn({ err: error }, 'models folder watch failed'));
       dispatcher.dispatch();
       return recovered;
     },
     async stop() {
       await app.close();
+      await library.close();
       await dispatcher.stop(config.server.shutdownTimeoutSeconds * 1000);
       sweeper.stop();
       webhooks.stop();

@@ -1,4 +1,4 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { lstat, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { PictorConfig } from '../config/index.ts';
@@ -177,6 +177,7 @@ export class ModelLibrary {
   /** Rescans when something in `models.dir` changes (a pull by the CLI, a file copied in). */
   watch(onError: (error: unknown) => void): void {
     try {
+      mkdirSync(this.#config.models.dir, { recursive: true });
       this.#watcher = watch(this.#config.models.dir, () => {
         clearTimeout(this.#rescan);
         this.#rescan = setTimeout(() => void this.scan().catch(onError), 300);

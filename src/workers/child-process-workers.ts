@@ -8,7 +8,7 @@ import type {
   ModelInfo,
 } from '../jobs/inference-workers.ts';
 import type { Logger } from '../jobs/job-dispatcher.ts';
-import type { ChildMessage, ParentMessage, WorkerInit } from './worker-protocol.ts';
+import type { ChildMessage, ParentMessage, WorkerInit, WorkerModel } from './worker-protocol.ts';
 
 const ENTRY = fileURLToPath(new URL('./worker-entry.ts', import.meta.url));
 
@@ -25,6 +25,10 @@ interface Slot {
   state: 'starting' | 'idle' | 'busy' | 'stopped';
   current: Current | undefined;
   restarts: number;
+  /** What this worker last said about its models. */
+  models: readonly ModelInfo[];
+  /** The model set it was started with. */
+  startedWith: readonly WorkerModel[];
 }
 
 export interface ChildProcessWorkersOptions {
@@ -43,13 +47,15 @@ export class ChildProcessWorkers implements InferenceWorkers {
   readonly #o: ChildProcessWorkersOptions;
   readonly #slots: Slot[];
   readonly #idleListeners = new Set<() => void>();
-  #models: readonly ModelInfo[] = [];
+  /** The model set workers serve; a restarted worker starts with the current one. */
+  #workerModels: readonly WorkerModel[];
   #closing = false;
   #firstReady: Promise<void>;
   #resolveFirstReady: () => void = () => undefined;
 
   constructor(options: ChildProcessWorkersOptions) {
     this.#o = options;
+    this.#workerModels = options.init.models;
     this.#slots = options.devices.map((device, index) => ({
       index,
       device,
@@ -57,6 +63,8 @@ export class ChildProcessWorkers implements InferenceWorkers {
       state: 'stopped',
       current: undefined,
       restarts: 0,
+      models: [],
+      startedWith: [],
     }));
     this.#firstReady = new Promise((resolve) => {
       this.#resolveFirstReady = resolve;
@@ -93,8 +101,26 @@ export class ChildProcessWorkers implements InferenceWorkers {
     return this.#slots.filter((s) => s.state === 'idle' || s.state === 'busy').length;
   }
 
+  /**
+   * The models as the workers describe them: the first live worker's view, `loaded` when any
+   * worker holds the model.
+   */
   models(): readonly ModelInfo[] {
-    return this.#models;
+    const live = this.#slots.filter((s) => s.state === 'idle' || s.state === 'busy');
+    const first = live.find((s) => s.models.length > 0)?.models ?? [];
+    return first.map((info) => ({
+      ...info,
+      loaded: live.some((s) => s.models.some((m) => m.name === info.name && m.loaded)),
+    }));
+  }
+
+  /** Serves a new set of models without a restart: added ones load on first use, removed ones unload. */
+  setModels(models: readonly WorkerModel[]): void {
+    this.#workerModels = models;
+    for (const slot of this.#slots) {
+      if (slot.state === 'starting' || slot.state === 'stopped') continue;
+      slot.child?.send({ type: 'models', models } satisfies ParentMessage);
+    }
   }
 
   onIdle(listener: () => void): void {
@@ -102,7 +128,12 @@ export class ChildProcessWorkers implements InferenceWorkers {
   }
 
   #spawn(slot: Slot): void {
-    const init: WorkerInit = { ...this.#o.init, executionProvider: slot.device };
+    const init: WorkerInit = {
+      ...this.#o.init,
+      models: this.#workerModels,
+      executionProvider: slot.device,
+    };
+    slot.startedWith = this.#workerModels;
     const child = fork(ENTRY, [JSON.stringify(init)], {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -118,9 +149,15 @@ export class ChildProcessWorkers implements InferenceWorkers {
 
   #onMessage(slot: Slot, message: ChildMessage): void {
     switch (message.type) {
+      case 'models':
+        slot.models = message.models;
+        break;
       case 'ready':
-        this.#models = message.models;
+        slot.models = message.models;
         slot.state = 'idle';
+        // The set may have changed while this worker was starting.
+        if (slot.child && slot.startedWith !== this.#workerModels)
+          slot.child.send({ type: 'models', models: this.#workerModels } satisfies ParentMessage);
         this.#o.logger.info(
           { worker: slot.index, pid: slot.child?.pid, device: slot.device },
           'worker ready',

@@ -1,9 +1,17 @@
 import type { BatchJob, BatchOutcome, ModelInfo } from '../jobs/inference-workers.ts';
+import type { WorkerModel } from './engines/model-cache.ts';
+
+export type { WorkerModel } from './engines/model-cache.ts';
 
 /** What the worker child process is started with (JSON in `argv[2]`). */
 export interface WorkerInit {
   readonly engine: 'onnx' | 'fake';
-  readonly models: readonly { readonly name: string; readonly path: string }[];
+  /** The models at start; `models` messages replace the set later (no restart). */
+  readonly models: readonly WorkerModel[];
+  /** Loaded at start instead of on first use. */
+  readonly preload: readonly string[];
+  /** Bytes of model weights the worker keeps loaded. */
+  readonly memoryBudgetBytes: number;
   readonly executionProvider: string;
   readonly intraOpThreads: number;
   /** Milliseconds per step of the fake engine. */
@@ -18,10 +26,13 @@ export type ParentMessage =
       readonly jobs: readonly BatchJob[];
     }
   | { readonly type: 'cancel'; readonly batchId: string }
+  | { readonly type: 'models'; readonly models: readonly WorkerModel[] }
   | { readonly type: 'shutdown' };
 
 export type ChildMessage =
   | { readonly type: 'ready'; readonly models: readonly ModelInfo[] }
+  /** The models changed: one added or removed, loaded or unloaded. */
+  | { readonly type: 'models'; readonly models: readonly ModelInfo[] }
   | {
       readonly type: 'progress';
       readonly batchId: string;
