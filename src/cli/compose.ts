@@ -80,6 +80,7 @@ function workerModels(models: readonly LibraryModel[], config: PictorConfig): Wo
     name: m.name,
     path: m.path,
     sizeBytes: m.sizeBytes,
+    family: m.family,
     keepAliveSeconds: m.keepAliveSeconds ?? config.models.keepAliveSeconds,
   }));
 }

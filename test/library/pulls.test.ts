@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -261,4 +262,51 @@ test('a cancelled pull stops, says so, and registers nothing', async () => {
   assert.equal(error.code, 'PULL_CANCELLED');
   assert.equal(pull.state, 'cancelled');
   assert.equal(lib.get(repo.split('/')[1] ?? ''), undefined);
+});
+
+/** A small tmpfs (root only): a disk that really fills up. Undefined when mounting is not allowed. */
+function smallDisk(size: string): { dir: string; unmount: () => void } | undefined {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pictor-full-'));
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+  if (mounted.status !== 0) return undefined;
+  return { dir, unmount: () => spawnSync('umount', [dir]) };
+}
+
+test('a full disk: refused before downloading when the size is known, cleaned up when it fills mid-file; nothing registered', async (t) => {
+  const disk = smallDisk('2m');
+  if (!disk) {
+    t.skip('mounting a tmpfs is not permitted here (needs root)');
+    return;
+  }
+  t.after(disk.unmount);
+  const repo = tinyRepo();
+  const { lib } = library({
+    HF_HUB_CACHE: path.join(disk.dir, 'hf'),
+    PICTOR_MODELS__DIR: disk.dir,
+  });
+  const before = hub.requests.length;
+  const known = await failure(lib.pull(`hf:${repo}`).done);
+  assert.equal(known.code, 'INSUFFICIENT_STORAGE');
+  assert.match(known.message, /needs .* but only .* is free/);
+  // Refused before the first byte: no file was requested.
+  assert.equal(hub.requests.slice(before).filter((r) => r.url.includes('/resolve/')).length, 0);
+
+  // A plain URL publishes no size: the disk fills during the download.
+  hub.civitai.set(5001, {
+    id: 5001,
+    modelId: 500,
+    baseModel: 'SD 1.5',
+    fileName: 'big.safetensors',
+    data: Buffer.alloc(3 * 1024 * 1024, 1),
+  });
+  const midway = await failure(
+    lib.pull(`${hub.url}/api/download/models/5001`, { name: 'big' }).done,
+  );
+  assert.equal(midway.code, 'INSUFFICIENT_STORAGE');
+  assert.match(midway.message, /disk filled up .*partial file was deleted/);
+  assert.deepEqual(
+    readdirSync(disk.dir).filter((f) => f !== 'hf'),
+    [],
+  );
+  assert.equal(lib.get('big'), undefined);
 });

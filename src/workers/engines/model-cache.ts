@@ -4,6 +4,8 @@ export interface WorkerModel {
   readonly path: string;
   /** Weights on disk: what loading it is expected to cost in memory. */
   readonly sizeBytes: number;
+  /** The source's family hint (CivitAI's base model) for a model described before loading. */
+  readonly family: string | undefined;
   /** Seconds it stays loaded while idle; -1 while the budget allows, 0 unloads after each batch. */
   readonly keepAliveSeconds: number;
 }

@@ -25,14 +25,14 @@ async function isOnnxFolder(dir: string): Promise<boolean> {
 }
 
 function unavailable(name: string, error: string): ModelInfo {
-  return { ...describedLater(name, 'sd'), available: false, error };
+  return { ...describedLater(name, 'sd', []), available: false, error };
 }
 
 /**
  * A model the engine cannot describe before loading it (a `.safetensors` checkpoint, a diffusers
  * safetensors folder): served with family defaults until its first load says more, or fails.
  */
-function describedLater(name: string, family: string): ModelInfo {
+function describedLater(name: string, family: string, schedulers: readonly string[]): ModelInfo {
   const xl = family === 'sdxl';
   return {
     name,
@@ -43,7 +43,7 @@ function describedLater(name: string, family: string): ModelInfo {
     defaults: { width: xl ? 1024 : 512, height: xl ? 1024 : 512, steps: 20, guidanceScale: 7.5 },
     limits: { minSize: 64, maxSize: xl ? 2048 : 1024, sizeMultiple: 8, maxSteps: 150, maxBatch: 4 },
     defaultScheduler: 'euler',
-    schedulers: [],
+    schedulers: [...schedulers],
     supportsImg2Img: false,
     supportsInpainting: false,
   };
@@ -130,8 +130,9 @@ export class OnnxEngine implements InferenceEngine {
 
   async #describe(model: WorkerModel): Promise<ModelInfo> {
     if (!existsSync(model.path)) return unavailable(model.name, `${model.path} does not exist`);
-    if (!(await isOnnxFolder(model.path))) return describedLater(model.name, 'sd');
     const { SCHEDULER_NAMES } = await import('../../engine/index.ts');
+    if (!(await isOnnxFolder(model.path)))
+      return describedLater(model.name, model.family ?? 'sd', SCHEDULER_NAMES);
     const { readModelManifest } = await import('../../engine/model/model-manifest.ts');
     try {
       return infoOf(model.name, await readModelManifest(model.path), SCHEDULER_NAMES);
