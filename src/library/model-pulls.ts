@@ -28,6 +28,8 @@ export class Pull {
   readonly done: Promise<string>;
   model: string | undefined;
   state: PullState = 'running';
+  /** Bytes of every file the plan holds, once it is known (files seen so far before). */
+  plannedBytes: number | undefined;
   readonly #files = new Map<string, { total: number; completed: number }>();
   readonly #listeners = new Set<(event: PullEvent) => void>();
   #lastEmit = new Map<string, number>();
@@ -72,7 +74,7 @@ export class Pull {
       source: this.source,
       model: this.model,
       state: this.state,
-      total,
+      total: this.plannedBytes ?? total,
       completed,
       error: last?.status === 'error' ? last.error : undefined,
     };
@@ -193,6 +195,10 @@ export class ModelPulls {
         return this.#succeed(pull, name);
       }
       pull.model = plan.name;
+      pull.plannedBytes = [...new Map(plan.files.map((f) => [f.dest, f])).values()].reduce(
+        (sum, f) => sum + (f.size ?? f.expectedBytes ?? 0),
+        0,
+      );
       await checkFreeSpace(plan.files);
       await this.#download(pull, plan, signal);
       if (signal.aborted) throw new ProblemError('PULL_CANCELLED', 'the pull was cancelled');
