@@ -113,7 +113,11 @@ export async function createPictor(
   const queue = new InProcessJobQueue();
   const events = new EventHub();
   const eta = new EtaEstimator();
-  const accounts = createAccounts(db, config, events, { databaseSchema: options.databaseSchema });
+  const accounts = createAccounts(db, config, events, {
+    databaseSchema: options.databaseSchema,
+    // `library` is built below; costs are asked for only once requests arrive.
+    modelCost: (name: string): number | undefined => library.get(name)?.cost,
+  });
   const ledger = accounts.ledger;
   const publicUrl =
     config.server.publicUrl !== ''
@@ -123,7 +127,7 @@ export async function createPictor(
     `${publicUrl}/v1/jobs/${id}/image?index=${index}`;
   // Jobs queued or running on a model keep it from being removed (`service` is built below;
   // removals come only through the app, after it).
-  const library = new ModelLibrary(config, {
+  const library: ModelLibrary = new ModelLibrary(config, {
     inUse: (name: string): boolean => {
       const row = service.queueStats().perModel[name];
       return row !== undefined && row.queued + row.running > 0;

@@ -28,13 +28,35 @@ export async function folderFormat(dir: string): Promise<ModelFormat | undefined
   return 'diffusers';
 }
 
+/**
+ * A model's sidecar; a field of the wrong type is ignored (a hand edit must not take the model
+ * down), an unreadable file reads as empty.
+ */
 export async function readSidecar(file: string): Promise<ModelSidecar> {
+  let raw: Record<string, unknown>;
   try {
     const parsed = JSON.parse(await readFile(file, 'utf8')) as unknown;
-    return typeof parsed === 'object' && parsed !== null ? parsed : {};
+    if (typeof parsed !== 'object' || parsed === null) return {};
+    raw = parsed as Record<string, unknown>;
   } catch {
     return {};
   }
+  const text = (key: string): string | undefined => {
+    const value = raw[key];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const integer = (key: string, min: number): number | undefined => {
+    const value = raw[key];
+    return typeof value === 'number' && Number.isInteger(value) && value >= min ? value : undefined;
+  };
+  const sidecar = {
+    source: text('source'),
+    family: text('family'),
+    pulledAt: text('pulledAt'),
+    cost: integer('cost', 0),
+    keepAliveSeconds: integer('keepAliveSeconds', -1),
+  };
+  return Object.fromEntries(Object.entries(sidecar).filter(([, v]) => v !== undefined));
 }
 
 export function sidecarPath(dir: string, name: string): string {

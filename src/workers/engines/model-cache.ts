@@ -39,6 +39,8 @@ const GB = 1024 ** 3;
 export class ModelCache<T> {
   readonly #o: ModelCacheOptions<T>;
   readonly #entries = new Map<string, Entry<T>>();
+  /** Orders uses (two in one millisecond must still compare). */
+  #clock = 0;
 
   constructor(options: ModelCacheOptions<T>) {
     this.#o = options;
@@ -66,7 +68,7 @@ export class ModelCache<T> {
         model,
         loaded: this.#o.load(model),
         users: 0,
-        lastUsed: Date.now(),
+        lastUsed: ++this.#clock,
         timer: undefined,
         doomed: false,
       };
@@ -81,7 +83,7 @@ export class ModelCache<T> {
     }
     clearTimeout(entry.timer);
     entry.users++;
-    entry.lastUsed = Date.now();
+    entry.lastUsed = ++this.#clock;
     return entry.loaded;
   }
 
@@ -90,7 +92,7 @@ export class ModelCache<T> {
     const entry = this.#entries.get(name);
     if (!entry) return;
     entry.users--;
-    entry.lastUsed = Date.now();
+    entry.lastUsed = ++this.#clock;
     if (entry.users > 0) return;
     if (entry.doomed || entry.model.keepAliveSeconds === 0) {
       void this.#unload(name);
