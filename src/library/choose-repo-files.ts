@@ -1,5 +1,6 @@
 import path from 'node:path/posix';
 import { ProblemError } from '../errors/index.ts';
+import { escapes } from './model-ref.ts';
 
 /** Python pickles (code runs when they load) and other frameworks' weights: never downloaded. */
 const PICKLES = /\.(bin|ckpt|pt|pth|pkl|pickle)$/i;
@@ -46,10 +47,12 @@ function chooseSafetensors(
  * safetensors variant (`fp16` first when the device computes in fp16). Pickles never.
  */
 export function chooseRepoFiles(
-  paths: readonly string[],
+  listed: readonly string[],
   subpath: string,
   preferFp16: boolean,
 ): ChosenFiles {
+  // A listing is the hub's word: a path that would leave the snapshot folder is dropped.
+  const paths = listed.filter((p) => !escapes(p));
   if (subpath !== '' && paths.includes(subpath)) {
     if (PICKLES.test(subpath))
       throw invalid(`${subpath} is a pickle; Pictor loads only .safetensors and ONNX`);

@@ -131,6 +131,8 @@ export class ModelPulls {
   readonly #o: ModelPullsOptions;
   readonly #byId = new Map<string, Pull>();
   readonly #running = new Map<string, Pull>();
+  /** Files being downloaded by any pull: two pulls sharing a blob fetch it once. */
+  readonly #files = new Map<string, Promise<void>>();
 
   constructor(options: ModelPullsOptions) {
     this.#o = options;
@@ -234,7 +236,12 @@ export class ModelPulls {
       for (let file = queue.shift(); file; file = queue.shift()) {
         const total = file.size ?? file.expectedBytes;
         const label = file.label;
-        await downloadFile(file, {
+        const shared = this.#files.get(file.dest);
+        if (shared) {
+          await shared;
+          continue;
+        }
+        const download = downloadFile(file, {
           signal: both,
           retries: this.#o.retries,
           backoffMs: this.#o.retryBackoffMs,
@@ -242,6 +249,13 @@ export class ModelPulls {
             pull.emit({ status: 'downloading', file: label, total, completed }),
           onVerifying: () => pull.emit({ status: 'verifying', file: label }),
         });
+        const dest = file.dest;
+        this.#files.set(dest, download);
+        try {
+          await download;
+        } finally {
+          this.#files.delete(dest);
+        }
       }
     };
     const workers = Array.from({ length: Math.min(this.#o.parallelDownloads, queue.length) }, () =>

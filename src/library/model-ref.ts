@@ -28,6 +28,11 @@ function invalid(ref: string, why: string): ProblemError {
   return new ProblemError('MODEL_SOURCE_INVALID', `'${ref}': ${why}`, { field: 'source' });
 }
 
+/** A `..` segment or an absolute path: would leave the folder it is joined to. */
+export function escapes(relative: string): boolean {
+  return relative.startsWith('/') || relative.split(/[\\/]/).includes('..');
+}
+
 function positiveInt(text: string | undefined | null): number | undefined {
   return text !== undefined && text !== null && /^\d+$/.test(text) ? Number(text) : undefined;
 }
@@ -46,12 +51,16 @@ function civitaiUrl(url: URL, ref: string): ModelRef {
 function huggingFace(text: string, ref: string, revision: string | undefined): ModelRef {
   const match = HF_REPO.exec(text);
   if (!match?.[1]) throw invalid(ref, 'expected hf:org/repo[@revision][/subfolder]');
-  return {
-    kind: 'huggingface',
+  const parsed = {
+    kind: 'huggingface' as const,
     repo: match[1],
     revision: revision ?? match[2] ?? 'main',
     subpath: (match[3] ?? '').replace(/\/+$/, ''),
   };
+  // Revisions name files under refs/ in the cache, subpaths folders in it.
+  if ([parsed.repo, parsed.revision, parsed.subpath].some(escapes))
+    throw invalid(ref, "'..' is not allowed in a repo, revision or subfolder");
+  return parsed;
 }
 
 /**

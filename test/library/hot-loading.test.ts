@@ -200,4 +200,14 @@ describe('removing a model while a job runs on it', () => {
     const configured = await fetch(`${api.base}/v1/admin/models/tiny`, { method: 'DELETE' });
     assert.equal(configured.status, 403);
   });
+
+  test('a model copied into the models folder while the server runs is served without a restart', async () => {
+    cpSync(TINY, path.join(modelsDir, 'dropped-in'), { recursive: true });
+    await until(
+      async () => ((await api.models()).some((m) => m.name === 'dropped-in') ? true : undefined),
+      'the folder watcher to find the new model',
+    );
+    const res = await api.post('/v1/generate', { model: 'dropped-in', prompt: 'x', steps: 2 });
+    assert.equal(res.status, 200);
+  });
 });

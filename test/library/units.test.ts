@@ -63,6 +63,10 @@ test('references: Hugging Face, CivitAI ids and links, URLs and local paths', ()
   });
   assert.throws(() => parseModelRef('civitai:abc'), ProblemError);
   assert.throws(() => parseModelRef('hf:not a repo'), /expected hf:org\/repo/);
+  assert.throws(
+    () => parseModelRef('hf:org/repo', { revision: '../../../etc' }),
+    /'\.\.' is not allowed/,
+  );
 });
 
 test('file choice: ONNX components (or the onnx/ subfolder), the best safetensors variant, never pickles', () => {
@@ -109,6 +113,12 @@ test('file choice: ONNX components (or the onnx/ subfolder), the best safetensor
       'onnx/unet/config.json',
     ],
   });
+  // A hostile listing cannot place files outside the snapshot.
+  assert.ok(
+    !chooseRepoFiles([...onnxOnly, 'onnx/../../../evil.json'], '', false).files.some((f) =>
+      f.includes('..'),
+    ),
+  );
   assert.deepEqual(chooseRepoFiles(['a.safetensors', 'README.md'], '', false).files, [
     'a.safetensors',
   ]);

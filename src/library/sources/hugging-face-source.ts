@@ -1,6 +1,6 @@
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { listFiles, modelInfo, type ListFileEntry } from '@huggingface/hub';
+import type { ListFileEntry } from '@huggingface/hub';
 import { ProblemError } from '../../errors/index.ts';
 import { chooseRepoFiles, type ChosenFiles } from '../choose-repo-files.ts';
 import { HfCache } from '../hf-cache.ts';
@@ -76,6 +76,8 @@ export class HuggingFaceSource implements ModelSource {
     };
     let commit: string;
     const entries: ListFileEntry[] = [];
+    // Loaded on the first network pull only: the server's start does not pay for it.
+    const { listFiles, modelInfo } = await import('@huggingface/hub');
     try {
       const info = await modelInfo({
         name: ref.repo,
