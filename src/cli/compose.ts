@@ -13,6 +13,7 @@ import { EtaEstimator } from '../jobs/eta-estimator.ts';
 import { EventHub } from '../jobs/event-hub.ts';
 import { InProcessJobQueue } from '../jobs/in-process/in-process-job-queue.ts';
 import { JobDispatcher } from '../jobs/job-dispatcher.ts';
+import { JobLifecycle } from '../jobs/job-lifecycle.ts';
 import { JobService } from '../jobs/job-service.ts';
 import { JobSweeper } from '../jobs/job-sweeper.ts';
 import { LocalDiskBlobStore } from '../storage/local-disk/local-disk-blob-store.ts';
@@ -44,6 +45,8 @@ export interface PictorOptions {
 export interface Pictor {
   readonly app: FastifyInstance;
   readonly service: JobService;
+  /** Every job's events (what SSE, WebSocket and metrics read). */
+  readonly events: EventHub;
   readonly workers: ChildProcessWorkers;
   /** The model library: scans, pulls, removals; workers follow its changes. */
   readonly library: ModelLibrary;
@@ -76,9 +79,11 @@ function webhookSecret(config: PictorConfig): string {
 
 /** What a worker needs of each library model; keep-alive falls back to `models.keepAliveSeconds`. */
 function workerModels(models: readonly LibraryModel[], config: PictorConfig): WorkerModel[] {
+  const overrides = new Map(config.models.list.map((m) => [m.name, m.overrides]));
   return models.map((m) => ({
     name: m.name,
     path: m.path,
+    overrides: m.origin === 'config' ? overrides.get(m.name) : undefined,
     sizeBytes: m.sizeBytes,
     family: m.family,
     keepAliveSeconds: m.keepAliveSeconds ?? config.models.keepAliveSeconds,
@@ -145,22 +150,41 @@ export async function createPictor(
       fakeStepMs: options.fakeStepMs ?? 20,
     },
     restartDelayMs: config.workers.restartDelayMs,
+    stepTimeoutMs: config.workers.stepTimeoutMs,
     logger,
   });
   library.onChange((models) => workers.setModels(workerModels(models, config)));
+  const secret = webhookSecret(config);
+  const webhooks = new WebhookSender(
+    outbox,
+    {
+      ...config.webhooks,
+      secret,
+      describe: (job) =>
+        jobView(job, { position: undefined, waitRemainingMs: undefined }, imageUrl),
+    },
+    logger,
+  );
+  const lifecycle = new JobLifecycle({
+    jobs,
+    queue,
+    events,
+    ledger,
+    outbox: { record: (job) => webhooks.enqueue(job) },
+    logger,
+    imageUrl,
+  });
   const dispatcher = new JobDispatcher({
     jobs,
     queue,
     workers,
     blobs,
     uploads,
-    events,
+    lifecycle,
     eta,
-    ledger,
     logger,
     maxBatch: config.queue.maxBatch,
     resultTtlMs: config.results.ttlSeconds * 1000,
-    imageUrl,
   });
   const service: JobService = new JobService(
     {
@@ -169,7 +193,7 @@ export async function createPictor(
       workers,
       blobs,
       uploads,
-      events,
+      lifecycle,
       eta,
       ledger,
       dispatcher,
@@ -191,27 +215,8 @@ export async function createPictor(
     blobs,
     uploads,
     events,
-    ledger,
-    dispatcher,
+    lifecycle,
     maxWaitMs: config.queue.maxWaitSeconds * 1000,
-  });
-  const secret = webhookSecret(config);
-  const webhooks = new WebhookSender(
-    outbox,
-    {
-      ...config.webhooks,
-      secret,
-      describe: (job) =>
-        jobView(job, { position: undefined, waitRemainingMs: undefined }, imageUrl),
-    },
-    logger,
-  );
-  dispatcher.onFinished((job) => {
-    webhooks
-      .enqueue(job)
-      .catch((error: unknown) =>
-        logger.error({ err: error, jobId: job.id }, 'webhook enqueue failed'),
-      );
   });
   const app = await buildApp(
     {
@@ -231,7 +236,7 @@ export async function createPictor(
         const model = service.models().find((m) => m.name === config.models.default);
         return {
           database,
-          worker: workers.liveCount() > 0 ? true : 'no live worker',
+          worker: workers.readiness(),
           model: model?.available
             ? true
             : (model?.error ?? `model '${config.models.default}' not loaded yet`),
@@ -244,6 +249,7 @@ export async function createPictor(
   return {
     app,
     service,
+    events,
     workers,
     library,
     sweeper,

@@ -21,6 +21,7 @@ const RANGES: Record<string, readonly [number, number]> = {
   'sources.retries': [0, 100],
   'sources.retryBackoffMs': [0, 600_000],
   'sources.parallelDownloads': [1, 64],
+  'workers.stepTimeoutMs': [100, 86_400_000],
   'queue.maxQueued': [1, 1_000_000],
   'queue.maxBatch': [1, 64],
   'queue.maxImagesPerJob': [1, 64],
@@ -53,7 +54,7 @@ function coerce(value: unknown, def: unknown): unknown {
     return Number(value);
   if (typeof def === 'boolean' && /^(true|false|1|0)$/i.test(value))
     return /^(true|1)$/i.test(value);
-  if (Array.isArray(def) && typeof def[0] === 'string')
+  if (Array.isArray(def) && def.every((item) => typeof item === 'string'))
     return value.split(',').map((s) => s.trim());
   return value;
 }
@@ -103,6 +104,18 @@ function merge(def: Raw, raw: Raw, prefix: string, problems: string[]): Raw {
   return out;
 }
 
+function checkCorsOrigins(config: Raw, problems: string[]): void {
+  const origins = (config['server'] as Raw)['corsOrigins'];
+  if (!Array.isArray(origins)) return;
+  for (const origin of origins) {
+    if (origin !== '*' && (typeof origin !== 'string' || !/^https?:\/\/[^/\s]+$/.test(origin))) {
+      problems.push(
+        `server.corsOrigins: '${String(origin)}' is not '*' or an origin like https://app.example`,
+      );
+    }
+  }
+}
+
 function checkModels(config: Raw, problems: string[]): void {
   const models = config['models'] as Raw;
   const list = models['list'];
@@ -131,6 +144,7 @@ function checkModels(config: Raw, problems: string[]): void {
         `models.list[${index}].cost: must be an integer ≥ 0, got ${JSON.stringify(cost)}`,
       );
     }
+    checkOverrides(entry['overrides'], `models.list[${index}].overrides`, problems);
   }
   // The default may also be a library model (models.dir), found only at start: not checked here.
   const budget = (config['workers'] as Raw)['memoryBudgetGb'];
@@ -150,6 +164,36 @@ function checkModels(config: Raw, problems: string[]): void {
   }
 }
 
+const POSITIVE_INTEGERS = ['width', 'height', 'steps'];
+
+function checkOverrides(overrides: unknown, where: string, problems: string[]): void {
+  if (overrides === undefined) return;
+  if (!isObject(overrides)) {
+    problems.push(`${where}: expected an object`);
+    return;
+  }
+  for (const [key, value] of Object.entries(overrides)) {
+    const ok =
+      key === 'predictionType'
+        ? value === 'epsilon' || value === 'v_prediction'
+        : key === 'scheduler'
+          ? typeof value === 'string'
+          : key === 'guidanceScale'
+            ? typeof value === 'number' && value >= 0
+            : POSITIVE_INTEGERS.includes(key) && Number.isInteger(value) && (value as number) > 0;
+    if (!ok)
+      problems.push(`${where}.${key}: ${overrideExpectation(key)}, got ${JSON.stringify(value)}`);
+  }
+}
+
+function overrideExpectation(key: string): string {
+  if (key === 'predictionType') return "'epsilon' or 'v_prediction'";
+  if (key === 'scheduler') return 'a scheduler name';
+  if (key === 'guidanceScale') return 'a number ≥ 0';
+  if (POSITIVE_INTEGERS.includes(key)) return 'an integer > 0';
+  return `not a setting (predictionType, scheduler, width, height, steps, guidanceScale)`;
+}
+
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null) {
     for (const child of Object.values(value)) deepFreeze(child);
@@ -167,6 +211,7 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
   let merged: Raw = DEFAULT_CONFIG as unknown as Raw;
   for (const layer of layers) merged = merge(merged, layer, '', problems);
   checkModels(merged, problems);
+  checkCorsOrigins(merged, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   const config = structuredClone(merged) as unknown as {
     -readonly [K in keyof PictorConfig]: PictorConfig[K];
@@ -179,6 +224,7 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
       path: path.resolve(cwd, m.path),
       ...(m.cost === undefined ? {} : { cost: m.cost }),
       ...(m.keepAliveSeconds === undefined ? {} : { keepAliveSeconds: m.keepAliveSeconds }),
+      ...(m.overrides === undefined ? {} : { overrides: m.overrides }),
     })),
     dir: path.resolve(config.dataDir, config.models.dir),
     dirs: config.models.dirs.map((dir) => path.resolve(cwd, dir)),

@@ -3,7 +3,12 @@
  * reports progress and outcomes back. Started by `ChildProcessWorkers`; never imported.
  */
 import type { InferenceEngine } from './inference-engine.ts';
-import type { ChildMessage, ParentMessage, WorkerInit } from './worker-protocol.ts';
+import {
+  HEARTBEAT_MS,
+  type ChildMessage,
+  type ParentMessage,
+  type WorkerInit,
+} from './worker-protocol.ts';
 
 const init = JSON.parse(process.argv[2] ?? '{}') as WorkerInit;
 const send = (message: ChildMessage): void => {
@@ -75,3 +80,5 @@ await engine.setModels(init.models);
 for (const name of init.preload) await engine.preload(name);
 ready = true;
 send({ type: 'ready', models: engine.models() });
+// The parent's watchdog kills a worker it stops hearing from (stopped, or stuck in native code).
+setInterval(() => send({ type: 'heartbeat' }), HEARTBEAT_MS).unref();

@@ -3,6 +3,9 @@ import type { WorkerModel } from './engines/model-cache.ts';
 
 export type { WorkerModel } from './engines/model-cache.ts';
 
+/** How often a worker says it is alive. */
+export const HEARTBEAT_MS = 1000;
+
 /** What the worker child process is started with (JSON in `argv[2]`). */
 export interface WorkerInit {
   readonly engine: 'onnx' | 'fake';
@@ -33,6 +36,8 @@ export type ChildMessage =
   | { readonly type: 'ready'; readonly models: readonly ModelInfo[] }
   /** The models changed: one added or removed, loaded or unloaded. */
   | { readonly type: 'models'; readonly models: readonly ModelInfo[] }
+  /** Sent every {@link HEARTBEAT_MS} while the worker's event loop turns (idle or between steps). */
+  | { readonly type: 'heartbeat' }
   | {
       readonly type: 'progress';
       readonly batchId: string;

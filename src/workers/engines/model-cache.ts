@@ -1,7 +1,11 @@
+import type { ModelOverridesConfig } from '../../config/config.ts';
+
 /** A model a worker may serve, as the parent process describes it. */
 export interface WorkerModel {
   readonly name: string;
   readonly path: string;
+  /** What `models.list[].overrides` says over the model's own files. */
+  readonly overrides?: ModelOverridesConfig | undefined;
   /** Weights on disk: what loading it is expected to cost in memory. */
   readonly sizeBytes: number;
   /** The source's family hint (CivitAI's base model) for a model described before loading. */

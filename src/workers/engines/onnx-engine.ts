@@ -7,6 +7,7 @@ import type {
   ExecutionProvider,
   LatentPreview,
   ModelManifest,
+  ModelOverrides,
 } from '../../engine/index.ts';
 import type {
   BatchJob,
@@ -119,6 +120,8 @@ export class OnnxEngine implements InferenceEngine {
     const { loadPipeline, SCHEDULER_NAMES } = await import('../../engine/index.ts');
     const pipeline = await loadPipeline(model.path, {
       name: model.name,
+      // The config checks the shape; the engine checks the scheduler name at load.
+      overrides: model.overrides as ModelOverrides | undefined,
       executionProvider: this.#provider,
       intraOpThreads: this.#threads,
       // The API process shares these cores; idle ORT threads must not spin on them.
