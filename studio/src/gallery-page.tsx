@@ -28,6 +28,7 @@ export function GalleryPage({ api, actions, refresh }: Props) {
     [api, cursor, refresh],
   );
   const [error, setError] = useState<unknown>(undefined);
+  // The public API deletes a result as it hands it out (`?delete=true`): every image goes.
   const remove = (job: JobView): void => {
     api.fetch(`/v1/jobs/${job.job_id}/image?index=0&delete=true`).then(page.reload, setError);
   };

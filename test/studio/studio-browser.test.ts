@@ -60,6 +60,7 @@ describe('studio in a browser', { skip: chromium === undefined }, () => {
     pictor = await startPictor(
       testConfig({
         PICTOR_AUTH__ENABLED: 'true',
+        PICTOR_AUTH__SIGNUP: 'true',
         PICTOR_ADMIN_KEY: ADMIN_KEY,
         PICTOR_WORKERS__ENGINE: 'onnx',
         PICTOR_WORKERS__INTRA_OP_THREADS: '1',
@@ -80,7 +81,7 @@ describe('studio in a browser', { skip: chromium === undefined }, () => {
     const { page, requests } = await openStudio(userKey);
     await page.locator('[name=prompt]').fill('a red circle on a blue background');
     await page.locator('[name=size]').selectOption('128x128');
-    await page.locator('[name=steps]').fill('40');
+    await page.locator('[name=steps]').fill('25');
     // Record what the card showed while the job ran (it may be quick).
     await page.evaluate(() => {
       const seen = new Set<string>();
@@ -196,6 +197,49 @@ describe('studio in a browser', { skip: chromium === undefined }, () => {
     assert.notEqual(job.parameters.mask, null);
   });
 
+  test('mask tools: an init image from a file, invert, then clear (no mask sent)', async () => {
+    const { page } = await openStudio(userKey);
+    const init = await sharp({
+      create: { width: 64, height: 64, channels: 3, background: '#3366cc' },
+    })
+      .png()
+      .toBuffer();
+    await page
+      .locator('[name=init_image_file]')
+      .setInputFiles({ name: 'init.png', mimeType: 'image/png', buffer: init });
+    const painter = page.getByLabel('mask canvas');
+    await painter.waitFor();
+    const box = await painter.boundingBox();
+    assert.ok(box);
+    await page.mouse.move(box.x + box.width * 0.4, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 4 });
+    await page.mouse.up();
+    await page.getByRole('button', { name: 'Invert' }).click();
+    await page.locator('[name=prompt]').fill('inverted mask');
+    const submitted = async (): Promise<{ mask?: string; init_image?: string }> => {
+      const request = page.waitForRequest(
+        (r) => r.method() === 'POST' && r.url().endsWith('/v1/jobs'),
+      );
+      await page.getByRole('main').getByRole('button', { name: 'Generate' }).click();
+      return (await request).postDataJSON() as { mask?: string; init_image?: string };
+    };
+    const inverted = await submitted();
+    const mask = await sharp(Buffer.from(inverted.mask?.split(',')[1] ?? '', 'base64'))
+      .greyscale()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const at = (x: number, y: number): number => mask.data[y * mask.info.width + x] ?? -1;
+    assert.equal(at(32, 32), 0, 'the stroke is kept after inverting');
+    assert.equal(at(2, 2), 255, 'everything else is repainted');
+    await page.getByRole('button', { name: 'Clear mask' }).click();
+    await page.locator('[name=prompt]').fill('no mask');
+    const cleared = await submitted();
+    assert.equal(cleared.mask, undefined);
+    assert.match(cleared.init_image ?? '', /^data:image\/png;base64,/);
+    await page.locator('.card', { hasText: 'no mask' }).locator('img.result').waitFor();
+  });
+
   test('a PNG Pictor made, dropped on the page, fills the form from its embedded parameters', async () => {
     const res = await fetch(`${base}/v1/generate/raw`, {
       method: 'POST',
@@ -297,8 +341,28 @@ describe('studio in a browser', { skip: chromium === undefined }, () => {
     );
     assert.deepEqual([balance.name, balance.credits], ['made in the studio', 25]);
     // The list shows the new key by its prefix, never its secret; once dismissed it is gone.
-    await page.locator('tr', { hasText: 'made in the studio' }).waitFor();
+    const row = page.locator('tr', { hasText: 'made in the studio' });
+    await row.waitFor();
     await page.getByRole('button', { name: 'Done' }).click();
+    // Grant credits, set the rate limit, deactivate — each seen in the list and by the API.
+    await row.getByLabel('credits to add').fill('10');
+    await row.getByRole('button', { name: 'Grant' }).click();
+    await row.locator('td:nth-child(4)', { hasText: /^35$/ }).waitFor();
+    await row.getByLabel('requests per minute (0 = no limit)').fill('30');
+    await row.getByRole('button', { name: 'Set limit' }).click();
+    await row.locator('td:nth-child(5)', { hasText: /^30\/min$/ }).waitFor();
+    const granted = await api<{ credits: number; rate_limit: number }>(
+      'GET',
+      '/v1/account/balance',
+      secret,
+    );
+    assert.deepEqual([granted.credits, granted.rate_limit], [35, 30]);
+    await row.getByRole('button', { name: 'Deactivate' }).click();
+    await row.locator('td:nth-child(6)', { hasText: /^deactivated$/ }).waitFor();
+    const refused = await fetch(`${base}/v1/account/balance`, {
+      headers: { authorization: `Bearer ${secret}` },
+    });
+    assert.equal(refused.status, 401);
     assert.equal((await page.content()).includes(secret), false);
     await page.reload();
     await page
@@ -307,6 +371,23 @@ describe('studio in a browser', { skip: chromium === undefined }, () => {
       .click();
     await page.locator('tr', { hasText: 'made in the studio' }).waitFor();
     assert.equal((await page.content()).includes(secret), false);
+  });
+
+  test('with sign-up open, a new user signs up and the studio makes the browser a key', async () => {
+    const { page } = await openStudio();
+    const form = page.getByRole('form', { name: 'sign in' });
+    await form.locator('[name=username]').fill('studio-user');
+    await form.locator('[name=password]').fill('a long enough password');
+    await form.getByRole('button', { name: 'Sign up' }).click();
+    await page.locator('.credits', { hasText: /^0 credits$/ }).waitFor();
+    const stored = (await page.evaluate(() => localStorage.getItem('pictor.apiKey'))) ?? '';
+    assert.match(stored, /^sk_/);
+    const balance = await api<{ name: string; credits: number }>(
+      'GET',
+      '/v1/account/balance',
+      stored,
+    );
+    assert.deepEqual([balance.name, balance.credits], ['studio', 0]);
   });
 
   test('fits a phone-sized screen without sideways scrolling', async () => {

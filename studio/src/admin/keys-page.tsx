@@ -3,6 +3,7 @@ import type { ApiClient } from '../api-client.ts';
 import type { CreatedKey, KeyView } from '../api-types.ts';
 import { ProblemBanner } from '../problem-banner.tsx';
 import { useAsync } from '../use-async.ts';
+import { KeyActions } from './key-actions.tsx';
 
 /** Admin: create keys (the secret shown once), grant credits, set rate limits, deactivate. */
 export function KeysPage({ api }: { readonly api: ApiClient }) {
@@ -93,47 +94,8 @@ export function KeysPage({ api }: { readonly api: ApiClient }) {
                 <td>{k.credits}</td>
                 <td>{k.rate_limit === 0 ? 'none' : `${k.rate_limit}/min`}</td>
                 <td>{k.active ? 'active' : 'deactivated'}</td>
-                <td class="actions">
-                  <button
-                    type="button"
-                    onClick={() => {
-                      const amount = Number(
-                        prompt(`Credits to add to ${k.name} (negative removes)`, '100'),
-                      );
-                      if (Number.isInteger(amount) && amount !== 0)
-                        act(
-                          api.send('POST', `/v1/admin/keys/${k.id}/credits`, {
-                            amount,
-                            reason: 'studio grant',
-                          }),
-                        );
-                    }}
-                  >
-                    Credits…
-                  </button>
-                  <button
-                    type="button"
-                    onClick={() => {
-                      const limit = Number(
-                        prompt(
-                          `Requests per minute for ${k.name} (0 = none)`,
-                          String(k.rate_limit),
-                        ),
-                      );
-                      if (Number.isInteger(limit) && limit >= 0)
-                        act(api.send('PUT', `/v1/admin/keys/${k.id}`, { rate_limit: limit }));
-                    }}
-                  >
-                    Rate limit…
-                  </button>
-                  {k.active && (
-                    <button
-                      type="button"
-                      onClick={() => act(api.send('DELETE', `/v1/admin/keys/${k.id}`))}
-                    >
-                      Deactivate
-                    </button>
-                  )}
+                <td>
+                  <KeyActions api={api} apiKey={k} act={act} />
                 </td>
               </tr>
             ))}
