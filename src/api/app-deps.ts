@@ -4,6 +4,7 @@ import type { Caller, JobService } from '../jobs/job-service.ts';
 import type { AccountsApi } from '../accounts/accounts-api.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { ModelLibrary } from '../library/model-library.ts';
 
 /** What the HTTP layer needs; built by the composition root (`src/cli/compose.ts`). */
 export interface AppDeps {
@@ -26,6 +27,8 @@ export interface AppDeps {
   /** Absolute base URL for links in responses. */
   readonly publicUrl: string;
   readonly config: PictorConfig;
+  /** The model library behind `/v1/admin/models` and the models' state; absent = fixed models. */
+  readonly library?: ModelLibrary;
 }
 
 declare module 'fastify' {

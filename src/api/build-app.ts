@@ -19,6 +19,7 @@ import { accountRoutes } from './routes/account-routes.ts';
 import { accountUserRoutes } from './routes/account-user-routes.ts';
 import { adminKeysRoutes } from './routes/admin-keys-routes.ts';
 import { adminReportsRoutes } from './routes/admin-reports-routes.ts';
+import { adminModelsRoutes } from './routes/admin-models-routes.ts';
 import { ENGINE_VERSION } from '../engine/version.ts';
 import { studioPlugin } from './studio/studio-plugin.ts';
 
@@ -117,6 +118,7 @@ export async function buildApp(
   generateRoutes(app, deps);
   uploadsRoutes(app, deps);
   eventsSocketRoute(app, deps);
+  if (deps.library) adminModelsRoutes(app, deps.library);
   if (deps.accounts) {
     adminKeysRoutes(app, deps.accounts);
     adminReportsRoutes(app, deps.accounts);

@@ -10,6 +10,8 @@ export interface CliIo {
   readonly err: (text: string) => void;
   /** Environment for `PICTOR_*` settings; `process.env` by default. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Standard output is a terminal: progress is redrawn in place. */
+  readonly interactive?: boolean;
 }
 
 /** A wrong command line: printed with the usage, exit code 2. */

@@ -41,10 +41,18 @@ export interface Accounts {
   stop(): void;
 }
 
-/** Credits a job costs: `n` × the model's `cost` (or `credits.costPerImage`). */
-export function costFunction(config: PictorConfig): (job: Job) => number {
+/**
+ * Credits a job costs: `n` × the model's `cost` (its library sidecar, then `models.list`, then
+ * `credits.costPerImage`).
+ */
+export function costFunction(
+  config: PictorConfig,
+  libraryCost?: (model: string) => number | undefined,
+): (job: Job) => number {
   const costs = new Map(config.models.list.map((m) => [m.name, m.cost]));
-  return (job) => (costs.get(job.model) ?? config.credits.costPerImage) * job.params.n;
+  return (job) =>
+    (libraryCost?.(job.model) ?? costs.get(job.model) ?? config.credits.costPerImage) *
+    job.params.n;
 }
 
 /** Builds the account services on `db` (also used by the CLI, with `events` absent). */
@@ -52,7 +60,11 @@ export function createAccounts(
   db: Kysely<Database>,
   config: PictorConfig,
   events: EventHub | undefined,
-  options: { readonly databaseSchema?: string | undefined } = {},
+  options: {
+    readonly databaseSchema?: string | undefined;
+    /** A library model's own cost (its sidecar). */
+    readonly modelCost?: (model: string) => number | undefined;
+  } = {},
 ): Accounts {
   const auth = config.auth;
   const keyRepository = new KyselyKeyRepository(db);
@@ -62,7 +74,7 @@ export function createAccounts(
     maxJobs: auth.defaultMaxJobs,
   });
   const accountLedger = new AccountLedger(keyRepository, credits, {
-    costOf: costFunction(config),
+    costOf: costFunction(config, options.modelCost),
   });
   const ledger = auth.enabled ? accountLedger : new FreeLedger();
   const userRepository = new KyselyUserRepository(db);

@@ -27,6 +27,9 @@ import {
 import { checkWebhookUrl } from '../webhooks/check-webhook-url.ts';
 import { WebhookSender } from '../webhooks/webhook-sender.ts';
 import { ChildProcessWorkers } from '../workers/child-process-workers.ts';
+import type { WorkerModel } from '../workers/worker-protocol.ts';
+import type { LibraryModel } from '../library/library-model.ts';
+import { ModelLibrary } from '../library/model-library.ts';
 import { createAccounts } from './compose-accounts.ts';
 
 export interface PictorOptions {
@@ -45,6 +48,8 @@ export interface Pictor {
   /** Every job's events (what SSE, WebSocket and metrics read). */
   readonly events: EventHub;
   readonly workers: ChildProcessWorkers;
+  /** The model library: scans, pulls, removals; workers follow its changes. */
+  readonly library: ModelLibrary;
   readonly sweeper: JobSweeper;
   readonly webhooks: WebhookSender;
   readonly webhookSecret: string;
@@ -70,6 +75,19 @@ function webhookSecret(config: PictorConfig): string {
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   return secret;
+}
+
+/** What a worker needs of each library model; keep-alive falls back to `models.keepAliveSeconds`. */
+function workerModels(models: readonly LibraryModel[], config: PictorConfig): WorkerModel[] {
+  const overrides = new Map(config.models.list.map((m) => [m.name, m.overrides]));
+  return models.map((m) => ({
+    name: m.name,
+    path: m.path,
+    overrides: m.origin === 'config' ? overrides.get(m.name) : undefined,
+    sizeBytes: m.sizeBytes,
+    family: m.family,
+    keepAliveSeconds: m.keepAliveSeconds ?? config.models.keepAliveSeconds,
+  }));
 }
 
 /** The composition root: picks every adapter from the config and wires the core to them. */
@@ -100,7 +118,11 @@ export async function createPictor(
   const queue = new InProcessJobQueue();
   const events = new EventHub();
   const eta = new EtaEstimator();
-  const accounts = createAccounts(db, config, events, { databaseSchema: options.databaseSchema });
+  const accounts = createAccounts(db, config, events, {
+    databaseSchema: options.databaseSchema,
+    // `library` is built below; costs are asked for only once requests arrive.
+    modelCost: (name: string): number | undefined => library.get(name)?.cost,
+  });
   const ledger = accounts.ledger;
   const publicUrl =
     config.server.publicUrl !== ''
@@ -108,11 +130,22 @@ export async function createPictor(
       : `http://${config.server.host}:${config.server.port}`;
   const imageUrl = (id: string, index: number): string =>
     `${publicUrl}/v1/jobs/${id}/image?index=${index}`;
+  // Jobs queued or running on a model keep it from being removed (`service` is built below;
+  // removals come only through the app, after it).
+  const library: ModelLibrary = new ModelLibrary(config, {
+    inUse: (name: string): boolean => {
+      const row = service.queueStats().perModel[name];
+      return row !== undefined && row.queued + row.running > 0;
+    },
+  });
+  await library.scan();
   const workers = new ChildProcessWorkers({
     devices: config.workers.devices,
     init: {
       engine: config.workers.engine,
-      models: config.models.list,
+      models: workerModels(library.list(), config),
+      preload: config.models.preload,
+      memoryBudgetBytes: Math.round(config.workers.memoryBudgetGb * 1024 ** 3),
       intraOpThreads: config.workers.intraOpThreads,
       fakeStepMs: options.fakeStepMs ?? 20,
     },
@@ -120,6 +153,7 @@ export async function createPictor(
     stepTimeoutMs: config.workers.stepTimeoutMs,
     logger,
   });
+  library.onChange((models) => workers.setModels(workerModels(models, config)));
   const secret = webhookSecret(config);
   const webhooks = new WebhookSender(
     outbox,
@@ -152,7 +186,7 @@ export async function createPictor(
     maxBatch: config.queue.maxBatch,
     resultTtlMs: config.results.ttlSeconds * 1000,
   });
-  const service = new JobService(
+  const service: JobService = new JobService(
     {
       jobs,
       queue,
@@ -190,6 +224,7 @@ export async function createPictor(
       events,
       config,
       publicUrl,
+      library,
       metrics: createMetrics(events, service),
       authenticate: accounts.authenticate,
       accounts: accounts.api,
@@ -216,6 +251,7 @@ export async function createPictor(
     service,
     events,
     workers,
+    library,
     sweeper,
     webhooks,
     webhookSecret: secret,
@@ -226,11 +262,13 @@ export async function createPictor(
         logger.error({ err: error }, 'sweep failed'),
       );
       webhooks.start();
+      library.watch((error) => logger.warn({ err: error }, 'models folder watch failed'));
       dispatcher.dispatch();
       return recovered;
     },
     async stop() {
       await app.close();
+      await library.close();
       await dispatcher.stop(config.server.shutdownTimeoutSeconds * 1000);
       sweeper.stop();
       webhooks.stop();

@@ -8,7 +8,8 @@ import { ADMIN_COMMANDS, adminCli } from './admin-cli.ts';
 const USAGE = `usage: pictor serve [--config pictor.yaml] [--port 8080] [--host 127.0.0.1] [--data-dir ./pictor-data]
                     [--model NAME] [--section.key=value …]
        pictor keys create|list|show|add-credits|update|delete …   (pictor keys --help)
-       pictor backup create|list|restore|cleanup …                (pictor backup --help)`;
+       pictor backup create|list|restore|cleanup …                (pictor backup --help)
+       pictor models pull|download|list|info|rm|scan …            (pictor models --help)`;
 
 async function serve(flags: Record<string, string>, configFile: string | undefined): Promise<void> {
   const config = loadConfig({ flags, ...(configFile === undefined ? {} : { file: configFile }) });
@@ -71,6 +72,7 @@ if ((ADMIN_COMMANDS as readonly string[]).includes(process.argv[2] ?? '')) {
   const io = {
     out: (text: string) => process.stdout.write(text),
     err: (text: string) => process.stderr.write(text),
+    interactive: process.stdout.isTTY,
   };
   process.exit(await adminCli(process.argv.slice(2), io));
 }

@@ -10,6 +10,8 @@ export interface ModelConfig {
   readonly path: string;
   /** Credits per image for this model; `credits.costPerImage` when absent. */
   readonly cost?: number;
+  /** Seconds this model stays loaded while idle; `models.keepAliveSeconds` when absent. */
+  readonly keepAliveSeconds?: number;
   /** What the model's files say (or detection guesses), overridden; the engine checks the scheduler name. */
   readonly overrides?: ModelOverridesConfig;
 }
@@ -56,6 +58,43 @@ export interface PictorConfig {
     /** Name of the model used when a request names none. */
     readonly default: string;
     readonly list: readonly ModelConfig[];
+    /**
+     * The model library folder (absolute after loading; relative to `dataDir`): every
+     * `.safetensors` file and every diffusers/ONNX folder in it is a model named after it. Pulls
+     * land here (Hugging Face ones as links into the Hugging Face cache).
+     */
+    readonly dir: string;
+    /** More folders scanned the same way (read only: pulls never write there). */
+    readonly dirs: readonly string[];
+    /**
+     * Seconds an idle model stays loaded in a worker: -1 as long as `workers.memoryBudgetGb`
+     * allows, 0 unloads after every batch. Per model: `keepAliveSeconds` in its list entry or sidecar.
+     */
+    readonly keepAliveSeconds: number;
+    /** Models every worker loads at start instead of on first use. */
+    readonly preload: readonly string[];
+  };
+  /** Where pulls come from. Tokens are sent to their own host only and never logged or echoed. */
+  readonly sources: {
+    readonly huggingFace: {
+      /** `HF_ENDPOINT`. */
+      readonly endpoint: string;
+      /** `HF_TOKEN`, for gated and private repos. */
+      readonly token: string;
+      /** The shared Hugging Face cache: `HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`. */
+      readonly cacheDir: string;
+    };
+    readonly civitai: {
+      readonly endpoint: string;
+      /** `CIVITAI_TOKEN`, for files that need a login. */
+      readonly token: string;
+    };
+    /** Attempts per file after a network failure (with doubling backoff) before a pull fails. */
+    readonly retries: number;
+    /** First retry delay; later ones double. */
+    readonly retryBackoffMs: number;
+    /** Files of one pull downloaded at once. */
+    readonly parallelDownloads: number;
   };
   readonly workers: {
     /** One worker child process per device entry. */
@@ -65,6 +104,11 @@ export interface PictorConfig {
     readonly intraOpThreads: number;
     /** Milliseconds to wait before restarting a worker that died. */
     readonly restartDelayMs: number;
+    /**
+     * Model weights (size on disk) one worker keeps loaded; the least recently used idle model is
+     * unloaded to make room. 0 in the file means three quarters of the machine's memory.
+     */
+    readonly memoryBudgetGb: number;
     /**
      * A worker silent this long (no step done, no heartbeat) is hung: it is killed, its batch
      * retried once elsewhere. Bounds one engine step (and the VAE decode after the last).
@@ -175,12 +219,27 @@ export const DEFAULT_CONFIG: PictorConfig = {
     corsOrigins: [],
   },
   database: { driver: 'sqlite', url: 'pictor.db' },
-  models: { default: 'tiny', list: [{ name: 'tiny', path: 'models/tiny' }] },
+  models: {
+    default: 'tiny',
+    list: [{ name: 'tiny', path: 'models/tiny' }],
+    dir: 'models',
+    dirs: [],
+    keepAliveSeconds: -1,
+    preload: [],
+  },
+  sources: {
+    huggingFace: { endpoint: 'https://huggingface.co', token: '', cacheDir: '' },
+    civitai: { endpoint: 'https://civitai.com', token: '' },
+    retries: 5,
+    retryBackoffMs: 1000,
+    parallelDownloads: 4,
+  },
   workers: {
     devices: ['cpu'],
     engine: 'onnx',
     intraOpThreads: 0,
     restartDelayMs: 500,
+    memoryBudgetGb: 0,
     stepTimeoutMs: 300_000,
   },
   queue: { maxQueued: 1000, maxBatch: 4, maxImagesPerJob: 4, maxWaitSeconds: 3600 },

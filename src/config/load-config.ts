@@ -43,6 +43,25 @@ export function envLayer(env: Readonly<Record<string, string | undefined>>): Raw
   return layer;
 }
 
+/**
+ * The variables the Hugging Face and CivitAI tools already read, so a machine set up for them
+ * works as is (`PICTOR_SOURCES__…` still wins).
+ */
+export function sourcesEnvLayer(env: Readonly<Record<string, string | undefined>>): Raw {
+  const layer: Raw = {};
+  const set = (keys: readonly string[], value: string | undefined): void => {
+    if (value !== undefined && value !== '') setPath(layer, keys, value);
+  };
+  set(['sources', 'huggingFace', 'endpoint'], env['HF_ENDPOINT']);
+  set(['sources', 'huggingFace', 'token'], env['HF_TOKEN']);
+  set(
+    ['sources', 'huggingFace', 'cacheDir'],
+    env['HF_HUB_CACHE'] ?? (env['HF_HOME'] ? path.join(env['HF_HOME'], 'hub') : undefined),
+  );
+  set(['sources', 'civitai', 'token'], env['CIVITAI_TOKEN']);
+  return layer;
+}
+
 function envValue(name: string, value: string): unknown {
   if (!/^\s*[[{]/.test(value)) return value;
   try {
@@ -86,6 +105,7 @@ export function loadConfig(options: LoadConfigOptions = {}): PictorConfig {
   }
   const layers = [
     existsSync(file) ? fileLayer(file) : {},
+    sourcesEnvLayer(env),
     envLayer(env),
     flagLayer(options.flags ?? {}),
   ];

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_CONFIG, type PictorConfig } from './config.ts';
 import { ConfigError } from './config-error.ts';
@@ -16,6 +17,10 @@ const RANGES: Record<string, readonly [number, number]> = {
   'server.shutdownTimeoutSeconds': [0, 3600],
   'workers.intraOpThreads': [0, 1024],
   'workers.restartDelayMs': [0, 600000],
+  'models.keepAliveSeconds': [-1, 30 * 86400],
+  'sources.retries': [0, 100],
+  'sources.retryBackoffMs': [0, 600_000],
+  'sources.parallelDownloads': [1, 64],
   'workers.stepTimeoutMs': [100, 86_400_000],
   'queue.maxQueued': [1, 1_000_000],
   'queue.maxBatch': [1, 64],
@@ -115,7 +120,6 @@ function checkModels(config: Raw, problems: string[]): void {
   const models = config['models'] as Raw;
   const list = models['list'];
   if (!Array.isArray(list)) return;
-  const names = new Set<string>();
   for (const [index, entry] of list.entries()) {
     if (
       !isObject(entry) ||
@@ -128,6 +132,12 @@ function checkModels(config: Raw, problems: string[]): void {
     if (!/^[a-zA-Z0-9._-]{1,64}$/.test(entry['name'])) {
       problems.push(`models.list[${index}].name: letters, digits, '.', '_' and '-' only`);
     }
+    const keepAlive = entry['keepAliveSeconds'];
+    if (keepAlive !== undefined && (!Number.isInteger(keepAlive) || (keepAlive as number) < -1)) {
+      problems.push(
+        `models.list[${index}].keepAliveSeconds: must be an integer ≥ -1, got ${JSON.stringify(keepAlive)}`,
+      );
+    }
     const cost = entry['cost'];
     if (cost !== undefined && (!Number.isInteger(cost) || (cost as number) < 0)) {
       problems.push(
@@ -135,10 +145,13 @@ function checkModels(config: Raw, problems: string[]): void {
       );
     }
     checkOverrides(entry['overrides'], `models.list[${index}].overrides`, problems);
-    names.add(entry['name']);
   }
-  if (!names.has(models['default'] as string)) {
-    problems.push(`models.default: '${String(models['default'])}' is not in models.list`);
+  // The default may also be a library model (models.dir), found only at start: not checked here.
+  const budget = (config['workers'] as Raw)['memoryBudgetGb'];
+  if (typeof budget === 'number' && !(budget >= 0)) {
+    problems.push(
+      `workers.memoryBudgetGb: must be ≥ 0 (0: three quarters of memory), got ${budget}`,
+    );
   }
   const devices = (config['workers'] as Raw)['devices'];
   if (Array.isArray(devices)) {
@@ -210,8 +223,31 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
       name: m.name,
       path: path.resolve(cwd, m.path),
       ...(m.cost === undefined ? {} : { cost: m.cost }),
+      ...(m.keepAliveSeconds === undefined ? {} : { keepAliveSeconds: m.keepAliveSeconds }),
       ...(m.overrides === undefined ? {} : { overrides: m.overrides }),
     })),
+    dir: path.resolve(config.dataDir, config.models.dir),
+    dirs: config.models.dirs.map((dir) => path.resolve(cwd, dir)),
+  };
+  config.workers = {
+    ...config.workers,
+    memoryBudgetGb: config.workers.memoryBudgetGb || (os.totalmem() * 0.75) / 1024 ** 3,
+  };
+  const hf = config.sources.huggingFace;
+  config.sources = {
+    ...config.sources,
+    huggingFace: {
+      ...hf,
+      endpoint: hf.endpoint.replace(/\/+$/, ''),
+      cacheDir:
+        hf.cacheDir === ''
+          ? path.join(os.homedir(), '.cache', 'huggingface', 'hub')
+          : path.resolve(cwd, hf.cacheDir),
+    },
+    civitai: {
+      ...config.sources.civitai,
+      endpoint: config.sources.civitai.endpoint.replace(/\/+$/, ''),
+    },
   };
   if (config.log.file !== '') {
     if (!config.log.file.endsWith('.log'))

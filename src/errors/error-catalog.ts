@@ -36,6 +36,15 @@ export const ERROR_CATALOG = {
   KEY_NOT_FOUND: { status: 404, title: 'No such API key' },
   USERNAME_TAKEN: { status: 409, title: 'The username is taken' },
   BACKUP_UNAVAILABLE: { status: 501, title: 'Backups are not available for this database' },
+  MODEL_SOURCE_INVALID: { status: 422, title: 'The model source is not understood' },
+  MODEL_SOURCE_UNAUTHORIZED: { status: 502, title: 'The model source refused the download' },
+  MODEL_SOURCE_NOT_FOUND: { status: 404, title: 'The model source has no such model' },
+  MODEL_DOWNLOAD_FAILED: { status: 502, title: 'The model download failed' },
+  MODEL_HASH_MISMATCH: { status: 502, title: 'A downloaded file did not match its hash' },
+  INSUFFICIENT_STORAGE: { status: 507, title: 'Not enough disk space for the model' },
+  MODEL_IN_USE: { status: 409, title: 'Jobs are queued or running on the model' },
+  PULL_NOT_FOUND: { status: 404, title: 'No such model pull' },
+  PULL_CANCELLED: { status: 409, title: 'The model pull was cancelled' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -6,6 +6,8 @@ export interface ModelInfo {
   readonly available: boolean;
   /** Why the model could not be loaded, when it is not available. */
   readonly error: string | undefined;
+  /** Loaded in a worker now (models load on first use and unload when memory runs short). */
+  readonly loaded: boolean;
   readonly family: string;
   readonly defaults: {
     readonly width: number;

@@ -13,6 +13,7 @@ import {
   type ChildMessage,
   type ParentMessage,
   type WorkerInit,
+  type WorkerModel,
 } from './worker-protocol.ts';
 
 const ENTRY = fileURLToPath(new URL('./worker-entry.ts', import.meta.url));
@@ -30,6 +31,10 @@ interface Slot {
   state: 'starting' | 'idle' | 'busy' | 'stopped';
   current: Current | undefined;
   restarts: number;
+  /** What this worker last said about its models. */
+  models: readonly ModelInfo[];
+  /** The model set it was started with. */
+  startedWith: readonly WorkerModel[];
   /** When the worker last sent anything (heartbeat, progress, outcome). */
   lastHeardAt: number;
   /** Why the watchdog killed it, for the batch's outcome. */
@@ -54,7 +59,8 @@ export class ChildProcessWorkers implements InferenceWorkers {
   readonly #o: ChildProcessWorkersOptions;
   readonly #slots: Slot[];
   readonly #idleListeners = new Set<() => void>();
-  #models: readonly ModelInfo[] = [];
+  /** The model set workers serve; a restarted worker starts with the current one. */
+  #workerModels: readonly WorkerModel[];
   #closing = false;
   readonly #watchdog: NodeJS.Timeout;
   #firstReady: Promise<void>;
@@ -62,6 +68,7 @@ export class ChildProcessWorkers implements InferenceWorkers {
 
   constructor(options: ChildProcessWorkersOptions) {
     this.#o = options;
+    this.#workerModels = options.init.models;
     this.#slots = options.devices.map((device, index) => ({
       index,
       device,
@@ -69,6 +76,8 @@ export class ChildProcessWorkers implements InferenceWorkers {
       state: 'stopped',
       current: undefined,
       restarts: 0,
+      models: [],
+      startedWith: [],
       lastHeardAt: 0,
       killedBecause: undefined,
     }));
@@ -172,8 +181,26 @@ export class ChildProcessWorkers implements InferenceWorkers {
     return this.#slots.filter((s) => s.state === 'idle' || s.state === 'busy').length;
   }
 
+  /**
+   * The models as the workers describe them: the first live worker's view, `loaded` when any
+   * worker holds the model.
+   */
   models(): readonly ModelInfo[] {
-    return this.#models;
+    const live = this.#slots.filter((s) => s.state === 'idle' || s.state === 'busy');
+    const first = live.find((s) => s.models.length > 0)?.models ?? [];
+    return first.map((info) => ({
+      ...info,
+      loaded: live.some((s) => s.models.some((m) => m.name === info.name && m.loaded)),
+    }));
+  }
+
+  /** Serves a new set of models without a restart: added ones load on first use, removed ones unload. */
+  setModels(models: readonly WorkerModel[]): void {
+    this.#workerModels = models;
+    for (const slot of this.#slots) {
+      if (slot.state === 'starting' || slot.state === 'stopped') continue;
+      slot.child?.send({ type: 'models', models } satisfies ParentMessage);
+    }
   }
 
   onIdle(listener: () => void): void {
@@ -181,7 +208,12 @@ export class ChildProcessWorkers implements InferenceWorkers {
   }
 
   #spawn(slot: Slot): void {
-    const init: WorkerInit = { ...this.#o.init, executionProvider: slot.device };
+    const init: WorkerInit = {
+      ...this.#o.init,
+      models: this.#workerModels,
+      executionProvider: slot.device,
+    };
+    slot.startedWith = this.#workerModels;
     const child = fork(ENTRY, [JSON.stringify(init)], {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -199,11 +231,17 @@ export class ChildProcessWorkers implements InferenceWorkers {
   #onMessage(slot: Slot, message: ChildMessage): void {
     slot.lastHeardAt = Date.now();
     switch (message.type) {
+      case 'models':
+        slot.models = message.models;
+        break;
       case 'heartbeat':
         break;
       case 'ready':
-        this.#models = message.models;
+        slot.models = message.models;
         slot.state = 'idle';
+        // The set may have changed while this worker was starting.
+        if (slot.child && slot.startedWith !== this.#workerModels)
+          slot.child.send({ type: 'models', models: this.#workerModels } satisfies ParentMessage);
         this.#o.logger.info(
           { worker: slot.index, pid: slot.child?.pid, device: slot.device },
           'worker ready',

@@ -5,14 +5,23 @@ import type {
   ModelInfo,
 } from '../jobs/inference-workers.ts';
 
+import type { WorkerModel } from './engines/model-cache.ts';
+
 /**
- * What a worker process runs: loads models once, then generates batches. Runs inside the worker
- * child process only. `engines/onnx-engine.ts` wraps Pictor's engine; `engines/fake-engine.ts`
- * is a deterministic stand-in for tests.
+ * What a worker process runs: serves a set of models (loaded on first use), generates batches.
+ * Runs inside the worker child process only. `engines/onnx-engine.ts` wraps Pictor's engine;
+ * `engines/fake-engine.ts` is a deterministic stand-in for tests.
  */
 export interface InferenceEngine {
-  /** Loads every configured model; one that fails is reported unavailable with the reason. */
-  load(): Promise<readonly ModelInfo[]>;
+  /**
+   * Replaces the models served and describes each without loading it (one that cannot be
+   * served is reported unavailable with the reason). A removed model is unloaded once idle.
+   */
+  setModels(models: readonly WorkerModel[]): Promise<readonly ModelInfo[]>;
+  /** Loads a model ahead of its first batch (the preload list); failures only show in its info. */
+  preload(name: string): Promise<void>;
+  /** The models as now: which are loaded changes as batches run. */
+  models(): readonly ModelInfo[];
   /** Generates one batch; never rejects. Aborting the signal stops between steps (`ABORTED`). */
   run(
     model: string,

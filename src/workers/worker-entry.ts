@@ -18,19 +18,29 @@ const send = (message: ChildMessage): void => {
 // A send racing the parent's death fails with EPIPE; the worker must exit quietly, not crash loudly.
 process.on('error', () => process.exit(0));
 
+let ready = false;
+/** Loads and unloads happen between and during batches: the parent hears each one. */
+const modelsChanged = (): void => {
+  if (ready) send({ type: 'models', models: engine.models() });
+};
+
 async function createEngine(): Promise<InferenceEngine> {
   if (init.engine === 'fake') {
     const { FakeEngine } = await import('./engines/fake-engine.ts');
-    return new FakeEngine(
-      init.models.map((m) => m.name),
-      init.fakeStepMs,
-    );
+    return new FakeEngine(init.fakeStepMs);
   }
   const { OnnxEngine } = await import('./engines/onnx-engine.ts');
-  return new OnnxEngine(init.models, init.executionProvider, init.intraOpThreads);
+  return new OnnxEngine({
+    provider: init.executionProvider,
+    threads: init.intraOpThreads,
+    budgetBytes: init.memoryBudgetBytes,
+    onChange: modelsChanged,
+  });
 }
 
 const engine = await createEngine();
+// Model set changes are applied one at a time, in order.
+let modelUpdates = Promise.resolve();
 const running = new Map<string, AbortController>();
 
 process.on('message', (message: ParentMessage) => {
@@ -51,6 +61,11 @@ process.on('message', (message: ParentMessage) => {
         });
       break;
     }
+    case 'models':
+      modelUpdates = modelUpdates.then(async () => {
+        send({ type: 'models', models: await engine.setModels(message.models) });
+      });
+      break;
     case 'cancel':
       running.get(message.batchId)?.abort();
       break;
@@ -61,6 +76,9 @@ process.on('message', (message: ParentMessage) => {
 });
 process.on('disconnect', () => process.exit(0));
 
-send({ type: 'ready', models: await engine.load() });
+await engine.setModels(init.models);
+for (const name of init.preload) await engine.preload(name);
+ready = true;
+send({ type: 'ready', models: engine.models() });
 // The parent's watchdog kills a worker it stops hearing from (stopped, or stuck in native code).
 setInterval(() => send({ type: 'heartbeat' }), HEARTBEAT_MS).unref();

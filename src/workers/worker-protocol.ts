@@ -1,5 +1,7 @@
-import type { ModelConfig } from '../config/config.ts';
 import type { BatchJob, BatchOutcome, ModelInfo } from '../jobs/inference-workers.ts';
+import type { WorkerModel } from './engines/model-cache.ts';
+
+export type { WorkerModel } from './engines/model-cache.ts';
 
 /** How often a worker says it is alive. */
 export const HEARTBEAT_MS = 1000;
@@ -7,7 +9,12 @@ export const HEARTBEAT_MS = 1000;
 /** What the worker child process is started with (JSON in `argv[2]`). */
 export interface WorkerInit {
   readonly engine: 'onnx' | 'fake';
-  readonly models: readonly Pick<ModelConfig, 'name' | 'path' | 'overrides'>[];
+  /** The models at start; `models` messages replace the set later (no restart). */
+  readonly models: readonly WorkerModel[];
+  /** Loaded at start instead of on first use. */
+  readonly preload: readonly string[];
+  /** Bytes of model weights the worker keeps loaded. */
+  readonly memoryBudgetBytes: number;
   readonly executionProvider: string;
   readonly intraOpThreads: number;
   /** Milliseconds per step of the fake engine. */
@@ -22,10 +29,13 @@ export type ParentMessage =
       readonly jobs: readonly BatchJob[];
     }
   | { readonly type: 'cancel'; readonly batchId: string }
+  | { readonly type: 'models'; readonly models: readonly WorkerModel[] }
   | { readonly type: 'shutdown' };
 
 export type ChildMessage =
   | { readonly type: 'ready'; readonly models: readonly ModelInfo[] }
+  /** The models changed: one added or removed, loaded or unloaded. */
+  | { readonly type: 'models'; readonly models: readonly ModelInfo[] }
   /** Sent every {@link HEARTBEAT_MS} while the worker's event loop turns (idle or between steps). */
   | { readonly type: 'heartbeat' }
   | {

@@ -66,15 +66,41 @@ test('every problem is reported at once, without a stack in the message', () => 
   assert.match(error.message, /log\.level/);
 });
 
-test('a default model missing from the list and a broken yaml are refused clearly', () => {
-  assert.throws(
-    () => loadConfig({ cwd: dir(), env: { PICTOR_MODELS__DEFAULT: 'nope' } }),
-    /models\.default/,
+test('a default model outside the list may be a library model; a broken yaml is refused clearly', () => {
+  // models.dir is scanned at start: the server warns then if the default is nowhere.
+  assert.equal(
+    loadConfig({ cwd: dir(), env: { PICTOR_MODELS__DEFAULT: 'pulled' } }).models.default,
+    'pulled',
   );
   const cwd = dir();
   writeFileSync(path.join(cwd, 'pictor.yaml'), 'server: [\n');
   assert.throws(() => loadConfig({ cwd, env: {} }), ConfigError);
   assert.throws(() => loadConfig({ cwd: dir(), env: {}, file: 'missing.yaml' }), /does not exist/);
+});
+
+test('the Hugging Face and CivitAI variables their own tools read configure the sources', () => {
+  const cwd = dir();
+  const hf = loadConfig({
+    cwd,
+    env: {
+      HF_HOME: '/srv/hf',
+      HF_TOKEN: 'hf_x',
+      HF_ENDPOINT: 'http://mirror/',
+      CIVITAI_TOKEN: 'c',
+    },
+  }).sources;
+  assert.equal(hf.huggingFace.cacheDir, '/srv/hf/hub');
+  assert.equal(hf.huggingFace.token, 'hf_x');
+  assert.equal(hf.huggingFace.endpoint, 'http://mirror');
+  assert.equal(hf.civitai.token, 'c');
+  const both = loadConfig({ cwd, env: { HF_HOME: '/srv/hf', HF_HUB_CACHE: '/cache' } });
+  assert.equal(both.sources.huggingFace.cacheDir, '/cache');
+  assert.match(
+    loadConfig({ cwd, env: {} }).sources.huggingFace.cacheDir,
+    /\.cache\/huggingface\/hub$/,
+  );
+  assert.equal(loadConfig({ cwd, env: { PICTOR_DATA_DIR: '/d' } }).models.dir, '/d/models');
+  assert.ok(loadConfig({ cwd, env: {} }).workers.memoryBudgetGb > 0);
 });
 
 test('log.file: under the data dir, empty for standard output only, a .log name', () => {

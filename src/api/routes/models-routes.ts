@@ -1,13 +1,29 @@
 import type { FastifyInstance } from 'fastify';
 import type { ModelInfo } from '../../jobs/inference-workers.ts';
 import type { AppDeps } from '../app-deps.ts';
+import type { ModelLibrary } from '../../library/model-library.ts';
 
-function modelView(m: ModelInfo, defaultModel: string): Record<string, unknown> {
+/** `failed` (with `error`), `loaded` in a worker, or `available` (loads on first use). */
+function stateOf(m: ModelInfo): 'failed' | 'loaded' | 'available' {
+  return !m.available ? 'failed' : m.loaded ? 'loaded' : 'available';
+}
+
+function modelView(
+  m: ModelInfo,
+  defaultModel: string,
+  library: ModelLibrary | undefined,
+): Record<string, unknown> {
+  const stored = library?.get(m.name);
   return {
     name: m.name,
     default: m.name === defaultModel,
+    state: stateOf(m),
     available: m.available,
+    loaded: m.loaded,
     error: m.error ?? null,
+    ...(stored
+      ? { format: stored.format, source: stored.source ?? null, size_bytes: stored.sizeBytes }
+      : {}),
     family: m.family,
     defaults: {
       width: m.defaults.width,
@@ -29,19 +45,43 @@ function modelView(m: ModelInfo, defaultModel: string): Record<string, unknown> 
   };
 }
 
+/** Models being pulled that are not served yet, with their progress. */
+function downloading(
+  library: ModelLibrary | undefined,
+  served: readonly ModelInfo[],
+): Record<string, unknown>[] {
+  return (library?.pulls.running() ?? []).flatMap((pull) => {
+    const view = pull.view();
+    if (view.model === undefined || served.some((m) => m.name === view.model)) return [];
+    return [
+      {
+        name: view.model,
+        state: 'downloading',
+        available: false,
+        loaded: false,
+        source: view.source,
+        progress: { total: view.total, completed: view.completed, pull_id: view.id },
+      },
+    ];
+  });
+}
+
 export function modelsRoutes(app: FastifyInstance, deps: AppDeps): void {
   const defaultModel = deps.config.models.default;
   app.get(
     '/v1/models',
     { schema: { tags: ['models'], summary: 'Models, with defaults, limits and schedulers' } },
     () => ({
-      data: deps.service.models().map((m) => modelView(m, defaultModel)),
+      data: [
+        ...deps.service.models().map((m) => modelView(m, defaultModel, deps.library)),
+        ...downloading(deps.library, deps.service.models()),
+      ],
     }),
   );
   app.get<{ Params: { name: string } }>(
     '/v1/models/:name',
     { schema: { tags: ['models'], summary: 'One model' } },
-    (request) => modelView(deps.service.model(request.params.name), defaultModel),
+    (request) => modelView(deps.service.model(request.params.name), defaultModel, deps.library),
   );
   app.get(
     '/v1/queue',

@@ -7,6 +7,7 @@ import type {
   OutputImage,
 } from '../../jobs/inference-workers.ts';
 import type { InferenceEngine } from '../inference-engine.ts';
+import type { WorkerModel } from './model-cache.ts';
 import { solidPng } from './tiny-png.ts';
 
 /**
@@ -15,29 +16,36 @@ import { solidPng } from './tiny-png.ts';
  * containing `__crash__` kills the worker process mid-batch (to test worker death).
  */
 export class FakeEngine implements InferenceEngine {
-  readonly #names: readonly string[];
+  #names: readonly string[] = [];
   readonly #stepMs: number;
 
-  constructor(names: readonly string[], stepMs: number) {
-    this.#names = names;
+  constructor(stepMs: number) {
     this.#stepMs = stepMs;
   }
 
-  load(): Promise<readonly ModelInfo[]> {
-    return Promise.resolve(
-      this.#names.map((name) => ({
-        name,
-        available: true,
-        error: undefined,
-        family: 'sd',
-        defaults: { width: 64, height: 64, steps: 4, guidanceScale: 7.5 },
-        limits: { minSize: 64, maxSize: 1024, sizeMultiple: 8, maxSteps: 50, maxBatch: 8 },
-        defaultScheduler: 'euler',
-        schedulers: ['euler', 'euler_a', 'ddim', 'lcm'],
-        supportsImg2Img: true,
-        supportsInpainting: true,
-      })),
-    );
+  setModels(models: readonly WorkerModel[]): Promise<readonly ModelInfo[]> {
+    this.#names = models.map((m) => m.name);
+    return Promise.resolve(this.models());
+  }
+
+  preload(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  models(): readonly ModelInfo[] {
+    return this.#names.map((name) => ({
+      name,
+      available: true,
+      error: undefined,
+      loaded: true,
+      family: 'sd',
+      defaults: { width: 64, height: 64, steps: 4, guidanceScale: 7.5 },
+      limits: { minSize: 64, maxSize: 1024, sizeMultiple: 8, maxSteps: 50, maxBatch: 8 },
+      defaultScheduler: 'euler',
+      schedulers: ['euler', 'euler_a', 'ddim', 'lcm'],
+      supportsImg2Img: true,
+      supportsInpainting: true,
+    }));
   }
 
   async run(

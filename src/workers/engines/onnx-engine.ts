@@ -1,9 +1,12 @@
 import { existsSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type {
   DiffusionPipeline,
   EngineError,
   ExecutionProvider,
   LatentPreview,
+  ModelManifest,
   ModelOverrides,
 } from '../../engine/index.ts';
 import type {
@@ -13,22 +16,53 @@ import type {
   ModelInfo,
 } from '../../jobs/inference-workers.ts';
 import type { InferenceEngine } from '../inference-engine.ts';
-import type { WorkerInit } from '../worker-protocol.ts';
+import { ModelCache, type WorkerModel } from './model-cache.ts';
 
-type ModelEntry = WorkerInit['models'][number];
+/** A diffusers folder whose components are ONNX files (described without loading). */
+async function isOnnxFolder(dir: string): Promise<boolean> {
+  if (!(await stat(dir)).isDirectory()) return false;
+  const entries = await readdir(dir);
+  return entries.some((entry) => existsSync(path.join(dir, entry, 'model.onnx')));
+}
 
 function unavailable(name: string, error: string): ModelInfo {
+  return { ...describedLater(name, 'sd', []), available: false, error };
+}
+
+/**
+ * A model the engine cannot describe before loading it (a `.safetensors` checkpoint, a diffusers
+ * safetensors folder): served with family defaults until its first load says more, or fails.
+ */
+function describedLater(name: string, family: string, schedulers: readonly string[]): ModelInfo {
+  const xl = family === 'sdxl';
   return {
     name,
-    available: false,
-    error,
-    family: 'sd',
-    defaults: { width: 512, height: 512, steps: 20, guidanceScale: 7.5 },
-    limits: { minSize: 64, maxSize: 1024, sizeMultiple: 8, maxSteps: 150, maxBatch: 4 },
+    available: true,
+    error: undefined,
+    loaded: false,
+    family,
+    defaults: { width: xl ? 1024 : 512, height: xl ? 1024 : 512, steps: 20, guidanceScale: 7.5 },
+    limits: { minSize: 64, maxSize: xl ? 2048 : 1024, sizeMultiple: 8, maxSteps: 150, maxBatch: 4 },
     defaultScheduler: 'euler',
-    schedulers: [],
+    schedulers: [...schedulers],
     supportsImg2Img: false,
     supportsInpainting: false,
+  };
+}
+
+function infoOf(name: string, m: ModelManifest, schedulers: readonly string[]): ModelInfo {
+  return {
+    name,
+    available: true,
+    error: undefined,
+    loaded: false,
+    family: m.family,
+    defaults: { ...m.defaults },
+    limits: { ...m.limits },
+    defaultScheduler: m.defaultScheduler,
+    schedulers: [...schedulers],
+    supportsImg2Img: m.files.vaeEncoder !== undefined,
+    supportsInpainting: m.files.vaeEncoder !== undefined,
   };
 }
 
@@ -54,56 +88,94 @@ async function previewUris(
   return out;
 }
 
-/** {@link InferenceEngine} on Pictor's ONNX engine (`src/engine/`), loaded inside the worker. */
+/**
+ * {@link InferenceEngine} on Pictor's ONNX engine (`src/engine/`), inside the worker: models are
+ * described from their files up front and loaded on first use into a {@link ModelCache} that
+ * unloads the least recently used idle one when the memory budget runs short.
+ */
 export class OnnxEngine implements InferenceEngine {
-  readonly #entries: readonly ModelEntry[];
   readonly #provider: ExecutionProvider;
   readonly #threads: number;
-  readonly #pipelines = new Map<string, DiffusionPipeline>();
+  readonly #models = new Map<string, WorkerModel>();
+  readonly #infos = new Map<string, ModelInfo>();
+  readonly #cache: ModelCache<DiffusionPipeline>;
 
-  constructor(entries: readonly ModelEntry[], provider: string, threads: number) {
-    this.#entries = entries;
-    this.#provider = provider as ExecutionProvider;
-    this.#threads = threads;
+  constructor(options: {
+    provider: string;
+    threads: number;
+    budgetBytes: number;
+    onChange: () => void;
+  }) {
+    this.#provider = options.provider as ExecutionProvider;
+    this.#threads = options.threads;
+    this.#cache = new ModelCache({
+      budgetBytes: options.budgetBytes,
+      load: (model) => this.#load(model),
+      unload: (pipeline) => pipeline.dispose(),
+      onChange: options.onChange,
+    });
   }
 
-  async load(): Promise<readonly ModelInfo[]> {
+  async #load(model: WorkerModel): Promise<DiffusionPipeline> {
     const { loadPipeline, SCHEDULER_NAMES } = await import('../../engine/index.ts');
-    const infos: ModelInfo[] = [];
-    for (const entry of this.#entries) {
-      if (!existsSync(entry.path)) {
-        infos.push(unavailable(entry.name, `model folder ${entry.path} does not exist`));
-        continue;
-      }
-      try {
-        const pipeline = await loadPipeline(entry.path, {
-          name: entry.name,
-          // The config checks the shape; the engine checks the scheduler name at load.
-          overrides: entry.overrides as ModelOverrides | undefined,
-          executionProvider: this.#provider,
-          intraOpThreads: this.#threads,
-          // The API process shares these cores; idle ORT threads must not spin on them.
-          spinWait: false,
-        });
-        this.#pipelines.set(entry.name, pipeline);
-        const m = pipeline.manifest;
-        infos.push({
-          name: entry.name,
-          available: true,
-          error: undefined,
-          family: m.family,
-          defaults: { ...m.defaults },
-          limits: { ...m.limits },
-          defaultScheduler: m.defaultScheduler,
-          schedulers: [...SCHEDULER_NAMES],
-          supportsImg2Img: m.files.vaeEncoder !== undefined,
-          supportsInpainting: m.files.vaeEncoder !== undefined,
-        });
-      } catch (error) {
-        infos.push(unavailable(entry.name, (error as Error).message));
-      }
+    const pipeline = await loadPipeline(model.path, {
+      name: model.name,
+      // The config checks the shape; the engine checks the scheduler name at load.
+      overrides: model.overrides as ModelOverrides | undefined,
+      executionProvider: this.#provider,
+      intraOpThreads: this.#threads,
+      // The API process shares these cores; idle ORT threads must not spin on them.
+      spinWait: false,
+    });
+    this.#infos.set(model.name, infoOf(model.name, pipeline.manifest, SCHEDULER_NAMES));
+    return pipeline;
+  }
+
+  async #describe(model: WorkerModel): Promise<ModelInfo> {
+    if (!existsSync(model.path)) return unavailable(model.name, `${model.path} does not exist`);
+    const { SCHEDULER_NAMES } = await import('../../engine/index.ts');
+    if (!(await isOnnxFolder(model.path)))
+      return describedLater(model.name, model.family ?? 'sd', SCHEDULER_NAMES);
+    const { readModelManifest } = await import('../../engine/model/model-manifest.ts');
+    try {
+      return infoOf(model.name, await readModelManifest(model.path), SCHEDULER_NAMES);
+    } catch (error) {
+      return unavailable(model.name, (error as Error).message);
     }
-    return infos;
+  }
+
+  async setModels(models: readonly WorkerModel[]): Promise<readonly ModelInfo[]> {
+    const wanted = new Map(models.map((m) => [m.name, m]));
+    for (const [name, old] of this.#models) {
+      const next = wanted.get(name);
+      if (next?.path === old.path) continue;
+      this.#models.delete(name);
+      this.#infos.delete(name);
+      await this.#cache.remove(name);
+    }
+    for (const model of models) {
+      if (!this.#infos.has(model.name)) this.#infos.set(model.name, await this.#describe(model));
+      this.#models.set(model.name, model);
+    }
+    return this.models();
+  }
+
+  async preload(name: string): Promise<void> {
+    const model = this.#models.get(name);
+    if (!model) return;
+    try {
+      await this.#cache.acquire(model);
+      this.#cache.release(name);
+    } catch (error) {
+      this.#infos.set(name, unavailable(name, (error as Error).message));
+    }
+  }
+
+  models(): readonly ModelInfo[] {
+    return [...this.#infos.values()].map((info) => ({
+      ...info,
+      loaded: this.#cache.isLoaded(info.name),
+    }));
   }
 
   async run(
@@ -112,14 +184,38 @@ export class OnnxEngine implements InferenceEngine {
     onProgress: (p: BatchProgress) => void,
     signal: AbortSignal,
   ): Promise<BatchOutcome> {
-    const pipeline = this.#pipelines.get(model);
-    if (!pipeline)
+    const entry = this.#models.get(model);
+    if (!entry)
       return {
         ok: false,
         code: 'MODEL_UNAVAILABLE',
-        message: `model '${model}' is not loaded`,
+        message: `model '${model}' is no longer served (removed from the library)`,
         field: undefined,
       };
+    let pipeline: DiffusionPipeline;
+    try {
+      pipeline = await this.#cache.acquire(entry);
+    } catch (error) {
+      return {
+        ok: false,
+        code: 'MODEL_UNAVAILABLE',
+        message: `model '${model}' could not be loaded: ${(error as Error).message}`,
+        field: undefined,
+      };
+    }
+    try {
+      return await this.#generate(pipeline, jobs, onProgress, signal);
+    } finally {
+      this.#cache.release(model);
+    }
+  }
+
+  async #generate(
+    pipeline: DiffusionPipeline,
+    jobs: readonly BatchJob[],
+    onProgress: (p: BatchProgress) => void,
+    signal: AbortSignal,
+  ): Promise<BatchOutcome> {
     const wantPreview = jobs.some((j) => j.params.preview);
     const items = jobs.map((job) => {
       const p = job.params;
@@ -183,6 +279,6 @@ export class OnnxEngine implements InferenceEngine {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all([...this.#pipelines.values()].map((p) => p.dispose()));
+    await this.#cache.dispose();
   }
 }

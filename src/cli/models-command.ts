@@ -1,0 +1,133 @@
+import { loadConfig } from '../config/index.ts';
+import { ProblemError } from '../errors/index.ts';
+import type { LibraryModel } from '../library/library-model.ts';
+import { ModelLibrary } from '../library/model-library.ts';
+import { formatBytes } from '../library/model-pulls.ts';
+import { fields, table } from './cli-table.ts';
+import { UsageError, parseCommand, type CliIo } from './cli-io.ts';
+import { showPullProgress } from './pull-progress.ts';
+
+export const MODELS_USAGE = `usage: pictor models <command> [--json] [--data-dir DIR | --config FILE]
+  models pull REF [--name N] [--revision R]     REF: hf:org/repo[@rev][/subfolder], org/repo,
+                                                civitai:MODEL[@VERSION], a civitai.com link,
+                                                https://…/file.safetensors (with --name), a path
+  models download <civitai-url|id> [--version V]   the same, Scratchy's spelling
+  models download URL --name N
+  models list                                   name, format, size, source
+  models info NAME
+  models rm NAME --yes                          removes the model and frees its disk
+  models scan                                   looks for models in models.dir again
+Tokens: HF_TOKEN, CIVITAI_TOKEN (never printed). A running server picks changes up by itself.`;
+
+const SUBCOMMANDS = ['pull', 'download', 'list', 'info', 'rm', 'scan'];
+
+function modelJson(m: LibraryModel): Record<string, unknown> {
+  return {
+    name: m.name,
+    format: m.format,
+    family_hint: m.family ?? null,
+    size_bytes: m.sizeBytes,
+    source: m.source ?? null,
+    path: m.path,
+    configured: m.origin === 'config',
+  };
+}
+
+function argument(positionals: readonly string[], what: string): string {
+  const value = positionals[1];
+  if (value === undefined)
+    throw new UsageError(`models ${positionals[0] ?? ''}: ${what} is required`);
+  if (positionals.length > 2) throw new UsageError(`unexpected argument '${positionals[2] ?? ''}'`);
+  return value;
+}
+
+/** `pictor models …`: the model library on this machine (no server needed). Returns the exit code. */
+export async function modelsCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const parsed = parseCommand(argv, {
+    name: { type: 'string' },
+    revision: { type: 'string' },
+    version: { type: 'string' },
+    yes: { type: 'boolean', short: 'y' },
+  });
+  const { values, positionals } = parsed;
+  const sub = positionals[0];
+  if (!sub || !SUBCOMMANDS.includes(sub))
+    throw new UsageError(sub ? `unknown command 'models ${sub}'` : 'a command is required');
+  const json = values['json'] === true;
+  const print = (data: unknown, human: string): void =>
+    io.out(json ? `${JSON.stringify(data, null, 2)}\n` : human);
+  const config = loadConfig({
+    flags: parsed.configFlags,
+    ...(io.env === undefined ? {} : { env: io.env }),
+    ...(parsed.configFile === undefined ? {} : { file: parsed.configFile }),
+  });
+  const library = new ModelLibrary(config);
+  try {
+    switch (sub) {
+      case 'pull':
+      case 'download': {
+        const source = argument(positionals, 'REF');
+        const revision = values['revision'] ?? values['version'];
+        const pull = library.pull(source, {
+          name: typeof values['name'] === 'string' ? values['name'] : undefined,
+          revision: typeof revision === 'string' ? revision : undefined,
+        });
+        // Ctrl-C stops the pull; what was downloaded stays for the next one.
+        const cancel = (): void => pull.controller.abort();
+        process.once('SIGINT', cancel);
+        try {
+          await showPullProgress(pull, io.out, json ? 'json' : io.interactive ? 'tty' : 'lines');
+        } finally {
+          process.off('SIGINT', cancel);
+        }
+        return 0;
+      }
+      case 'list': {
+        const models = await library.scan();
+        print(
+          { data: models.map(modelJson) },
+          models.length === 0
+            ? 'no models\n'
+            : `${table(models, [
+                ['NAME', (m) => m.name],
+                ['FORMAT', (m) => m.format],
+                ['FAMILY', (m) => m.family],
+                ['SIZE', (m) => formatBytes(m.sizeBytes)],
+                ['SOURCE', (m) => m.source ?? (m.origin === 'config' ? 'models.list' : 'local')],
+              ])}\n` + `(loaded or not: GET /v1/models on the running server)\n`,
+        );
+        return 0;
+      }
+      case 'info': {
+        const name = argument(positionals, 'NAME');
+        await library.scan();
+        const model = library.get(name);
+        if (!model) throw new ProblemError('MODEL_NOT_FOUND', `no model named '${name}'`);
+        print(modelJson(model), `${fields(Object.entries(modelJson(model)))}\n`);
+        return 0;
+      }
+      case 'rm': {
+        const name = argument(positionals, 'NAME');
+        if (values['yes'] !== true)
+          throw new UsageError(`models rm ${name}: deletes its files; add --yes to confirm`);
+        const model = await library.remove(name);
+        print(
+          { deleted: modelJson(model) },
+          `removed '${name}' (${formatBytes(model.sizeBytes)} freed)\n`,
+        );
+        return 0;
+      }
+      case 'scan': {
+        const models = await library.scan();
+        print(
+          { data: models.map(modelJson) },
+          `${models.length} model(s): ${models.map((m) => m.name).join(', ')}\n`,
+        );
+        return 0;
+      }
+    }
+    return 2;
+  } finally {
+    await library.close();
+  }
+}

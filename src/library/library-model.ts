@@ -1,0 +1,50 @@
+/** How a model's weights are stored. */
+export type ModelFormat = 'onnx' | 'diffusers' | 'safetensors';
+
+/** A model the library serves. */
+export interface LibraryModel {
+  readonly name: string;
+  /** A diffusers (ONNX or safetensors) folder or a single `.safetensors` file. */
+  readonly path: string;
+  readonly format: ModelFormat;
+  /** Where it was pulled from (`hf:org/repo@main`), when it was pulled. */
+  readonly source: string | undefined;
+  /** A hint from the source (CivitAI's base model) until the engine reads the real one. */
+  readonly family: string | undefined;
+  /** Bytes on disk (links followed). */
+  readonly sizeBytes: number;
+  readonly cost: number | undefined;
+  readonly keepAliveSeconds: number | undefined;
+  /** `config`: from `models.list` (not removable); `library`: found in a models folder. */
+  readonly origin: 'config' | 'library';
+}
+
+/**
+ * The small file next to a library model (`NAME.pictor.json`) with what its files cannot say:
+ * where it came from and per-model settings. The CLI writes it; users may edit it.
+ */
+export interface ModelSidecar {
+  readonly source?: string;
+  readonly family?: string;
+  readonly cost?: number;
+  readonly keepAliveSeconds?: number;
+  readonly pulledAt?: string;
+}
+
+export const SIDECAR_SUFFIX = '.pictor.json';
+
+const NAME = /^[a-zA-Z0-9._-]{1,64}$/;
+
+export function isModelName(name: string): boolean {
+  return NAME.test(name) && !name.startsWith('.');
+}
+
+/** `My Model v2.safetensors` → `My-Model-v2`: a valid library name from any file or repo name. */
+export function modelNameFrom(text: string): string {
+  const base = text
+    .replace(/\.safetensors$/i, '')
+    .replace(/[^a-zA-Z0-9._-]+/g, '-')
+    .replace(/^[-.]+|-+$/g, '')
+    .slice(0, 64);
+  return base === '' ? 'model' : base;
+}

@@ -1,0 +1,312 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { ProblemError } from '../../src/errors/index.ts';
+import { ModelLibrary } from '../../src/library/model-library.ts';
+import { FakeHub, repoFromFolder } from '../helpers/fake-hub.ts';
+import { testConfig } from '../helpers/pictor.ts';
+
+const TINY = path.resolve(import.meta.dirname, '../../models/tiny');
+const hub = new FakeHub();
+
+before(async () => {
+  await hub.listen();
+});
+after(async () => {
+  await hub.close();
+});
+
+let repoCount = 0;
+/** A fresh repo on the hub: a copy of models/tiny as a diffusers ONNX repo (plus a pickle). */
+function tinyRepo(options: { token?: string } = {}): string {
+  const name = `org/tiny-${++repoCount}`;
+  const files = repoFromFolder(TINY, { 'unet/diffusion_pytorch_model.bin': Buffer.alloc(64, 7) });
+  hub.repos.set(name, { sha: `${repoCount}`.padStart(40, 'b'), files, ...options });
+  return name;
+}
+
+function library(env: Record<string, string> = {}): {
+  lib: ModelLibrary;
+  dataDir: string;
+  cache: string;
+} {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'pictor-lib-'));
+  const cache = path.join(dataDir, 'hf-cache');
+  const config = testConfig(
+    {
+      HF_ENDPOINT: hub.url,
+      HF_HUB_CACHE: cache,
+      PICTOR_SOURCES__CIVITAI__ENDPOINT: hub.url,
+      PICTOR_SOURCES__RETRY_BACKOFF_MS: '10',
+      PICTOR_SOURCES__RETRIES: '2',
+      ...env,
+    },
+    dataDir,
+  );
+  return { lib: new ModelLibrary(config), dataDir, cache };
+}
+
+async function failure(promise: Promise<unknown>): Promise<ProblemError> {
+  const error = await promise.then(
+    () => assert.fail('expected the pull to fail'),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof ProblemError, String(error));
+  return error;
+}
+
+test('a Hugging Face pull fills the standard cache layout, links the model into the library, never fetches pickles', async () => {
+  const repo = tinyRepo();
+  const { lib, dataDir, cache } = library();
+  const pull = lib.pull(`hf:${repo}`);
+  assert.equal(await pull.done, repo.split('/')[1]);
+  const repoDir = path.join(cache, `models--${repo.replace('/', '--')}`);
+  const commit = hub.repos.get(repo)?.sha ?? '';
+  assert.equal(readFileSync(path.join(repoDir, 'refs', 'main'), 'utf8'), commit);
+  const unet = path.join(repoDir, 'snapshots', commit, 'unet', 'model.onnx');
+  assert.ok(lstatSync(unet).isSymbolicLink());
+  const bytes = readFileSync(unet);
+  assert.ok(bytes.equals(readFileSync(path.join(TINY, 'unet/model.onnx'))));
+  const blob = path.basename(realpathSync(unet));
+  assert.equal(blob, createHash('sha256').update(bytes).digest('hex'));
+  assert.equal(hub.downloads('diffusion_pytorch_model.bin'), 0);
+  assert.ok(!readdirSync(path.join(repoDir, 'blobs')).some((b) => b.endsWith('.partial')));
+  const model = lib.get(repo.split('/')[1] ?? '');
+  assert.equal(model?.format, 'onnx');
+  assert.equal(model?.source, `hf:${repo}@main`);
+  assert.ok(lstatSync(path.join(dataDir, 'models', repo.split('/')[1] ?? '')).isSymbolicLink());
+  const events = pull.events.map((e) => e.status);
+  assert.equal(events[0], 'pulling manifest');
+  assert.ok(events.includes('downloading') && events.includes('verifying'));
+  assert.equal(events.at(-1), 'success');
+});
+
+test('a dropped connection resumes with a Range request from where it stopped', async () => {
+  const repo = tinyRepo();
+  const unet = hub.repos.get(repo)?.files.get('unet/model.onnx');
+  assert.ok(unet);
+  unet.dropAfter = 1_000_000;
+  const { lib } = library();
+  await lib.pull(`hf:${repo}`, { name: 'resumed' }).done;
+  const requests = hub.requests.filter((r) =>
+    r.url.endsWith(`${repo}/resolve/${hub.repos.get(repo)?.sha}/unet/model.onnx`),
+  );
+  assert.equal(requests.length, 2);
+  assert.equal(requests[0]?.range, undefined);
+  // What had arrived when the connection dropped (some of the 1 MB sent may still be in flight).
+  const resumedAt = Number(/^bytes=(\d+)-$/.exec(requests[1]?.range ?? '')?.[1]);
+  assert.ok(resumedAt > 0 && resumedAt <= 1_000_000, String(requests[1]?.range));
+  assert.ok(lib.get('resumed'));
+});
+
+test('a network that stays down fails clearly and keeps the partial file for the next pull', async () => {
+  const repo = tinyRepo();
+  const unet = hub.repos.get(repo)?.files.get('unet/model.onnx');
+  assert.ok(unet);
+  unet.alwaysDrop = true;
+  unet.dropAfter = 5000;
+  const { lib, cache } = library();
+  const error = await failure(lib.pull(`hf:${repo}`).done);
+  assert.equal(error.code, 'MODEL_DOWNLOAD_FAILED');
+  assert.match(error.message, /failed 3 times.*bytes are kept and the next pull resumes/);
+  const blobs = readdirSync(path.join(cache, `models--${repo.replace('/', '--')}`, 'blobs'));
+  assert.ok(blobs.some((b) => b.endsWith('.partial')));
+  assert.equal(lib.get(repo.split('/')[1] ?? ''), undefined);
+  unet.alwaysDrop = false;
+  await lib.pull(`hf:${repo}`).done;
+  assert.ok(lib.get(repo.split('/')[1] ?? ''));
+});
+
+test('a file that does not match its published hash is deleted and the pull says so', async () => {
+  const repo = tinyRepo();
+  const file = hub.repos.get(repo)?.files.get('vae_decoder/model.onnx');
+  assert.ok(file);
+  file.corrupt = true;
+  const { lib, cache, dataDir } = library();
+  const pull = lib.pull(`hf:${repo}`);
+  const error = await failure(pull.done);
+  assert.equal(error.code, 'MODEL_HASH_MISMATCH');
+  assert.match(
+    error.message,
+    /vae_decoder\/model\.onnx: sha256 [0-9a-f]+ does not match .*deleted/,
+  );
+  const blobs = readdirSync(path.join(cache, `models--${repo.replace('/', '--')}`, 'blobs'));
+  const expected = createHash('sha256').update(file.data).digest('hex');
+  assert.ok(!blobs.includes(expected) && !blobs.includes(`${expected}.partial`));
+  assert.ok(
+    !existsSync(path.join(dataDir, 'models')) ||
+      readdirSync(path.join(dataDir, 'models')).length === 0,
+  );
+  assert.equal(pull.events.at(-1)?.status, 'error');
+});
+
+test('a gated repo without a token fails naming HF_TOKEN; with it the pull works and the token goes to the hub only', async () => {
+  const repo = tinyRepo({ token: 'hf_secret_token' });
+  const error = await failure(library().lib.pull(`hf:${repo}`).done);
+  assert.equal(error.code, 'MODEL_SOURCE_UNAUTHORIZED');
+  assert.match(error.message, /401 .*HF_TOKEN/);
+  assert.doesNotMatch(error.message, /hf_secret_token/);
+  const { lib } = library({ HF_TOKEN: 'hf_secret_token' });
+  const pull = lib.pull(`hf:${repo}`);
+  await pull.done;
+  assert.doesNotMatch(JSON.stringify(pull.events), /hf_secret_token/);
+});
+
+test('an unknown repo is a 404 naming it', async () => {
+  const error = await failure(library().lib.pull('hf:org/no-such-repo').done);
+  assert.equal(error.code, 'MODEL_SOURCE_NOT_FOUND');
+  assert.match(error.message, /no such repo or revision .*org\/no-such-repo@main/);
+});
+
+test('two concurrent pulls of one model share one download', async () => {
+  const repo = tinyRepo();
+  const { lib } = library();
+  const first = lib.pull(`hf:${repo}`);
+  const second = lib.pull(`hf:${repo}`);
+  assert.equal(first, second);
+  const third = lib.pull(repo);
+  await Promise.all([first.done, third.done]);
+  assert.equal(hub.downloads(`${hub.repos.get(repo)?.sha}/unet/model.onnx`), 1);
+});
+
+test('a model already in the Hugging Face cache is linked with no network call', async () => {
+  const repo = tinyRepo();
+  const { lib, dataDir } = library();
+  await lib.pull(`hf:${repo}`).done;
+  // The same cache, a hub that is gone.
+  const offline = new ModelLibrary(
+    testConfig(
+      { HF_ENDPOINT: 'http://127.0.0.1:9', HF_HUB_CACHE: path.join(dataDir, 'hf-cache') },
+      mkdtempSync(path.join(tmpdir(), 'pictor-lib-')),
+    ),
+  );
+  const before = hub.requests.length;
+  await offline.pull(`hf:${repo}`, { name: 'offline' }).done;
+  assert.equal(hub.requests.length, before);
+  assert.equal(offline.get('offline')?.format, 'onnx');
+});
+
+test('CivitAI: a version is downloaded to NAME.safetensors, checked against its SHA256, family from the base model', async () => {
+  const data = Buffer.alloc(300_000, 3);
+  hub.civitai.set(4001, {
+    id: 4001,
+    modelId: 400,
+    baseModel: 'SDXL 1.0',
+    fileName: 'My Model v2.safetensors',
+    data,
+  });
+  const { lib, dataDir } = library();
+  assert.equal(await lib.pull('civitai:400').done, 'My-Model-v2');
+  const model = lib.get('My-Model-v2');
+  assert.equal(model?.format, 'safetensors');
+  assert.equal(model?.family, 'sdxl');
+  assert.equal(model?.source, 'civitai:400@4001');
+  assert.ok(readFileSync(path.join(dataDir, 'models', 'My-Model-v2.safetensors')).equals(data));
+
+  hub.civitai.set(4002, {
+    id: 4002,
+    modelId: 401,
+    baseModel: 'SD 1.5',
+    fileName: 'bad.safetensors',
+    data,
+    sha256: 'ab'.repeat(32),
+  });
+  // A civitai.com link goes through the configured endpoint.
+  const bad = await failure(lib.pull('https://civitai.com/models/401?modelVersionId=4002').done);
+  assert.equal(bad.code, 'MODEL_HASH_MISMATCH');
+  assert.ok(!existsSync(path.join(dataDir, 'models', 'bad.safetensors')));
+
+  hub.civitai.set(4003, {
+    id: 4003,
+    modelId: 402,
+    baseModel: 'SD 1.5',
+    fileName: 'gated.safetensors',
+    data,
+    token: 'civ_tok',
+  });
+  const unauthorized = await failure(lib.pull('civitai:402@4003').done);
+  assert.equal(unauthorized.code, 'MODEL_SOURCE_UNAUTHORIZED');
+  assert.match(unauthorized.message, /CIVITAI_TOKEN/);
+  const missing = await failure(lib.pull('civitai:999').done);
+  assert.equal(missing.code, 'MODEL_SOURCE_NOT_FOUND');
+});
+
+test('a cancelled pull stops, says so, and registers nothing', async () => {
+  const repo = tinyRepo();
+  const unet = hub.repos.get(repo)?.files.get('unet/model.onnx');
+  assert.ok(unet);
+  unet.alwaysDrop = true;
+  const { lib } = library({ PICTOR_SOURCES__RETRY_BACKOFF_MS: '60000' });
+  const pull = lib.pull(`hf:${repo}`);
+  await new Promise<void>((resolve) => {
+    const off = pull.subscribe((e) => {
+      if (e.status === 'downloading' && e.file.endsWith('unet/model.onnx')) {
+        queueMicrotask(() => off());
+        resolve();
+      }
+    });
+  });
+  assert.ok(lib.pulls.cancel(pull.id));
+  const error = await failure(pull.done);
+  assert.equal(error.code, 'PULL_CANCELLED');
+  assert.equal(pull.state, 'cancelled');
+  assert.equal(lib.get(repo.split('/')[1] ?? ''), undefined);
+});
+
+/** A small tmpfs (root only): a disk that really fills up. Undefined when mounting is not allowed. */
+function smallDisk(size: string): { dir: string; unmount: () => void } | undefined {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pictor-full-'));
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+  if (mounted.status !== 0) return undefined;
+  return { dir, unmount: () => spawnSync('umount', [dir]) };
+}
+
+test('a full disk: refused before downloading when the size is known, cleaned up when it fills mid-file; nothing registered', async (t) => {
+  const disk = smallDisk('2m');
+  if (!disk) {
+    t.skip('mounting a tmpfs is not permitted here (needs root)');
+    return;
+  }
+  t.after(disk.unmount);
+  const repo = tinyRepo();
+  const { lib } = library({
+    HF_HUB_CACHE: path.join(disk.dir, 'hf'),
+    PICTOR_MODELS__DIR: disk.dir,
+  });
+  const before = hub.requests.length;
+  const known = await failure(lib.pull(`hf:${repo}`).done);
+  assert.equal(known.code, 'INSUFFICIENT_STORAGE');
+  assert.match(known.message, /needs .* but only .* is free/);
+  // Refused before the first byte: no file was requested.
+  assert.equal(hub.requests.slice(before).filter((r) => r.url.includes('/resolve/')).length, 0);
+
+  // A plain URL publishes no size: the disk fills during the download.
+  hub.civitai.set(5001, {
+    id: 5001,
+    modelId: 500,
+    baseModel: 'SD 1.5',
+    fileName: 'big.safetensors',
+    data: Buffer.alloc(3 * 1024 * 1024, 1),
+  });
+  const midway = await failure(
+    lib.pull(`${hub.url}/api/download/models/5001`, { name: 'big' }).done,
+  );
+  assert.equal(midway.code, 'INSUFFICIENT_STORAGE');
+  assert.match(midway.message, /disk filled up .*partial file was deleted/);
+  assert.deepEqual(
+    readdirSync(disk.dir).filter((f) => f !== 'hf'),
+    [],
+  );
+  assert.equal(lib.get('big'), undefined);
+});
