@@ -20,6 +20,7 @@ import { accountUserRoutes } from './routes/account-user-routes.ts';
 import { adminKeysRoutes } from './routes/admin-keys-routes.ts';
 import { adminReportsRoutes } from './routes/admin-reports-routes.ts';
 import { ENGINE_VERSION } from '../engine/version.ts';
+import { refuseStrayUpgrades } from './refuse-stray-upgrades.ts';
 
 export interface BuildAppOptions {
   /** Pino options or a ready logger; the config's level by default. */
@@ -61,6 +62,10 @@ export async function buildApp(
     forceCloseConnections: true,
   });
   app.decorateRequest('caller', null as never);
+  // Registered before the auth hook so that its own hook marks upgrade requests first: a refused
+  // upgrade (401) then has its socket closed after the answer instead of left open.
+  await app.register(websocket);
+  refuseStrayUpgrades(app);
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
     request.caller = await deps.authenticate(request, reply);
@@ -101,7 +106,6 @@ export async function buildApp(
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(websocket);
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   if (deps.metrics) {
     const registry = deps.metrics;
