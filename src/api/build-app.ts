@@ -21,6 +21,7 @@ import { adminKeysRoutes } from './routes/admin-keys-routes.ts';
 import { adminReportsRoutes } from './routes/admin-reports-routes.ts';
 import { ENGINE_VERSION } from '../engine/version.ts';
 import { refuseStrayUpgrades } from './refuse-stray-upgrades.ts';
+import { guardJsonInput } from './json-body-parser.ts';
 
 export interface BuildAppOptions {
   /** Pino options or a ready logger; the config's level by default. */
@@ -66,6 +67,7 @@ export async function buildApp(
   // upgrade (401) then has its socket closed after the answer instead of left open.
   await app.register(websocket);
   refuseStrayUpgrades(app);
+  guardJsonInput(app);
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
     request.caller = await deps.authenticate(request, reply);
