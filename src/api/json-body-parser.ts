@@ -46,7 +46,8 @@ export function guardJsonInput(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    parse(request, body, (error, value: unknown) => {
+    // Fastify's default parser answers through the callback (its return value is not used).
+    void parse(request, body.toString(), (error, value: unknown) => {
       if (error) {
         done(error, undefined);
         return;
