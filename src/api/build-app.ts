@@ -22,6 +22,7 @@ import { adminReportsRoutes } from './routes/admin-reports-routes.ts';
 import { ENGINE_VERSION } from '../engine/version.ts';
 import { refuseStrayUpgrades } from './refuse-stray-upgrades.ts';
 import { guardJsonInput } from './json-body-parser.ts';
+import { studioPlugin } from './studio/studio-plugin.ts';
 
 export interface BuildAppOptions {
   /** Pino options or a ready logger; the config's level by default. */
@@ -129,5 +130,6 @@ export async function buildApp(
     accountUserRoutes(app, deps.accounts);
   }
   await registerDialects(app, deps);
+  await app.register((scope) => studioPlugin(scope, deps));
   return app;
 }

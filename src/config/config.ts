@@ -10,6 +10,18 @@ export interface ModelConfig {
   readonly path: string;
   /** Credits per image for this model; `credits.costPerImage` when absent. */
   readonly cost?: number;
+  /** What the model's files say (or detection guesses), overridden; the engine checks the scheduler name. */
+  readonly overrides?: ModelOverridesConfig;
+}
+
+/** `models.list[].overrides`: each optional. */
+export interface ModelOverridesConfig {
+  readonly predictionType?: 'epsilon' | 'v_prediction';
+  readonly scheduler?: string;
+  readonly width?: number;
+  readonly height?: number;
+  readonly steps?: number;
+  readonly guidanceScale?: number;
 }
 
 /**
@@ -29,6 +41,11 @@ export interface PictorConfig {
     readonly bodyLimitMb: number;
     /** How long a graceful shutdown lets the running job finish. */
     readonly shutdownTimeoutSeconds: number;
+    /**
+     * Browser origins allowed to call the API (CORS, with `OPTIONS` preflights): exact origins
+     * such as `https://app.example`, or `*` for any. Empty (the default): no CORS headers.
+     */
+    readonly corsOrigins: readonly string[];
   };
   readonly database: {
     readonly driver: 'sqlite' | 'postgres';
@@ -48,6 +65,11 @@ export interface PictorConfig {
     readonly intraOpThreads: number;
     /** Milliseconds to wait before restarting a worker that died. */
     readonly restartDelayMs: number;
+    /**
+     * A worker silent this long (no step done, no heartbeat) is hung: it is killed, its batch
+     * retried once elsewhere. Bounds one engine step (and the VAE decode after the last).
+     */
+    readonly stepTimeoutMs: number;
   };
   readonly queue: {
     /** Queued jobs beyond this are refused with `429` and `Retry-After`. */
@@ -124,6 +146,17 @@ export interface PictorConfig {
     readonly dir: string;
   };
   /** Signed image links (OpenAI `response_format: "url"`): fetched without an API key. */
+  /**
+   * The other servers' APIs Pictor also speaks, each at its own paths and switchable off: OpenAI's
+   * Images API, AUTOMATIC1111's `/sdapi`, mflux-server's `/api/*`, the SDXL FastAPI server's
+   * `POST /generate/{model}`.
+   */
+  readonly dialects: {
+    readonly openai: boolean;
+    readonly a1111: boolean;
+    readonly mflux: boolean;
+    readonly sdxlFastapi: boolean;
+  };
   readonly links: {
     /** HMAC-SHA256 key; generated and stored as `link-secret` under `dataDir` when empty. */
     readonly secret: string;
@@ -141,10 +174,17 @@ export const DEFAULT_CONFIG: PictorConfig = {
     publicUrl: '',
     bodyLimitMb: 25,
     shutdownTimeoutSeconds: 30,
+    corsOrigins: [],
   },
   database: { driver: 'sqlite', url: 'pictor.db' },
   models: { default: 'tiny', list: [{ name: 'tiny', path: 'models/tiny' }] },
-  workers: { devices: ['cpu'], engine: 'onnx', intraOpThreads: 0, restartDelayMs: 500 },
+  workers: {
+    devices: ['cpu'],
+    engine: 'onnx',
+    intraOpThreads: 0,
+    restartDelayMs: 500,
+    stepTimeoutMs: 300_000,
+  },
   queue: {
     maxQueued: 1000,
     maxBatch: 4,
@@ -176,5 +216,6 @@ export const DEFAULT_CONFIG: PictorConfig = {
   },
   credits: { costPerImage: 1 },
   backups: { dir: 'backups' },
+  dialects: { openai: true, a1111: true, mflux: true, sdxlFastapi: true },
   links: { secret: '', ttlSeconds: 3600 },
 };

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ProblemError } from '../../errors/index.ts';
 import { decimalIntegers } from '../decimal-numbers.ts';
 import { isTerminal, type Job } from '../../jobs/job.ts';
-import type { JobEventType } from '../../jobs/job-event.ts';
+import { finalEventOf } from '../../jobs/job-event.ts';
 import type { AppDeps } from '../app-deps.ts';
 import {
   generationBodySchema,
@@ -24,11 +24,11 @@ export function ensureFinalEvent(deps: AppDeps, job: Job): void {
   if (!isTerminal(job.status)) return;
   const history = deps.events.history(job.id);
   if (history.some((e) => e.type === job.status)) return;
-  const data: Record<string, unknown> = { job_id: job.id, status: job.status };
-  if (job.status === 'completed')
-    data['retrieval_url'] = `${deps.publicUrl}/v1/jobs/${job.id}/image`;
-  if (job.error) data['error'] = job.error;
-  deps.events.emit(job.id, job.owner, job.status as JobEventType, data);
+  const final = finalEventOf(
+    job,
+    (id, index) => `${deps.publicUrl}/v1/jobs/${id}/image?index=${index}`,
+  );
+  if (final) deps.events.emit(job.id, job.owner, final.type, final.data);
 }
 
 export function jobsRoutes(app: FastifyInstance, deps: AppDeps): void {

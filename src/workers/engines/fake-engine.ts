@@ -31,7 +31,7 @@ export class FakeEngine implements InferenceEngine {
         error: undefined,
         family: 'sd',
         defaults: { width: 64, height: 64, steps: 4, guidanceScale: 7.5 },
-        limits: { minSize: 64, maxSize: 512, sizeMultiple: 8, maxSteps: 50, maxBatch: 8 },
+        limits: { minSize: 64, maxSize: 1024, sizeMultiple: 8, maxSteps: 50, maxBatch: 8 },
         defaultScheduler: 'euler',
         schedulers: ['euler', 'euler_a', 'ddim', 'lcm'],
         supportsImg2Img: true,
