@@ -21,6 +21,8 @@ export interface KeyFields extends KeyPatch {
 
 export const MAX_CREDITS = 1_000_000_000;
 export const MAX_PRIORITY = 10;
+/** The last moment ISO 8601 (and so the API) can write: 9999-12-31T23:59:59.999Z. */
+const MAX_EXPIRY = 253_402_300_799_999;
 
 function invalid(field: string, message: string): ProblemError {
   return new ProblemError('VALIDATION_FAILED', `${field}: ${message}`, { field });
@@ -37,17 +39,22 @@ function integer(field: string, value: unknown, min: number, max: number): numbe
 export function parseExpiry(value: unknown, now = Date.now()): number | null {
   if (value === null || value === 'never' || value === '') return null;
   if (typeof value !== 'string') throw invalid('expires_at', 'must be an ISO 8601 time or null');
-  const relative = /^(\d+)([dhm])$/.exec(value.trim());
+  const relative = /^(\d{1,9})([dhm])$/.exec(value.trim());
+  let ms: number;
   if (relative) {
     const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[relative[2] as 'd' | 'h' | 'm'];
-    return now + Number(relative[1]) * unit;
+    ms = now + Number(relative[1]) * unit;
+  } else {
+    ms = Date.parse(value);
+    if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(ms))
+      throw invalid(
+        'expires_at',
+        `must be an ISO 8601 time, a duration like 30d, or null; got ${JSON.stringify(value)}`,
+      );
   }
-  const ms = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(ms))
-    throw invalid(
-      'expires_at',
-      `must be an ISO 8601 time, a duration like 30d, or null; got ${JSON.stringify(value)}`,
-    );
+  // Checked before storing: a time past year 9999 cannot be shown as ISO 8601 again.
+  if (ms > MAX_EXPIRY)
+    throw invalid('expires_at', `must be before the year 10000, got ${JSON.stringify(value)}`);
   return ms;
 }
 

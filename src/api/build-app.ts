@@ -21,6 +21,8 @@ import { adminKeysRoutes } from './routes/admin-keys-routes.ts';
 import { adminReportsRoutes } from './routes/admin-reports-routes.ts';
 import { adminModelsRoutes } from './routes/admin-models-routes.ts';
 import { ENGINE_VERSION } from '../engine/version.ts';
+import { refuseStrayUpgrades } from './refuse-stray-upgrades.ts';
+import { guardJsonInput } from './json-body-parser.ts';
 import { studioPlugin } from './studio/studio-plugin.ts';
 
 export interface BuildAppOptions {
@@ -63,6 +65,11 @@ export async function buildApp(
     forceCloseConnections: true,
   });
   app.decorateRequest('caller', null as never);
+  // Registered before the auth hook so that its own hook marks upgrade requests first: a refused
+  // upgrade (401) then has its socket closed after the answer instead of left open.
+  await app.register(websocket);
+  refuseStrayUpgrades(app);
+  guardJsonInput(app);
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
     request.caller = await deps.authenticate(request, reply);
@@ -103,7 +110,6 @@ export async function buildApp(
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(websocket);
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   if (deps.metrics) {
     const registry = deps.metrics;

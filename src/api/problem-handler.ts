@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ProblemError } from '../errors/index.ts';
 import { redactUrl } from '../accounts/redact-url.ts';
+import { isDatabaseUnavailable } from '../store/index.ts';
 
 function fieldOf(error: FastifyError): string | undefined {
   const v = error.validation?.[0];
@@ -28,6 +29,12 @@ export function toProblemError(error: FastifyError | Error): ProblemError {
     return new ProblemError('UNSUPPORTED_MEDIA_TYPE', e.message);
   if (e.statusCode === 400 || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
     return new ProblemError('BAD_REQUEST', e.message);
+  if (isDatabaseUnavailable(error)) {
+    return new ProblemError('DATABASE_UNAVAILABLE', 'the database cannot be reached; try again', {
+      cause: error,
+      headers: { 'retry-after': '1' },
+    });
+  }
   return new ProblemError('INTERNAL', 'internal server error', { cause: error });
 }
 

@@ -206,6 +206,7 @@ export async function createPictor(
       maxQueued: config.queue.maxQueued,
       maxBatch: config.queue.maxBatch,
       maxImagesPerJob: config.queue.maxImagesPerJob,
+      maxPromptLength: config.queue.maxPromptLength,
       uploadTtlMs: config.results.ttlSeconds * 1000,
     },
   );

@@ -122,6 +122,8 @@ export interface PictorConfig {
     readonly maxBatch: number;
     /** Most images one job may ask for (`n`). */
     readonly maxImagesPerJob: number;
+    /** Longest prompt (and negative prompt), in characters, on every route and dialect. */
+    readonly maxPromptLength: number;
     /** A job still queued after this long is `expired` (and refunded). */
     readonly maxWaitSeconds: number;
   };
@@ -242,7 +244,13 @@ export const DEFAULT_CONFIG: PictorConfig = {
     memoryBudgetGb: 0,
     stepTimeoutMs: 300_000,
   },
-  queue: { maxQueued: 1000, maxBatch: 4, maxImagesPerJob: 4, maxWaitSeconds: 3600 },
+  queue: {
+    maxQueued: 1000,
+    maxBatch: 4,
+    maxImagesPerJob: 4,
+    maxPromptLength: 10000,
+    maxWaitSeconds: 3600,
+  },
   results: { ttlSeconds: 3600, sweepIntervalSeconds: 60 },
   webhooks: {
     allowPrivateAddresses: false,

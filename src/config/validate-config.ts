@@ -25,6 +25,7 @@ const RANGES: Record<string, readonly [number, number]> = {
   'queue.maxQueued': [1, 1_000_000],
   'queue.maxBatch': [1, 64],
   'queue.maxImagesPerJob': [1, 64],
+  'queue.maxPromptLength': [1, 1_000_000],
   'queue.maxWaitSeconds': [1, 7 * 86400],
   'results.ttlSeconds': [1, 365 * 86400],
   'results.sweepIntervalSeconds': [1, 86400],

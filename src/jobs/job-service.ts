@@ -28,6 +28,7 @@ export interface JobServiceOptions {
   readonly maxQueued: number;
   readonly maxBatch: number;
   readonly maxImagesPerJob: number;
+  readonly maxPromptLength: number;
   readonly uploadTtlMs: number;
 }
 
@@ -200,7 +201,14 @@ export class JobService {
     idem: Idempotency | undefined,
   ): Promise<Submitted> {
     const priority = input.priority ?? 0;
-    if (!Number.isInteger(priority) || priority < 0 || priority > caller.maxPriority) {
+    if (!Number.isInteger(priority) || priority < 0) {
+      throw new ProblemError(
+        'VALIDATION_FAILED',
+        `priority: must be an integer from 0 to ${caller.maxPriority}, got ${priority}`,
+        { field: 'priority' },
+      );
+    }
+    if (priority > caller.maxPriority) {
       throw new ProblemError(
         'FORBIDDEN',
         `priority ${priority} is above what this key may use (${caller.maxPriority})`,
@@ -221,7 +229,10 @@ export class JobService {
       );
     }
     const model = this.model(input.model);
-    const { params: resolved } = resolveParams(input, model, this.#o.maxImagesPerJob);
+    const { params: resolved } = resolveParams(input, model, {
+      maxImages: this.#o.maxImagesPerJob,
+      maxPromptLength: this.#o.maxPromptLength,
+    });
     if (input.webhookUrl !== undefined) await this.#d.checkWebhookUrl(input.webhookUrl);
     const params = {
       ...resolved,

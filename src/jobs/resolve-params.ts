@@ -28,9 +28,17 @@ function checkSize(field: string, value: number, model: ModelInfo): void {
 export function resolveParams(
   input: GenerationInput,
   model: ModelInfo,
-  maxImages: number,
+  limits: { readonly maxImages: number; readonly maxPromptLength: number },
 ): { params: GenerationParams; warnings: string[] } {
+  const { maxImages, maxPromptLength } = limits;
   const warnings: string[] = [];
+  for (const [field, text] of [
+    ['prompt', input.prompt],
+    ['negative_prompt', input.negativePrompt ?? ''],
+  ] as const) {
+    if (text.length > maxPromptLength)
+      throw invalid(field, `must be at most ${maxPromptLength} characters, got ${text.length}`);
+  }
   if (input.prompt.trim() === '') throw invalid('prompt', 'must not be empty');
   const width = input.width ?? model.defaults.width;
   const height = input.height ?? model.defaults.height;

@@ -10,3 +10,4 @@ export { KyselyIdempotencyStore } from './kysely-idempotency-store.ts';
 export { KyselyUserRepository } from './kysely-user-repository.ts';
 export { KyselyUsageAnalytics } from './kysely-usage-analytics.ts';
 export { isSqlite, writeTransaction } from './write-transaction.ts';
+export { isDatabaseUnavailable } from './database-unavailable.ts';

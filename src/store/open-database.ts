@@ -26,6 +26,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Kysely<Dat
   } else {
     const schema = options.schema;
     const pool = new pg.Pool({ connectionString: options.url, max: 10 });
+    // An idle connection the server ends (restart, failover, idle timeout) is reported here; pg
+    // has already dropped it from the pool and opens a new one on demand, so there is nothing to
+    // do but not let the unhandled 'error' event end the process.
+    pool.on('error', () => undefined);
     if (schema !== undefined) {
       if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
       pool.on('connect', (client) => {

@@ -3,6 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import type { Job } from '../jobs/job.ts';
 import type { Logger } from '../jobs/logger.ts';
 import { checkWebhookUrl } from './check-webhook-url.ts';
+import { postWebhook, type ResolveHost } from './post-webhook.ts';
 import type { WebhookDelivery, WebhookOutbox } from './webhook-outbox.ts';
 
 export interface WebhookSenderOptions {
@@ -11,6 +12,8 @@ export interface WebhookSenderOptions {
   readonly maxAttempts: number;
   readonly initialBackoffMs: number;
   readonly timeoutMs: number;
+  /** How delivery resolves host names (the system resolver when absent). */
+  readonly resolveHost?: ResolveHost;
   /** Builds the event payload's job object. */
   readonly describe: (job: Job) => Record<string, unknown>;
 }
@@ -87,10 +90,10 @@ export class WebhookSender {
     const attempts = d.attempts + 1;
     let error: string | null = null;
     try {
-      await checkWebhookUrl(d.url, this.#o.allowPrivateAddresses);
+      // Scheme and shape only here: postWebhook checks the addresses it actually connects to.
+      await checkWebhookUrl(d.url, true);
       const timestamp = new Date();
-      const response = await fetch(d.url, {
-        method: 'POST',
+      const status = await postWebhook(d.url, {
         headers: {
           'content-type': 'application/json',
           'webhook-id': d.id,
@@ -99,10 +102,11 @@ export class WebhookSender {
           'user-agent': 'Pictor-Webhooks',
         },
         body: d.payload,
-        signal: AbortSignal.timeout(this.#o.timeoutMs),
+        timeoutMs: this.#o.timeoutMs,
+        allowPrivateAddresses: this.#o.allowPrivateAddresses,
+        ...(this.#o.resolveHost ? { resolve: this.#o.resolveHost } : {}),
       });
-      await response.body?.cancel();
-      if (!response.ok) error = `HTTP ${response.status}`;
+      if (status < 200 || status >= 300) error = `HTTP ${status}`;
     } catch (e) {
       error = (e as Error).message;
     }

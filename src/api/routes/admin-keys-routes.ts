@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AccountsApi } from '../../accounts/accounts-api.ts';
 import { keyView, parseKeyFields, type KeyFieldsJson } from '../../accounts/key-fields.ts';
 import { ledgerEntryView } from '../../accounts/key-service.ts';
+import { decimalIntegers } from '../decimal-numbers.ts';
 
 const idParams = {
   type: 'object',
@@ -129,6 +130,7 @@ export function adminKeysRoutes(app: FastifyInstance, accounts: AccountsApi): vo
           properties: { amount: { type: 'integer' }, reason: { type: 'string' } },
         },
       },
+      preValidation: decimalIntegers('body', ['amount']),
     },
     async (request) => {
       const { amount, reason } = request.body;

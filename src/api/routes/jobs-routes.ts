@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ProblemError } from '../../errors/index.ts';
+import { decimalIntegers } from '../decimal-numbers.ts';
 import { isTerminal, type Job } from '../../jobs/job.ts';
 import { finalEventOf } from '../../jobs/job-event.ts';
 import type { AppDeps } from '../app-deps.ts';
@@ -94,6 +95,7 @@ export function jobsRoutes(app: FastifyInstance, deps: AppDeps): void {
           properties: { index: { type: 'integer', minimum: 0 }, delete: { type: 'boolean' } },
         },
       },
+      preValidation: decimalIntegers('query', ['index']),
     },
     async (request, reply) => {
       const { image, data } = await service.image(

@@ -62,6 +62,51 @@ function quote(text: string): string {
   return /[,:\n]/.test(text) ? JSON.stringify(text) : text;
 }
 
+const KEY = /^[\w ()-]+$/;
+
+/** The end of a JSON string starting at `open` (a `"`), or -1 when it is not closed. */
+function closingQuote(line: string, open: number): number {
+  for (let i = open + 1; i < line.length; i++) {
+    if (line[i] === '\\') i++;
+    else if (line[i] === '"') return i;
+  }
+  return -1;
+}
+
+/**
+ * The `Key: value, Key: "quoted, value", …` pairs of an infotext's last line, or undefined when
+ * the line is not such a list (then it belongs to the prompt). One left-to-right pass: the
+ * regexes this replaces backtracked quadratically on long hostile lines.
+ */
+function parseValuesLine(line: string): Record<string, string> | undefined {
+  const values: Record<string, string> = {};
+  let i = 0;
+  while (i < line.length) {
+    const colon = line.indexOf(':', i);
+    if (colon === -1) return undefined;
+    const key = line.slice(i, colon).trim();
+    if (!KEY.test(key)) return undefined;
+    i = colon + 1;
+    while (line[i] === ' ') i++;
+    const close = line[i] === '"' ? closingQuote(line, i) : -1;
+    const comma = line.indexOf(',', close === -1 ? i : close);
+    const end = comma === -1 ? line.length : comma;
+    const raw = line.slice(i, end).trim();
+    values[key] = close === -1 ? raw : unquote(raw);
+    i = end + 1;
+  }
+  return Object.keys(values).length > 0 ? values : undefined;
+}
+
+function unquote(raw: string): string {
+  try {
+    const value: unknown = JSON.parse(raw);
+    return typeof value === 'string' ? value : raw;
+  } catch {
+    return raw;
+  }
+}
+
 /** Parses an infotext back into its prompt, negative prompt and `Key: value` pairs. */
 export function parseInfotext(text: string): {
   prompt: string;
@@ -69,17 +114,9 @@ export function parseInfotext(text: string): {
   values: Record<string, string>;
 } {
   const lines = text.trim().split('\n');
-  const last = lines.at(-1) ?? '';
-  const hasValues = /^(?:[\w ()-]+: [^,]*(?:, |$))+/.test(last) && lines.length > 0;
-  const body = hasValues ? lines.slice(0, -1) : lines;
-  const values: Record<string, string> = {};
-  if (hasValues) {
-    for (const match of last.matchAll(/\s*([\w ()-]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)/g)) {
-      const key = match[1]?.trim();
-      const raw = match[2]?.trim() ?? '';
-      if (key) values[key] = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
-    }
-  }
+  const parsed = parseValuesLine(lines.at(-1) ?? '');
+  const body = parsed ? lines.slice(0, -1) : lines;
+  const values = parsed ?? {};
   const negativeAt = body.findIndex((line) => line.startsWith('Negative prompt:'));
   const prompt = (negativeAt === -1 ? body : body.slice(0, negativeAt)).join('\n');
   const negativePrompt =

@@ -1,12 +1,22 @@
 import type { ModelInfo } from '../../../jobs/inference-workers.ts';
 
+/** Longer than any checkpoint title; longer ones are refused before any parsing. */
+const MAX_TITLE_LENGTH = 1024;
+
+/** `title` without a trailing ` [hash]` (hex), found by position: no backtracking regex. */
+function withoutHash(title: string): string {
+  if (!title.endsWith(']')) return title;
+  const open = title.lastIndexOf('[');
+  if (open === -1 || !/^[0-9a-fA-F]+$/.test(title.slice(open + 1, -1))) return title;
+  return title.slice(0, open).trimEnd();
+}
+
 /** `name`, `name.safetensors`, `name [abc123]` or `dir/name.ckpt` → Pictor model `name`. */
 export function modelFromTitle(models: readonly ModelInfo[], title: string): ModelInfo | undefined {
+  if (title.length > MAX_TITLE_LENGTH) return undefined;
   const exact = models.find((m) => m.name === title);
   if (exact) return exact;
-  const name = title
-    .trim()
-    .replace(/\s*\[[0-9a-fA-F]+\]$/, '')
+  const name = withoutHash(title.trim())
     .replace(/\.(safetensors|ckpt|pt|pth|bin|onnx|gguf)$/i, '')
     .split(/[\\/]/)
     .at(-1);

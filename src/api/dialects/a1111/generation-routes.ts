@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify';
 import sharp from 'sharp';
+import { ProblemError } from '../../../errors/index.ts';
 import type { PictorConfig } from '../../../config/index.ts';
 import type { GenerationInput } from '../../../jobs/generation-input.ts';
 import { decodeImageInput } from '../../../jobs/decode-image-input.ts';
@@ -56,7 +57,15 @@ async function uploadImage(
   if (asMask) {
     // A1111 reads a mask as greyscale ignoring alpha (PIL convert('L')); white = repaint.
     const grey = sharp(data).removeAlpha().greyscale();
-    data = await (asMask.invert ? grey.negate() : grey).png().toBuffer();
+    data = await (asMask.invert ? grey.negate() : grey)
+      .png()
+      .toBuffer()
+      .catch((error: unknown) => {
+        throw new ProblemError('INVALID_IMAGE', `${field}: the image could not be decoded`, {
+          field,
+          cause: error,
+        });
+      });
     mimeType = 'image/png';
   }
   return (await ctx.service.upload(caller, data, mimeType)).id;

@@ -23,6 +23,15 @@ export function generationParameters(text: string): Record<string, string> {
   return out;
 }
 
+/** The PNG's text chunks; a truncated, garbled or bad-CRC PNG is the caller's error (422). */
+function readableText(png: Buffer): Record<string, string> {
+  try {
+    return readPngText(png);
+  } catch (error) {
+    throw fieldError('image', `not a readable PNG (${(error as Error).message})`);
+  }
+}
+
 /**
  * `POST /sdapi/v1/png-info`: the `parameters` text a Pictor (or A1111) PNG carries, parsed, and
  * its other text chunks (Pictor's `pictor` JSON) as `items`.
@@ -37,7 +46,7 @@ export function pngInfoRoute(app: FastifyInstance): void {
         throw fieldError('image', 'field required', 'value_error.missing');
       if (image.trim() === '') return { info: '', items: {}, parameters: {} };
       const { data, mimeType } = decodeImageInput(image.trim(), 'image');
-      const texts = mimeType === 'image/png' ? readPngText(data) : {};
+      const texts = mimeType === 'image/png' ? readableText(data) : {};
       const { parameters: info = '', ...items } = texts;
       return { info, items, parameters: info === '' ? {} : generationParameters(info) };
     },

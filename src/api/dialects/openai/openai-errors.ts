@@ -106,7 +106,14 @@ export function toOpenAIError(error: unknown): OpenAIError {
   const problem =
     error instanceof ProblemError ? error : toProblemError(error as FastifyError | Error);
   const mapping = mappingOf(problem);
-  const field = problem.field === undefined ? null : (PARAMS[problem.field] ?? problem.field);
+  // A paramError already names OpenAI's parameter (its own `quality` is not Pictor's `quality`).
+  const openAINamed = OPENAI_CODE in problem.extensions;
+  const field =
+    problem.field === undefined
+      ? null
+      : openAINamed
+        ? problem.field
+        : (PARAMS[problem.field] ?? problem.field);
   const message =
     problem.code === 'INTERNAL'
       ? 'The server had an error while processing your request.'
