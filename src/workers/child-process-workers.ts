@@ -187,7 +187,9 @@ export class ChildProcessWorkers implements InferenceWorkers {
    */
   models(): readonly ModelInfo[] {
     const live = this.#slots.filter((s) => s.state === 'idle' || s.state === 'busy');
-    const first = live.find((s) => s.models.length > 0)?.models ?? [];
+    // A restarting worker keeps what it last said, so its models stay listed (and jobs for them
+    // queue) while it comes back, instead of looking unconfigured.
+    const first = this.#slots.find((s) => s.models.length > 0)?.models ?? [];
     return first.map((info) => ({
       ...info,
       loaded: live.some((s) => s.models.some((m) => m.name === info.name && m.loaded)),
