@@ -3,6 +3,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { buildUnet } from '../../src/engine/checkpoint/graphs/index.ts';
 import { singleFileComponents } from '../../src/engine/checkpoint/checkpoint-components.ts';
 import type { CheckpointLayout } from '../../src/engine/checkpoint/checkpoint-layout.ts';
 import type { CheckpointSource } from '../../src/engine/checkpoint/checkpoint-source.ts';
@@ -12,9 +13,10 @@ import {
   type CheckpointLoadOptions,
   loadCheckpointPipeline,
 } from '../../src/engine/pipeline/load-checkpoint.ts';
+import { OnnxModel } from '../../src/engine/onnx/onnx-model.ts';
 import type { DiffusionPipeline } from '../../src/engine/pipeline/diffusion-pipeline.ts';
 import { BUNDLED_CLIP_TOKENIZER_DIR } from '../../src/engine/text/bundled-clip-tokenizer.ts';
-import { CHECKPOINTS } from '../helpers/checkpoint-graphs.ts';
+import { CHECKPOINTS, readReferences, reference } from '../helpers/checkpoint-graphs.ts';
 
 // The parity fixtures' text encoders have a 1024-token vocabulary whose last two ids are the
 // start and end tokens (scripts/fixtures/make-checkpoint-fixtures.py): the first 510 CLIP merges
@@ -158,4 +160,39 @@ test('a checkpoint changed after it was read is refused before any session is cr
       return true;
     },
   );
+});
+
+test('the UNet as the loader builds it, run through OnnxModel, matches the reference', async () => {
+  const fixture = FIXTURES.sd1!;
+  const source = await sourceOf(path.join(CHECKPOINTS, fixture.file), fixture.layout);
+  const refs = await readReferences(path.join(CHECKPOINTS, 'tiny-sd1.reference.safetensors'));
+  const unet = await OnnxModel.fromBytes(buildUnet(source.components.unet).bytes, 'unet', {
+    intraOpThreads: 1,
+    source: fixture.file,
+  });
+  try {
+    const input = (name: string) => {
+      const tensor = reference(refs, name);
+      return { data: tensor.data as Float32Array, dims: tensor.dims };
+    };
+    const outputs = await unet.run({
+      sample: input('unet.sample'),
+      timestep: input('unet.timestep'),
+      encoder_hidden_states: input('unet.encoder_hidden_states'),
+    });
+    const actual = outputs['out_sample'];
+    assert.ok(actual);
+    const expected = reference(refs, 'unet.out_sample');
+    assert.deepEqual([...actual.dims], [...expected.dims]);
+    const want = expected.data as Float32Array;
+    let maxDiff = 0;
+    let maxRef = 0;
+    want.forEach((value, i) => {
+      maxDiff = Math.max(maxDiff, Math.abs((actual.data[i] ?? Number.NaN) - value));
+      maxRef = Math.max(maxRef, Math.abs(value));
+    });
+    assert.ok(maxDiff / maxRef < 1e-4, `relative error ${maxDiff / maxRef}`);
+  } finally {
+    await unet.dispose();
+  }
 });
