@@ -1,4 +1,4 @@
-// Checkpoint files through the server: a bad or not-yet-runnable one is reported on its model,
+// Checkpoint files through the server: a bad or unsupported one is reported on its model,
 // the worker survives it, and the other models keep serving (real ONNX engine, real HTTP).
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, truncate } from 'node:fs/promises';

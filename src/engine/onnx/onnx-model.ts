@@ -54,10 +54,46 @@ export class OnnxModel {
   /** Creates the session for `file`; external weight files next to it are found by ONNX Runtime. */
   static async load(file: string, label: string, options: PipelineOptions): Promise<OnnxModel> {
     if (!existsSync(file)) throw new EngineError('MODEL_INVALID', `${label}: missing ${file}`);
-    const sessionOptions = buildSessionOptions(options);
+    return OnnxModel.#create(label, file, options, () =>
+      ort.InferenceSession.create(file, buildSessionOptions(options)),
+    );
+  }
+
+  /**
+   * Creates the session from a serialized ModelProto built in memory (a compiled checkpoint)
+   * whose external-data locations are relative to `externalDataRoot` (`/` for absolute paths).
+   * `source` names the model in errors.
+   */
+  static async fromBytes(
+    bytes: Uint8Array,
+    label: string,
+    options: PipelineOptions & { readonly source: string; readonly externalDataRoot?: string },
+  ): Promise<OnnxModel> {
+    return OnnxModel.#create(label, options.source, options, () => {
+      const sessionOptions = buildSessionOptions(options);
+      return ort.InferenceSession.create(bytes, {
+        ...sessionOptions,
+        extra: {
+          ...sessionOptions.extra,
+          session: {
+            ...(sessionOptions.extra as { session?: Record<string, unknown> } | undefined)?.session,
+            model_external_initializers_file_folder_path: options.externalDataRoot ?? '/',
+          },
+        },
+      });
+    });
+  }
+
+  static async #create(
+    label: string,
+    source: string,
+    options: PipelineOptions,
+    create: () => Promise<ort.InferenceSession>,
+  ): Promise<OnnxModel> {
     try {
-      return new OnnxModel(label, await ort.InferenceSession.create(file, sessionOptions));
+      return new OnnxModel(label, await create());
     } catch (error) {
+      if (error instanceof EngineError) throw error;
       const provider = options.executionProvider ?? 'cpu';
       const message = error instanceof Error ? error.message : String(error);
       if (provider !== 'cpu' && /provider|library|backend/i.test(message)) {
@@ -67,7 +103,7 @@ export class OnnxModel {
           { cause: error },
         );
       }
-      throw new EngineError('MODEL_INVALID', `${label}: cannot load ${file}: ${message}`, {
+      throw new EngineError('MODEL_INVALID', `${label}: cannot load ${source}: ${message}`, {
         cause: error,
       });
     }

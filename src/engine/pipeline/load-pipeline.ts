@@ -1,8 +1,6 @@
 import path from 'node:path';
 import { FAMILIES } from '../families/families.ts';
-import type { CheckpointSource } from '../checkpoint/checkpoint-source.ts';
 import { readCheckpoint } from '../checkpoint/read-checkpoint.ts';
-import { EngineError } from '../engine-error.ts';
 import { applyModelOverrides } from '../model/apply-model-overrides.ts';
 import { readModelManifest } from '../model/model-manifest.ts';
 import { OnnxModel } from '../onnx/onnx-model.ts';
@@ -10,6 +8,7 @@ import { SafetyChecker } from '../safety/safety-checker.ts';
 import { ClipTokenizer } from '../text/clip-tokenizer.ts';
 import type { ModelOverrides, PipelineOptions } from '../types.ts';
 import { DiffusionPipeline } from './diffusion-pipeline.ts';
+import { type CheckpointGraphSettings, loadCheckpointPipeline } from './load-checkpoint.ts';
 import { TextConditioner, type TextEncoderUnit } from './text-conditioning.ts';
 import { Vae } from './vae.ts';
 
@@ -18,11 +17,14 @@ export interface LoadPipelineOptions extends PipelineOptions {
   readonly name?: string;
   /** Settings that override what the model's files say (default steps, prediction type, …). */
   readonly overrides?: ModelOverrides;
+  /** Checkpoints of non-released architectures: what their weights cannot say (head widths, …). */
+  readonly checkpoint?: CheckpointGraphSettings;
 }
 
 /**
  * Loads a model. Single-file `.safetensors` checkpoints and diffusers `.safetensors` folders are
- * read and detected first; a bad or unsupported file is refused naming it and the problem. A
+ * read and detected first (a bad or unsupported file is refused naming it and the problem), then
+ * compiled into ONNX graphs over the file's bytes (`load-checkpoint.ts`). A
  * diffusers ONNX folder is validated, every session created once (UNet first, the largest), and
  * returned as a pipeline ready to generate; an unusable folder is refused naming the file.
  */
@@ -33,7 +35,7 @@ export async function loadPipeline(
   const checkpoint = await readCheckpoint(dir, {
     preferHalf: (options.executionProvider ?? 'cpu') !== 'cpu',
   });
-  if (checkpoint) throw notCompilable(dir, checkpoint);
+  if (checkpoint) return loadCheckpointPipeline(dir, checkpoint, options);
   const manifest = applyModelOverrides(await readModelManifest(dir), options.overrides);
   const { files } = manifest;
   const family = FAMILIES[manifest.family];
@@ -82,17 +84,4 @@ export async function loadPipeline(
     await Promise.all(models.map((model) => model.dispose()));
     throw error;
   }
-}
-
-/**
- * Checkpoints are read, checked and detected, but running one needs the ONNX graph builders
- * (`checkpoint/graphs/`), which this build does not have yet: refuse saying what was found.
- */
-function notCompilable(location: string, { layout }: CheckpointSource): EngineError {
-  const variant = layout.unetInChannels === 9 ? ' inpainting' : '';
-  return new EngineError(
-    'MODEL_UNSUPPORTED',
-    `${location} is a ${layout.family.toUpperCase()}${variant} checkpoint (${layout.predictionType}); ` +
-      'this build cannot compile checkpoints into ONNX graphs yet: use a diffusers ONNX folder',
-  );
 }
