@@ -129,6 +129,7 @@ export async function createPictor(
     maxBatch: config.queue.maxBatch,
     resultTtlMs: config.results.ttlSeconds * 1000,
     imageUrl,
+    jobUrl: (id) => `${publicUrl}/v1/jobs/${id}`,
   });
   const service = new JobService(
     {

@@ -34,6 +34,8 @@ export interface DispatcherDeps {
   readonly resultTtlMs: number;
   /** Absolute URL of a job's result image, for events. */
   readonly imageUrl: (jobId: string, index: number) => string;
+  /** Absolute URL of a job (`/v1/jobs/{id}`): the `retrieval_url` Scratchy's clients follow. */
+  readonly jobUrl: (jobId: string) => string;
 }
 
 /** A job started without queueing (see {@link JobDispatcher.startReserved}). */
@@ -359,7 +361,7 @@ export class JobDispatcher {
       events.emit(job.id, job.owner, 'completed', {
         job_id: job.id,
         status: 'completed',
-        retrieval_url: this.#d.imageUrl(job.id, 0),
+        retrieval_url: this.#d.jobUrl(job.id),
         images: images.map((image, index) => ({
           index,
           seed: image.seed,

@@ -24,8 +24,7 @@ export function ensureFinalEvent(deps: AppDeps, job: Job): void {
   const history = deps.events.history(job.id);
   if (history.some((e) => e.type === job.status)) return;
   const data: Record<string, unknown> = { job_id: job.id, status: job.status };
-  if (job.status === 'completed')
-    data['retrieval_url'] = `${deps.publicUrl}/v1/jobs/${job.id}/image`;
+  if (job.status === 'completed') data['retrieval_url'] = `${deps.publicUrl}/v1/jobs/${job.id}`;
   if (job.error) data['error'] = job.error;
   deps.events.emit(job.id, job.owner, job.status as JobEventType, data);
 }
