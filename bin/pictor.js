@@ -1,15 +1,6 @@
 #!/usr/bin/env node
-// The `pictor` command. The CLI runs from its TypeScript sources, which Node strips of types
-// from 22.18 on; an older Node would fail on the first `.ts` import with an obscure error, so
-// the version is checked here, in plain JavaScript, before anything is imported.
-/* global process */
-const NEEDED = [22, 18];
-const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-if (major < NEEDED[0] || (major === NEEDED[0] && minor < NEEDED[1])) {
-  process.stderr.write(
-    `pictor needs Node.js ${NEEDED.join('.')} or newer (24 recommended); this is Node.js ${process.versions.node} (${process.execPath}).\n` +
-      '  Get it from https://nodejs.org/en/download, or with a version manager: nvm install 24 && nvm use 24\n',
-  );
-  process.exit(1);
-}
+// The `pictor` command: the Node.js version is checked (a static import of plain JavaScript,
+// evaluated first), then the CLI runs from its TypeScript sources.
+import './check-node.js';
+
 await import('../src/cli/main.ts');

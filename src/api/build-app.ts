@@ -20,6 +20,7 @@ import { accountUserRoutes } from './routes/account-user-routes.ts';
 import { adminKeysRoutes } from './routes/admin-keys-routes.ts';
 import { adminReportsRoutes } from './routes/admin-reports-routes.ts';
 import { ENGINE_VERSION } from '../engine/version.ts';
+import { studioPlugin } from './studio/studio-plugin.ts';
 
 export interface BuildAppOptions {
   /** Pino options or a ready logger; the config's level by default. */
@@ -125,5 +126,6 @@ export async function buildApp(
     accountUserRoutes(app, deps.accounts);
   }
   await registerDialects(app, deps);
+  await app.register((scope) => studioPlugin(scope, deps));
   return app;
 }

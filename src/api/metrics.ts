@@ -61,7 +61,7 @@ export function createMetrics(events: EventHub, service: JobService): Registry {
     const now = performance.now();
     switch (event.type) {
       case 'started':
-        batchSize.observe(Number(event.data['batch_size'] ?? 1));
+        batchSize.observe(event.data.batch_size);
         started.set(event.jobId, now);
         lastStep.set(event.jobId, now);
         break;
@@ -81,10 +81,7 @@ export function createMetrics(events: EventHub, service: JobService): Registry {
         const start = started.get(event.jobId);
         if (event.type === 'completed' && start !== undefined)
           jobSeconds.observe((now - start) / 1000);
-        if (event.type === 'failed')
-          failures.inc({
-            code: String((event.data['error'] as { code?: string } | undefined)?.code ?? 'unknown'),
-          });
+        if (event.type === 'failed') failures.inc({ code: event.data.error.code });
         started.delete(event.jobId);
         lastStep.delete(event.jobId);
         break;

@@ -13,6 +13,7 @@ import { EtaEstimator } from '../jobs/eta-estimator.ts';
 import { EventHub } from '../jobs/event-hub.ts';
 import { InProcessJobQueue } from '../jobs/in-process/in-process-job-queue.ts';
 import { JobDispatcher } from '../jobs/job-dispatcher.ts';
+import { JobLifecycle } from '../jobs/job-lifecycle.ts';
 import { JobService } from '../jobs/job-service.ts';
 import { JobSweeper } from '../jobs/job-sweeper.ts';
 import { LocalDiskBlobStore } from '../storage/local-disk/local-disk-blob-store.ts';
@@ -41,6 +42,8 @@ export interface PictorOptions {
 export interface Pictor {
   readonly app: FastifyInstance;
   readonly service: JobService;
+  /** Every job's events (what SSE, WebSocket and metrics read). */
+  readonly events: EventHub;
   readonly workers: ChildProcessWorkers;
   readonly sweeper: JobSweeper;
   readonly webhooks: WebhookSender;
@@ -114,7 +117,29 @@ export async function createPictor(
       fakeStepMs: options.fakeStepMs ?? 20,
     },
     restartDelayMs: config.workers.restartDelayMs,
+    stepTimeoutMs: config.workers.stepTimeoutMs,
     logger,
+  });
+  const secret = webhookSecret(config);
+  const webhooks = new WebhookSender(
+    outbox,
+    {
+      ...config.webhooks,
+      secret,
+      describe: (job) =>
+        jobView(job, { position: undefined, waitRemainingMs: undefined }, imageUrl),
+    },
+    logger,
+  );
+  const lifecycle = new JobLifecycle({
+    jobs,
+    queue,
+    events,
+    ledger,
+    outbox: { record: (job) => webhooks.enqueue(job) },
+    logger,
+    imageUrl,
+    jobUrl: (id) => `${publicUrl}/v1/jobs/${id}`,
   });
   const dispatcher = new JobDispatcher({
     jobs,
@@ -122,14 +147,11 @@ export async function createPictor(
     workers,
     blobs,
     uploads,
-    events,
+    lifecycle,
     eta,
-    ledger,
     logger,
     maxBatch: config.queue.maxBatch,
     resultTtlMs: config.results.ttlSeconds * 1000,
-    imageUrl,
-    jobUrl: (id) => `${publicUrl}/v1/jobs/${id}`,
   });
   const service = new JobService(
     {
@@ -138,7 +160,7 @@ export async function createPictor(
       workers,
       blobs,
       uploads,
-      events,
+      lifecycle,
       eta,
       ledger,
       dispatcher,
@@ -160,27 +182,8 @@ export async function createPictor(
     blobs,
     uploads,
     events,
-    ledger,
-    dispatcher,
+    lifecycle,
     maxWaitMs: config.queue.maxWaitSeconds * 1000,
-  });
-  const secret = webhookSecret(config);
-  const webhooks = new WebhookSender(
-    outbox,
-    {
-      ...config.webhooks,
-      secret,
-      describe: (job) =>
-        jobView(job, { position: undefined, waitRemainingMs: undefined }, imageUrl),
-    },
-    logger,
-  );
-  dispatcher.onFinished((job) => {
-    webhooks
-      .enqueue(job)
-      .catch((error: unknown) =>
-        logger.error({ err: error, jobId: job.id }, 'webhook enqueue failed'),
-      );
   });
   const app = await buildApp(
     {
@@ -199,7 +202,7 @@ export async function createPictor(
         const model = service.models().find((m) => m.name === config.models.default);
         return {
           database,
-          worker: workers.liveCount() > 0 ? true : 'no live worker',
+          worker: workers.readiness(),
           model: model?.available
             ? true
             : (model?.error ?? `model '${config.models.default}' not loaded yet`),
@@ -212,6 +215,7 @@ export async function createPictor(
   return {
     app,
     service,
+    events,
     workers,
     sweeper,
     webhooks,

@@ -19,6 +19,7 @@ async function serve(flags: Record<string, string>, configFile: string | undefin
   const missing = config.models.list.find((m) => m.name === config.models.default);
   process.stdout.write(
     `Pictor listening on ${base}  (data in ${config.dataDir})\n` +
+      `  studio: ${base}/\n` +
       `  try it in a browser: ${base}/v1/txt2img?prompt=${encodeURIComponent('a red circle on a blue background')}` +
       `${config.auth.enabled && !config.auth.keylessLink ? '&token=<your key>' : ''}\n` +
       `  API docs: ${base}/docs\n` +

@@ -10,6 +10,18 @@ export interface ModelConfig {
   readonly path: string;
   /** Credits per image for this model; `credits.costPerImage` when absent. */
   readonly cost?: number;
+  /** What the model's files say (or detection guesses), overridden; the engine checks the scheduler name. */
+  readonly overrides?: ModelOverridesConfig;
+}
+
+/** `models.list[].overrides`: each optional. */
+export interface ModelOverridesConfig {
+  readonly predictionType?: 'epsilon' | 'v_prediction';
+  readonly scheduler?: string;
+  readonly width?: number;
+  readonly height?: number;
+  readonly steps?: number;
+  readonly guidanceScale?: number;
 }
 
 /**
@@ -48,6 +60,11 @@ export interface PictorConfig {
     readonly intraOpThreads: number;
     /** Milliseconds to wait before restarting a worker that died. */
     readonly restartDelayMs: number;
+    /**
+     * A worker silent this long (no step done, no heartbeat) is hung: it is killed, its batch
+     * retried once elsewhere. Bounds one engine step (and the VAE decode after the last).
+     */
+    readonly stepTimeoutMs: number;
   };
   readonly queue: {
     /** Queued jobs beyond this are refused with `429` and `Retry-After`. */
@@ -153,7 +170,13 @@ export const DEFAULT_CONFIG: PictorConfig = {
   },
   database: { driver: 'sqlite', url: 'pictor.db' },
   models: { default: 'tiny', list: [{ name: 'tiny', path: 'models/tiny' }] },
-  workers: { devices: ['cpu'], engine: 'onnx', intraOpThreads: 0, restartDelayMs: 500 },
+  workers: {
+    devices: ['cpu'],
+    engine: 'onnx',
+    intraOpThreads: 0,
+    restartDelayMs: 500,
+    stepTimeoutMs: 300_000,
+  },
   queue: { maxQueued: 1000, maxBatch: 4, maxImagesPerJob: 4, maxWaitSeconds: 3600 },
   results: { ttlSeconds: 3600, sweepIntervalSeconds: 60 },
   webhooks: {

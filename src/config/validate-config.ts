@@ -16,6 +16,7 @@ const RANGES: Record<string, readonly [number, number]> = {
   'server.shutdownTimeoutSeconds': [0, 3600],
   'workers.intraOpThreads': [0, 1024],
   'workers.restartDelayMs': [0, 600000],
+  'workers.stepTimeoutMs': [100, 86_400_000],
   'queue.maxQueued': [1, 1_000_000],
   'queue.maxBatch': [1, 64],
   'queue.maxImagesPerJob': [1, 64],
@@ -121,6 +122,7 @@ function checkModels(config: Raw, problems: string[]): void {
         `models.list[${index}].cost: must be an integer ≥ 0, got ${JSON.stringify(cost)}`,
       );
     }
+    checkOverrides(entry['overrides'], `models.list[${index}].overrides`, problems);
     names.add(entry['name']);
   }
   if (!names.has(models['default'] as string)) {
@@ -135,6 +137,36 @@ function checkModels(config: Raw, problems: string[]): void {
       }
     }
   }
+}
+
+const POSITIVE_INTEGERS = ['width', 'height', 'steps'];
+
+function checkOverrides(overrides: unknown, where: string, problems: string[]): void {
+  if (overrides === undefined) return;
+  if (!isObject(overrides)) {
+    problems.push(`${where}: expected an object`);
+    return;
+  }
+  for (const [key, value] of Object.entries(overrides)) {
+    const ok =
+      key === 'predictionType'
+        ? value === 'epsilon' || value === 'v_prediction'
+        : key === 'scheduler'
+          ? typeof value === 'string'
+          : key === 'guidanceScale'
+            ? typeof value === 'number' && value >= 0
+            : POSITIVE_INTEGERS.includes(key) && Number.isInteger(value) && (value as number) > 0;
+    if (!ok)
+      problems.push(`${where}.${key}: ${overrideExpectation(key)}, got ${JSON.stringify(value)}`);
+  }
+}
+
+function overrideExpectation(key: string): string {
+  if (key === 'predictionType') return "'epsilon' or 'v_prediction'";
+  if (key === 'scheduler') return 'a scheduler name';
+  if (key === 'guidanceScale') return 'a number ≥ 0';
+  if (POSITIVE_INTEGERS.includes(key)) return 'an integer > 0';
+  return `not a setting (predictionType, scheduler, width, height, steps, guidanceScale)`;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -165,6 +197,7 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
       name: m.name,
       path: path.resolve(cwd, m.path),
       ...(m.cost === undefined ? {} : { cost: m.cost }),
+      ...(m.overrides === undefined ? {} : { overrides: m.overrides }),
     })),
   };
   if (config.log.file !== '') {

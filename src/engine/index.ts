@@ -10,11 +10,18 @@ export {
 } from './pipeline/diffusion-pipeline.ts';
 export { createScheduler, schedulerNameForConfig } from './schedulers/create-scheduler.ts';
 export {
+  FLOW_SCHEDULER_NAMES,
   SCHEDULER_NAMES,
+  type FlowSchedulerName,
   type Scheduler,
   type SchedulerConfig,
   type SchedulerName,
 } from './schedulers/scheduler.ts';
+export {
+  FlowMatchEulerScheduler,
+  flowShiftMu,
+  type FlowTimestepOptions,
+} from './schedulers/flow-match-euler.ts';
 export { EngineError, type EngineErrorCode } from './engine-error.ts';
 export type { ModelManifest, ModelDefaults, ModelLimits } from './model/model-manifest.ts';
 export {

@@ -1,5 +1,20 @@
 import type { SchedulerName } from './schedulers/scheduler.ts';
 
+/**
+ * Per-model settings that override what the engine reads or detects (`pictor.yaml`
+ * `models.list[].overrides`): a model whose files say too little, or say it wrong.
+ */
+export interface ModelOverrides {
+  /** What the UNet predicts; SD 2.x 768 models are `v_prediction`. */
+  readonly predictionType?: 'epsilon' | 'v_prediction';
+  readonly scheduler?: SchedulerName;
+  /** Default image size in pixels. */
+  readonly width?: number;
+  readonly height?: number;
+  readonly steps?: number;
+  readonly guidanceScale?: number;
+}
+
 /** Image container formats the engine encodes to. */
 export type OutputFormat = 'png' | 'jpeg' | 'webp';
 

@@ -1,4 +1,4 @@
-import { FINAL_EVENTS, type JobEvent, type JobEventType } from './job-event.ts';
+import { isFinalEvent, type JobEvent, type JobEventData, type JobEventType } from './job-event.ts';
 
 type Listener = (event: JobEvent) => void;
 
@@ -49,19 +49,25 @@ export class EventHub {
   }
 
   /** Records and delivers an event; returns it with its sequence number. */
-  emit(jobId: string, owner: string, type: JobEventType, data: Record<string, unknown>): JobEvent {
+  emit<T extends JobEventType>(
+    jobId: string,
+    owner: string,
+    type: T,
+    data: JobEventData[T],
+  ): JobEvent {
     const log = this.#log(jobId, owner);
     const seq = (log.events.at(-1)?.seq ?? log.firstSeq - 1) + 1;
-    const event: JobEvent = { seq, jobId, owner, type, data };
+    // The mapped union cannot be narrowed from a generic `T`; `type` and `data` agree by signature.
+    const event = { seq, jobId, owner, type, data } as JobEvent;
     // Progress previews are large; keep only the last one in the replay log.
     const last = log.events.at(-1);
-    if (type === 'progress' && last?.type === 'progress' && 'preview' in last.data) {
+    if (event.type === 'progress' && last?.type === 'progress' && last.data.preview !== undefined) {
       const rest = { ...last.data };
-      delete rest['preview'];
+      delete rest.preview;
       log.events[log.events.length - 1] = { ...last, data: rest };
     }
     log.events.push(event);
-    if (FINAL_EVENTS.includes(type)) log.finishedAt = Date.now();
+    if (isFinalEvent(event)) log.finishedAt = Date.now();
     for (const listener of [...log.listeners, ...(this.#owners.get(owner) ?? []), ...this.#all]) {
       try {
         listener(event);

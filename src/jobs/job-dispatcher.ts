@@ -2,23 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { UploadRepository } from '../storage/upload-repository.ts';
 import type { EtaEstimator } from './eta-estimator.ts';
-import type { EventHub } from './event-hub.ts';
-import type { BatchJob, BatchOutcome, InferenceWorkers } from './inference-workers.ts';
-import type { Job, JobError, JobImage } from './job.ts';
+import type { BatchJob, BatchOutcome, InferenceWorkers, OutputImage } from './inference-workers.ts';
+import type { Job, JobError, JobImage, JobResult } from './job.ts';
+import { entryOf, MAX_ATTEMPTS, type JobLifecycle } from './job-lifecycle.ts';
 import type { JobQueue, QueueEntry } from './job-queue.ts';
 import type { JobRepository } from './job-repository.ts';
-import type { Ledger } from './ledger.ts';
+import type { Logger } from './logger.ts';
 import { RunningBatches } from './running-batches.ts';
-
-/** Minimal structured logger (pino's shape). */
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-/** Called once per job that reached a final state (webhooks subscribe here). */
-export type JobFinishedListener = (job: Job) => void;
 
 export interface DispatcherDeps {
   readonly jobs: JobRepository;
@@ -26,16 +16,11 @@ export interface DispatcherDeps {
   readonly workers: InferenceWorkers;
   readonly blobs: BlobStore;
   readonly uploads: UploadRepository;
-  readonly events: EventHub;
+  readonly lifecycle: JobLifecycle;
   readonly eta: EtaEstimator;
-  readonly ledger: Ledger;
   readonly logger: Logger;
   readonly maxBatch: number;
   readonly resultTtlMs: number;
-  /** Absolute URL of a job's result image, for events. */
-  readonly imageUrl: (jobId: string, index: number) => string;
-  /** Absolute URL of a job (`/v1/jobs/{id}`): the `retrieval_url` Scratchy's clients follow. */
-  readonly jobUrl: (jobId: string) => string;
 }
 
 /** A job started without queueing (see {@link JobDispatcher.startReserved}). */
@@ -56,9 +41,6 @@ function jobErrorOf(error: unknown): JobError {
     : { code: 'STORAGE_FAILED', message: `reading the job's images failed: ${String(error)}` };
 }
 
-/** A job is tried at most this many times when its worker dies. */
-export const MAX_ATTEMPTS = 2;
-
 /** Outcomes that say nothing about the jobs themselves: the worker died, or the run was stopped. */
 const LOST: readonly string[] = ['WORKER_DIED', 'ABORTED'];
 
@@ -68,19 +50,6 @@ const EXTENSIONS: Record<string, string> = {
   'image/webp': 'webp',
 };
 
-export function entryOf(job: Job): QueueEntry {
-  return {
-    id: job.id,
-    priority: job.priority,
-    createdAt: job.createdAt,
-    batchKey: job.batchKey,
-    model: job.model,
-    images: job.params.n,
-    steps: job.params.steps,
-    pixels: job.params.width * job.params.height,
-  };
-}
-
 /**
  * Moves queued jobs onto idle workers, batching compatible ones, and records what comes back:
  * results, failures, and worker deaths (a job is retried once, then failed and refunded).
@@ -88,7 +57,6 @@ export function entryOf(job: Job): QueueEntry {
 export class JobDispatcher {
   readonly running = new RunningBatches();
   readonly #d: DispatcherDeps;
-  readonly #finished = new Set<JobFinishedListener>();
   readonly #inFlight = new Set<Promise<void>>();
   /** Jobs taken from the queue whose claim (queued → running) is under way. */
   readonly #claiming = new Set<string>();
@@ -100,24 +68,9 @@ export class JobDispatcher {
     deps.workers.onIdle(() => this.dispatch());
   }
 
-  onFinished(listener: JobFinishedListener): void {
-    this.#finished.add(listener);
-  }
-
-  /** Notifies listeners that `job` reached its final state (also used by the service). */
-  finished(job: Job): void {
-    for (const listener of this.#finished) {
-      try {
-        listener(job);
-      } catch (error) {
-        this.#d.logger.error({ err: error, jobId: job.id }, 'job finished listener failed');
-      }
-    }
-  }
-
   /**
    * Whether this process holds the job in memory (queued, being claimed or running): such a job
-   * is bound to reach {@link finished} here.
+   * is bound to reach its end (`JobLifecycle.onFinished`) here.
    */
   isActive(jobId: string): boolean {
     return (
@@ -203,7 +156,7 @@ export class JobDispatcher {
         };
       } catch (error) {
         // A job not stored yet (a direct start) is queued by its caller and fails from there.
-        if (!claimed) await this.fail(job, jobErrorOf(error), ['running']);
+        if (!claimed) await this.#d.lifecycle.fail(job, jobErrorOf(error), ['running']);
         continue;
       }
       jobs.push(job);
@@ -221,7 +174,7 @@ export class JobDispatcher {
   }
 
   async #runBatch(entries: readonly QueueEntry[], direct?: DirectStart): Promise<void> {
-    const { events, workers, eta } = this.#d;
+    const { lifecycle, workers, eta } = this.#d;
     const now = Date.now();
     let jobs: Job[];
     let batchJobs: BatchJob[];
@@ -248,23 +201,12 @@ export class JobDispatcher {
       expectedMs,
       cancelled: new Set(),
     });
-    for (const job of jobs)
-      events.emit(job.id, job.owner, 'started', {
-        job_id: job.id,
-        attempt: job.attempts,
-        batch_size: jobs.length,
-      });
+    lifecycle.started(jobs);
     const running = workers.run({ batchId, model: first.model, jobs: batchJobs }, (progress) => {
       const batch = this.running.byJob(first.id);
       for (const job of jobs) {
         if (batch?.cancelled.has(job.id)) continue;
-        const preview = progress.previews?.[job.id];
-        events.emit(job.id, job.owner, 'progress', {
-          job_id: job.id,
-          step: progress.step,
-          total_steps: progress.totalSteps,
-          ...(preview === undefined ? {} : { preview }),
-        });
+        lifecycle.progress(job, progress.step, progress.totalSteps, progress.previews?.[job.id]);
       }
     });
     direct?.handedOver();
@@ -296,82 +238,43 @@ export class JobDispatcher {
         stepsMs: outcome.stepsMs,
       });
     }
-    if (!outcome.ok && jobs.length > 1 && !this.#stopping && !LOST.includes(outcome.code)) {
+    if (!outcome.ok && jobs.length > 1 && !this.#stopping && outcome.code !== 'ABORTED') {
       // One item can fail a whole batch (an image the engine cannot read, memory at this batch
-      // size): run each job alone, so the failure stays with the job that caused it.
+      // size, a prompt that kills the worker): run each job alone, without counting this
+      // attempt, so the failure stays with the job that caused it.
       this.#d.logger.warn(
         { code: outcome.code, jobs: jobs.map((j) => j.id) },
         'batch failed; its jobs run again one by one',
       );
-      await Promise.all(jobs.map((job) => this.#requeue(job, job.attempts - 1, true)));
+      await Promise.all(
+        jobs.map((job) =>
+          this.#d.lifecycle.retry(job, { attempts: job.attempts - 1, alone: true, requeue: true }),
+        ),
+      );
       return;
     }
     await Promise.all(jobs.map((job) => this.#settleJob(job, outcome)));
   }
 
-  /**
-   * Puts a running job back in the queue with `attempts` counted; `alone` keeps it out of any
-   * batch. False when the job is no longer running (cancelled meanwhile).
-   */
-  async #requeue(job: Job, attempts: number, alone: boolean): Promise<boolean> {
-    const back = await this.#d.jobs.transition(job.id, ['running'], {
-      status: 'queued',
-      startedAt: null,
-      attempts,
-    });
-    if (!back || this.#stopping) return back; // stopping: the next start queues it
-    this.#d.queue.add({ ...entryOf(job), ...(alone ? { batchKey: `alone:${job.id}` } : {}) });
-    this.#d.events.emit(job.id, job.owner, 'queued', {
-      job_id: job.id,
-      position: this.#d.queue.position(job.id) ?? 0,
-      retry: true,
-    });
-    return true;
-  }
-
   async #settleJob(job: Job, outcome: BatchOutcome): Promise<void> {
-    const { jobs: repo, events, blobs } = this.#d;
+    const { lifecycle } = this.#d;
     if (outcome.ok) {
-      const images: JobImage[] = [];
       const own = outcome.images.filter((i) => i.jobId === job.id);
-      for (const [index, image] of own.entries()) {
-        // Flat keys: a folder per job would outlive its deleted files.
-        const key = `results/${job.id}-${index}.${EXTENSIONS[image.mimeType] ?? 'bin'}`;
-        await blobs.put(key, image.data);
-        const { seed, mimeType, width, height, nsfw } = image;
-        images.push({ key, seed, mimeType, width, height, nsfw });
-      }
-      const finishedAt = Date.now();
-      const result = {
-        images,
-        warnings: [...new Set([...job.params.warnings, ...own.flatMap((i) => i.warnings)])],
-        // Seconds, to a tenth of a millisecond: clients subtract it from their own timings.
-        generationTime: Math.round(outcome.totalMs * 10) / 10_000,
-      };
-      const patch = {
-        status: 'completed' as const,
-        finishedAt,
-        result,
-        resultExpiresAt: finishedAt + this.#d.resultTtlMs,
-      };
-      if (!(await repo.transition(job.id, ['running'], patch))) {
-        await Promise.all(images.map((i) => blobs.delete(i.key)));
+      let result: JobResult;
+      try {
+        result = await this.#storeResult(job, own, outcome.totalMs);
+      } catch (error) {
+        this.#d.logger.error({ err: error, jobId: job.id }, 'storing the result failed');
+        await lifecycle.fail(
+          job,
+          { code: 'STORAGE_FAILED', message: `the result could not be stored: ${String(error)}` },
+          ['running'],
+        );
         return;
       }
-      events.emit(job.id, job.owner, 'completed', {
-        job_id: job.id,
-        status: 'completed',
-        retrieval_url: this.#d.jobUrl(job.id),
-        images: images.map((image, index) => ({
-          index,
-          seed: image.seed,
-          url: this.#d.imageUrl(job.id, index),
-          nsfw: image.nsfw,
-        })),
-        generation_time: result.generationTime,
-        warnings: result.warnings,
-      });
-      this.finished({ ...job, ...patch });
+      if (!(await lifecycle.complete(job, result, this.#d.resultTtlMs))) {
+        await Promise.all(result.images.map((i) => this.#d.blobs.delete(i.key)));
+      }
       return;
     }
     const lost = LOST.includes(outcome.code);
@@ -379,7 +282,8 @@ export class JobDispatcher {
       // A shutdown does not count as an attempt; a crash does.
       if (this.#stopping || job.attempts < MAX_ATTEMPTS) {
         const attempts = this.#stopping ? job.attempts - 1 : job.attempts;
-        if (await this.#requeue(job, attempts, false))
+        const requeue = !this.#stopping; // stopping: the next start queues it
+        if (await lifecycle.retry(job, { attempts, alone: false, requeue }))
           this.#d.logger.warn(
             { jobId: job.id, attempt: job.attempts },
             'worker lost the job; queued again',
@@ -387,24 +291,32 @@ export class JobDispatcher {
         return;
       }
     }
-    if (outcome.code === 'ABORTED') return; // cancelled: the service already recorded it
-    await this.fail(
-      job,
-      {
-        code: outcome.code === 'WORKER_DIED' ? 'WORKER_DIED' : outcome.code,
-        message: outcome.message,
-      },
-      ['running'],
-    );
+    if (outcome.code === 'ABORTED') return; // cancelled: the lifecycle already recorded it
+    await lifecycle.fail(job, { code: outcome.code, message: outcome.message }, ['running']);
   }
 
-  /** Fails a job, refunds it and tells everyone. */
-  async fail(job: Job, error: JobError, from: readonly Job['status'][]): Promise<void> {
-    const patch = { status: 'failed' as const, finishedAt: Date.now(), error };
-    if (!(await this.#d.jobs.transition(job.id, from, patch))) return;
-    await this.#d.ledger.refund(job, `failed: ${error.code}`);
-    this.#d.events.emit(job.id, job.owner, 'failed', { job_id: job.id, status: 'failed', error });
-    this.finished({ ...job, ...patch });
+  /** Writes a job's images to the blob store; on a failure removes those written and throws. */
+  async #storeResult(job: Job, own: readonly OutputImage[], totalMs: number): Promise<JobResult> {
+    const { blobs } = this.#d;
+    const images: JobImage[] = [];
+    try {
+      for (const [index, image] of own.entries()) {
+        // Flat keys: a folder per job would outlive its deleted files.
+        const key = `results/${job.id}-${index}.${EXTENSIONS[image.mimeType] ?? 'bin'}`;
+        await blobs.put(key, image.data);
+        const { seed, mimeType, width, height, nsfw } = image;
+        images.push({ key, seed, mimeType, width, height, nsfw });
+      }
+    } catch (error) {
+      await Promise.all(images.map((i) => blobs.delete(i.key).catch(() => undefined)));
+      throw error;
+    }
+    return {
+      images,
+      warnings: [...new Set([...job.params.warnings, ...own.flatMap((i) => i.warnings)])],
+      // Seconds, to a tenth of a millisecond: clients subtract it from their own timings.
+      generationTime: Math.round(totalMs * 10) / 10_000,
+    };
   }
 
   /**
@@ -412,27 +324,24 @@ export class JobDispatcher {
    * when the server died is retried (or failed if that was its second attempt).
    */
   async recover(): Promise<{ requeued: number; retried: number; failed: number }> {
+    const { jobs, lifecycle } = this.#d;
     const counts = { requeued: 0, retried: 0, failed: 0 };
-    for (const job of await this.#d.jobs.listByStatus(['running'])) {
+    for (const job of await jobs.listByStatus(['running'])) {
       if (job.attempts >= MAX_ATTEMPTS) {
-        await this.fail(
+        await lifecycle.fail(
           job,
           { code: 'WORKER_DIED', message: 'the job was running when the server stopped, twice' },
           ['running'],
         );
         counts.failed++;
       } else if (
-        await this.#d.jobs.transition(job.id, ['running'], { status: 'queued', startedAt: null })
+        await lifecycle.retry(job, { attempts: job.attempts, alone: false, requeue: false })
       ) {
         counts.retried++;
       }
     }
-    for (const job of await this.#d.jobs.listByStatus(['queued'])) {
-      this.#d.queue.add(entryOf(job));
-      this.#d.events.emit(job.id, job.owner, 'queued', {
-        job_id: job.id,
-        position: this.#d.queue.position(job.id) ?? 0,
-      });
+    for (const job of await jobs.listByStatus(['queued'])) {
+      lifecycle.enqueue(job);
       counts.requeued++;
     }
     return counts;

@@ -3,11 +3,11 @@ import { ProblemError } from '../errors/index.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { Upload, UploadRepository } from '../storage/upload-repository.ts';
 import type { EtaEstimator } from './eta-estimator.ts';
-import type { EventHub } from './event-hub.ts';
 import type { GenerationInput } from './generation-input.ts';
 import type { InferenceWorkers, ModelInfo } from './inference-workers.ts';
 import { batchKeyOf, isTerminal, type Job, type JobImage } from './job.ts';
-import { entryOf, type JobDispatcher } from './job-dispatcher.ts';
+import type { JobDispatcher } from './job-dispatcher.ts';
+import { entryOf, type JobLifecycle } from './job-lifecycle.ts';
 import type { JobQueue } from './job-queue.ts';
 import type { JobRepository } from './job-repository.ts';
 import type { Charge, Ledger } from './ledger.ts';
@@ -31,7 +31,7 @@ export interface JobServiceDeps {
   readonly workers: InferenceWorkers;
   readonly blobs: BlobStore;
   readonly uploads: UploadRepository;
-  readonly events: EventHub;
+  readonly lifecycle: JobLifecycle;
   readonly eta: EtaEstimator;
   readonly ledger: Ledger;
   readonly dispatcher: JobDispatcher;
@@ -94,7 +94,7 @@ export class JobService {
     this.#d = deps;
     this.#o = options;
     this.#idempotency = deps.idempotency && new IdempotentSubmissions(deps.idempotency, deps.jobs);
-    deps.dispatcher.onFinished((job) => {
+    deps.lifecycle.onFinished((job) => {
       for (const resolve of this.#waiting.get(job.id) ?? []) resolve(job);
     });
   }
@@ -264,7 +264,7 @@ export class JobService {
       if (idem && idempotency) await idempotency.release(caller.owner, idem, job.id);
       throw error;
     }
-    const { dispatcher, events } = this.#d;
+    const { dispatcher, lifecycle } = this.#d;
     // Nothing waits and a worker is idle: the job starts at once, stored as `running`.
     const direct = dispatcher.reserveWorker();
     let stored: Job = {
@@ -273,13 +273,8 @@ export class JobService {
       ...(direct ? { status: 'running', startedAt: Date.now(), attempts: 1 } : {}),
     };
     // Every job is `queued` first for its listeners, even one that starts at once.
-    const queued = (position: number, expectedMs: number): void => {
-      events.emit(job.id, job.owner, 'queued', {
-        job_id: job.id,
-        position,
-        eta: Math.round(expectedMs) / 1000,
-      });
-    };
+    const queued = (position: number, expectedMs: number): void =>
+      lifecycle.accepted(job, position, expectedMs);
     const undo = async (error: unknown): Promise<never> => {
       await ledger.refund(job, 'the job could not be stored');
       if (idem && idempotency) await idempotency.release(caller.owner, idem, job.id);
@@ -366,22 +361,17 @@ export class JobService {
     if (isTerminal(job.status)) {
       throw new ProblemError('JOB_NOT_CANCELLABLE', `job '${id}' is already ${job.status}`);
     }
-    const { jobs, queue, dispatcher, workers, events, ledger } = this.#d;
-    const patch = { status: 'cancelled' as const, finishedAt: Date.now() };
-    if (!(await jobs.transition(id, ['queued', 'running'], patch))) {
+    const { dispatcher, workers, lifecycle } = this.#d;
+    // Marked first, so no progress of it goes out after its `cancelled` event.
+    const batch = dispatcher.running.byJob(id);
+    batch?.cancelled.add(id);
+    const cancelled = await lifecycle.cancel(job);
+    if (!cancelled) {
+      batch?.cancelled.delete(id);
       const now = await this.get(caller, id);
       throw new ProblemError('JOB_NOT_CANCELLABLE', `job '${id}' is already ${now.status}`);
     }
-    queue.remove(id);
-    const batch = dispatcher.running.byJob(id);
-    if (batch) {
-      batch.cancelled.add(id);
-      if (batch.entries.every((e) => batch.cancelled.has(e.id))) workers.cancel(batch.batchId);
-    }
-    await ledger.refund(job, 'cancelled');
-    events.emit(id, job.owner, 'cancelled', { job_id: id, status: 'cancelled' });
-    const cancelled = { ...job, ...patch };
-    dispatcher.finished(cancelled);
+    if (batch?.entries.every((e) => batch.cancelled.has(e.id))) workers.cancel(batch.batchId);
     return cancelled;
   }
 

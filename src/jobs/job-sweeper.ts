@@ -1,10 +1,9 @@
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { UploadRepository } from '../storage/upload-repository.ts';
 import type { EventHub } from './event-hub.ts';
-import type { JobDispatcher } from './job-dispatcher.ts';
+import type { JobLifecycle } from './job-lifecycle.ts';
 import type { JobQueue } from './job-queue.ts';
 import type { JobRepository } from './job-repository.ts';
-import type { Ledger } from './ledger.ts';
 
 export interface SweeperDeps {
   readonly jobs: JobRepository;
@@ -12,8 +11,7 @@ export interface SweeperDeps {
   readonly blobs: BlobStore;
   readonly uploads: UploadRepository;
   readonly events: EventHub;
-  readonly ledger: Ledger;
-  readonly dispatcher: JobDispatcher;
+  readonly lifecycle: JobLifecycle;
   readonly maxWaitMs: number;
 }
 
@@ -42,7 +40,7 @@ export class JobSweeper {
 
   /** One pass; returns what it removed. */
   async sweep(now = Date.now()): Promise<{ results: number; uploads: number; expired: number }> {
-    const { jobs, blobs, uploads, queue, events, ledger } = this.#d;
+    const { jobs, blobs, uploads, queue, events, lifecycle } = this.#d;
     let results = 0;
     for (const job of await jobs.listExpiredResults(now, 500)) {
       await jobs.update(job.id, { resultDeleted: true });
@@ -58,16 +56,7 @@ export class JobSweeper {
     for (const entry of [...queue.entries()]) {
       if (now - entry.createdAt <= this.#d.maxWaitMs) continue;
       const job = await jobs.get(entry.id);
-      if (
-        !job ||
-        !(await jobs.transition(job.id, ['queued'], { status: 'expired', finishedAt: now }))
-      )
-        continue;
-      queue.remove(job.id);
-      await ledger.refund(job, 'expired in the queue');
-      events.emit(job.id, job.owner, 'expired', { job_id: job.id, status: 'expired' });
-      this.#d.dispatcher.finished({ ...job, status: 'expired', finishedAt: now });
-      expired++;
+      if (job && (await lifecycle.expire(job, now))) expired++;
     }
     events.prune(now);
     return { results, uploads: stale.length, expired };

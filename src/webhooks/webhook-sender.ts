@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import type { Job } from '../jobs/job.ts';
-import type { Logger } from '../jobs/job-dispatcher.ts';
+import type { Logger } from '../jobs/logger.ts';
 import { checkWebhookUrl } from './check-webhook-url.ts';
 import type { WebhookDelivery, WebhookOutbox } from './webhook-outbox.ts';
 

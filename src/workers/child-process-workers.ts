@@ -7,8 +7,13 @@ import type {
   InferenceWorkers,
   ModelInfo,
 } from '../jobs/inference-workers.ts';
-import type { Logger } from '../jobs/job-dispatcher.ts';
-import type { ChildMessage, ParentMessage, WorkerInit } from './worker-protocol.ts';
+import type { Logger } from '../jobs/logger.ts';
+import {
+  HEARTBEAT_MS,
+  type ChildMessage,
+  type ParentMessage,
+  type WorkerInit,
+} from './worker-protocol.ts';
 
 const ENTRY = fileURLToPath(new URL('./worker-entry.ts', import.meta.url));
 
@@ -25,12 +30,18 @@ interface Slot {
   state: 'starting' | 'idle' | 'busy' | 'stopped';
   current: Current | undefined;
   restarts: number;
+  /** When the worker last sent anything (heartbeat, progress, outcome). */
+  lastHeardAt: number;
+  /** Why the watchdog killed it, for the batch's outcome. */
+  killedBecause: string | undefined;
 }
 
 export interface ChildProcessWorkersOptions {
   readonly devices: readonly string[];
   readonly init: Omit<WorkerInit, 'executionProvider'>;
   readonly restartDelayMs: number;
+  /** A busy worker silent this long is hung; an idle one is after a tenth of it (≥ 3 heartbeats). */
+  readonly stepTimeoutMs: number;
   readonly logger: Logger;
 }
 
@@ -45,6 +56,7 @@ export class ChildProcessWorkers implements InferenceWorkers {
   readonly #idleListeners = new Set<() => void>();
   #models: readonly ModelInfo[] = [];
   #closing = false;
+  readonly #watchdog: NodeJS.Timeout;
   #firstReady: Promise<void>;
   #resolveFirstReady: () => void = () => undefined;
 
@@ -57,11 +69,65 @@ export class ChildProcessWorkers implements InferenceWorkers {
       state: 'stopped',
       current: undefined,
       restarts: 0,
+      lastHeardAt: 0,
+      killedBecause: undefined,
     }));
     this.#firstReady = new Promise((resolve) => {
       this.#resolveFirstReady = resolve;
     });
     for (const slot of this.#slots) this.#spawn(slot);
+    this.#watchdog = setInterval(
+      () => this.#watch(),
+      Math.min(HEARTBEAT_MS, options.stepTimeoutMs / 4),
+    );
+    this.#watchdog.unref();
+  }
+
+  /** How long `slot` may stay silent in its state before it counts as hung. */
+  #allowedSilenceMs(slot: Slot): number | undefined {
+    if (slot.state === 'busy') return this.#o.stepTimeoutMs;
+    if (slot.state === 'idle')
+      return Math.max(3 * HEARTBEAT_MS, Math.min(this.#o.stepTimeoutMs / 10, 30_000));
+    return undefined; // starting (loading models) or stopped
+  }
+
+  #silentTooLong(slot: Slot, now: number): boolean {
+    const allowed = this.#allowedSilenceMs(slot);
+    return allowed !== undefined && now - slot.lastHeardAt > allowed;
+  }
+
+  /**
+   * Kills workers that stopped answering (SIGSTOP, a native hang): SIGKILL works on a stopped
+   * process, and the exit path then reports `WORKER_DIED` for its batch (retried once) and
+   * restarts the worker.
+   */
+  #watch(): void {
+    const now = Date.now();
+    for (const slot of this.#slots) {
+      if (!this.#silentTooLong(slot, now) || slot.killedBecause !== undefined) continue;
+      const silentS = Math.round((now - slot.lastHeardAt) / 100) / 10;
+      slot.killedBecause = `the worker stopped answering (${silentS} s ${slot.state} without a step or heartbeat) and was killed`;
+      this.#o.logger.error(
+        { worker: slot.index, pid: slot.child?.pid, state: slot.state, silentS },
+        'worker hung; killing it',
+      );
+      slot.child?.kill('SIGKILL');
+    }
+  }
+
+  /** `true` when some worker answers; else why not (for `/v1/health/ready`). */
+  readiness(): true | string {
+    const now = Date.now();
+    const answering = this.#slots.filter(
+      (s) => (s.state === 'idle' || s.state === 'busy') && !this.#silentTooLong(s, now),
+    );
+    if (answering.length > 0) return true;
+    const hung = this.#slots.filter(
+      (s) => s.killedBecause !== undefined || this.#silentTooLong(s, now),
+    );
+    return hung.length > 0
+      ? `no worker answers: ${hung.map((s) => `worker ${s.index} hung`).join(', ')}`
+      : 'no live worker';
   }
 
   get count(): number {
@@ -85,8 +151,21 @@ export class ChildProcessWorkers implements InferenceWorkers {
     return this.#slots.reduce((sum, s) => sum + s.restarts, 0);
   }
 
+  /** Process ids of the workers running a batch now (diagnostics and tests). */
+  busyPids(): number[] {
+    return this.#slots.flatMap((s) =>
+      s.child?.pid === undefined || s.state !== 'busy' ? [] : [s.child.pid],
+    );
+  }
+
+  /** An idle worker that stopped answering is not given work (the watchdog kills it). */
+  #idle(slot: Slot, now: number): boolean {
+    return slot.state === 'idle' && !this.#silentTooLong(slot, now);
+  }
+
   idleCount(): number {
-    return this.#slots.filter((s) => s.state === 'idle').length;
+    const now = Date.now();
+    return this.#slots.filter((s) => this.#idle(s, now)).length;
   }
 
   liveCount(): number {
@@ -109,6 +188,7 @@ export class ChildProcessWorkers implements InferenceWorkers {
     });
     slot.child = child;
     slot.state = 'starting';
+    slot.killedBecause = undefined;
     child.on('message', (message: ChildMessage) => this.#onMessage(slot, message));
     child.on('exit', (code, signal) => this.#onExit(slot, child, code, signal));
     child.on('error', (error) =>
@@ -117,7 +197,10 @@ export class ChildProcessWorkers implements InferenceWorkers {
   }
 
   #onMessage(slot: Slot, message: ChildMessage): void {
+    slot.lastHeardAt = Date.now();
     switch (message.type) {
+      case 'heartbeat':
+        break;
       case 'ready':
         this.#models = message.models;
         slot.state = 'idle';
@@ -154,7 +237,9 @@ export class ChildProcessWorkers implements InferenceWorkers {
     slot.current = undefined;
     slot.state = 'stopped';
     if (current) {
-      const message = `the worker process exited (${signal ?? `code ${code}`}) during the batch`;
+      const message =
+        slot.killedBecause ??
+        `the worker process exited (${signal ?? `code ${code}`}) during the batch`;
       current.resolve({ ok: false, code: 'WORKER_DIED', message, field: undefined });
     }
     if (this.#closing) return;
@@ -170,7 +255,8 @@ export class ChildProcessWorkers implements InferenceWorkers {
   }
 
   run(request: BatchRequest, onProgress: (progress: BatchProgress) => void): Promise<BatchOutcome> {
-    const slot = this.#slots.find((s) => s.state === 'idle');
+    const now = Date.now();
+    const slot = this.#slots.find((s) => this.#idle(s, now));
     if (!slot?.child) {
       return Promise.resolve({
         ok: false,
@@ -180,6 +266,7 @@ export class ChildProcessWorkers implements InferenceWorkers {
       });
     }
     slot.state = 'busy';
+    slot.lastHeardAt = Date.now(); // the deadline of its first step starts now
     const child = slot.child;
     return new Promise((resolve) => {
       slot.current = { batchId: request.batchId, resolve, onProgress };
@@ -200,6 +287,7 @@ export class ChildProcessWorkers implements InferenceWorkers {
 
   async close(deadlineMs: number): Promise<void> {
     this.#closing = true;
+    clearInterval(this.#watchdog);
     await Promise.all(
       this.#slots.map(async (slot) => {
         const child = slot.child;

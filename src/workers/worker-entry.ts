@@ -3,7 +3,12 @@
  * reports progress and outcomes back. Started by `ChildProcessWorkers`; never imported.
  */
 import type { InferenceEngine } from './inference-engine.ts';
-import type { ChildMessage, ParentMessage, WorkerInit } from './worker-protocol.ts';
+import {
+  HEARTBEAT_MS,
+  type ChildMessage,
+  type ParentMessage,
+  type WorkerInit,
+} from './worker-protocol.ts';
 
 const init = JSON.parse(process.argv[2] ?? '{}') as WorkerInit;
 const send = (message: ChildMessage): void => {
@@ -57,3 +62,5 @@ process.on('message', (message: ParentMessage) => {
 process.on('disconnect', () => process.exit(0));
 
 send({ type: 'ready', models: await engine.load() });
+// The parent's watchdog kills a worker it stops hearing from (stopped, or stuck in native code).
+setInterval(() => send({ type: 'heartbeat' }), HEARTBEAT_MS).unref();

@@ -1,9 +1,13 @@
+import type { ModelConfig } from '../config/config.ts';
 import type { BatchJob, BatchOutcome, ModelInfo } from '../jobs/inference-workers.ts';
+
+/** How often a worker says it is alive. */
+export const HEARTBEAT_MS = 1000;
 
 /** What the worker child process is started with (JSON in `argv[2]`). */
 export interface WorkerInit {
   readonly engine: 'onnx' | 'fake';
-  readonly models: readonly { readonly name: string; readonly path: string }[];
+  readonly models: readonly Pick<ModelConfig, 'name' | 'path' | 'overrides'>[];
   readonly executionProvider: string;
   readonly intraOpThreads: number;
   /** Milliseconds per step of the fake engine. */
@@ -22,6 +26,8 @@ export type ParentMessage =
 
 export type ChildMessage =
   | { readonly type: 'ready'; readonly models: readonly ModelInfo[] }
+  /** Sent every {@link HEARTBEAT_MS} while the worker's event loop turns (idle or between steps). */
+  | { readonly type: 'heartbeat' }
   | {
       readonly type: 'progress';
       readonly batchId: string;

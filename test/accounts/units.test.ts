@@ -166,7 +166,7 @@ test('in-flight admission: counts queued..final per owner; reservations cannot o
     () => admission.reserve(caller),
     (e: ProblemError) => e.code === 'TOO_MANY_JOBS',
   );
-  events.emit('j1', 'k1', 'queued', {});
+  events.emit('j1', 'k1', 'queued', { job_id: 'j1', position: 0 });
   r1();
   r1();
   assert.equal(admission.count('k1'), 1);
@@ -174,9 +174,9 @@ test('in-flight admission: counts queued..final per owner; reservations cannot o
   r2();
   const r3 = admission.reserve(caller);
   r3();
-  events.emit('j2', 'k1', 'queued', {});
+  events.emit('j2', 'k1', 'queued', { job_id: 'j2', position: 1 });
   assert.throws(() => admission.reserve(caller));
-  events.emit('j1', 'k1', 'completed', {});
+  events.emit('j1', 'k1', 'cancelled', { job_id: 'j1', status: 'cancelled' });
   admission.reserve(caller)();
   assert.equal(admission.count('k1'), 1);
   assert.doesNotThrow(() => admission.reserve({ owner: 'k1', maxPriority: 0, maxJobs: 0 }));

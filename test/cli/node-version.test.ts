@@ -26,6 +26,12 @@ test(
     );
     assert.match(run.stderr, /nodejs\.org|nvm install/);
     assert.doesNotMatch(run.stderr, /ERR_UNKNOWN_FILE_EXTENSION/);
+    // `npm start` runs the same check as its `prestart`, before building the studio with .ts.
+    const prestart = spawnSync(OLD_NODE, [path.join(path.dirname(bin), 'check-node.js')], {
+      encoding: 'utf8',
+    });
+    assert.equal(prestart.status, 1);
+    assert.match(prestart.stderr, /needs Node\.js 22\.18 or newer/);
   },
 );
 

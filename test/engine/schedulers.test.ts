@@ -134,7 +134,7 @@ function denoise(
   return { final: x, noiseDraws, worstOffTrajectory };
 }
 
-const SIGMA_SPACE: readonly SchedulerName[] = ['euler', 'euler_a', 'lms'];
+const SIGMA_SPACE: readonly Scheduler['name'][] = ['euler', 'euler_a', 'lms'];
 const DETERMINISTIC: readonly SchedulerName[] = [
   'euler',
   'ddim',

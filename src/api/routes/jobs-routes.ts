@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ProblemError } from '../../errors/index.ts';
 import { isTerminal, type Job } from '../../jobs/job.ts';
-import type { JobEventType } from '../../jobs/job-event.ts';
+import { finalEventOf } from '../../jobs/job-event.ts';
 import type { AppDeps } from '../app-deps.ts';
 import {
   generationBodySchema,
@@ -23,10 +23,12 @@ export function ensureFinalEvent(deps: AppDeps, job: Job): void {
   if (!isTerminal(job.status)) return;
   const history = deps.events.history(job.id);
   if (history.some((e) => e.type === job.status)) return;
-  const data: Record<string, unknown> = { job_id: job.id, status: job.status };
-  if (job.status === 'completed') data['retrieval_url'] = `${deps.publicUrl}/v1/jobs/${job.id}`;
-  if (job.error) data['error'] = job.error;
-  deps.events.emit(job.id, job.owner, job.status as JobEventType, data);
+  const final = finalEventOf(
+    job,
+    (id, index) => `${deps.publicUrl}/v1/jobs/${id}/image?index=${index}`,
+    (id) => `${deps.publicUrl}/v1/jobs/${id}`,
+  );
+  if (final) deps.events.emit(job.id, job.owner, final.type, final.data);
 }
 
 export function jobsRoutes(app: FastifyInstance, deps: AppDeps): void {

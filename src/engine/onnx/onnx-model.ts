@@ -195,7 +195,7 @@ function asFloat32(values: HostTensor['data']): Float32Array {
  * Float16Array view, which the native binding then reads as zero bytes ("not enough space").
  * Handing the binding the original Uint16Array keeps fp16 models working on every Node version.
  */
-function halfTensor(bits: Uint16Array, dims: number[]): OrtTensor {
+export function halfTensor(bits: Uint16Array, dims: number[]): OrtTensor {
   const tensor = new ort.Tensor('float16', bits, dims);
   (tensor as unknown as { cpuData: Uint16Array }).cpuData = bits;
   return tensor;

@@ -1,10 +1,11 @@
 import path from 'node:path';
 import { defaultLatentProjection } from '../image/latent-preview.ts';
+import { applyModelOverrides } from '../model/apply-model-overrides.ts';
 import { readModelManifest } from '../model/model-manifest.ts';
 import { OnnxModel } from '../onnx/onnx-model.ts';
 import { SafetyChecker } from '../safety/safety-checker.ts';
 import { ClipTokenizer } from '../text/clip-tokenizer.ts';
-import type { PipelineOptions } from '../types.ts';
+import type { ModelOverrides, PipelineOptions } from '../types.ts';
 import { DiffusionPipeline } from './diffusion-pipeline.ts';
 import { TextConditioner, type TextEncoderUnit } from './text-conditioning.ts';
 import { Vae } from './vae.ts';
@@ -12,6 +13,8 @@ import { Vae } from './vae.ts';
 export interface LoadPipelineOptions extends PipelineOptions {
   /** The model's name in infotexts and results; the folder name by default. */
   readonly name?: string;
+  /** Settings that override what the model's files say (default steps, prediction type, …). */
+  readonly overrides?: ModelOverrides;
 }
 
 /**
@@ -23,7 +26,7 @@ export async function loadPipeline(
   dir: string,
   options: LoadPipelineOptions = {},
 ): Promise<DiffusionPipeline> {
-  const manifest = await readModelManifest(dir);
+  const manifest = applyModelOverrides(await readModelManifest(dir), options.overrides);
   const { files } = manifest;
   const models: OnnxModel[] = [];
   const load = async (file: string, label: string): Promise<OnnxModel> => {

@@ -1,4 +1,4 @@
-import type { SchedulerConfig, SchedulerName } from './scheduler.ts';
+import type { FlowSchedulerName, SchedulerConfig, SchedulerName } from './scheduler.ts';
 
 /**
  * Typed reads of `scheduler_config.json` fields. A missing or `null` field takes the caller's
@@ -63,7 +63,7 @@ export function readChoice<T extends string>(
  * field to a predicate on its value; missing and `null` fields are always fine.
  */
 export function rejectUnsupported(
-  name: SchedulerName,
+  name: SchedulerName | FlowSchedulerName,
   config: SchedulerConfig,
   unsupported: Readonly<Record<string, (value: unknown) => boolean>>,
 ): void {

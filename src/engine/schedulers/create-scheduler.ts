@@ -3,17 +3,22 @@ import { createDpmpp2mKarras } from './dpmpp-2m-karras.ts';
 import { Dpmpp2mScheduler } from './dpmpp-2m.ts';
 import { EulerAncestralScheduler } from './euler-a.ts';
 import { EulerScheduler } from './euler.ts';
+import { FlowMatchEulerScheduler } from './flow-match-euler.ts';
 import { LcmScheduler } from './lcm.ts';
 import { LmsScheduler } from './lms.ts';
 import { PndmScheduler } from './pndm.ts';
 import {
+  FLOW_SCHEDULER_NAMES,
   SCHEDULER_NAMES,
+  type FlowSchedulerName,
   type Scheduler,
   type SchedulerConfig,
   type SchedulerName,
 } from './scheduler.ts';
 
-const FACTORIES: Readonly<Record<SchedulerName, (config: SchedulerConfig) => Scheduler>> = {
+const FACTORIES: Readonly<
+  Record<SchedulerName | FlowSchedulerName, (config: SchedulerConfig) => Scheduler>
+> = {
   euler: (config) => new EulerScheduler(config),
   euler_a: (config) => new EulerAncestralScheduler(config),
   ddim: (config) => new DdimScheduler(config),
@@ -22,6 +27,7 @@ const FACTORIES: Readonly<Record<SchedulerName, (config: SchedulerConfig) => Sch
   lms: (config) => new LmsScheduler(config),
   pndm: (config) => new PndmScheduler(config),
   lcm: (config) => new LcmScheduler(config),
+  flow_euler: (config) => new FlowMatchEulerScheduler(config),
 };
 
 /** diffusers scheduler classes with a one-to-one Pictor equivalent. */
@@ -43,11 +49,13 @@ const CLASS_NAMES: Readonly<Record<string, SchedulerName>> = {
  * @throws Error for an unknown name, a malformed field, or a config option the scheduler cannot
  *   reproduce (e.g. `use_lu_lambdas`, `thresholding`, `trained_betas`).
  */
-export function createScheduler(name: SchedulerName, config: SchedulerConfig): Scheduler {
+export function createScheduler(
+  name: SchedulerName | FlowSchedulerName,
+  config: SchedulerConfig,
+): Scheduler {
   if (!Object.hasOwn(FACTORIES, name)) {
-    throw new Error(
-      `Unknown scheduler '${String(name)}'; available: ${SCHEDULER_NAMES.join(', ')}`,
-    );
+    const available = [...SCHEDULER_NAMES, ...FLOW_SCHEDULER_NAMES].join(', ');
+    throw new Error(`Unknown scheduler '${String(name)}'; available: ${available}`);
   }
   return FACTORIES[name](config);
 }

@@ -1,5 +1,10 @@
-export type { Scheduler, SchedulerConfig, SchedulerName } from './scheduler.ts';
-export { SCHEDULER_NAMES } from './scheduler.ts';
+export type { FlowSchedulerName, Scheduler, SchedulerConfig, SchedulerName } from './scheduler.ts';
+export { FLOW_SCHEDULER_NAMES, SCHEDULER_NAMES } from './scheduler.ts';
+export {
+  FlowMatchEulerScheduler,
+  flowShiftMu,
+  type FlowTimestepOptions,
+} from './flow-match-euler.ts';
 export { createScheduler, schedulerNameForConfig } from './create-scheduler.ts';
 export type { PredictionType } from './prediction.ts';
 export type { TimestepSpacing } from './timestep-spacing.ts';

@@ -8,8 +8,8 @@
  * batched item stays identical to the same item run alone.
  */
 export interface Scheduler {
-  /** The scheduler's registry name, e.g. `euler_a`. */
-  readonly name: SchedulerName;
+  /** The scheduler's registry name, e.g. `euler_a` (`flow_euler` for flow-matching models). */
+  readonly name: SchedulerName | FlowSchedulerName;
   /**
    * Training-time step indices the UNet is called with, highest first. Set by `setTimesteps`.
    * Fractional for the Euler family with `linspace` spacing or Karras sigmas (float32 values, as
@@ -73,6 +73,14 @@ export const SCHEDULER_NAMES = [
 ] as const;
 
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
+
+/**
+ * Schedulers of flow-matching models (FLUX.1, SD 3.x, Z-Image), which predict a velocity rather than
+ * noise: they suit only those models, and the samplers above suit only the others.
+ */
+export const FLOW_SCHEDULER_NAMES = ['flow_euler'] as const;
+
+export type FlowSchedulerName = (typeof FLOW_SCHEDULER_NAMES)[number];
 
 /** The subset of a diffusers `scheduler_config.json` that the schedulers read. */
 export interface SchedulerConfig {

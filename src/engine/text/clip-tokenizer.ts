@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Tokenizer as UntypedTokenizer } from '@huggingface/tokenizers';
 import { EngineError } from '../engine-error.ts';
+import { clipVocabFromMerges } from './clip-vocab-from-merges.ts';
 
 /** Token ids for one prompt, always exactly `maxLength` long, plus what was cut. */
 export interface TokenizedPrompt {
@@ -54,9 +55,16 @@ export class ClipTokenizer {
     this.maxLength = maxLength;
   }
 
-  static async load(dir: string): Promise<ClipTokenizer> {
-    const vocab = await readJsonFile<Record<string, number>>(path.join(dir, 'vocab.json'));
+  /**
+   * `vocab.json` may be absent (the bundled tokenizer): CLIP's follows from its merges.
+   * `padToken` replaces the folder's pad token (OpenCLIP encoders pad with `!`).
+   */
+  static async load(dir: string, options: { padToken?: string } = {}): Promise<ClipTokenizer> {
     const merges = await readMerges(path.join(dir, 'merges.txt'));
+    const vocabFile = path.join(dir, 'vocab.json');
+    const vocab = existsSync(vocabFile)
+      ? await readJsonFile<Record<string, number>>(vocabFile)
+      : clipVocabFromMerges(merges);
     const config = {
       ...(await readOptionalJson(path.join(dir, 'tokenizer_config.json'))),
       ...(await readOptionalJson(path.join(dir, 'special_tokens_map.json'))),
@@ -72,7 +80,7 @@ export class ClipTokenizer {
     const ids = {
       bos: idOf(config['bos_token'], BOS),
       eos: idOf(config['eos_token'], EOS),
-      pad: idOf(config['pad_token'], EOS),
+      pad: idOf(options.padToken ?? config['pad_token'], EOS),
     };
     const maxLength =
       typeof config['model_max_length'] === 'number' && config['model_max_length'] <= 4096

@@ -4,6 +4,7 @@ import type {
   EngineError,
   ExecutionProvider,
   LatentPreview,
+  ModelOverrides,
 } from '../../engine/index.ts';
 import type {
   BatchJob,
@@ -12,11 +13,9 @@ import type {
   ModelInfo,
 } from '../../jobs/inference-workers.ts';
 import type { InferenceEngine } from '../inference-engine.ts';
+import type { WorkerInit } from '../worker-protocol.ts';
 
-interface ModelEntry {
-  readonly name: string;
-  readonly path: string;
-}
+type ModelEntry = WorkerInit['models'][number];
 
 function unavailable(name: string, error: string): ModelInfo {
   return {
@@ -79,6 +78,8 @@ export class OnnxEngine implements InferenceEngine {
       try {
         const pipeline = await loadPipeline(entry.path, {
           name: entry.name,
+          // The config checks the shape; the engine checks the scheduler name at load.
+          overrides: entry.overrides as ModelOverrides | undefined,
           executionProvider: this.#provider,
           intraOpThreads: this.#threads,
           // The API process shares these cores; idle ORT threads must not spin on them.

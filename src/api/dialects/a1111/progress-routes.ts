@@ -42,14 +42,9 @@ function lastProgress(
 ): { step: number; total: number; preview: string | undefined } {
   const last = events
     .history(jobId)
-    .filter((e) => e.type === 'progress')
+    .flatMap((e) => (e.type === 'progress' ? [e.data] : []))
     .at(-1);
-  const preview = last?.data['preview'];
-  return {
-    step: Number(last?.data['step'] ?? 0),
-    total: Number(last?.data['total_steps'] ?? 0),
-    preview: typeof preview === 'string' ? preview : undefined,
-  };
+  return { step: last?.step ?? 0, total: last?.total_steps ?? 0, preview: last?.preview };
 }
 
 /**

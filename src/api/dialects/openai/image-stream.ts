@@ -93,10 +93,8 @@ export async function streamImages(
         // History is replayed after subscribing: an event may arrive both ways.
         if (event.seq <= lastSeq) return;
         lastSeq = event.seq;
-        const preview = event.data['preview'];
-        const step = Number(event.data['step']);
-        const total = Number(event.data['total_steps']);
-        if (event.type !== 'progress' || typeof preview !== 'string') return;
+        if (event.type !== 'progress' || event.data.preview === undefined) return;
+        const { preview, step, total_steps: total } = event.data;
         if (sent >= options.partialImages || step < partialStep(sent, options.partialImages, total))
           return;
         const index = sent++;

@@ -1,0 +1,144 @@
+import { EngineError } from '../../engine-error.ts';
+import type { TensorIndex } from '../tensor-ref.ts';
+import type { BuiltGraph, GraphOptions } from './graph-types.ts';
+import {
+  attention,
+  conv2d,
+  fromTokens,
+  groupNorm,
+  pointwiseLinear,
+  sigmoidGate,
+  toTokens,
+  upsampleNearest,
+} from './layers.ts';
+import { ModuleWeights } from './module-weights.ts';
+import { OnnxGraph, type Value } from './onnx-graph.ts';
+
+/** LDM's `Normalize`: 32 groups, epsilon 1e-6. */
+const normalize = (w: ModuleWeights, x: Value): Value => groupNorm(w, x, 32, 1e-6);
+const swish = (w: ModuleWeights, x: Value): Value => sigmoidGate(w.graph, x);
+
+/** LDM `ResnetBlock` without a time embedding. */
+function resnetBlock(w: ModuleWeights, x: Value): Value {
+  const g = w.graph;
+  let h = conv2d(w.scope('conv1'), swish(w, normalize(w.scope('norm1'), x)));
+  h = conv2d(w.scope('conv2'), swish(w, normalize(w.scope('norm2'), h)));
+  const shortcut = w.has('nin_shortcut.weight')
+    ? conv2d(w.scope('nin_shortcut'), x)
+    : w.has('conv_shortcut.weight')
+      ? conv2d(w.scope('conv_shortcut'), x)
+      : x;
+  return g.op('Add', [shortcut, h]);
+}
+
+/** LDM `AttnBlock`: single-head self-attention over the pixels, 1×1 convs as projections. */
+function attentionBlock(w: ModuleWeights, x: Value): Value {
+  const g = w.graph;
+  const tokens = toTokens(g, normalize(w.scope('norm'), x));
+  const attended = attention(
+    g,
+    pointwiseLinear(w.scope('q'), tokens),
+    pointwiseLinear(w.scope('k'), tokens),
+    pointwiseLinear(w.scope('v'), tokens),
+    1,
+  );
+  const projected = pointwiseLinear(w.scope('proj_out'), attended);
+  return g.op('Add', [x, fromTokens(g, projected, x)]);
+}
+
+/** The blocks of `level` (`down.1`, `up.0`): resnets, each followed by its attention if present. */
+function levelBlocks(w: ModuleWeights, x: Value): Value {
+  let h = x;
+  const count = w.count('block');
+  for (let index = 0; index < count; index++) {
+    h = resnetBlock(w.scope(`block.${index}`), h);
+    if (w.has(`attn.${index}.q.weight`)) h = attentionBlock(w.scope(`attn.${index}`), h);
+  }
+  return h;
+}
+
+function middle(w: ModuleWeights, x: Value): Value {
+  const h = resnetBlock(w.scope('block_1'), x);
+  return resnetBlock(w.scope('block_2'), attentionBlock(w.scope('attn_1'), h));
+}
+
+function checkVae(weights: TensorIndex, part: 'encoder' | 'decoder'): void {
+  if (!weights.has(`${part}.conv_in.weight`)) {
+    throw new EngineError(
+      'MODEL_INVALID',
+      `VAE: no '${part}.conv_in.weight' (LDM names with 'first_stage_model.' removed expected)`,
+    );
+  }
+}
+
+/**
+ * The LDM `AutoencoderKL` decoder: `latent_sample` `[batch, z, h, w]` (unscaled) → `sample`
+ * `[batch, 3, 8h, 8w]` in [-1, 1]; `post_quant_conv` first, as `decode` does.
+ */
+export function buildVaeDecoder(weights: TensorIndex, options: GraphOptions = {}): BuiltGraph {
+  checkVae(weights, 'decoder');
+  const g = new OnnxGraph(options.precision ?? 'fp32');
+  const root = new ModuleWeights(g, weights, 'VAE decoder');
+  const decoder = root.scope('decoder');
+  const latentChannels = root.dim('post_quant_conv.weight', 1);
+  const latent = g.input({
+    name: 'latent_sample',
+    type: 'float',
+    dims: ['batch', latentChannels, 'latent_height', 'latent_width'],
+  });
+  let h = conv2d(decoder.scope('conv_in'), conv2d(root.scope('post_quant_conv'), latent));
+  h = middle(decoder.scope('mid'), h);
+  for (let level = decoder.count('up') - 1; level >= 0; level--) {
+    const up = decoder.scope(`up.${level}`);
+    h = levelBlocks(up, h);
+    if (up.has('upsample.conv.weight'))
+      h = conv2d(up.scope('upsample.conv'), upsampleNearest(g, h));
+  }
+  h = conv2d(decoder.scope('conv_out'), swish(root, normalize(decoder.scope('norm_out'), h)));
+  g.output(h, { name: 'sample', type: 'float', dims: ['batch', 3, 'height', 'width'] });
+  return {
+    bytes: g.toBytes('pictor-vae-decoder'),
+    inputNames: ['latent_sample'],
+    outputNames: ['sample'],
+  };
+}
+
+/**
+ * The LDM `AutoencoderKL` encoder with `quant_conv`: `sample` `[batch, 3, H, W]` in [-1, 1] →
+ * `latent_sample` (the distribution's mean, `[batch, z, H/8, W/8]`, unscaled) and
+ * `latent_parameters` (mean ‖ log-variance).
+ */
+export function buildVaeEncoder(weights: TensorIndex, options: GraphOptions = {}): BuiltGraph {
+  checkVae(weights, 'encoder');
+  const g = new OnnxGraph(options.precision ?? 'fp32');
+  const root = new ModuleWeights(g, weights, 'VAE encoder');
+  const encoder = root.scope('encoder');
+  const image = g.input({ name: 'sample', type: 'float', dims: ['batch', 3, 'height', 'width'] });
+  let h = conv2d(encoder.scope('conv_in'), image);
+  const levels = encoder.count('down');
+  for (let level = 0; level < levels; level++) {
+    const down = encoder.scope(`down.${level}`);
+    h = levelBlocks(down, h);
+    // LDM pads right and bottom by one, then convolves with stride 2 and no padding.
+    if (down.has('downsample.conv.weight')) {
+      h = conv2d(down.scope('downsample.conv'), h, { stride: 2, pads: [0, 0, 1, 1] });
+    }
+  }
+  h = middle(encoder.scope('mid'), h);
+  h = conv2d(encoder.scope('conv_out'), swish(root, normalize(encoder.scope('norm_out'), h)));
+  const moments = conv2d(root.scope('quant_conv'), h);
+  const latentChannels = root.dim('quant_conv.weight', 0) / 2;
+  const mean = g.op('Slice', [moments, g.ints([0]), g.ints([latentChannels]), g.ints([1])]);
+  const latentDims = ['batch', latentChannels, 'latent_height', 'latent_width'];
+  g.output(mean, { name: 'latent_sample', type: 'float', dims: latentDims });
+  g.output(moments, {
+    name: 'latent_parameters',
+    type: 'float',
+    dims: ['batch', 2 * latentChannels, 'latent_height', 'latent_width'],
+  });
+  return {
+    bytes: g.toBytes('pictor-vae-encoder'),
+    inputNames: ['sample'],
+    outputNames: ['latent_sample', 'latent_parameters'],
+  };
+}

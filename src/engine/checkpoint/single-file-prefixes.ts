@@ -1,0 +1,28 @@
+import type { CheckpointFamily, TextEncoderKind } from './checkpoint-layout.ts';
+
+/** Where each component's tensors live in a single-file (CompVis LDM / Stability SGM) checkpoint. */
+export const UNET_PREFIX = 'model.diffusion_model.';
+export const VAE_PREFIX = 'first_stage_model.';
+
+export interface TextEncoderPrefix {
+  readonly kind: TextEncoderKind;
+  readonly prefix: string;
+  /** Prepended after the prefix is removed: old SD1 files lack Hugging Face's `text_model.` level. */
+  readonly ensureLeading?: string;
+}
+
+/** The text encoders of each family, in the order their hidden states are concatenated. */
+export const TEXT_ENCODER_PREFIXES: Readonly<
+  Record<CheckpointFamily, readonly TextEncoderPrefix[]>
+> = {
+  sd1: [{ kind: 'clip-l', prefix: 'cond_stage_model.transformer.', ensureLeading: 'text_model.' }],
+  sd2: [{ kind: 'openclip-h', prefix: 'cond_stage_model.model.' }],
+  sdxl: [
+    {
+      kind: 'clip-l',
+      prefix: 'conditioner.embedders.0.transformer.',
+      ensureLeading: 'text_model.',
+    },
+    { kind: 'openclip-bigg', prefix: 'conditioner.embedders.1.model.' },
+  ],
+};

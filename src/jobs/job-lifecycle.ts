@@ -1,0 +1,191 @@
+import type { EventHub } from './event-hub.ts';
+import { finalEventOf } from './job-event.ts';
+import type { Job, JobError, JobPatch, JobResult, JobStatus } from './job.ts';
+import type { JobQueue, QueueEntry } from './job-queue.ts';
+import type { JobRepository } from './job-repository.ts';
+import type { Ledger } from './ledger.ts';
+import type { Logger } from './logger.ts';
+
+/** A job tried this many times (its worker died or hung each time) fails. */
+export const MAX_ATTEMPTS = 2;
+
+/**
+ * Where a finished job's webhook is recorded (the webhook outbox). `record` is awaited before the
+ * job's final event goes out, so nobody learns of an end whose webhook could still be lost.
+ */
+export interface FinishedJobOutbox {
+  /** Records the webhook of `job` if it has a URL; a no-op otherwise. */
+  record(job: Job): Promise<void>;
+}
+
+/** Called once per job that reached its final state, after its event. */
+export type JobFinishedListener = (job: Job) => void;
+
+export interface JobLifecycleDeps {
+  readonly jobs: JobRepository;
+  readonly queue: JobQueue;
+  readonly events: EventHub;
+  readonly ledger: Ledger;
+  readonly outbox: FinishedJobOutbox;
+  readonly logger: Logger;
+  /** Absolute URL of a job's result image, for events. */
+  readonly imageUrl: (jobId: string, index: number) => string;
+  /** Absolute URL of a job (`/v1/jobs/{id}`), the final event's `retrieval_url`. */
+  readonly jobUrl: (jobId: string) => string;
+}
+
+export function entryOf(job: Job): QueueEntry {
+  return {
+    id: job.id,
+    priority: job.priority,
+    createdAt: job.createdAt,
+    batchKey: job.batchKey,
+    model: job.model,
+    images: job.params.n,
+    steps: job.params.steps,
+    pixels: job.params.width * job.params.height,
+  };
+}
+
+/**
+ * The job state machine: `queued → running → completed | failed | cancelled | expired`, and
+ * `running → queued` for a retry. Every transition happens here and only here: the conditional
+ * update in the repository (so a cancel and a completion cannot both win), then what goes with
+ * it — the refund, the webhook outbox row, the queue — then its one typed event. The service,
+ * dispatcher and sweeper decide *when*; this decides *what a transition does*.
+ */
+export class JobLifecycle {
+  readonly #d: JobLifecycleDeps;
+  readonly #finished = new Set<JobFinishedListener>();
+
+  constructor(deps: JobLifecycleDeps) {
+    this.#d = deps;
+  }
+
+  onFinished(listener: JobFinishedListener): () => void {
+    this.#finished.add(listener);
+    return () => this.#finished.delete(listener);
+  }
+
+  /** Announces an accepted (stored) job: its `queued` event. */
+  accepted(job: Job, position: number, expectedMs: number): void {
+    this.#d.events.emit(job.id, job.owner, 'queued', {
+      job_id: job.id,
+      position,
+      eta: Math.round(expectedMs) / 1000,
+    });
+  }
+
+  /** Puts a stored `queued` job in the queue (boot recovery) and announces it. */
+  enqueue(job: Job): void {
+    this.#d.queue.add(entryOf(job));
+    this.#d.events.emit(job.id, job.owner, 'queued', {
+      job_id: job.id,
+      position: this.#d.queue.position(job.id) ?? 0,
+    });
+  }
+
+  /** Announces jobs handed to a worker together (already `running` in the repository). */
+  started(jobs: readonly Job[]): void {
+    for (const job of jobs) {
+      this.#d.events.emit(job.id, job.owner, 'started', {
+        job_id: job.id,
+        attempt: job.attempts,
+        batch_size: jobs.length,
+      });
+    }
+  }
+
+  progress(job: Job, step: number, totalSteps: number, preview: string | undefined): void {
+    this.#d.events.emit(job.id, job.owner, 'progress', {
+      job_id: job.id,
+      step,
+      total_steps: totalSteps,
+      ...(preview === undefined ? {} : { preview }),
+    });
+  }
+
+  /**
+   * `running → queued` with `attempts` counted; `alone` keeps it out of any batch; `requeue:
+   * false` leaves it stored as queued only (a stopping server: the next start queues it). False
+   * when the job is no longer running (cancelled meanwhile).
+   */
+  async retry(
+    job: Job,
+    options: { attempts: number; alone: boolean; requeue: boolean },
+  ): Promise<boolean> {
+    const back = await this.#d.jobs.transition(job.id, ['running'], {
+      status: 'queued',
+      startedAt: null,
+      attempts: options.attempts,
+    });
+    if (!back || !options.requeue) return back;
+    const entry = entryOf(job);
+    this.#d.queue.add(options.alone ? { ...entry, batchKey: `alone:${job.id}` } : entry);
+    this.#d.events.emit(job.id, job.owner, 'queued', {
+      job_id: job.id,
+      position: this.#d.queue.position(job.id) ?? 0,
+      retry: true,
+    });
+    return true;
+  }
+
+  complete(job: Job, result: JobResult, resultTtlMs: number): Promise<Job | undefined> {
+    const finishedAt = Date.now();
+    return this.#finish(job, ['running'], {
+      status: 'completed',
+      finishedAt,
+      result,
+      resultExpiresAt: finishedAt + resultTtlMs,
+    });
+  }
+
+  fail(job: Job, error: JobError, from: readonly JobStatus[]): Promise<Job | undefined> {
+    return this.#finish(job, from, { status: 'failed', finishedAt: Date.now(), error });
+  }
+
+  cancel(job: Job): Promise<Job | undefined> {
+    return this.#finish(job, ['queued', 'running'], {
+      status: 'cancelled',
+      finishedAt: Date.now(),
+    });
+  }
+
+  expire(job: Job, now: number): Promise<Job | undefined> {
+    return this.#finish(job, ['queued'], { status: 'expired', finishedAt: now });
+  }
+
+  /**
+   * The one way a job ends: the conditional update, then the refund (anything but a completion),
+   * the webhook outbox row, the queue entry gone, the final event, the listeners. Undefined when
+   * the job was no longer in `from` (another ending won; it did all of this).
+   */
+  async #finish(
+    job: Job,
+    from: readonly JobStatus[],
+    patch: JobPatch & { status: JobStatus },
+  ): Promise<Job | undefined> {
+    const { jobs, queue, ledger, outbox, events, logger } = this.#d;
+    if (!(await jobs.transition(job.id, from, patch))) return undefined;
+    const final: Job = { ...job, ...patch };
+    queue.remove(job.id);
+    if (final.status !== 'completed') {
+      await ledger.refund(job, final.error ? `failed: ${final.error.code}` : final.status);
+    }
+    try {
+      await outbox.record(final);
+    } catch (error) {
+      logger.error({ err: error, jobId: job.id }, 'webhook outbox write failed');
+    }
+    const event = finalEventOf(final, this.#d.imageUrl, this.#d.jobUrl);
+    if (event) events.emit(job.id, job.owner, event.type, event.data);
+    for (const listener of this.#finished) {
+      try {
+        listener(final);
+      } catch (error) {
+        logger.error({ err: error, jobId: job.id }, 'job finished listener failed');
+      }
+    }
+    return final;
+  }
+}

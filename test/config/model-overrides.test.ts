@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config/index.ts';
+
+function configWith(overrides: string) {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'pictor-overrides-'));
+  writeFileSync(
+    path.join(cwd, 'pictor.yaml'),
+    `models:\n  default: sd\n  list:\n    - name: sd\n      path: ./sd21.safetensors\n      overrides: ${overrides}\n`,
+  );
+  return loadConfig({ cwd, env: {} });
+}
+
+test('models.list[].overrides are carried through, frozen', () => {
+  const config = configWith(
+    '{ predictionType: v_prediction, scheduler: dpmpp_2m, width: 768, height: 768, steps: 25, guidanceScale: 6.5 }',
+  );
+  const [model] = config.models.list;
+  assert.deepEqual(model?.overrides, {
+    predictionType: 'v_prediction',
+    scheduler: 'dpmpp_2m',
+    width: 768,
+    height: 768,
+    steps: 25,
+    guidanceScale: 6.5,
+  });
+  assert.ok(Object.isFrozen(model?.overrides));
+});
+
+test('bad overrides are each reported, naming the setting', () => {
+  assert.throws(
+    () =>
+      configWith(
+        '{ predictionType: sample, steps: 0, width: 7.5, guidanceScale: -1, clipskip: 2 }',
+      ),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      for (const pattern of [
+        /models\.list\[0\]\.overrides\.predictionType: 'epsilon' or 'v_prediction', got "sample"/,
+        /overrides\.steps: an integer > 0, got 0/,
+        /overrides\.width: an integer > 0, got 7\.5/,
+        /overrides\.guidanceScale: a number ≥ 0, got -1/,
+        /overrides\.clipskip: not a setting/,
+      ]) {
+        assert.match(error.message, pattern);
+      }
+      return true;
+    },
+  );
+  assert.throws(() => configWith('fast'), /models\.list\[0\]\.overrides: expected an object/);
+});
