@@ -25,6 +25,86 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  // Folder boundaries: the jobs core sees ports only (never adapters, the web framework or SQL),
+  // and the engine is a library that imports nothing of Pictor outside itself.
+  {
+    files: ['src/jobs/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['fastify', '@fastify/*', 'kysely', 'pg', 'ioredis', 'bullmq'],
+              message: 'the jobs core talks to ports; adapters live outside it',
+            },
+            {
+              group: [
+                './in-process/*',
+                '../api/*',
+                '../store/*',
+                '../workers/*',
+                '../accounts/*',
+                '../webhooks/*',
+                '../cli/*',
+                '../config/*',
+                '../storage/*/*',
+              ],
+              message: 'the jobs core imports ports, not adapters (compose them in src/cli/)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/engine/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../*'],
+              message: 'src/engine/ is a library: it imports nothing outside itself',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/engine/*/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../../*'],
+              message: 'src/engine/ is a library: it imports nothing outside itself',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/engine/*/*/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../../../*'],
+              message: 'src/engine/ is a library: it imports nothing outside itself',
+            },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ['**/*.js'],
     extends: [tseslint.configs.disableTypeChecked],

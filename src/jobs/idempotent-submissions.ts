@@ -45,6 +45,11 @@ export class IdempotentSubmissions {
       const since = Date.now() - IDEMPOTENCY_WINDOW_MS;
       const existing = await this.#store.find(owner, idem.key, since);
       const job = existing && (await this.#jobOf(owner, existing, idem));
+      if (job?.status === 'cancelled' && job.error?.code === 'CLIENT_GONE') {
+        // Its client went away, not its intent: the retry runs it again (the first was refunded).
+        await this.#store.release(owner, idem.key, job.id);
+        return submit();
+      }
       return job ? replay(job) : submit();
     });
   }

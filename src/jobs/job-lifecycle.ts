@@ -144,10 +144,12 @@ export class JobLifecycle {
     return this.#finish(job, from, { status: 'failed', finishedAt: Date.now(), error });
   }
 
-  cancel(job: Job): Promise<Job | undefined> {
+  /** `reason`: why, when nobody asked for it (the client went away); kept as the job's error. */
+  cancel(job: Job, reason?: JobError): Promise<Job | undefined> {
     return this.#finish(job, ['queued', 'running'], {
       status: 'cancelled',
       finishedAt: Date.now(),
+      ...(reason ? { error: reason } : {}),
     });
   }
 

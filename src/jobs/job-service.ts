@@ -5,7 +5,7 @@ import type { Upload, UploadRepository } from '../storage/upload-repository.ts';
 import type { EtaEstimator } from './eta-estimator.ts';
 import type { GenerationInput } from './generation-input.ts';
 import type { InferenceWorkers, ModelInfo } from './inference-workers.ts';
-import { batchKeyOf, isTerminal, type Job, type JobImage } from './job.ts';
+import { batchKeyOf, isTerminal, type Job, type JobError, type JobImage } from './job.ts';
 import type { JobDispatcher } from './job-dispatcher.ts';
 import { entryOf, type JobLifecycle } from './job-lifecycle.ts';
 import type { JobQueue } from './job-queue.ts';
@@ -16,6 +16,12 @@ import type { IdempotencyStore } from './idempotency-store.ts';
 import { IdempotentSubmissions, type Idempotency } from './idempotent-submissions.ts';
 import { resolveParams } from './resolve-params.ts';
 import { decodeImageInput } from './decode-image-input.ts';
+
+/** Why a job was cancelled when its waiting client disconnected (see `JobService.abandon`). */
+export const CLIENT_GONE: JobError = {
+  code: 'CLIENT_GONE',
+  message: 'the client disconnected before the job finished',
+};
 
 export interface JobServiceOptions {
   readonly defaultModel: string;
@@ -355,8 +361,19 @@ export class JobService {
     return this.#d.jobs.listByOwner(caller.owner, { limit, ...(before ? { before } : {}) });
   }
 
+  /**
+   * A waiting request's client went away: cancels its job (refunded) unless another request
+   * waits for it too (a retry with the same `Idempotency-Key`, which then gets the result). The
+   * job is marked `CLIENT_GONE`, so a later retry with that key runs it again instead of
+   * answering `409`. Never throws.
+   */
+  async abandon(caller: Caller, id: string): Promise<void> {
+    if ((this.#waiting.get(id)?.size ?? 0) > 0) return;
+    await this.cancel(caller, id, CLIENT_GONE).catch(() => undefined);
+  }
+
   /** Removes a queued job or aborts a running one (between steps); refunds it. */
-  async cancel(caller: Caller, id: string): Promise<Job> {
+  async cancel(caller: Caller, id: string, reason?: JobError): Promise<Job> {
     const job = await this.get(caller, id);
     if (isTerminal(job.status)) {
       throw new ProblemError('JOB_NOT_CANCELLABLE', `job '${id}' is already ${job.status}`);
@@ -365,7 +382,9 @@ export class JobService {
     // Marked first, so no progress of it goes out after its `cancelled` event.
     const batch = dispatcher.running.byJob(id);
     batch?.cancelled.add(id);
-    const cancelled = await lifecycle.cancel(job);
+    // Checked again after the read above: a retry may have started waiting meanwhile.
+    if (reason === CLIENT_GONE && (this.#waiting.get(id)?.size ?? 0) > 0) return job;
+    const cancelled = await lifecycle.cancel(job, reason);
     if (!cancelled) {
       batch?.cancelled.delete(id);
       const now = await this.get(caller, id);

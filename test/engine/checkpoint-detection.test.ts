@@ -1,12 +1,18 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { singleFileComponents } from '../../src/engine/checkpoint/checkpoint-components.ts';
+import {
+  buildTextEncoder,
+  buildUnet,
+  buildVaeDecoder,
+} from '../../src/engine/checkpoint/graphs/index.ts';
 import { detectCheckpoint } from '../../src/engine/checkpoint/detect-checkpoint.ts';
 import { readSafetensors } from '../../src/engine/checkpoint/read-safetensors.ts';
 import { EngineError } from '../../src/engine/engine-error.ts';
+import { loadPipeline } from '../../src/engine/index.ts';
 import { realCheckpointTensors } from '../helpers/checkpoint-headers.ts';
 import { float32Bytes, writeSafetensors, type TensorSpec } from '../helpers/safetensors-files.ts';
 
@@ -193,4 +199,44 @@ test('SDXL refiners, pix2pix UNets and unknown widths are refused by their shape
     tiny('model.diffusion_model.x.attn2.to_k.weight', [320, 512]),
   ];
   await refused(odd, /cross-attention width of 512/);
+});
+
+test('loadPipeline reads a checkpoint, refusing bad files and saying what a good one is', async () => {
+  const { file } = await detect(realCheckpointTensors('sd15'));
+  await assert.rejects(
+    loadPipeline(file),
+    /is a SD1 checkpoint \(epsilon\); this build cannot compile/,
+  );
+  const pickle = path.join(dir, 'model.ckpt');
+  await writeFile(pickle, 'x');
+  await assert.rejects(loadPipeline(pickle), /PyTorch pickle/);
+  const text = path.join(dir, 'notes.txt');
+  await writeFile(text, 'x');
+  await assert.rejects(loadPipeline(text), /neither a model folder nor a \.safetensors checkpoint/);
+  const truncated = path.join(dir, 'truncated.safetensors');
+  await writeSafetensors(truncated, realCheckpointTensors('sd15'), { sparse: true });
+  await truncate(truncated, 100_000);
+  await assert.rejects(loadPipeline(truncated), (error: unknown) => {
+    assert.ok(error instanceof EngineError && error.code === 'MODEL_INVALID');
+    assert.match(
+      error.message,
+      /truncated\.safetensors is not a usable \.safetensors file: it is truncated/,
+    );
+    return true;
+  });
+});
+
+test('the graph builders build every component of the real SD 1.5, SD 2.1 and SDXL layouts', async () => {
+  for (const name of ['sd15', 'sd21-768-v', 'sdxl-base']) {
+    const { index, layout } = await detect(realCheckpointTensors(name));
+    const { unet, vae, textEncoders } = singleFileComponents(index, layout);
+    const unetGraph = buildUnet(unet);
+    assert.ok(unetGraph.inputNames.includes('encoder_hidden_states'), name);
+    assert.deepEqual(unetGraph.outputNames, ['out_sample']);
+    assert.ok(vae);
+    assert.deepEqual(buildVaeDecoder(vae).outputNames, ['sample']);
+    for (const encoder of textEncoders) {
+      assert.ok(buildTextEncoder(encoder.index).outputNames.includes('last_hidden_state'), name);
+    }
+  }
 });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openClipIndexFromHuggingFace } from '../../src/engine/checkpoint/diffusers-openclip-names.ts';
 import { ldmUnetIndex } from '../../src/engine/checkpoint/diffusers-unet-names.ts';
 import { ldmVaeIndex } from '../../src/engine/checkpoint/diffusers-vae-names.ts';
 import type { TensorIndex, TensorRef } from '../../src/engine/checkpoint/tensor-ref.ts';
@@ -83,46 +82,4 @@ test('diffusers VAE names map onto the LDM names, attention re-declared as 1×1 
     mapped.get('decoder.up.3.upsample.conv.weight'),
     diffusers.get('decoder.up_blocks.0.upsamplers.0.conv.weight'),
   );
-});
-
-test('Hugging Face CLIP names of an OpenCLIP encoder map onto OpenCLIP names, q/k/v apart', () => {
-  const reference = new Set(realNames('sd21-768-v', 'cond_stage_model.model.'));
-  const hf = [
-    'text_model.embeddings.token_embedding.weight',
-    'text_model.embeddings.position_embedding.weight',
-    'text_model.embeddings.position_ids',
-    'text_model.final_layer_norm.weight',
-    'text_projection.weight',
-  ];
-  for (const part of [
-    'layer_norm1',
-    'layer_norm2',
-    'mlp.fc1',
-    'mlp.fc2',
-    'self_attn.out_proj',
-    'self_attn.q_proj',
-    'self_attn.k_proj',
-    'self_attn.v_proj',
-  ]) {
-    hf.push(
-      `text_model.encoder.layers.22.${part}.weight`,
-      `text_model.encoder.layers.22.${part}.bias`,
-    );
-  }
-  const mapped = openClipIndexFromHuggingFace(indexOf(hf));
-  assert.ok(!mapped.has('text_model.embeddings.position_ids'));
-  const split = [...mapped.keys()].filter((name) => /attn\.[qkv]_proj_/.test(name)).sort();
-  assert.deepEqual(
-    split,
-    ['bias', 'weight']
-      .flatMap((kind) =>
-        ['k', 'q', 'v'].map((p) => `transformer.resblocks.22.attn.${p}_proj_${kind}`),
-      )
-      .sort(),
-  );
-  const others = [...mapped.keys()].filter(
-    (name) => !split.includes(name) && name !== 'text_projection.weight',
-  );
-  for (const name of others) assert.ok(reference.has(name), `${name} is an OpenCLIP name`);
-  assert.equal(others.length, 13);
 });

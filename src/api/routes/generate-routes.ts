@@ -30,7 +30,7 @@ export function generateRoutes(app: FastifyInstance, deps: AppDeps): void {
       if (done.status !== 'completed' || !done.result) throw jobFailure(done);
       return { job: done, remaining: charge.creditsRemaining };
     } catch (error) {
-      if (signal.aborted) await service.cancel(caller, job.id).catch(() => undefined);
+      if (signal.aborted) await service.abandon(caller, job.id);
       throw error;
     }
   }
@@ -116,7 +116,7 @@ export function generateRoutes(app: FastifyInstance, deps: AppDeps): void {
         idempotencyOf(request, request.body),
       );
       await streamJobEvents(request, reply, deps.events, job, () => {
-        service.cancel(request.caller, job.id).catch(() => undefined);
+        void service.abandon(request.caller, job.id);
       });
     },
   );

@@ -9,8 +9,8 @@ export interface TextEncoderIndex {
 }
 
 /**
- * One index per component, each in the original names its graph builder reads (LDM/SGM for the
- * UNet and VAE, Hugging Face CLIP or OpenCLIP for text encoders), whatever layout the files had.
+ * One index per component in names its graph builder reads: LDM/SGM for the UNet and VAE
+ * whatever layout the files had; Hugging Face CLIP or OpenCLIP names for text encoders.
  */
 export interface CheckpointComponents {
   readonly unet: TensorIndex;

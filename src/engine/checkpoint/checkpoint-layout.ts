@@ -3,13 +3,16 @@ import type { PredictionType } from '../schedulers/prediction.ts';
 /** The Stable Diffusion generations the engine builds graphs for. */
 export type CheckpointFamily = 'sd1' | 'sd2' | 'sdxl';
 
-/** The text encoder architectures, each with the name layout its graph builder reads. */
+/**
+ * The text encoder architectures. Single files name OpenCLIP encoders in OpenCLIP's names,
+ * diffusers folders in Hugging Face CLIP's; the text-encoder builder reads both.
+ */
 export type TextEncoderKind =
   /** OpenAI CLIP ViT-L/14 text tower, Hugging Face `text_model.*` names. */
   | 'clip-l'
-  /** OpenCLIP ViT-H/14 (SD 2.x), OpenCLIP names (`transformer.resblocks.N.*`, fused in_proj). */
+  /** OpenCLIP ViT-H/14 (SD 2.x). */
   | 'openclip-h'
-  /** OpenCLIP ViT-bigG/14 (SDXL's second encoder), OpenCLIP names. */
+  /** OpenCLIP ViT-bigG/14 (SDXL's second encoder). */
   | 'openclip-bigg';
 
 /** What detection found in a checkpoint, before any per-model override. */

@@ -8,7 +8,6 @@ import type { TextEncoderIndex } from './checkpoint-components.ts';
 import type { CheckpointSource } from './checkpoint-source.ts';
 import { componentWeightFile } from './component-weight-file.ts';
 import { describeUnet } from './detect-checkpoint.ts';
-import { openClipIndexFromHuggingFace } from './diffusers-openclip-names.ts';
 import { ldmUnetIndex } from './diffusers-unet-names.ts';
 import { ldmVaeIndex } from './diffusers-vae-names.ts';
 import type { FileIdentity } from './file-identity.ts';
@@ -31,8 +30,8 @@ export function isDiffusersWeightsFolder(dir: string): boolean {
 
 /**
  * Reads a diffusers folder whose components hold `.safetensors` (sharded or not, `fp16` variant
- * preferred when `preferHalf`), and presents each component in the original names the graph
- * builders read. The family comes from the UNet's shapes, the prediction type from the
+ * preferred when `preferHalf`), and presents the UNet and VAE in the LDM names the graph builders
+ * read; text encoders keep their Hugging Face names, which the text-encoder builder reads too. The family comes from the UNet's shapes, the prediction type from the
  * scheduler config.
  */
 export async function readDiffusersFolder(
@@ -51,11 +50,8 @@ export async function readDiffusersFolder(
   const { family, unetInChannels } = describeUnet(path.join(dir, 'unet'), unet);
   const textEncoders: TextEncoderIndex[] = [];
   for (const [folder, kind] of TEXT_ENCODERS[family]) {
-    const index = await component(folder);
-    textEncoders.push({
-      kind,
-      index: kind === 'clip-l' ? index : openClipIndexFromHuggingFace(index),
-    });
+    // Hugging Face names as stored: the text-encoder builder reads them as well as OpenCLIP's.
+    textEncoders.push({ kind, index: await component(folder) });
   }
   const hasVae = existsSync(path.join(dir, 'vae'));
   return {

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError } from '../engine-error.ts';
+import { FAMILIES } from '../families/families.ts';
 import { schedulerNameForConfig } from '../schedulers/create-scheduler.ts';
 import type { SchedulerConfig, SchedulerName } from '../schedulers/scheduler.ts';
 import type { LatentProjection, LatentRgbFactors } from '../image/latent-preview.ts';
@@ -112,7 +113,8 @@ export async function readModelManifest(dir: string): Promise<ModelManifest> {
   const unetBlocks = arrayField(unetConfig, 'block_out_channels')?.length ?? 4;
   const sizeMultiple = vaeScaleFactor * 2 ** (unetBlocks - 1);
   const defaultSide =
-    (numberField(unetConfig, 'sample_size') ?? (family === 'sdxl' ? 128 : 64)) * vaeScaleFactor;
+    (numberField(unetConfig, 'sample_size') ?? FAMILIES[family].latentFormat.nativeLatentSide) *
+    vaeScaleFactor;
 
   return {
     dir: root,
@@ -123,7 +125,7 @@ export async function readModelManifest(dir: string): Promise<ModelManifest> {
     vaeScaleFactor,
     latentChannels,
     scalingFactor:
-      numberField(vaeConfig, 'scaling_factor') ?? (family === 'sdxl' ? 0.13025 : 0.18215),
+      numberField(vaeConfig, 'scaling_factor') ?? FAMILIES[family].latentFormat.scalingFactor,
     shiftFactor: numberField(vaeConfig, 'shift_factor') ?? 0,
     unetInChannels: numberField(unetConfig, 'in_channels') ?? latentChannels,
     isLcm,

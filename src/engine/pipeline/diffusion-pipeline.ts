@@ -3,6 +3,7 @@ import { encodeImage, MIME_TYPES } from '../image/encode-image.ts';
 import { formatInfotext, type GenerationParameters } from '../image/infotext.ts';
 import { latentPreview, type LatentProjection } from '../image/latent-preview.ts';
 import { tensorToRgb } from '../image/pixels.ts';
+import type { FamilyParts } from '../families/family-parts.ts';
 import type { ModelManifest } from '../model/model-manifest.ts';
 import type { OnnxModel } from '../onnx/onnx-model.ts';
 import { GaussianNoise } from '../random/gaussian-noise.ts';
@@ -36,6 +37,8 @@ export interface PipelineParts {
   readonly safety: SafetyChecker | undefined;
   readonly models: readonly OnnxModel[];
   readonly previewProjection: LatentProjection;
+  /** The family's parts the loop composes (time ids, empty-negative handling). */
+  readonly family: FamilyParts;
 }
 
 /** A generated image with the batch item it belongs to. */
@@ -128,7 +131,7 @@ export class DiffusionPipeline {
     const negatives = items.map((item) => item.negativePrompt);
     const conditioning = await this.#parts.text.encode(
       classifierFree ? [...negatives, ...prompts] : prompts,
-      classifierFree && manifest.family === 'sdxl'
+      classifierFree && this.#parts.family.zeroEmptyNegativePrompt
         ? negatives.map((text) => text === '').concat(prompts.map(() => false))
         : [],
     );
@@ -163,8 +166,7 @@ export class DiffusionPipeline {
       guidanceScale: shared.guidanceScale,
       classifierFree,
       inpaint: init?.nineChannel,
-      timeIds:
-        manifest.family === 'sdxl' ? this.#timeIds(count, shared.height, shared.width) : undefined,
+      timeIds: this.#parts.family.timeIds?.(count, shared.height, shared.width),
       timestepCond: this.#parts.unet.hasInput('timestep_cond')
         ? guidanceScaleEmbedding(shared.guidanceScale, this.#timestepCondDim(), count)
         : undefined,
@@ -331,11 +333,6 @@ export class DiffusionPipeline {
       blended[i] = (1 - m) * (kept[i] ?? 0) + m * (latents[i] ?? 0);
     }
     return blended;
-  }
-
-  #timeIds(count: number, height: number, width: number): Float32Array {
-    const row = [height, width, 0, 0, height, width];
-    return Float32Array.from({ length: count * row.length }, (_, i) => row[i % row.length] ?? 0);
   }
 
   #timestepCondDim(): number {

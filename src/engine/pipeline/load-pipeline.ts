@@ -1,5 +1,8 @@
 import path from 'node:path';
-import { defaultLatentProjection } from '../image/latent-preview.ts';
+import { FAMILIES } from '../families/families.ts';
+import type { CheckpointSource } from '../checkpoint/checkpoint-source.ts';
+import { readCheckpoint } from '../checkpoint/read-checkpoint.ts';
+import { EngineError } from '../engine-error.ts';
 import { applyModelOverrides } from '../model/apply-model-overrides.ts';
 import { readModelManifest } from '../model/model-manifest.ts';
 import { OnnxModel } from '../onnx/onnx-model.ts';
@@ -18,16 +21,22 @@ export interface LoadPipelineOptions extends PipelineOptions {
 }
 
 /**
- * Loads a diffusers ONNX folder: validates it, creates every session once (UNet first, the
- * largest), and returns a pipeline ready to generate. An unusable folder is refused with an
- * `EngineError` naming the file and the problem.
+ * Loads a model. Single-file `.safetensors` checkpoints and diffusers `.safetensors` folders are
+ * read and detected first; a bad or unsupported file is refused naming it and the problem. A
+ * diffusers ONNX folder is validated, every session created once (UNet first, the largest), and
+ * returned as a pipeline ready to generate; an unusable folder is refused naming the file.
  */
 export async function loadPipeline(
   dir: string,
   options: LoadPipelineOptions = {},
 ): Promise<DiffusionPipeline> {
+  const checkpoint = await readCheckpoint(dir, {
+    preferHalf: (options.executionProvider ?? 'cpu') !== 'cpu',
+  });
+  if (checkpoint) throw notCompilable(dir, checkpoint);
   const manifest = applyModelOverrides(await readModelManifest(dir), options.overrides);
   const { files } = manifest;
+  const family = FAMILIES[manifest.family];
   const models: OnnxModel[] = [];
   const load = async (file: string, label: string): Promise<OnnxModel> => {
     const model = await OnnxModel.load(file, label, options);
@@ -61,15 +70,29 @@ export async function loadPipeline(
     return new DiffusionPipeline({
       name: options.name ?? path.basename(manifest.dir),
       manifest,
-      text: new TextConditioner(manifest.family, units),
+      text: new TextConditioner(family.selectEncoderOutputs, units),
       unet,
       vae,
       safety,
       models,
-      previewProjection: manifest.previewProjection ?? defaultLatentProjection(manifest.family),
+      previewProjection: manifest.previewProjection ?? family.latentFormat.previewProjection,
+      family,
     });
   } catch (error) {
     await Promise.all(models.map((model) => model.dispose()));
     throw error;
   }
+}
+
+/**
+ * Checkpoints are read, checked and detected, but running one needs the ONNX graph builders
+ * (`checkpoint/graphs/`), which this build does not have yet: refuse saying what was found.
+ */
+function notCompilable(location: string, { layout }: CheckpointSource): EngineError {
+  const variant = layout.unetInChannels === 9 ? ' inpainting' : '';
+  return new EngineError(
+    'MODEL_UNSUPPORTED',
+    `${location} is a ${layout.family.toUpperCase()}${variant} checkpoint (${layout.predictionType}); ` +
+      'this build cannot compile checkpoints into ONNX graphs yet: use a diffusers ONNX folder',
+  );
 }

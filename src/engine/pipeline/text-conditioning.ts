@@ -1,7 +1,6 @@
-import { EngineError } from '../engine-error.ts';
-import type { OnnxModel, RunOutputs } from '../onnx/onnx-model.ts';
+import type { OnnxModel } from '../onnx/onnx-model.ts';
 import type { ClipTokenizer } from '../text/clip-tokenizer.ts';
-import type { ModelFamily } from '../types.ts';
+import type { EncoderContribution, SelectEncoderOutputs } from '../families/family-parts.ts';
 
 /** Text conditioning for N prompts: what the UNet's cross-attention and added embeddings take. */
 export interface TextConditioning {
@@ -21,15 +20,15 @@ export interface TextEncoderUnit {
 }
 
 /**
- * Encodes prompts the way diffusers does for each family: SD takes the last hidden state; SDXL
- * concatenates both encoders' penultimate hidden states and pools the second's projection.
+ * Encodes prompts with each text encoder and concatenates what the family takes from each
+ * (`select`: SD the last hidden state; SDXL the penultimate ones and a pooled projection).
  */
 export class TextConditioner {
-  readonly #family: ModelFamily;
+  readonly #select: SelectEncoderOutputs;
   readonly #units: readonly TextEncoderUnit[];
 
-  constructor(family: ModelFamily, units: readonly TextEncoderUnit[]) {
-    this.#family = family;
+  constructor(select: SelectEncoderOutputs, units: readonly TextEncoderUnit[]) {
+    this.#select = select;
     this.#units = units;
   }
 
@@ -43,12 +42,7 @@ export class TextConditioner {
     zeroed: readonly boolean[] = [],
   ): Promise<TextConditioning & { truncated: readonly (string | undefined)[] }> {
     let truncated: (string | undefined)[] = [];
-    const perEncoder: {
-      hidden: Float32Array;
-      dims: readonly number[];
-      pooled?: Float32Array;
-      pooledSize: number;
-    }[] = [];
+    const perEncoder: EncoderContribution[] = [];
     for (const [index, unit] of this.#units.entries()) {
       const tokenized = prompts.map((prompt) => unit.tokenizer.encode(prompt));
       if (index === 0) truncated = tokenized.map((item) => item.truncated);
@@ -63,53 +57,9 @@ export class TextConditioner {
     zeroOut(conditioning, zeroed);
     return { ...conditioning, truncated };
   }
-
-  #select(
-    outputs: RunOutputs,
-    label: string,
-  ): { hidden: Float32Array; dims: readonly number[]; pooled?: Float32Array; pooledSize: number } {
-    if (this.#family === 'sd') {
-      const hidden = outputs['last_hidden_state'] ?? Object.values(outputs)[0];
-      if (!hidden) throw new EngineError('MODEL_INVALID', `${label} returned no hidden state`);
-      return { hidden: hidden.data as Float32Array, dims: hidden.dims, pooledSize: 0 };
-    }
-    const penultimate = penultimateHiddenState(outputs, label);
-    const pooled = outputs['text_embeds'];
-    return {
-      hidden: penultimate.data as Float32Array,
-      dims: penultimate.dims,
-      ...(pooled ? { pooled: pooled.data as Float32Array } : {}),
-      pooledSize: pooled?.dims.at(-1) ?? 0,
-    };
-  }
 }
 
-/** SDXL conditions on `hidden_states[-2]`: the highest-numbered `hidden_states.K` but one. */
-function penultimateHiddenState(outputs: RunOutputs, label: string): RunOutputs[string] {
-  const layers = Object.keys(outputs)
-    .map((name) => /^hidden_states\.(\d+)$/.exec(name)?.[1])
-    .filter((index): index is string => index !== undefined)
-    .map(Number);
-  if (layers.length < 2) {
-    throw new EngineError(
-      'MODEL_INVALID',
-      `${label} must output hidden_states.0 … hidden_states.N for SDXL`,
-    );
-  }
-  const tensor = outputs[`hidden_states.${Math.max(...layers) - 1}`];
-  if (!tensor) throw new EngineError('MODEL_INVALID', `${label}: penultimate hidden state missing`);
-  return tensor;
-}
-
-function concatHidden(
-  parts: readonly {
-    hidden: Float32Array;
-    dims: readonly number[];
-    pooled?: Float32Array;
-    pooledSize: number;
-  }[],
-  count: number,
-): TextConditioning {
+function concatHidden(parts: readonly EncoderContribution[], count: number): TextConditioning {
   const sequenceLength = parts[0]?.dims[1] ?? 77;
   const sizes = parts.map((part) => part.dims[2] ?? 0);
   const hiddenSize = sizes.reduce((sum, size) => sum + size, 0);

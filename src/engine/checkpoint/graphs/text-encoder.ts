@@ -33,8 +33,11 @@ interface TextLayout {
   readonly defaultActivation: (width: number) => TextActivation;
   /** q, k and v projections of `x` for a layer of width `width`. */
   readonly qkv: (layer: ModuleWeights, x: Value, width: number) => readonly [Value, Value, Value];
-  /** `text_embeds` from the pooled state, when the checkpoint has a projection. */
-  readonly project: (root: ModuleWeights, pooled: Value) => Value | undefined;
+  /** `text_embeds` from the pooled state and its width, when the checkpoint has a projection. */
+  readonly project: (
+    root: ModuleWeights,
+    pooled: Value,
+  ) => { value: Value; width: number } | undefined;
 }
 
 /** Hugging Face transformers' `CLIPTextModel(WithProjection)`: CLIP-L in SD1/SDXL, diffusers folders. */
@@ -55,7 +58,12 @@ const HUGGING_FACE: TextLayout = {
     linear(layer.scope('self_attn.v_proj'), x),
   ],
   project: (root, pooled) =>
-    root.has('text_projection.weight') ? linear(root.scope('text_projection'), pooled) : undefined,
+    root.has('text_projection.weight')
+      ? {
+          value: linear(root.scope('text_projection'), pooled),
+          width: root.dim('text_projection.weight', 0),
+        }
+      : undefined,
 };
 
 /** OpenCLIP's text tower: SD2's OpenCLIP-H, SDXL's bigG in single-file checkpoints. */
@@ -82,7 +90,10 @@ const OPEN_CLIP: TextLayout = {
   // Stored [width, projection] and applied as `x @ text_projection`.
   project: (root, pooled) =>
     root.has('text_projection')
-      ? root.graph.op('MatMul', [pooled, root.value('text_projection')])
+      ? {
+          value: root.graph.op('MatMul', [pooled, root.value('text_projection')]),
+          width: root.dim('text_projection', 1),
+        }
       : undefined,
 };
 
@@ -169,7 +180,11 @@ export function buildTextEncoder(
     'pooler_output',
   ];
   if (projected) {
-    g.output(projected, { name: 'text_embeds', type: 'float', dims: ['batch', 'projection'] });
+    g.output(projected.value, {
+      name: 'text_embeds',
+      type: 'float',
+      dims: ['batch', projected.width],
+    });
     outputNames.push('text_embeds');
   }
   return { bytes: g.toBytes('pictor-text-encoder'), inputNames: ['input_ids'], outputNames };

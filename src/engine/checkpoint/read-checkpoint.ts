@@ -1,0 +1,35 @@
+import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { EngineError } from '../engine-error.ts';
+import type { CheckpointSource } from './checkpoint-source.ts';
+import { isPickleFile, refusePickle } from './pickle-refusal.ts';
+import { isDiffusersWeightsFolder, readDiffusersFolder } from './read-diffusers-folder.ts';
+import { readSingleFileCheckpoint } from './read-single-file.ts';
+
+/**
+ * Reads a model location that holds weights rather than ONNX graphs: a single `.safetensors`
+ * checkpoint or a diffusers folder of `.safetensors`. Returns `undefined` for a diffusers ONNX
+ * folder (or anything else that is a folder), which the ONNX manifest reader handles.
+ */
+export async function readCheckpoint(
+  location: string,
+  options: { preferHalf: boolean },
+): Promise<CheckpointSource | undefined> {
+  const stats = await stat(location).catch(() => undefined);
+  if (!stats) return undefined;
+  if (stats.isDirectory()) {
+    const onnx = existsSync(path.join(location, 'unet', 'model.onnx'));
+    return !onnx && isDiffusersWeightsFolder(location)
+      ? readDiffusersFolder(location, options)
+      : undefined;
+  }
+  if (isPickleFile(location)) throw refusePickle(location);
+  if (!location.toLowerCase().endsWith('.safetensors')) {
+    throw new EngineError(
+      'MODEL_INVALID',
+      `${location} is neither a model folder nor a .safetensors checkpoint`,
+    );
+  }
+  return readSingleFileCheckpoint(location);
+}

@@ -1,0 +1,26 @@
+import { EngineError } from '../engine-error.ts';
+import type { FamilyParts } from './family-parts.ts';
+
+/** SD 1.x / 2.x: one encoder's last hidden state; 4-channel latents at 0.18215. */
+export const SD_FAMILY: FamilyParts = {
+  selectEncoderOutputs: (outputs, label) => {
+    const hidden = outputs['last_hidden_state'] ?? Object.values(outputs)[0];
+    if (!hidden) throw new EngineError('MODEL_INVALID', `${label} returned no hidden state`);
+    return { hidden: hidden.data as Float32Array, dims: hidden.dims, pooledSize: 0 };
+  },
+  zeroEmptyNegativePrompt: false,
+  latentFormat: {
+    scalingFactor: 0.18215,
+    nativeLatentSide: 64,
+    // Rows: latent channels; columns: R, G, B (ComfyUI's SD 1.x/2.x preview factors).
+    previewProjection: {
+      factors: [
+        [0.3512, 0.2297, 0.3227],
+        [0.325, 0.4974, 0.235],
+        [-0.2829, 0.1762, 0.2721],
+        [-0.212, -0.2616, -0.7177],
+      ],
+      bias: [0, 0, 0],
+    },
+  },
+};

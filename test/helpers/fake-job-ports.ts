@@ -1,0 +1,119 @@
+import type { BlobStore } from '../../src/storage/blob-store.ts';
+import type { Upload, UploadRepository } from '../../src/storage/upload-repository.ts';
+import type { Job, JobPatch, JobStatus } from '../../src/jobs/job.ts';
+import type { JobRepository } from '../../src/jobs/job-repository.ts';
+import type { Charge, Ledger } from '../../src/jobs/ledger.ts';
+import type { FinishedJobOutbox } from '../../src/jobs/job-lifecycle.ts';
+
+/** {@link JobRepository} in a Map, with the same conditional transitions as the SQL one. */
+export class MemoryJobRepository implements JobRepository {
+  readonly rows = new Map<string, Job>();
+
+  insert(job: Job): Promise<void> {
+    this.rows.set(job.id, job);
+    return Promise.resolve();
+  }
+  get(id: string): Promise<Job | undefined> {
+    return Promise.resolve(this.rows.get(id));
+  }
+  transition(id: string, from: readonly JobStatus[], patch: JobPatch): Promise<boolean> {
+    const job = this.rows.get(id);
+    if (!job || !from.includes(job.status)) return Promise.resolve(false);
+    this.rows.set(id, { ...job, ...patch });
+    return Promise.resolve(true);
+  }
+  claim(id: string, startedAt: number): Promise<Job | undefined> {
+    const job = this.rows.get(id);
+    if (job?.status !== 'queued') return Promise.resolve(undefined);
+    const claimed: Job = { ...job, status: 'running', startedAt, attempts: job.attempts + 1 };
+    this.rows.set(id, claimed);
+    return Promise.resolve(claimed);
+  }
+  update(id: string, patch: JobPatch): Promise<void> {
+    const job = this.rows.get(id);
+    if (job) this.rows.set(id, { ...job, ...patch });
+    return Promise.resolve();
+  }
+  listByOwner(owner: string): Promise<Job[]> {
+    return Promise.resolve([...this.rows.values()].filter((j) => j.owner === owner));
+  }
+  listByStatus(statuses: readonly JobStatus[]): Promise<Job[]> {
+    return Promise.resolve([...this.rows.values()].filter((j) => statuses.includes(j.status)));
+  }
+  listExpiredResults(now: number, limit: number): Promise<Job[]> {
+    const expired = [...this.rows.values()].filter(
+      (j) => j.resultExpiresAt !== null && j.resultExpiresAt < now && !j.resultDeleted,
+    );
+    return Promise.resolve(expired.slice(0, limit));
+  }
+  countByStatus(): Promise<Partial<Record<JobStatus, number>>> {
+    const counts: Partial<Record<JobStatus, number>> = {};
+    for (const job of this.rows.values()) counts[job.status] = (counts[job.status] ?? 0) + 1;
+    return Promise.resolve(counts);
+  }
+}
+
+/** A ledger that records refunds and, like the real one, refunds a job at most once. */
+export class RecordingLedger implements Ledger {
+  readonly refunds: string[] = [];
+  charge(): Promise<Charge> {
+    return Promise.resolve({ creditsUsed: 1, creditsRemaining: 0 });
+  }
+  refund(job: Job): Promise<void> {
+    if (!this.refunds.includes(job.id)) this.refunds.push(job.id);
+    return Promise.resolve();
+  }
+  balance(): Promise<number | null> {
+    return Promise.resolve(null);
+  }
+}
+
+/** An outbox that records each finished job it was given, and calls `onRecord` (ordering checks). */
+export class RecordingOutbox implements FinishedJobOutbox {
+  readonly recorded: Job[] = [];
+  onRecord: (job: Job) => void = () => undefined;
+  record(job: Job): Promise<void> {
+    this.recorded.push(job);
+    this.onRecord(job);
+    return Promise.resolve();
+  }
+}
+
+export class MemoryBlobStore implements BlobStore {
+  readonly blobs = new Map<string, Uint8Array>();
+  put(key: string, data: Uint8Array): Promise<void> {
+    this.blobs.set(key, data);
+    return Promise.resolve();
+  }
+  get(key: string): Promise<Buffer | undefined> {
+    const data = this.blobs.get(key);
+    return Promise.resolve(data && Buffer.from(data));
+  }
+  delete(key: string): Promise<void> {
+    this.blobs.delete(key);
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export class MemoryUploadRepository implements UploadRepository {
+  readonly rows = new Map<string, Upload>();
+  insert(upload: Upload): Promise<void> {
+    this.rows.set(upload.id, upload);
+    return Promise.resolve();
+  }
+  get(id: string): Promise<Upload | undefined> {
+    return Promise.resolve(this.rows.get(id));
+  }
+  delete(id: string): Promise<void> {
+    this.rows.delete(id);
+    return Promise.resolve();
+  }
+  listExpired(now: number, limit: number): Promise<Upload[]> {
+    return Promise.resolve(
+      [...this.rows.values()].filter((u) => u.expiresAt < now).slice(0, limit),
+    );
+  }
+}
