@@ -1,3 +1,6 @@
 #!/usr/bin/env node
-// The `pictor` command: the CLI runs from its TypeScript sources (Node >= 22.18 strips types).
-import '../src/cli/main.ts';
+// The `pictor` command: the Node.js version is checked (a static import of plain JavaScript,
+// evaluated first), then the CLI runs from its TypeScript sources.
+import './check-node.js';
+
+await import('../src/cli/main.ts');

@@ -60,6 +60,8 @@ export async function buildApp(
         coerceTypes: 'array',
         useDefaults: true,
         allErrors: false,
+        // Errors carry their schema, so an unknown field's message can list the accepted ones.
+        verbose: true,
       },
     },
     forceCloseConnections: true,

@@ -11,22 +11,46 @@ function fieldOf(error: FastifyError): string | undefined {
   return missing?.missingProperty ?? missing?.additionalProperty ?? (path || undefined);
 }
 
+/** A 415 that says what to send instead of the content type given. */
+export function unsupportedMediaType(given: string | undefined): ProblemError {
+  return new ProblemError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `${given === undefined ? 'this content type' : `content type '${given}'`} is not accepted ` +
+      'here: send a JSON body with ' +
+      "'Content-Type: application/json' (with curl: -H 'content-type: application/json')",
+  );
+}
+
+/** Fastify's message for an extra property, with the field named and the accepted ones listed. */
+function validationMessage(error: FastifyError, field: string | undefined): string {
+  const v = error.validation?.[0];
+  const extra = (v?.params as { additionalProperty?: string } | undefined)?.additionalProperty;
+  if (v === undefined || extra === undefined)
+    return `${field ?? 'body'}: ${v?.message ?? 'invalid'}`;
+  // `parentSchema` is there because Ajv runs `verbose` (see build-app.ts).
+  const accepted = (v as { parentSchema?: { properties?: Record<string, unknown> } }).parentSchema
+    ?.properties;
+  return (
+    `${extra}: unknown field` +
+    (accepted ? `; accepted fields: ${Object.keys(accepted).join(', ')}` : '')
+  );
+}
+
 /** Maps any thrown error to an RFC 9457 problem: catalog errors as they are, the rest by kind. */
-export function toProblemError(error: FastifyError | Error): ProblemError {
+export function toProblemError(error: FastifyError | Error, contentType?: string): ProblemError {
   if (error instanceof ProblemError) return error;
   const e = error as FastifyError;
   if (e.validation) {
     const field = fieldOf(e);
     return new ProblemError(
       'VALIDATION_FAILED',
-      `${field ?? 'body'}: ${e.validation[0]?.message ?? 'invalid'}`,
+      validationMessage(e, field),
       field === undefined ? {} : { field },
     );
   }
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
     return new ProblemError('PAYLOAD_TOO_LARGE', e.message);
-  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
-    return new ProblemError('UNSUPPORTED_MEDIA_TYPE', e.message);
+  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return unsupportedMediaType(contentType);
   if (e.statusCode === 400 || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
     return new ProblemError('BAD_REQUEST', e.message);
   if (isDatabaseUnavailable(error)) {
@@ -55,7 +79,7 @@ export function problemHandler(
   request: FastifyRequest,
   reply: FastifyReply,
 ): FastifyReply {
-  const problem = toProblemError(error);
+  const problem = toProblemError(error, request.headers['content-type']);
   if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
   return sendProblem(request, reply, problem);
 }

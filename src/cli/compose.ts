@@ -173,6 +173,7 @@ export async function createPictor(
     outbox: { record: (job) => webhooks.enqueue(job) },
     logger,
     imageUrl,
+    jobUrl: (id) => `${publicUrl}/v1/jobs/${id}`,
   });
   const dispatcher = new JobDispatcher({
     jobs,

@@ -43,11 +43,6 @@ export interface PictorConfig {
     readonly bodyLimitMb: number;
     /** How long a graceful shutdown lets the running job finish. */
     readonly shutdownTimeoutSeconds: number;
-    /**
-     * Browser origins allowed to call the API (CORS, with `OPTIONS` preflights): exact origins
-     * such as `https://app.example`, or `*` for any. Empty (the default): no CORS headers.
-     */
-    readonly corsOrigins: readonly string[];
   };
   readonly database: {
     readonly driver: 'sqlite' | 'postgres';
@@ -218,7 +213,6 @@ export const DEFAULT_CONFIG: PictorConfig = {
     publicUrl: '',
     bodyLimitMb: 25,
     shutdownTimeoutSeconds: 30,
-    corsOrigins: [],
   },
   database: { driver: 'sqlite', url: 'pictor.db' },
   models: {

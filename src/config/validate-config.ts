@@ -105,18 +105,6 @@ function merge(def: Raw, raw: Raw, prefix: string, problems: string[]): Raw {
   return out;
 }
 
-function checkCorsOrigins(config: Raw, problems: string[]): void {
-  const origins = (config['server'] as Raw)['corsOrigins'];
-  if (!Array.isArray(origins)) return;
-  for (const origin of origins) {
-    if (origin !== '*' && (typeof origin !== 'string' || !/^https?:\/\/[^/\s]+$/.test(origin))) {
-      problems.push(
-        `server.corsOrigins: '${String(origin)}' is not '*' or an origin like https://app.example`,
-      );
-    }
-  }
-}
-
 function checkModels(config: Raw, problems: string[]): void {
   const models = config['models'] as Raw;
   const list = models['list'];
@@ -212,7 +200,6 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
   let merged: Raw = DEFAULT_CONFIG as unknown as Raw;
   for (const layer of layers) merged = merge(merged, layer, '', problems);
   checkModels(merged, problems);
-  checkCorsOrigins(merged, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   const config = structuredClone(merged) as unknown as {
     -readonly [K in keyof PictorConfig]: PictorConfig[K];

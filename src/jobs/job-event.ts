@@ -103,12 +103,13 @@ export type FinalEvent = {
 }[FinalEventType];
 
 /**
- * The final event of a finished `job`; `imageUrl` addresses its result images. Undefined while
- * the job is still queued or running.
+ * The final event of a finished `job`; `imageUrl` addresses its result images, `jobUrl` the job
+ * (the `retrieval_url` Scratchy's clients follow). Undefined while the job is queued or running.
  */
 export function finalEventOf(
   job: Job,
   imageUrl: (jobId: string, index: number) => string,
+  jobUrl: (jobId: string) => string,
 ): FinalEvent | undefined {
   const job_id = job.id;
   switch (job.status) {
@@ -122,7 +123,7 @@ export function finalEventOf(
         data: {
           job_id,
           status: 'completed',
-          retrieval_url: imageUrl(job_id, 0),
+          retrieval_url: jobUrl(job_id),
           images: images.map((image, index) => ({
             index,
             seed: image.seed,

@@ -30,6 +30,8 @@ export interface JobLifecycleDeps {
   readonly logger: Logger;
   /** Absolute URL of a job's result image, for events. */
   readonly imageUrl: (jobId: string, index: number) => string;
+  /** Absolute URL of a job (`/v1/jobs/{id}`), the final event's `retrieval_url`. */
+  readonly jobUrl: (jobId: string) => string;
 }
 
 export function entryOf(job: Job): QueueEntry {
@@ -177,7 +179,7 @@ export class JobLifecycle {
     } catch (error) {
       logger.error({ err: error, jobId: job.id }, 'webhook outbox write failed');
     }
-    const event = finalEventOf(final, this.#d.imageUrl);
+    const event = finalEventOf(final, this.#d.imageUrl, this.#d.jobUrl);
     if (event) events.emit(job.id, job.owner, event.type, event.data);
     for (const listener of this.#finished) {
       try {

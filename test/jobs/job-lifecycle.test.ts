@@ -30,6 +30,7 @@ function setup() {
     outbox,
     logger: silent,
     imageUrl: (id, index) => `http://x/v1/jobs/${id}/image?index=${index}`,
+    jobUrl: (id) => `http://x/v1/jobs/${id}`,
   });
   const finished: Job[] = [];
   lifecycle.onFinished((job) => finished.push(job));

@@ -61,13 +61,16 @@ export function generateRoutes(app: FastifyInstance, deps: AppDeps): void {
   ): Promise<FastifyReply> {
     const { job, remaining } = await submitAndWait(request.caller, body, reply);
     const { image, data } = await service.resultImage(job, 0);
-    return reply
-      .type(image.mimeType)
-      .header('x-pictor-job-id', job.id)
-      .header('x-pictor-seed', String(image.seed))
-      .header('x-pictor-generation-time', String(job.result?.generationTime ?? 0))
-      .header('x-pictor-credits-remaining', remaining === null ? 'unlimited' : String(remaining))
-      .send(data);
+    const meta = {
+      'job-id': job.id,
+      seed: String(image.seed),
+      'generation-time': String(job.result?.generationTime ?? 0),
+      'credits-remaining': remaining === null ? 'unlimited' : String(remaining),
+    };
+    // Also under Scratchy's names, which its clients read.
+    for (const prefix of ['x-pictor-', 'x-scratchy-'])
+      for (const [name, value] of Object.entries(meta)) void reply.header(prefix + name, value);
+    return reply.type(image.mimeType).send(data);
   }
 
   app.post<{ Body: GenerationBody }>(

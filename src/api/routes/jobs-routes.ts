@@ -27,6 +27,7 @@ export function ensureFinalEvent(deps: AppDeps, job: Job): void {
   const final = finalEventOf(
     job,
     (id, index) => `${deps.publicUrl}/v1/jobs/${id}/image?index=${index}`,
+    (id) => `${deps.publicUrl}/v1/jobs/${id}`,
   );
   if (final) deps.events.emit(job.id, job.owner, final.type, final.data);
 }

@@ -2,13 +2,16 @@ import type { FastifyInstance } from 'fastify';
 import { ProblemError } from '../../errors/index.ts';
 import { decodeImageInput, sniffImageType } from '../../jobs/decode-image-input.ts';
 import type { AppDeps } from '../app-deps.ts';
+import { unsupportedMediaType } from '../problem-handler.ts';
 
 export function uploadsRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.addContentTypeParser(
     ['image/png', 'image/jpeg', 'image/webp', 'application/octet-stream'],
     { parseAs: 'buffer' },
-    (_req, body, done) => {
-      done(null, body);
+    (request, body, done) => {
+      // Registered app-wide, but only the upload route takes bytes; elsewhere it is a 415.
+      if (request.routeOptions.url === '/v1/uploads') done(null, body);
+      else done(unsupportedMediaType(request.headers['content-type']), undefined);
     },
   );
   app.post<{ Body: Buffer | { image?: string } }>(
