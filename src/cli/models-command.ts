@@ -2,7 +2,7 @@ import { loadConfig } from '../config/index.ts';
 import { ProblemError } from '../errors/index.ts';
 import type { LibraryModel } from '../library/library-model.ts';
 import { ModelLibrary } from '../library/model-library.ts';
-import { formatBytes } from '../library/model-pulls.ts';
+import { formatBytes } from '../library/format-bytes.ts';
 import { fields, table } from './cli-table.ts';
 import { UsageError, parseCommand, type CliIo } from './cli-io.ts';
 import { showPullProgress } from './pull-progress.ts';
