@@ -15,12 +15,13 @@ export interface PullProgress {
   readonly error: string | undefined;
 }
 
-export function pullStarted(view: PullView): PullProgress {
+/** A pull as the API accepted it; `name` is the one asked for (the source says it later). */
+export function pullStarted(view: PullView, name?: string): PullProgress {
   return {
     id: view.pull_id,
     source: view.source,
     eventsUrl: view.events_url,
-    model: view.model ?? undefined,
+    model: view.model ?? name,
     status: 'pulling manifest',
     file: undefined,
     files: {},
@@ -54,6 +55,22 @@ export function pullAfter(pull: PullProgress, event: PullEvent): PullProgress {
 
 export function isFinished(pull: PullProgress): boolean {
   return pull.status === 'success' || pull.status === 'error';
+}
+
+/**
+ * What the pull is doing, for people: files download in parallel and the small ones finish (and
+ * verify) first, so the last event says little; this names the biggest file still under way.
+ */
+export function pullStage(pull: PullProgress): { stage: string; file: string | undefined } {
+  if (pull.status === 'pulling manifest' || isFinished(pull))
+    return { stage: pull.status, file: undefined };
+  const pending = Object.entries(pull.files)
+    .filter(([, f]) => f.total === 0 || f.completed < f.total)
+    .sort(([, a], [, b]) => b.total - a.total);
+  const file = pending[0]?.[0];
+  return file === undefined
+    ? { stage: 'verifying', file: pull.file }
+    : { stage: 'downloading', file };
 }
 
 /** Bytes done and expected over the files seen so far. */

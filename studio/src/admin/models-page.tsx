@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { formatBytes } from '../../../src/library/format-bytes.ts';
 import type { ApiClient } from '../api-client.ts';
 import type { DownloadingModel, LibraryModelView, ModelView, PullView } from '../api-types.ts';
@@ -39,8 +39,19 @@ export function ModelsPage({
   const reloadAll = useCallback(() => {
     served.reload();
     library.reload();
-    onModelsChanged();
-  }, [served.reload, library.reload, onModelsChanged]);
+  }, [served.reload, library.reload]);
+  // Workers take up a pulled model a moment after the pull ends (and a pull may come from
+  // elsewhere): tell the studio whenever the models it can generate with change.
+  const servedNames = (served.value ?? [])
+    .filter((m) => m.state !== 'downloading')
+    .map((m) => m.name)
+    .join('\n');
+  const seenNames = useRef<string | undefined>(undefined);
+  useEffect(() => {
+    if (served.value === undefined) return;
+    if (seenNames.current !== undefined && seenNames.current !== servedNames) onModelsChanged();
+    seenNames.current = servedNames;
+  }, [servedNames, onModelsChanged]);
   const pulls = usePulls(api, reloadAll);
 
   // Loaded state changes as jobs run, and pulls may start elsewhere: keep the page current.
@@ -81,7 +92,7 @@ export function ModelsPage({
                 source,
                 ...(name === '' ? {} : { name }),
               })
-              .then(pulls.follow),
+              .then((view) => pulls.follow(view, name === '' ? undefined : name)),
           )
         }
       />

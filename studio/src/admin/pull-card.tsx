@@ -1,5 +1,5 @@
 import { formatBytes } from '../../../src/library/format-bytes.ts';
-import { isFinished, pullBytes, type PullProgress } from './model-pull.ts';
+import { isFinished, pullBytes, pullStage, type PullProgress } from './model-pull.ts';
 
 interface Props {
   readonly pull: PullProgress;
@@ -11,6 +11,7 @@ interface Props {
 export function PullCard({ pull, onCancel, onDismiss }: Props) {
   const { total, completed } = pullBytes(pull);
   const finished = isFinished(pull);
+  const { stage, file } = pullStage(pull);
   return (
     <article class={`pull ${pull.status === 'error' ? 'failed' : ''}`} data-pull-id={pull.id}>
       <p>
@@ -19,9 +20,9 @@ export function PullCard({ pull, onCancel, onDismiss }: Props) {
       </p>
       {!finished && (
         <>
-          <p class="pull-stage" data-status={pull.status}>
-            {pull.status}
-            {pull.file === undefined ? '' : ` ${pull.file}`}
+          <p class="pull-stage" data-stage={stage}>
+            {stage}
+            {file === undefined ? '' : ` ${file}`}
           </p>
           <progress
             aria-label={`pull of ${pull.model ?? pull.source}`}

@@ -6,8 +6,11 @@ import { followPull, pullAfter, pullStarted, type PullProgress } from './model-p
 export interface Pulls {
   /** Newest first. */
   readonly pulls: readonly PullProgress[];
-  /** Follows a pull (one this page started, or one running already); once per pull id. */
-  readonly follow: (view: PullView) => void;
+  /**
+   * Follows a pull (one this page started, with the name asked for, or one running already);
+   * once per pull id.
+   */
+  readonly follow: (view: PullView, name?: string) => void;
   readonly dismiss: (id: string) => void;
   /** Why following a pull failed (its stream refused), if it did. */
   readonly error: unknown;
@@ -32,10 +35,10 @@ export function usePulls(api: ApiClient, onFinished: () => void): Pulls {
     setPulls((all) => all.map((p) => (p.id === id ? change(p) : p)));
 
   const follow = useCallback(
-    (view: PullView) => {
+    (view: PullView, name?: string) => {
       if (followed.current.has(view.pull_id)) return;
       followed.current.add(view.pull_id);
-      setPulls((all) => [pullStarted(view), ...all]);
+      setPulls((all) => [pullStarted(view, name), ...all]);
       followPull(
         api,
         view.events_url,
