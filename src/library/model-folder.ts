@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   SIDECAR_SUFFIX,
@@ -61,6 +61,14 @@ export async function readSidecar(file: string): Promise<ModelSidecar> {
 
 export function sidecarPath(dir: string, name: string): string {
   return path.join(dir, `${name}${SIDECAR_SUFFIX}`);
+}
+
+export async function writeSidecar(
+  dir: string,
+  name: string,
+  sidecar: ModelSidecar,
+): Promise<void> {
+  await writeFile(sidecarPath(dir, name), `${JSON.stringify(sidecar, null, 2)}\n`);
 }
 
 /** One model at `target` named `name`, or undefined when it is not a model. */
