@@ -67,5 +67,5 @@ export function applySidecarSettings(
       });
     next[key] = parsed;
   }
-  return next as ModelSidecar;
+  return next;
 }

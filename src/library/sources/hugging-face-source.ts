@@ -1,4 +1,4 @@
-import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ListFileEntry } from '@huggingface/hub';
 import { ProblemError } from '../../errors/index.ts';

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ProblemError } from '../../errors/index.ts';
 import { modelNameFrom, type ModelSidecar } from '../library-model.ts';
