@@ -85,6 +85,14 @@ export interface JobProgress {
   readonly waitRemainingMs: number | undefined;
 }
 
+/** A name that looks like a Hugging Face or CivitAI reference is told how to pull it. */
+function unknownModelMessage(name: string): string {
+  const pullable = /^(hf:|civitai:)/.test(name) || /^[\w.-]+\/[\w.-]+$/.test(name);
+  return pullable
+    ? `model '${name}' is not in the library; pull it first: pictor models pull ${name} (or POST /v1/admin/models with an admin key)`
+    : `model '${name}' is not configured`;
+}
+
 /**
  * The use cases of the jobs API: accept, inspect, cancel, list, read results, wait. Routes call
  * it; it calls ports only (repository, queue, workers, blob store, ledger).
@@ -119,9 +127,7 @@ export class JobService {
           headers: { 'retry-after': '2' },
         });
       }
-      throw new ProblemError('MODEL_NOT_FOUND', `model '${wanted}' is not configured`, {
-        field: 'model',
-      });
+      throw new ProblemError('MODEL_NOT_FOUND', unknownModelMessage(wanted), { field: 'model' });
     }
     if (!model.available) {
       throw new ProblemError(

@@ -211,6 +211,13 @@ describe('removing a model while a job runs on it', () => {
     );
     const gone = await api.post('/v1/generate', { model: 'spare', prompt: 'x' });
     assert.equal(gone.status, 404);
+    // A Hugging Face id that is not pulled yet gets the command that pulls it.
+    const unpulled = await api.post('/v1/generate', { model: 'stabilityai/sd-turbo', prompt: 'x' });
+    assert.equal(unpulled.status, 404);
+    assert.match(
+      ((await unpulled.json()) as { detail: string }).detail,
+      /not in the library; pull it first: pictor models pull stabilityai\/sd-turbo/,
+    );
     const configured = await fetch(`${api.base}/v1/admin/models/tiny`, { method: 'DELETE' });
     assert.equal(configured.status, 403);
   });
