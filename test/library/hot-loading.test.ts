@@ -120,6 +120,16 @@ describe('hot loading with the ONNX engine and a memory budget that fits one mod
     assert.equal(row.state, 'available');
     assert.equal(row.format, 'onnx');
     assert.equal(row.source, 'hf:org/tiny-copy@main');
+    // The admin view of the library: what is on disk and whether Pictor may remove it.
+    const library = (await (await fetch(`${api.base}/v1/admin/models`)).json()) as {
+      data: { name: string; removable: boolean; source: string | null }[];
+      pulls: unknown[];
+    };
+    const onDisk = Object.fromEntries(library.data.map((m) => [m.name, m]));
+    assert.equal(onDisk['copy']?.removable, true);
+    assert.equal(onDisk['copy']?.source, 'hf:org/tiny-copy@main');
+    assert.equal(onDisk['tiny']?.removable, false);
+    assert.deepEqual(library.pulls, []);
     const res = await generate('copy');
     assert.equal(res.status, 200, await res.clone().text());
   });

@@ -192,6 +192,15 @@ describe('studio admin pages in a browser', { skip: chromium === undefined }, ()
       (await broken.locator('.fail').textContent()) ?? '',
       /^failed: could not be loaded: /,
     );
+    // The Generate picker offers it no more, saying why.
+    await page
+      .getByRole('navigation', { name: 'pages' })
+      .getByRole('button', { name: 'Generate' })
+      .click();
+    const option = page.locator('[name=model] option[value=broken]');
+    await page.locator('[name=model] option[value=broken]:disabled').waitFor({ state: 'attached' });
+    assert.match((await option.textContent()) ?? '', /broken \(sd\) — failed to load/);
+    assert.match((await option.getAttribute('title')) ?? '', /could not be loaded/);
   });
 
   test('Usage: the charts draw one bar per day and per model from the analytics', async () => {

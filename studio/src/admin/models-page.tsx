@@ -41,10 +41,11 @@ export function ModelsPage({
     library.reload();
   }, [served.reload, library.reload]);
   // Workers take up a pulled model a moment after the pull ends (and a pull may come from
-  // elsewhere): tell the studio whenever the models it can generate with change.
+  // elsewhere), and a load can fail: tell the studio whenever the models it can generate with
+  // change.
   const servedNames = (served.value ?? [])
     .filter((m) => m.state !== 'downloading')
-    .map((m) => m.name)
+    .map((m) => `${m.name} ${m.state === 'failed' ? 'failed' : 'ok'}`)
     .join('\n');
   const seenNames = useRef<string | undefined>(undefined);
   useEffect(() => {
