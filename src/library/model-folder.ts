@@ -107,7 +107,12 @@ export async function scanModelFolder(dir: string): Promise<LibraryModel[]> {
   const entries = await readdir(dir).catch(() => [] as string[]);
   const models: LibraryModel[] = [];
   for (const entry of entries.sort()) {
-    if (entry.startsWith('.') || entry.endsWith('.partial') || entry.endsWith(SIDECAR_SUFFIX))
+    if (
+      entry.startsWith('.') ||
+      entry.endsWith('.partial') ||
+      entry.endsWith('.partial.lock') ||
+      entry.endsWith(SIDECAR_SUFFIX)
+    )
       continue;
     const name = entry.replace(/\.safetensors$/i, '');
     if (!isModelName(name)) continue;
