@@ -43,26 +43,24 @@ export function ModelsPage({
   // Workers take up a pulled model a moment after the pull ends (and a pull may come from
   // elsewhere), and a load can fail: tell the studio whenever the models it can generate with
   // change.
-  const servedNames = (served.value ?? [])
+  const availability = (served.value ?? [])
     .filter((m) => m.state !== 'downloading')
     .map((m) => `${m.name} ${m.state === 'failed' ? 'failed' : 'ok'}`)
     .join('\n');
-  const seenNames = useRef<string | undefined>(undefined);
+  const seenAvailability = useRef<string | undefined>(undefined);
   useEffect(() => {
     if (served.value === undefined) return;
-    if (seenNames.current !== undefined && seenNames.current !== servedNames) onModelsChanged();
-    seenNames.current = servedNames;
-  }, [servedNames, onModelsChanged]);
+    const seen = seenAvailability.current;
+    if (seen !== undefined && seen !== availability) onModelsChanged();
+    seenAvailability.current = availability;
+  }, [availability, onModelsChanged]);
   const pulls = usePulls(api, reloadAll);
 
   // Loaded state changes as jobs run, and pulls may start elsewhere: keep the page current.
   useEffect(() => {
-    const timer = setInterval(() => {
-      served.reload();
-      library.reload();
-    }, REFRESH_MS);
+    const timer = setInterval(reloadAll, REFRESH_MS);
     return () => clearInterval(timer);
-  }, [served.reload, library.reload]);
+  }, [reloadAll]);
   useEffect(() => {
     for (const running of library.value?.pulls ?? []) pulls.follow(running);
   }, [library.value, pulls.follow]);
