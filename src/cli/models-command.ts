@@ -17,7 +17,7 @@ export const MODELS_USAGE = `usage: pictor models <command> [--json] [--data-dir
   models download URL --name N
   models list [--key K]                         name, state on the running server, format, size,
                                                 source (--key: an API key when the server wants one)
-  models info NAME
+  models info NAME [--key K]                    the same, and where it is
   models set NAME key=value…                    a pulled model's settings (key= removes one):
 ${sidecarSettingsHelp().replace(/^/gm, '      ')}
   models rm NAME --yes                          removes the model and frees its disk
@@ -83,6 +83,9 @@ export async function modelsCommand(argv: readonly string[], io: CliIo): Promise
     ...(parsed.configFile === undefined ? {} : { file: parsed.configFile }),
   });
   const library = new ModelLibrary(config);
+  const key = values['key'];
+  const askServer = (): ReturnType<typeof servedModelStates> =>
+    servedModelStates(config, typeof key === 'string' ? key : undefined);
   try {
     switch (sub) {
       case 'pull':
@@ -105,8 +108,7 @@ export async function modelsCommand(argv: readonly string[], io: CliIo): Promise
       }
       case 'list': {
         const models = await library.scan();
-        const key = values['key'];
-        const served = await servedModelStates(config, typeof key === 'string' ? key : undefined);
+        const served = await askServer();
         const stateOf = (m: LibraryModel): string | null =>
           served.known ? (served.models.get(m.name)?.state ?? 'not served') : null;
         print(
@@ -147,7 +149,15 @@ export async function modelsCommand(argv: readonly string[], io: CliIo): Promise
         await library.scan();
         const model = library.get(name);
         if (!model) throw new ProblemError('MODEL_NOT_FOUND', `no model named '${name}'`);
-        print(modelJson(model), `${fields(Object.entries(modelJson(model)))}\n`);
+        const served = await askServer();
+        const state = served.known ? served.models.get(name) : undefined;
+        const info = {
+          ...modelJson(model),
+          state: served.known ? (state?.state ?? 'not served') : null,
+          ...(state?.error ? { error: state.error } : {}),
+        };
+        const shown = served.known ? info : { ...info, state: `unknown: ${served.reason}` };
+        print(info, `${fields(Object.entries(shown))}\n`);
         return 0;
       }
       case 'rm': {

@@ -96,6 +96,7 @@ test('pictor models: pull with JSON progress lines, list, info, rm; Scratchy dow
   );
   const info = await cli('info', 'tiny2');
   assert.match(info.out, /format\s+onnx/);
+  assert.match(info.out, /state\s+unknown: no server answers at/);
 
   const unconfirmed = await cli('rm', 'tiny2');
   assert.equal(unconfirmed.code, 2);
@@ -178,6 +179,10 @@ test("pictor models list: each model's state from the running server, with a key
     };
     assert.deepEqual(json.data.find((m) => m.name === 'tiny')?.state, 'loaded');
     assert.equal(json.server.reachable, true);
+    const info = JSON.parse((await cli('info', 'tiny', '--key', adminKey, '--json')).out) as {
+      state: string;
+    };
+    assert.equal(info.state, 'loaded');
     assert.doesNotMatch(JSON.stringify(json), new RegExp(adminKey));
   } finally {
     await pictor.stop();
