@@ -7,6 +7,7 @@ import { JobSweeper } from '../../src/jobs/job-sweeper.ts';
 import type { Job } from '../../src/jobs/job.ts';
 import { makeJob } from '../helpers/jobs.ts';
 import {
+  InlineTransitions,
   MemoryBlobStore,
   MemoryJobRepository,
   MemoryUploadRepository,
@@ -23,11 +24,9 @@ function setup() {
   const ledger = new RecordingLedger();
   const outbox = new RecordingOutbox();
   const lifecycle = new JobLifecycle({
-    jobs,
+    transitions: new InlineTransitions({ jobs, ledger, outbox }),
     queue,
     events,
-    ledger,
-    outbox,
     logger: silent,
     imageUrl: (id, index) => `http://x/v1/jobs/${id}/image?index=${index}`,
     jobUrl: (id) => `http://x/v1/jobs/${id}`,
