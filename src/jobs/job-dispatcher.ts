@@ -211,14 +211,19 @@ export class JobDispatcher {
     });
     direct?.handedOver();
     direct?.stored.catch(() => workers.cancel(batchId));
-    const outcome = await running;
-    this.running.delete(batchId);
-    // A job that could not be stored never existed: its result goes nowhere.
-    const stored = await (direct?.stored ?? Promise.resolve()).then(
-      () => true,
-      () => false,
-    );
-    if (stored) await this.#settle(jobs, started, outcome);
+    try {
+      const outcome = await running;
+      // A job that could not be stored never existed: its result goes nowhere.
+      const stored = await (direct?.stored ?? Promise.resolve()).then(
+        () => true,
+        () => false,
+      );
+      if (stored) await this.#settle(jobs, started, outcome);
+    } finally {
+      // Running until settled: its images are written and its jobs ended (or queued again), so
+      // no moment shows the batch neither running nor finished.
+      this.running.delete(batchId);
+    }
     this.dispatch();
   }
 
