@@ -41,6 +41,7 @@ export default tseslint.config(
             {
               group: [
                 './in-process/*',
+                './redis/*',
                 '../api/*',
                 '../store/*',
                 '../workers/*',
