@@ -308,7 +308,7 @@ for (const dialect of await dialects()) {
       assert.equal((await job(busy.key, { prompt: 'after', steps: 1 })).status, 202);
     });
 
-    test('a job the database refuses to store is refunded and leaves nothing behind, even one that went straight to the worker', async () => {
+    test('a job the database refuses to store is refunded and leaves nothing behind, not even a result', async () => {
       // A real failure of the insert: a trigger refuses jobs whose prompt says so.
       if (dialect.name === 'sqlite') {
         await sql`CREATE TRIGGER refuse_jobs BEFORE INSERT ON jobs WHEN NEW.params LIKE '%refuse me%'
@@ -328,7 +328,7 @@ for (const dialect of await dialects()) {
         );
         const resultsDir = path.join(s.config.dataDir, 'blobs', 'results');
         const before = new Set(readdirSync(resultsDir));
-        // Nothing queued and the worker idle: this job goes to the worker before its insert.
+        // Nothing queued and the worker idle: nothing else writes results meanwhile.
         const refused = await s.request('POST', '/v1/generate', {
           key,
           body: { prompt: 'refuse me', steps: 2 },
