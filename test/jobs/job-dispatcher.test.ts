@@ -8,6 +8,7 @@ import { InProcessJobQueue } from '../../src/jobs/in-process/in-process-job-queu
 import { JobDispatcher } from '../../src/jobs/job-dispatcher.ts';
 import { entryOf, JobLifecycle } from '../../src/jobs/job-lifecycle.ts';
 import type { Job } from '../../src/jobs/job.ts';
+import { RunningBatches } from '../../src/jobs/running-batches.ts';
 import {
   InlineTransitions,
   MemoryBlobStore,
@@ -171,4 +172,25 @@ test('recover: a job running at a crash is retried (or failed on its second atte
   assert.equal((await p.jobs.get(twice.id))?.status, 'failed');
   assert.deepEqual(p.ledger.refunds, [twice.id]);
   assert.deepEqual(new Set(p.queue.entries().map((e) => e.id)), new Set([once.id, waiting.id]));
+});
+
+test('running batches: a job retried into a new batch while its old one settles stays with the new one', () => {
+  const running = new RunningBatches();
+  const entry = entryOf(makeJob());
+  const batch = (batchId: string) => ({
+    batchId,
+    model: entry.model,
+    entries: [entry],
+    startedAt: 0,
+    expectedMs: 100,
+    cancelled: new Set<string>(),
+  });
+  running.add(batch('old'));
+  running.add(batch('new'));
+  running.delete('old');
+  assert.equal(running.byJob(entry.id)?.batchId, 'new');
+  assert.equal(running.jobCount, 1);
+  running.delete('new');
+  assert.equal(running.byJob(entry.id), undefined);
+  assert.equal(running.jobCount, 0);
 });
