@@ -40,6 +40,8 @@ const RANGES: Record<string, readonly [number, number]> = {
   'auth.maxKeysPerUser': [1, 1000],
   'credits.costPerImage': [0, 1_000_000],
   'links.ttlSeconds': [1, 7 * 86400],
+  'irgolic.imageUrlMaxMb': [1, 1024],
+  'irgolic.imageUrlTimeoutMs': [100, 600_000],
   'log.fileMaxSizeMb': [1, 100_000],
   'log.fileKeep': [1, 1000],
 };
@@ -142,6 +144,15 @@ function checkModels(config: Raw, problems: string[]): void {
       `workers.memoryBudgetGb: must be ≥ 0 (0: three quarters of memory), got ${budget}`,
     );
   }
+  const origins = (config['server'] as Raw)['corsOrigins'];
+  if (Array.isArray(origins)) {
+    for (const origin of origins) {
+      if (origin !== '*' && !isOrigin(origin))
+        problems.push(
+          `server.corsOrigins: '${String(origin)}' is not an origin (scheme://host[:port], no path) or '*'`,
+        );
+    }
+  }
   const devices = (config['workers'] as Raw)['devices'];
   if (Array.isArray(devices)) {
     if (devices.length === 0) problems.push('workers.devices: at least one device');
@@ -150,6 +161,16 @@ function checkModels(config: Raw, problems: string[]): void {
         problems.push(`workers.devices: '${String(device)}' is not one of ${DEVICES.join(', ')}`);
       }
     }
+  }
+}
+
+/** `https://app.example.com` or `http://localhost:3000`: what a browser sends as `Origin`. */
+function isOrigin(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    return new URL(value).origin === value;
+  } catch {
+    return false;
   }
 }
 
