@@ -24,7 +24,10 @@ const EXPOSED = [
  * nothing, so browsers keep their same-origin rule. Registered before the auth hook: a
  * preflight carries no key, and is answered here before auth runs.
  */
-export async function registerCors(app: FastifyInstance, origins: readonly string[]): Promise<void> {
+export async function registerCors(
+  app: FastifyInstance,
+  origins: readonly string[],
+): Promise<void> {
   if (origins.length === 0) return;
   await app.register(cors, {
     origin: origins.includes('*') ? '*' : [...origins],
