@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_CONFIG, type PictorConfig } from './config.ts';
@@ -174,6 +175,20 @@ function isOrigin(value: unknown): boolean {
   }
 }
 
+/** Pictor's own folder (the package root), where the bundled `models/tiny` is. */
+const PACKAGE_ROOT = path.resolve(import.meta.dirname, '../..');
+
+/**
+ * A model path from the working directory; one not there but in Pictor's own folder is that one
+ * (the default `models/tiny` when Pictor runs from an installed package in another folder).
+ */
+function modelPath(cwd: string, given: string): string {
+  const local = path.resolve(cwd, given);
+  if (path.isAbsolute(given) || existsSync(local)) return local;
+  const bundled = path.resolve(PACKAGE_ROOT, given);
+  return existsSync(bundled) ? bundled : local;
+}
+
 const POSITIVE_INTEGERS = ['width', 'height', 'steps'];
 
 function checkOverrides(overrides: unknown, where: string, problems: string[]): void {
@@ -230,7 +245,7 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
     ...config.models,
     list: config.models.list.map((m) => ({
       name: m.name,
-      path: path.resolve(cwd, m.path),
+      path: modelPath(cwd, m.path),
       ...(m.cost === undefined ? {} : { cost: m.cost }),
       ...(m.keepAliveSeconds === undefined ? {} : { keepAliveSeconds: m.keepAliveSeconds }),
       ...(m.overrides === undefined ? {} : { overrides: m.overrides }),
