@@ -3,6 +3,7 @@
 import { createServer } from 'node:net';
 import { ConfigError, loadConfig } from '../config/index.ts';
 import { listenProblem } from './listen-problem.ts';
+import { unavailableModelHint } from './model-hint.ts';
 import { createPictor } from './compose.ts';
 import { parseArgs } from './parse-flags.ts';
 import { ADMIN_COMMANDS, adminCli } from './admin-cli.ts';
@@ -79,7 +80,7 @@ async function serve(flags: Record<string, string>, configFile: string | undefin
     if (!model?.available) {
       process.stderr.write(
         `warning: the default model '${config.models.default}' is not available: ${model?.error ?? 'unknown'}\n` +
-          `  expected at ${missing?.path ?? '?'}; set models.list / models.default in pictor.yaml (or --model)\n`,
+          `${unavailableModelHint(model?.error ?? '', missing?.path ?? '?')}\n`,
       );
     }
   });
