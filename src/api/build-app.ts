@@ -25,6 +25,7 @@ import { refuseStrayUpgrades } from './refuse-stray-upgrades.ts';
 import { guardJsonInput } from './json-body-parser.ts';
 import { studioPlugin } from './studio/studio-plugin.ts';
 import { registerCors } from './cors.ts';
+import { withExtraPaths } from './openapi-extra-paths.ts';
 
 export interface BuildAppOptions {
   /** Pino options or a ready logger; the config's level by default. */
@@ -112,6 +113,11 @@ export async function buildApp(
       },
       security: [{ apiKey: [] }, { basic: [] }],
     },
+    transformObject: (document) =>
+      withExtraPaths('openapiObject' in document ? document.openapiObject : {}, {
+        metrics: deps.metrics !== undefined,
+        irgolicEvents: config.dialects.irgolic,
+      }),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
