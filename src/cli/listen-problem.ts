@@ -3,7 +3,7 @@
  * meets; undefined for anything else (it is then thrown as it is).
  */
 export function listenProblem(error: unknown, host: string, port: number): string | undefined {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const code: string = (error as NodeJS.ErrnoException | undefined)?.code ?? '';
   const where = `${host}:${port}`;
   switch (code) {
     case 'EADDRINUSE':
