@@ -9,3 +9,8 @@ export { buildTextEncoder, type TextActivation, type TextEncoderOptions } from '
 export { buildUnet, type UnetHeads, type UnetOptions } from './unet.ts';
 export { buildVaeDecoder, buildVaeEncoder } from './vae.ts';
 export { buildT5Encoder, type T5EncoderOptions } from './t5-encoder.ts';
+export {
+  buildFluxTransformer,
+  fluxTransformerShape,
+  type FluxTransformerShape,
+} from './flux-transformer.ts';
