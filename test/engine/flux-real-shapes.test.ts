@@ -47,7 +47,10 @@ async function compile(built: BuiltGraph): Promise<{ inputs: Shapes; outputs: Sh
   });
   const shapes = (metadata: readonly ort.InferenceSession.ValueMetadata[]): Shapes =>
     Object.fromEntries(metadata.map((m) => [m.name, m.isTensor ? m.shape : []]));
-  const compiled = { inputs: shapes(session.inputMetadata), outputs: shapes(session.outputMetadata) };
+  const compiled = {
+    inputs: shapes(session.inputMetadata),
+    outputs: shapes(session.outputMetadata),
+  };
   await session.release();
   return compiled;
 }
@@ -106,10 +109,12 @@ test('FLUX.1-dev: transformer (19 + 38 blocks, 24 heads), T5-XXL and VAE compile
   assert.deepEqual(encoder.outputs, { last_hidden_state: ['batch', 'sequence', 4096] });
   assert.ok(components.vae);
   const decoder = await compile(buildVaeDecoder(components.vae));
-  assert.deepEqual(decoder.inputs, { latent_sample: ['batch', 16, 'latent_height', 'latent_width'] });
+  assert.deepEqual(decoder.inputs, {
+    latent_sample: ['batch', 16, 'latent_height', 'latent_width'],
+  });
 });
 
-test("a bare BFL transformer (flux1-dev.safetensors) is refused saying what to use", async () => {
+test('a bare BFL transformer (flux1-dev.safetensors) is refused saying what to use', async () => {
   const prefix = 'model.diffusion_model.';
   const file = await sparse('flux1-dev', (name) =>
     name.startsWith(prefix) ? name.slice(prefix.length) : undefined,
