@@ -1,7 +1,7 @@
 import type { PredictionType } from '../schedulers/prediction.ts';
 
-/** The Stable Diffusion generations the engine builds graphs for. */
-export type CheckpointFamily = 'sd1' | 'sd2' | 'sdxl';
+/** The model generations the engine builds graphs for. */
+export type CheckpointFamily = 'sd1' | 'sd2' | 'sdxl' | 'flux';
 
 /**
  * The text encoder architectures. Single files name OpenCLIP encoders in OpenCLIP's names,
@@ -13,14 +13,19 @@ export type TextEncoderKind =
   /** OpenCLIP ViT-H/14 (SD 2.x). */
   | 'openclip-h'
   /** OpenCLIP ViT-bigG/14 (SDXL's second encoder). */
-  | 'openclip-bigg';
+  | 'openclip-bigg'
+  /** T5 v1.1 encoder (XXL in FLUX and SD 3), Hugging Face `T5EncoderModel` names. */
+  | 't5';
 
 /** What detection found in a checkpoint, before any per-model override. */
 export interface CheckpointLayout {
   readonly family: CheckpointFamily;
+  /** What an SD UNet predicts; flow-matching families (FLUX) predict a velocity and ignore it. */
   readonly predictionType: PredictionType;
-  /** 4, or 9 for an inpainting UNet (latents + mask + masked-image latents). */
+  /** 4, or 9 for an inpainting UNet (latents + mask + masked-image latents); FLUX: 16. */
   readonly unetInChannels: number;
+  /** FLUX.1-dev and other guidance-distilled transformers take the guidance scale as an input. */
+  readonly guidanceDistilled?: boolean;
   readonly textEncoders: readonly TextEncoderKind[];
   /** False when the file carries no VAE: the model must name one. */
   readonly hasVae: boolean;

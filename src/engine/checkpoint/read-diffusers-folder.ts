@@ -5,11 +5,12 @@ import { EngineError } from '../engine-error.ts';
 import type { PredictionType } from '../schedulers/prediction.ts';
 import type { CheckpointFamily, TextEncoderKind } from './checkpoint-layout.ts';
 import type { TextEncoderIndex } from './checkpoint-components.ts';
-import type { CheckpointSource } from './checkpoint-source.ts';
+import type { CheckpointArchitecture, CheckpointSource } from './checkpoint-source.ts';
 import { componentWeightFile } from './component-weight-file.ts';
 import { describeUnet } from './detect-checkpoint.ts';
 import { ldmUnetIndex } from './diffusers-unet-names.ts';
 import { ldmVaeIndex } from './diffusers-vae-names.ts';
+import { fluxIndexFromDiffusers } from './flux-transformer-names.ts';
 import type { FileIdentity } from './file-identity.ts';
 import { readWeightFiles, type WeightFiles } from './sharded-safetensors.ts';
 import type { TensorIndex } from './tensor-ref.ts';
@@ -22,10 +23,62 @@ const TEXT_ENCODERS: Readonly<Record<CheckpointFamily, readonly [string, TextEnc
     ['text_encoder', 'clip-l'],
     ['text_encoder_2', 'openclip-bigg'],
   ],
+  flux: [
+    ['text_encoder', 'clip-l'],
+    ['text_encoder_2', 't5'],
+  ],
 };
 
+/** A diffusers denoiser folder read into the builder's names, with what its shapes say. */
+interface DenoiserFolder {
+  readonly folder: string;
+  readonly read: (
+    index: TensorIndex,
+    dir: string,
+  ) => {
+    index: TensorIndex;
+    family: CheckpointFamily;
+    unetInChannels: number;
+    guidanceDistilled?: boolean;
+  };
+}
+
+/** FLUX pipelines keep a `transformer/`, Stable Diffusion ones a `unet/`. */
+const DENOISER_FOLDERS: readonly DenoiserFolder[] = [
+  {
+    folder: 'transformer',
+    read: (index, dir) => {
+      if (
+        !index.has('x_embedder.weight') ||
+        !index.has('single_transformer_blocks.0.proj_out.weight')
+      ) {
+        throw new EngineError(
+          'MODEL_UNSUPPORTED',
+          `${dir} is not a FLUX transformer (FluxTransformer2DModel); other transformers are not supported yet`,
+        );
+      }
+      return {
+        index: fluxIndexFromDiffusers(index),
+        family: 'flux',
+        unetInChannels: (index.get('x_embedder.weight')?.shape[1] ?? 64) / 4,
+        guidanceDistilled: index.has('time_text_embed.guidance_embedder.linear_1.weight'),
+      };
+    },
+  },
+  {
+    folder: 'unet',
+    read: (index, dir) => {
+      const unet = ldmUnetIndex(index);
+      return { index: unet, ...describeUnet(dir, unet) };
+    },
+  },
+];
+
 export function isDiffusersWeightsFolder(dir: string): boolean {
-  return existsSync(path.join(dir, 'model_index.json')) && existsSync(path.join(dir, 'unet'));
+  return (
+    existsSync(path.join(dir, 'model_index.json')) &&
+    DENOISER_FOLDERS.some(({ folder }) => existsSync(path.join(dir, folder)))
+  );
 }
 
 /**
@@ -46,8 +99,14 @@ export async function readDiffusersFolder(
     for (const [file, identity] of weights.files) files.set(file, identity);
     return weights.index;
   };
-  const unet = ldmUnetIndex(await component('unet'));
-  const { family, unetInChannels } = describeUnet(path.join(dir, 'unet'), unet);
+  const denoiser = DENOISER_FOLDERS.find(({ folder }) => existsSync(path.join(dir, folder)));
+  if (!denoiser) throw new EngineError('MODEL_INVALID', `${dir} has no unet/ or transformer/`);
+  const {
+    index: unet,
+    family,
+    unetInChannels,
+    guidanceDistilled,
+  } = denoiser.read(await component(denoiser.folder), path.join(dir, denoiser.folder));
   const textEncoders: TextEncoderIndex[] = [];
   for (const [folder, kind] of TEXT_ENCODERS[family]) {
     // Hugging Face names as stored: the text-encoder builder reads them as well as OpenCLIP's.
@@ -59,6 +118,7 @@ export async function readDiffusersFolder(
       family,
       predictionType: await schedulerPredictionType(dir),
       unetInChannels,
+      ...(guidanceDistilled === undefined ? {} : { guidanceDistilled }),
       textEncoders: textEncoders.map(({ kind }) => kind),
       hasVae,
     },
@@ -68,7 +128,41 @@ export async function readDiffusersFolder(
       textEncoders,
     },
     files,
+    tokenizerDirs: { t5: path.join(dir, 'tokenizer_2') },
+    architecture: await architectureOf(dir, TEXT_ENCODERS[family]),
   };
+}
+
+/** Head widths of the text encoders and FLUX's rotary axes, where the folder's configs say them. */
+async function architectureOf(
+  dir: string,
+  encoders: readonly (readonly [string, TextEncoderKind])[],
+): Promise<CheckpointArchitecture> {
+  const textConfigs = await Promise.all(
+    encoders.map(([folder]) => readOptionalConfig(path.join(dir, folder, 'config.json'))),
+  );
+  const headDim = (config: Record<string, unknown> | undefined): number => {
+    const width = config?.['hidden_size'];
+    const heads = config?.['num_attention_heads'];
+    return typeof width === 'number' && typeof heads === 'number' && heads > 0 ? width / heads : 64;
+  };
+  const transformer = await readOptionalConfig(path.join(dir, 'transformer', 'config.json'));
+  const axes = transformer?.['axes_dims_rope'];
+  const rotaryDims =
+    Array.isArray(axes) && axes.every((dim) => typeof dim === 'number') ? axes : [];
+  return {
+    textHeadDims: textConfigs.map(headDim),
+    ...(rotaryDims.length > 0 ? { rotaryAxes: { dims: rotaryDims, theta: 10000 } } : {}),
+  };
+}
+
+async function readOptionalConfig(file: string): Promise<Record<string, unknown> | undefined> {
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new EngineError('MODEL_INVALID', `${file} is not valid JSON`, { cause: error });
+  }
 }
 
 async function schedulerPredictionType(dir: string): Promise<PredictionType> {

@@ -1,5 +1,7 @@
+import type { AnySchedulerName } from '../schedulers/scheduler.ts';
 import type { ModelFamily } from '../types.ts';
 import type { FamilyParts } from './family-parts.ts';
+import { FLUX_FAMILY } from './flux-family.ts';
 import { SD_FAMILY } from './sd-family.ts';
 import { SDXL_FAMILY } from './sdxl-family.ts';
 
@@ -7,4 +9,10 @@ import { SDXL_FAMILY } from './sdxl-family.ts';
 export const FAMILIES: Readonly<Record<ModelFamily, FamilyParts>> = {
   sd: SD_FAMILY,
   sdxl: SDXL_FAMILY,
+  flux: FLUX_FAMILY,
 };
+
+/** The schedulers a request may name for a model of `family`. */
+export function schedulersOf(family: ModelFamily): readonly AnySchedulerName[] {
+  return FAMILIES[family].schedulers;
+}

@@ -1,32 +1,112 @@
 import { EngineError } from '../engine-error.ts';
-import type { CheckpointFamily, TextEncoderKind } from '../checkpoint/checkpoint-layout.ts';
+import type {
+  CheckpointFamily,
+  CheckpointLayout,
+  TextEncoderKind,
+} from '../checkpoint/checkpoint-layout.ts';
 import type { CheckpointSource } from '../checkpoint/checkpoint-source.ts';
 import type { TensorIndex } from '../checkpoint/tensor-ref.ts';
 import type { TextActivation } from '../checkpoint/graphs/index.ts';
 import { FAMILIES } from '../families/families.ts';
 import type { PredictionType } from '../schedulers/prediction.ts';
-import type { SchedulerConfig } from '../schedulers/scheduler.ts';
+import type { AnySchedulerName, SchedulerConfig } from '../schedulers/scheduler.ts';
 import { OPENCLIP_PAD_TOKEN } from '../text/bundled-clip-tokenizer.ts';
 import type { ModelFamily } from '../types.ts';
 import type { ModelManifest } from './model-manifest.ts';
+
+/** How a release samples by default: its schedule, sampler, steps and guidance. */
+interface ReleaseSampling {
+  readonly schedulerConfig: SchedulerConfig;
+  readonly defaultScheduler: AnySchedulerName;
+  readonly steps: number;
+  readonly guidanceScale: number;
+}
 
 /** What a checkpoint family is to the engine: the parts it runs with and its native size. */
 interface CheckpointFamilySpec {
   readonly family: ModelFamily;
   readonly className: string;
-  /** Native image side in pixels for a prediction type (SD 2.x 768-v trained at 768). */
-  readonly nativeSide: (prediction: PredictionType) => number;
+  /** Native image side in pixels (SD 2.x 768-v trained at 768). */
+  readonly nativeSide: (layout: CheckpointLayout) => number;
+  readonly sampling: (layout: CheckpointLayout) => ReleaseSampling;
+  /** Latent cells per side each denoiser position covers: UNet down-sampling, FLUX's 2×2 patches. */
+  readonly latentMultiple: (denoiser: TensorIndex) => number;
+}
+
+/** The noise schedule and sampler of the original SD 1.x/2.x/XL releases. */
+const sdSampling = (layout: CheckpointLayout): ReleaseSampling => ({
+  schedulerConfig: releaseSchedulerConfig(layout.predictionType),
+  defaultScheduler: 'euler',
+  steps: 20,
+  guidanceScale: 7.5,
+});
+const unetMultiple = (unet: TensorIndex): number =>
+  2 ** countIndexed(unet, /^input_blocks\.(\d+)\.0\.op\.weight$/);
+
+/**
+ * FLUX.1 as Black Forest Labs and diffusers ship it: schnell 4 steps, no guidance, no shift;
+ * dev 28 steps at guidance 3.5 with the resolution-dependent shift.
+ */
+function fluxSampling(layout: CheckpointLayout): ReleaseSampling {
+  const flow = { _class_name: 'FlowMatchEulerDiscreteScheduler', num_train_timesteps: 1000 };
+  return layout.guidanceDistilled
+    ? {
+        schedulerConfig: {
+          ...flow,
+          shift: 3,
+          use_dynamic_shifting: true,
+          base_shift: 0.5,
+          max_shift: 1.15,
+          base_image_seq_len: 256,
+          max_image_seq_len: 4096,
+        },
+        defaultScheduler: 'flow_euler',
+        steps: 28,
+        guidanceScale: 3.5,
+      }
+    : {
+        schedulerConfig: { ...flow, shift: 1, use_dynamic_shifting: false },
+        defaultScheduler: 'flow_euler',
+        steps: 4,
+        guidanceScale: 0,
+      };
 }
 
 const CHECKPOINT_FAMILIES: Readonly<Record<CheckpointFamily, CheckpointFamilySpec>> = {
-  sd1: { family: 'sd', className: 'StableDiffusionPipeline', nativeSide: () => 512 },
+  sd1: {
+    family: 'sd',
+    className: 'StableDiffusionPipeline',
+    nativeSide: () => 512,
+    sampling: sdSampling,
+    latentMultiple: unetMultiple,
+  },
   sd2: {
     family: 'sd',
     className: 'StableDiffusionPipeline',
-    nativeSide: (prediction) => (prediction === 'v_prediction' ? 768 : 512),
+    nativeSide: (layout) => (layout.predictionType === 'v_prediction' ? 768 : 512),
+    sampling: sdSampling,
+    latentMultiple: unetMultiple,
   },
-  sdxl: { family: 'sdxl', className: 'StableDiffusionXLPipeline', nativeSide: () => 1024 },
+  sdxl: {
+    family: 'sdxl',
+    className: 'StableDiffusionXLPipeline',
+    nativeSide: () => 1024,
+    sampling: sdSampling,
+    latentMultiple: unetMultiple,
+  },
+  flux: {
+    family: 'flux',
+    className: 'FluxPipeline',
+    nativeSide: () => 1024,
+    sampling: fluxSampling,
+    latentMultiple: () => 2,
+  },
 };
+
+/** T5 tokens per prompt: BFL runs FLUX.1-schnell at 256 and dev (guidance-distilled) at 512. */
+export function t5SequenceLength(layout: CheckpointLayout): number {
+  return layout.guidanceDistilled ? 512 : 256;
+}
 
 /** How each text-encoder architecture is tokenized and compiled. */
 export interface TextEncoderSettings {
@@ -37,7 +117,9 @@ export interface TextEncoderSettings {
   readonly padToken: string | undefined;
 }
 
-export const TEXT_ENCODER_SETTINGS: Readonly<Record<TextEncoderKind, TextEncoderSettings>> = {
+export const TEXT_ENCODER_SETTINGS: Readonly<
+  Record<Exclude<TextEncoderKind, 't5'>, TextEncoderSettings>
+> = {
   'clip-l': { activation: 'quick_gelu', clipSkip: 1, padToken: undefined },
   'openclip-h': { activation: 'gelu', clipSkip: 2, padToken: OPENCLIP_PAD_TOKEN },
   // SDXL conditions on the un-normed penultimate `hidden_states.K` (the family's parts pick it).
@@ -75,22 +157,28 @@ export function checkpointManifest(location: string, source: CheckpointSource): 
   }
   const vaeScaleFactor = 2 ** countIndexed(vae, /^decoder\.up\.(\d+)\.upsample\.conv\.weight$/);
   const latentChannels = vae.get('decoder.conv_in.weight')?.shape[1] ?? 4;
-  const sizeMultiple =
-    vaeScaleFactor * 2 ** countIndexed(components.unet, /^input_blocks\.(\d+)\.0\.op\.weight$/);
-  const side = spec.nativeSide(layout.predictionType);
+  const sizeMultiple = vaeScaleFactor * spec.latentMultiple(components.unet);
+  const side = spec.nativeSide(layout);
+  const sampling = spec.sampling(layout);
+  const { latentFormat } = FAMILIES[spec.family];
   return {
     dir: location,
     family: spec.family,
     className: spec.className,
-    schedulerConfig: releaseSchedulerConfig(layout.predictionType),
-    defaultScheduler: 'euler',
+    schedulerConfig: sampling.schedulerConfig,
+    defaultScheduler: sampling.defaultScheduler,
     vaeScaleFactor,
     latentChannels,
-    scalingFactor: FAMILIES[spec.family].latentFormat.scalingFactor,
-    shiftFactor: 0,
+    scalingFactor: latentFormat.scalingFactor,
+    shiftFactor: latentFormat.shiftFactor,
     unetInChannels: layout.unetInChannels,
     isLcm: false,
-    defaults: { width: side, height: side, steps: 20, guidanceScale: 7.5 },
+    defaults: {
+      width: side,
+      height: side,
+      steps: sampling.steps,
+      guidanceScale: sampling.guidanceScale,
+    },
     limits: {
       minSize: sizeMultiple,
       maxSize: 2048,

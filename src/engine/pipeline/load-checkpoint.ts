@@ -1,22 +1,34 @@
 import path from 'node:path';
 import type { CheckpointSource } from '../checkpoint/checkpoint-source.ts';
 import { assertFileUnchanged } from '../checkpoint/file-identity.ts';
+import type { TextEncoderIndex } from '../checkpoint/checkpoint-components.ts';
+import type { CheckpointFamily } from '../checkpoint/checkpoint-layout.ts';
 import {
+  buildFluxTransformer,
+  buildT5Encoder,
   buildTextEncoder,
   buildUnet,
   buildVaeDecoder,
   buildVaeEncoder,
+  fluxTransformerShape,
   type BuiltGraph,
   type GraphPrecision,
   type UnetHeads,
 } from '../checkpoint/graphs/index.ts';
+import type { TensorIndex } from '../checkpoint/tensor-ref.ts';
 import { EngineError } from '../engine-error.ts';
 import { FAMILIES } from '../families/families.ts';
 import { applyModelOverrides } from '../model/apply-model-overrides.ts';
-import { checkpointManifest, TEXT_ENCODER_SETTINGS } from '../model/checkpoint-manifest.ts';
+import type { RotaryAxes } from '../flow/rotary-positions.ts';
+import {
+  checkpointManifest,
+  t5SequenceLength,
+  TEXT_ENCODER_SETTINGS,
+} from '../model/checkpoint-manifest.ts';
 import { OnnxModel } from '../onnx/onnx-model.ts';
 import { BUNDLED_CLIP_TOKENIZER_DIR } from '../text/bundled-clip-tokenizer.ts';
 import { ClipTokenizer } from '../text/clip-tokenizer.ts';
+import { T5Tokenizer } from '../text/t5-tokenizer.ts';
 import type { ModelOverrides, PipelineOptions } from '../types.ts';
 import { DiffusionPipeline } from './diffusion-pipeline.ts';
 import { TextConditioner, type TextEncoderUnit } from './text-conditioning.ts';
@@ -35,6 +47,60 @@ export interface CheckpointGraphSettings {
   readonly unetHeads?: UnetHeads;
   /** SDXL: width of each size/crop embedding in `time_ids`; 256. */
   readonly timeIdWidth?: number;
+  /**
+   * A folder holding T5's `tokenizer.json`. Default: the diffusers folder's `tokenizer_2/`, or for
+   * a single file a `tokenizer_2/` folder beside it (FLUX.1's own, from its Hugging Face repository).
+   */
+  readonly t5TokenizerDir?: string;
+  /** FLUX: the rotary axes; FLUX.1's [16, 56, 56] at θ 10000 for 128-wide heads. */
+  readonly rotaryAxes?: RotaryAxes;
+}
+
+/** FLUX.1's rotary position axes (BFL `axes_dim`, `theta`), for its 128-wide heads. */
+const FLUX1_ROTARY_AXES: RotaryAxes = { dims: [16, 56, 56], theta: 10000 };
+
+/** How a family's denoiser is compiled, and what it needs beyond its graph. */
+interface DenoiserSpec {
+  readonly graph: (
+    index: TensorIndex,
+    settings: CheckpointGraphSettings,
+    precision: GraphPrecision,
+  ) => BuiltGraph;
+  readonly rotaryAxes?: (index: TensorIndex, settings: CheckpointGraphSettings) => RotaryAxes;
+}
+
+/** Each family's denoiser: an SD UNet, the FLUX transformer. */
+const DENOISERS: Readonly<Record<CheckpointFamily, DenoiserSpec>> = {
+  sd1: { graph: unetGraph },
+  sd2: { graph: unetGraph },
+  sdxl: { graph: unetGraph },
+  flux: {
+    graph: (index, _settings, precision) => buildFluxTransformer(index, { precision }),
+    rotaryAxes: rotaryAxesOf,
+  },
+};
+
+function unetGraph(
+  index: TensorIndex,
+  settings: CheckpointGraphSettings,
+  precision: GraphPrecision,
+): BuiltGraph {
+  return buildUnet(index, {
+    precision,
+    ...(settings.unetHeads ? { heads: settings.unetHeads } : {}),
+    ...(settings.timeIdWidth ? { timeIdWidth: settings.timeIdWidth } : {}),
+  });
+}
+
+/** The rotary axes of a FLUX transformer: configured, or FLUX.1's for its head width. */
+function rotaryAxesOf(index: TensorIndex, settings: CheckpointGraphSettings): RotaryAxes {
+  if (settings.rotaryAxes) return settings.rotaryAxes;
+  const { headDim } = fluxTransformerShape(index);
+  if (headDim === 128) return FLUX1_ROTARY_AXES;
+  throw new EngineError(
+    'MODEL_UNSUPPORTED',
+    `a FLUX transformer with ${headDim}-wide heads: its rotary axes are not FLUX.1's; set them`,
+  );
 }
 
 export interface CheckpointLoadOptions extends PipelineOptions {
@@ -55,7 +121,8 @@ export async function loadCheckpointPipeline(
 ): Promise<DiffusionPipeline> {
   const manifest = applyModelOverrides(checkpointManifest(location, source), options.overrides);
   const family = FAMILIES[manifest.family];
-  const settings = options.checkpoint ?? {};
+  // Explicit settings first, then what a diffusers folder's configs say, then released defaults.
+  const settings: CheckpointGraphSettings = { ...source.architecture, ...options.checkpoint };
   const precision: GraphPrecision =
     (options.executionProvider ?? 'cpu') === 'cpu' ? 'fp32' : 'fp16';
   const { components } = source;
@@ -67,22 +134,28 @@ export async function loadCheckpointPipeline(
     return model;
   };
   try {
-    const unet = await create('unet', () =>
-      buildUnet(components.unet, {
-        precision,
-        ...(settings.unetHeads ? { heads: settings.unetHeads } : {}),
-        ...(settings.timeIdWidth ? { timeIdWidth: settings.timeIdWidth } : {}),
-      }),
-    );
-    const units: TextEncoderUnit[] = [];
-    for (const [index, encoder] of components.textEncoders.entries()) {
+    const { layout } = source;
+    const denoiser = DENOISERS[layout.family];
+    const unet = await create('unet', () => denoiser.graph(components.unet, settings, precision));
+    const textUnit = async (encoder: TextEncoderIndex, index: number): Promise<TextEncoderUnit> => {
+      const label = index === 0 ? 'text_encoder' : `text_encoder_${index + 1}`;
+      if (encoder.kind === 't5') {
+        const tokenizerDir =
+          settings.t5TokenizerDir ??
+          source.tokenizerDirs?.t5 ??
+          path.join(path.dirname(location), 'tokenizer_2');
+        return {
+          tokenizer: await T5Tokenizer.load(tokenizerDir, t5SequenceLength(layout)),
+          model: await create(label, () => buildT5Encoder(encoder.index, { precision })),
+        };
+      }
       const { activation, clipSkip, padToken } = TEXT_ENCODER_SETTINGS[encoder.kind];
-      units.push({
+      return {
         tokenizer: await ClipTokenizer.load(
           settings.tokenizerDir ?? BUNDLED_CLIP_TOKENIZER_DIR,
           padToken ? { padToken } : {},
         ),
-        model: await create(index === 0 ? 'text_encoder' : 'text_encoder_2', () =>
+        model: await create(label, () =>
           buildTextEncoder(encoder.index, {
             precision,
             activation,
@@ -90,7 +163,11 @@ export async function loadCheckpointPipeline(
             headDim: settings.textHeadDims?.[index] ?? 64,
           }),
         ),
-      });
+      };
+    };
+    const units: TextEncoderUnit[] = [];
+    for (const [index, encoder] of components.textEncoders.entries()) {
+      units.push(await textUnit(encoder, index));
     }
     const vaeIndex = components.vae;
     if (!vaeIndex) throw new EngineError('MODEL_UNSUPPORTED', `${location} carries no VAE`);
@@ -110,6 +187,9 @@ export async function loadCheckpointPipeline(
       models,
       previewProjection: family.latentFormat.previewProjection,
       family,
+      ...(denoiser.rotaryAxes
+        ? { rotaryAxes: denoiser.rotaryAxes(components.unet, settings) }
+        : {}),
     });
   } catch (error) {
     await Promise.all(models.map((model) => model.dispose()));

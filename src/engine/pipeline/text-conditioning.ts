@@ -1,5 +1,5 @@
 import type { OnnxModel } from '../onnx/onnx-model.ts';
-import type { ClipTokenizer } from '../text/clip-tokenizer.ts';
+import type { PromptTokenizer } from '../text/prompt-tokenizer.ts';
 import type { EncoderContribution, SelectEncoderOutputs } from '../families/family-parts.ts';
 
 /** Text conditioning for N prompts: what the UNet's cross-attention and added embeddings take. */
@@ -15,7 +15,7 @@ export interface TextConditioning {
 
 /** One tokenizer + text encoder pair. */
 export interface TextEncoderUnit {
-  readonly tokenizer: ClipTokenizer;
+  readonly tokenizer: PromptTokenizer;
   readonly model: OnnxModel;
 }
 
@@ -59,7 +59,15 @@ export class TextConditioner {
   }
 }
 
-function concatHidden(parts: readonly EncoderContribution[], count: number): TextConditioning {
+function concatHidden(
+  contributions: readonly EncoderContribution[],
+  count: number,
+): TextConditioning {
+  // Encoders that contribute only a pooled output (FLUX's CLIP) add no hidden-state width.
+  const parts = contributions.filter(
+    (part): part is EncoderContribution & { hidden: Float32Array; dims: readonly number[] } =>
+      part.hidden !== undefined && part.dims !== undefined,
+  );
   const sequenceLength = parts[0]?.dims[1] ?? 77;
   const sizes = parts.map((part) => part.dims[2] ?? 0);
   const hiddenSize = sizes.reduce((sum, size) => sum + size, 0);
@@ -77,7 +85,7 @@ function concatHidden(parts: readonly EncoderContribution[], count: number): Tex
       }
     }
   }
-  const pooledPart = parts.findLast((part) => part.pooled !== undefined);
+  const pooledPart = contributions.findLast((part) => part.pooled !== undefined);
   return {
     hiddenStates,
     sequenceLength,

@@ -26,8 +26,12 @@ export interface Scheduler {
   /** How many UNet evaluations each entry of `timesteps` stands for (PNDM repeats one). Usually 1. */
   readonly order: number;
 
-  /** Computes `timesteps` (and `sigmas`) for an inference run of `steps` steps. */
-  setTimesteps(steps: number): void;
+  /**
+   * Computes `timesteps` (and `sigmas`) for an inference run of `steps` steps. `flow` places a
+   * flow-matching run's steps (explicit σs, the resolution-dependent shift); other schedulers
+   * take no options.
+   */
+  setTimesteps(steps: number, flow?: FlowTimestepOptions): void;
 
   /**
    * Scales the latents before the UNet call at `stepIndex` (Euler family divides by √(σ²+1)).
@@ -59,6 +63,22 @@ export interface Scheduler {
    * the next `addNoise` call overwrites.
    */
   addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array;
+}
+
+/** How `setTimesteps` places the steps of a flow-matching run. */
+export interface FlowTimestepOptions {
+  /**
+   * The resolution-dependent shift μ (FLUX.1-dev and others with `use_dynamic_shifting`). When
+   * absent it is derived from `imageSequenceLength` (`flowShiftMu` in flow-match-euler.ts).
+   */
+  readonly mu?: number;
+  /** Latent tokens of the image (FLUX: (H/16)·(W/16)); gives μ when `mu` is absent. */
+  readonly imageSequenceLength?: number;
+  /**
+   * Explicit noise levels, one per step, highest first (diffusers pipelines pass
+   * `linspace(1, 1/steps, steps)` for FLUX). They are shifted like the default ones.
+   */
+  readonly sigmas?: readonly number[];
 }
 
 export const SCHEDULER_NAMES = [
@@ -100,3 +120,6 @@ export interface SchedulerConfig {
   readonly clip_sample?: boolean;
   readonly [key: string]: unknown;
 }
+
+/** Any scheduler a request may name; each model family accepts its own subset. */
+export type AnySchedulerName = SchedulerName | FlowSchedulerName;

@@ -139,3 +139,19 @@ export function upsampleNearest(g: OnnxGraph, x: Value): Value {
     nearest_mode: 'floor',
   });
 }
+
+/**
+ * Root-mean-square norm over the last axis, `x / √(mean(x²) + ε) · weight` (T5's `T5LayerNorm`,
+ * FLUX's QK `RMSNorm`): ONNX Runtime's SimplifiedLayerNormalization, which computes it in float32.
+ */
+export function rmsNorm(w: ModuleWeights, x: Value, weightName: string, epsilon = 1e-6): Value {
+  return w.graph.op('SimplifiedLayerNormalization', [x, w.value(weightName)], {
+    axis: -1,
+    epsilon: float(epsilon),
+  });
+}
+
+/** The tanh approximation of GELU (`gelu_new` in T5 v1.1, `GELU(approximate="tanh")` in FLUX). */
+export function geluTanh(g: OnnxGraph, x: Value): Value {
+  return g.op('Gelu', [x], { approximate: 'tanh' });
+}
