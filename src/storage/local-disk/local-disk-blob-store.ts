@@ -1,8 +1,19 @@
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rm,
+  unlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
-import type { BlobStore } from '../blob-store.ts';
+import { checkBlobKey, type BlobPutOptions, type BlobStore } from '../blob-store.ts';
 import { SpareFiles } from './spare-files.ts';
+import { expiryOf } from './expiry-stamp.ts';
 
 /**
  * Blobs up to this size are written synchronously: a small write takes tens of microseconds,
@@ -14,6 +25,8 @@ const SYNC_WRITE_MAX_BYTES = 256 * 1024;
 /**
  * Blobs as files under one root directory. A write fills a file that is not yet visible (a
  * spare made ahead, or a temp file) and renames it into place, so a reader never sees half a blob.
+ * A blob's expiry is its file's modification time (see `expiry-stamp.ts`): no index to keep in
+ * step, and the `fstat` a read makes anyway tells whether the blob is still there.
  */
 export class LocalDiskBlobStore implements BlobStore {
   readonly #root: string;
@@ -27,32 +40,35 @@ export class LocalDiskBlobStore implements BlobStore {
   }
 
   #path(key: string): string {
+    checkBlobKey(key);
     const file = path.resolve(this.#root, key);
     if (!file.startsWith(this.#root + path.sep))
       throw new Error(`blob key escapes the store: ${key}`);
     return file;
   }
 
-  async put(key: string, data: Uint8Array): Promise<void> {
+  async put(key: string, data: Uint8Array, options: BlobPutOptions = {}): Promise<void> {
     const file = this.#path(key);
+    const { expiresAt } = options;
+    if (expiresAt !== undefined && expiresAt <= Date.now()) return this.delete(key);
     const folder = path.dirname(file);
     if (!this.#folders.has(folder)) await this.#makeFolder(folder);
     try {
-      await this.#write(file, data);
+      await this.#write(file, data, expiresAt);
     } catch (error) {
       // The folder was removed behind our back (a restore, an operator): make it again, once.
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       await this.#makeFolder(folder);
-      await this.#write(file, data);
+      await this.#write(file, data, expiresAt);
     }
   }
 
-  async #write(file: string, data: Uint8Array): Promise<void> {
+  async #write(file: string, data: Uint8Array, expiresAt: number | undefined): Promise<void> {
     const spare = this.#spares.take();
     if (spare !== undefined) {
       try {
         // 'r+': fill the spare, never create a file in its place if it vanished.
-        await fill(spare, file, data, 'r+');
+        await fill(spare, file, data, 'r+', expiresAt);
         return;
       } catch {
         // Gone (an operator cleaned up) or unwritable: start the pool over, use a temp file.
@@ -60,7 +76,7 @@ export class LocalDiskBlobStore implements BlobStore {
         this.#spares.forget();
       }
     }
-    await fill(`${file}.${process.pid}.tmp`, file, data, 'w');
+    await fill(`${file}.${process.pid}.tmp`, file, data, 'w', expiresAt);
   }
 
   async #makeFolder(folder: string): Promise<void> {
@@ -69,11 +85,19 @@ export class LocalDiskBlobStore implements BlobStore {
   }
 
   async get(key: string): Promise<Buffer | undefined> {
+    let handle;
     try {
-      return await readFile(this.#path(key));
+      handle = await open(this.#path(key), 'r');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
+    }
+    try {
+      const expiresAt = expiryOf(await handle.stat());
+      if (expiresAt !== undefined && expiresAt <= Date.now()) return undefined;
+      return await handle.readFile();
+    } finally {
+      await handle.close();
     }
   }
 
@@ -81,18 +105,59 @@ export class LocalDiskBlobStore implements BlobStore {
     await rm(this.#path(key), { force: true });
   }
 
+  async deleteExpired(now: number, limit: number): Promise<number> {
+    let removed = 0;
+    let entries;
+    try {
+      entries = await readdir(this.#root, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0; // nothing written yet
+      throw error;
+    }
+    for (const entry of entries) {
+      if (removed >= limit) break;
+      const file = path.join(entry.parentPath, entry.name);
+      // Dot-named entries are the store's own (spares); no key has a dot-led segment.
+      if (!entry.isFile() || path.relative(this.#root, file).split(path.sep).some(isDotted)) {
+        continue;
+      }
+      const expiresAt = expiryOf(await lstat(file).catch(() => undefined));
+      if (expiresAt === undefined || expiresAt > now) continue;
+      // unlink, not rm --force: only the caller whose unlink succeeded counts the blob.
+      if (
+        await unlink(file).then(
+          () => true,
+          () => false,
+        )
+      )
+        removed++;
+    }
+    return removed;
+  }
+
   async close(): Promise<void> {
     await this.#spares.close();
   }
 }
 
-/** Writes `data` into `temp` and renames it to `file`. */
-async function fill(temp: string, file: string, data: Uint8Array, flag: 'r+' | 'w'): Promise<void> {
+const isDotted = (segment: string): boolean => segment.startsWith('.');
+
+/** Writes `data` into `temp`, stamps its expiry, and renames it to `file`. */
+async function fill(
+  temp: string,
+  file: string,
+  data: Uint8Array,
+  flag: 'r+' | 'w',
+  expiresAt: number | undefined,
+): Promise<void> {
+  const stamp = expiresAt === undefined ? undefined : new Date(expiresAt);
   if (data.byteLength <= SYNC_WRITE_MAX_BYTES) {
     writeFileSync(temp, data, { flag });
+    if (stamp) utimesSync(temp, stamp, stamp);
     renameSync(temp, file);
     return;
   }
   await writeFile(temp, data, { flag });
+  if (stamp) await utimes(temp, stamp, stamp);
   await rename(temp, file);
 }
