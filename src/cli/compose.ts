@@ -16,8 +16,6 @@ import { JobDispatcher } from '../jobs/job-dispatcher.ts';
 import { JobLifecycle } from '../jobs/job-lifecycle.ts';
 import { JobService } from '../jobs/job-service.ts';
 import { JobSweeper } from '../jobs/job-sweeper.ts';
-import { LocalDiskBlobStore } from '../storage/local-disk/local-disk-blob-store.ts';
-import { RecentBlobCache } from '../storage/recent-blob-cache.ts';
 import {
   KyselyJobRepository,
   KyselyUploadRepository,
@@ -31,6 +29,7 @@ import type { WorkerModel } from '../workers/worker-protocol.ts';
 import type { LibraryModel } from '../library/library-model.ts';
 import { ModelLibrary } from '../library/model-library.ts';
 import { createAccounts } from './compose-accounts.ts';
+import { createBlobStore } from './compose-blobs.ts';
 
 export interface PictorOptions {
   /** Step time of the fake engine (`workers.engine: fake`). */
@@ -109,12 +108,7 @@ export async function createPictor(
   const jobs = new KyselyJobRepository(db);
   const uploads = new KyselyUploadRepository(db);
   const outbox = new KyselyWebhookOutbox(db);
-  // Results are read right after they are written (the waiting request): keep them in memory
-  // for a minute, within 64 MB.
-  const blobs = new RecentBlobCache(new LocalDiskBlobStore(path.join(config.dataDir, 'blobs')), {
-    maxBytes: 64 * 1024 * 1024,
-    maxAgeMs: 60_000,
-  });
+  const blobs = await createBlobStore(config, db);
   const queue = new InProcessJobQueue();
   const events = new EventHub();
   const eta = new EtaEstimator();
