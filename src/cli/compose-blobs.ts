@@ -2,16 +2,29 @@ import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { PictorConfig } from '../config/index.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
+import { OrphanExpiry } from '../storage/orphan-expiry.ts';
 import { LocalDiskBlobStore } from '../storage/local-disk/local-disk-blob-store.ts';
 import { PostgresBlobStore } from '../storage/postgres/postgres-blob-store.ts';
 import { RecentBlobCache } from '../storage/recent-blob-cache.ts';
 import { S3BlobStore } from '../storage/s3/s3-blob-store.ts';
 
-/** The blob store `storage.blobs` names; `db` is the server's database (for `postgres`). */
+/**
+ * The blob store `storage.blobs` names; `db` is the server's database (for `postgres`). Shared
+ * stores give blobs without an expiry one a day past the results' TTL (see OrphanExpiry).
+ */
 export async function createBlobStore<DB>(
   config: PictorConfig,
   db: Kysely<DB>,
 ): Promise<BlobStore> {
+  const store = await openBlobStore(config, db);
+  if (config.storage.blobs === 'local') return store;
+  return new OrphanExpiry(store, (config.results.ttlSeconds + ORPHAN_GRACE_SECONDS) * 1000);
+}
+
+/** Past the results' TTL (which also bounds uploads), a blob still there has no row left. */
+const ORPHAN_GRACE_SECONDS = 86_400;
+
+async function openBlobStore<DB>(config: PictorConfig, db: Kysely<DB>): Promise<BlobStore> {
   switch (config.storage.blobs) {
     case 'local':
       // Results are read right after they are written (the waiting request): keep them in

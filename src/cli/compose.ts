@@ -30,6 +30,7 @@ import type { LibraryModel } from '../library/library-model.ts';
 import { ModelLibrary } from '../library/model-library.ts';
 import { createAccounts } from './compose-accounts.ts';
 import { createBlobStore } from './compose-blobs.ts';
+import { BlobExpirySweeper } from '../storage/blob-expiry-sweeper.ts';
 
 export interface PictorOptions {
   /** Step time of the fake engine (`workers.engine: fake`). */
@@ -109,6 +110,7 @@ export async function createPictor(
   const uploads = new KyselyUploadRepository(db);
   const outbox = new KyselyWebhookOutbox(db);
   const blobs = await createBlobStore(config, db);
+  const blobSweeper = new BlobExpirySweeper(blobs);
   const queue = new InProcessJobQueue();
   const events = new EventHub();
   const eta = new EtaEstimator();
@@ -257,6 +259,9 @@ export async function createPictor(
       sweeper.start(config.results.sweepIntervalSeconds * 1000, (error) =>
         logger.error({ err: error }, 'sweep failed'),
       );
+      blobSweeper.start(config.results.sweepIntervalSeconds * 1000, (error) =>
+        logger.error({ err: error }, 'blob expiry sweep failed'),
+      );
       webhooks.start();
       library.watch((error) => logger.warn({ err: error }, 'models folder watch failed'));
       dispatcher.dispatch();
@@ -267,6 +272,7 @@ export async function createPictor(
       await library.close();
       await dispatcher.stop(config.server.shutdownTimeoutSeconds * 1000);
       sweeper.stop();
+      await blobSweeper.stop();
       webhooks.stop();
       accounts.stop();
       await workers.close(0);

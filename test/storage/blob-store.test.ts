@@ -16,6 +16,8 @@ import {
   BLOB_PART_BYTES,
   PostgresBlobStore,
 } from '../../src/storage/postgres/postgres-blob-store.ts';
+import { BlobExpirySweeper } from '../../src/storage/blob-expiry-sweeper.ts';
+import { OrphanExpiry } from '../../src/storage/orphan-expiry.ts';
 import { RecentBlobCache } from '../../src/storage/recent-blob-cache.ts';
 import { S3BlobStore } from '../../src/storage/s3/s3-blob-store.ts';
 import { openDatabase } from '../../src/store/index.ts';
@@ -104,6 +106,14 @@ const STORES: StoreUnderTest[] = [
         }),
       );
       return Promise.resolve([cached, cached]);
+    },
+  },
+  {
+    name: 'orphan expiry over the in-memory fake',
+    sweepCountsOnce: true,
+    open: () => {
+      const store = new OrphanExpiry(new MemoryBlobStore(), 86_400_000);
+      return Promise.resolve([store, store]);
     },
   },
   {
@@ -242,6 +252,33 @@ for (const { name, skip, sweepCountsOnce, open } of STORES) {
     });
   });
 }
+
+describe('OrphanExpiry and BlobExpirySweeper', () => {
+  test('a blob written without an expiry gets a late one; an explicit one passes through', async () => {
+    const inner = new MemoryBlobStore();
+    const store = new OrphanExpiry(inner, 10_000);
+    const now = Date.now();
+    await store.put('results/orphan-0.png', new Uint8Array([1]));
+    await store.put('results/short-0.png', new Uint8Array([2]), { expiresAt: now + 1000 });
+    assert.equal(await store.deleteExpired(now + 5000, 10), 1, 'the explicit expiry');
+    assert.deepEqual(bytes(await inner.get('results/orphan-0.png')), [1]);
+    assert.equal(await store.deleteExpired(now + 10_000 + 1000, 10), 1, 'the backstop');
+    assert.equal(await inner.get('results/orphan-0.png'), undefined);
+  });
+
+  test('one pass drains every expired blob, batch after batch', async () => {
+    const store = new MemoryBlobStore();
+    const now = Date.now();
+    for (let i = 0; i < 1234; i++) {
+      await store.put(`results/b-${i}`, new Uint8Array([1]), { expiresAt: now + 1000 });
+    }
+    await store.put('results/live', new Uint8Array([1]), { expiresAt: now + 60_000 });
+    const sweeper = new BlobExpirySweeper(store);
+    assert.equal(await sweeper.sweep(now + 2000), 1234);
+    assert.deepEqual([...store.blobs.keys()], ['results/live']);
+    await sweeper.stop();
+  });
+});
 
 describe('RecentBlobCache', () => {
   test('serves a fresh write from memory, and never serves what was deleted', async () => {

@@ -57,11 +57,14 @@ test('storage.blobs: postgres keeps results in the database', { skip: pgSkip }, 
   const client = new pg.Client({ connectionString: POSTGRES_URL });
   await client.connect();
   try {
-    const { rows } = await client.query<{ key: string; size: string }>(
-      `SELECT key, size FROM ${schema}.pictor_blobs WHERE key LIKE 'results/%'`,
+    const { rows } = await client.query<{ key: string; size: string; expires_at: number }>(
+      `SELECT key, size, expires_at FROM ${schema}.pictor_blobs WHERE key LIKE 'results/%'`,
     );
     assert.equal(rows.length, 1);
     assert.equal(Number(rows[0]?.size), image.length, 'the served bytes are the stored ones');
+    // The orphan backstop: a day past the results' TTL (3600 s by default).
+    const backstop = Date.now() + (3600 + 86_400) * 1000;
+    assert.ok(Math.abs((rows[0]?.expires_at ?? 0) - backstop) < 120_000, 'expiry set');
   } finally {
     await client.end();
   }
