@@ -108,9 +108,13 @@ export function createAuthenticator(
   deps: AuthenticatorDeps,
   o: AuthenticatorOptions,
 ): (request: FastifyRequest, reply?: FastifyReply) => Promise<Caller> {
-  const limit = (reply: FastifyReply | undefined, id: string, perMinute: number): void => {
+  const limit = async (
+    reply: FastifyReply | undefined,
+    id: string,
+    perMinute: number,
+  ): Promise<void> => {
     if (perMinute <= 0) return;
-    const decision = deps.limiter.take(id, perMinute);
+    const decision = await deps.limiter.take(id, perMinute);
     void reply?.headers(decision.headers);
     if (!decision.allowed) {
       throw new ProblemError(
@@ -137,7 +141,7 @@ export function createAuthenticator(
       access === 'keyless' && given?.startsWith(PUBLIC_TOKEN_PREFIX) ? undefined : given;
     if (secret === undefined) {
       if (access === 'keyless') {
-        limit(reply, `ip:${request.ip}`, o.keylessRateLimit);
+        await limit(reply, `ip:${request.ip}`, o.keylessRateLimit);
         return { ...PUBLIC_CALLER, scopes: ['generate'], maxJobs: o.keylessMaxJobs };
       }
       throw unauthorized(
@@ -168,7 +172,7 @@ export function createAuthenticator(
     if (!key) throw unauthorized('invalid API key');
     const refusal = keyRefusal(key, Date.now());
     if (refusal) throw unauthorized(refusal);
-    limit(reply, key.id, key.rateLimit);
+    await limit(reply, key.id, key.rateLimit);
     const needed = access === 'admin' ? 'admin' : access === 'account' ? undefined : 'generate';
     if (needed !== undefined && !key.scopes.includes(needed)) {
       throw new ProblemError('FORBIDDEN', `this key lacks the '${needed}' scope`, {

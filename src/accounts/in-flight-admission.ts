@@ -1,8 +1,8 @@
-import { ProblemError } from '../errors/index.ts';
 import type { Admission } from '../jobs/admission.ts';
 import type { EventHub } from '../jobs/event-hub.ts';
 import { FINAL_EVENTS } from '../jobs/job-event.ts';
 import type { Caller } from '../jobs/job-service.ts';
+import { tooManyJobs } from './too-many-jobs.ts';
 
 /**
  * {@link Admission} from job events: a job counts from its `queued` event (at acceptance, and
@@ -37,11 +37,7 @@ export class InFlightAdmission implements Admission {
     const owner = caller.owner;
     const pending = this.#pending.get(owner) ?? 0;
     if (max > 0 && this.count(owner) + pending >= max) {
-      throw new ProblemError(
-        'TOO_MANY_JOBS',
-        `this key may have ${max} job${max === 1 ? '' : 's'} queued or running at once; wait for one to finish`,
-        { headers: { 'retry-after': '1' }, extensions: { max_jobs: max } },
-      );
+      throw tooManyJobs(max);
     }
     this.#pending.set(owner, pending + 1);
     let released = false;

@@ -1,7 +1,4 @@
-interface Bucket {
-  tokens: number;
-  updatedAt: number;
-}
+import type { LimitCounters } from './limit-counters.ts';
 
 /** The outcome of one request against a bucket; `headers` go on every response. */
 export interface RateDecision {
@@ -12,50 +9,33 @@ export interface RateDecision {
 }
 
 /**
- * Token buckets in this process's memory: each holds up to `perMinute` tokens (the burst) and
- * refills at `perMinute / 60` tokens per second; a request takes one. Headers follow the IETF
- * RateLimit fields draft: `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds
- * until the bucket is full again).
+ * Per-key rate limits as token buckets in {@link LimitCounters} (this process's memory, or Redis
+ * shared by every API node): each holds up to `perMinute` tokens (the burst) and refills at
+ * `perMinute / 60` tokens per second; a request takes one. Headers follow the IETF RateLimit
+ * fields draft: `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds until the
+ * bucket is full again).
  */
 export class RateLimiter {
-  readonly #buckets = new Map<string, Bucket>();
-  readonly #maxBuckets: number;
+  readonly #counters: LimitCounters;
 
-  constructor(maxBuckets = 100_000) {
-    this.#maxBuckets = maxBuckets;
+  constructor(counters: LimitCounters) {
+    this.#counters = counters;
   }
 
-  take(id: string, perMinute: number, now = Date.now()): RateDecision {
+  async take(id: string, perMinute: number, now = Date.now()): Promise<RateDecision> {
+    const { allowed, tokens } = await this.#counters.takeToken(id, perMinute, now);
     const ratePerMs = perMinute / 60_000;
-    let bucket = this.#buckets.get(id);
-    if (!bucket) {
-      if (this.#buckets.size >= this.#maxBuckets) this.#evict(now);
-      bucket = { tokens: perMinute, updatedAt: now };
-      this.#buckets.set(id, bucket);
-    }
-    bucket.tokens = Math.min(perMinute, bucket.tokens + (now - bucket.updatedAt) * ratePerMs);
-    bucket.updatedAt = now;
-    const allowed = bucket.tokens >= 1;
-    if (allowed) bucket.tokens -= 1;
-    const reset = Math.ceil((perMinute - bucket.tokens) / ratePerMs / 1000);
-    const retryAfter = allowed ? 0 : Math.max(1, Math.ceil((1 - bucket.tokens) / ratePerMs / 1000));
+    const reset = Math.ceil((perMinute - tokens) / ratePerMs / 1000);
+    const retryAfter = allowed ? 0 : Math.max(1, Math.ceil((1 - tokens) / ratePerMs / 1000));
     return {
       allowed,
       retryAfter,
       headers: {
         'ratelimit-limit': String(perMinute),
-        'ratelimit-remaining': String(Math.floor(bucket.tokens)),
+        'ratelimit-remaining': String(Math.floor(tokens)),
         'ratelimit-reset': String(reset),
         'ratelimit-policy': `${perMinute};w=60`,
       },
     };
-  }
-
-  /** Forgets buckets that refilled completely (they behave exactly like new ones). */
-  #evict(now: number): void {
-    for (const [id, bucket] of this.#buckets) {
-      if (now - bucket.updatedAt > 60_000) this.#buckets.delete(id);
-    }
-    if (this.#buckets.size >= this.#maxBuckets) this.#buckets.clear();
   }
 }

@@ -8,7 +8,10 @@ import { createAuthenticator } from '../accounts/authenticator.ts';
 import { bootstrapAdminKey } from '../accounts/bootstrap-admin-key.ts';
 import { InFlightAdmission } from '../accounts/in-flight-admission.ts';
 import { KeyService } from '../accounts/key-service.ts';
+import { InProcessLimitCounters } from '../accounts/in-process/in-process-limit-counters.ts';
+import type { LimitCounters } from '../accounts/limit-counters.ts';
 import { RateLimiter } from '../accounts/rate-limiter.ts';
+import { RedisLimitCounters } from '../accounts/redis/redis-limit-counters.ts';
 import { UserService } from '../accounts/user-service.ts';
 import type { EventHub } from '../jobs/event-hub.ts';
 import type { IdempotencyStore } from '../jobs/idempotency-store.ts';
@@ -57,6 +60,13 @@ export function costFunction(
     job.params.n;
 }
 
+/** Rate-limit counters every API node shares when `redis.url` is set, else this process's own. */
+function createLimitCounters(config: PictorConfig): LimitCounters {
+  return config.redis.url === ''
+    ? new InProcessLimitCounters()
+    : new RedisLimitCounters({ url: config.redis.url });
+}
+
 /** Builds the account services on `db` (also used by the CLI, with `events` absent). */
 export function createAccounts(
   db: Kysely<Database>,
@@ -87,7 +97,8 @@ export function createAccounts(
     auth.signup && auth.enabled
       ? new UserService(userRepository, auth.sessionTtlSeconds * 1000)
       : undefined;
-  const limiter = new RateLimiter();
+  const counters = createLimitCounters(config);
+  const limiter = new RateLimiter(counters);
   const admission = auth.enabled && events ? new InFlightAdmission(events) : undefined;
   const idempotency = new KyselyIdempotencyStore(db);
   const backups = new DatabaseBackups(
@@ -132,6 +143,7 @@ export function createAccounts(
     },
     stop() {
       clearInterval(timer);
+      counters.close().catch(() => undefined);
     },
   };
 }

@@ -16,8 +16,6 @@ import { JobDispatcher } from '../jobs/job-dispatcher.ts';
 import { JobLifecycle } from '../jobs/job-lifecycle.ts';
 import { JobService } from '../jobs/job-service.ts';
 import { JobSweeper } from '../jobs/job-sweeper.ts';
-import { LocalDiskBlobStore } from '../storage/local-disk/local-disk-blob-store.ts';
-import { RecentBlobCache } from '../storage/recent-blob-cache.ts';
 import {
   KyselyJobRepository,
   KyselyTransitionStore,
@@ -32,6 +30,8 @@ import type { WorkerModel } from '../workers/worker-protocol.ts';
 import type { LibraryModel } from '../library/library-model.ts';
 import { ModelLibrary } from '../library/model-library.ts';
 import { createAccounts } from './compose-accounts.ts';
+import { createBlobStore } from './compose-blobs.ts';
+import { BlobExpirySweeper } from '../storage/blob-expiry-sweeper.ts';
 
 export interface PictorOptions {
   /** Step time of the fake engine (`workers.engine: fake`). */
@@ -110,12 +110,8 @@ export async function createPictor(
   const jobs = new KyselyJobRepository(db);
   const uploads = new KyselyUploadRepository(db);
   const outbox = new KyselyWebhookOutbox(db);
-  // Results are read right after they are written (the waiting request): keep them in memory
-  // for a minute, within 64 MB.
-  const blobs = new RecentBlobCache(new LocalDiskBlobStore(path.join(config.dataDir, 'blobs')), {
-    maxBytes: 64 * 1024 * 1024,
-    maxAgeMs: 60_000,
-  });
+  const blobs = await createBlobStore(config, db);
+  const blobSweeper = new BlobExpirySweeper(blobs);
   const queue = new InProcessJobQueue();
   const events = new EventHub();
   const eta = new EtaEstimator();
@@ -276,6 +272,9 @@ export async function createPictor(
       sweeper.start(config.results.sweepIntervalSeconds * 1000, (error) =>
         logger.error({ err: error }, 'sweep failed'),
       );
+      blobSweeper.start(config.results.sweepIntervalSeconds * 1000, (error) =>
+        logger.error({ err: error }, 'blob expiry sweep failed'),
+      );
       webhooks.start();
       library.watch((error) => logger.warn({ err: error }, 'models folder watch failed'));
       dispatcher.dispatch();
@@ -286,6 +285,7 @@ export async function createPictor(
       await library.close();
       await dispatcher.stop(config.server.shutdownTimeoutSeconds * 1000);
       sweeper.stop();
+      await blobSweeper.stop();
       webhooks.stop();
       accounts.stop();
       await workers.close(0);

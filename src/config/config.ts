@@ -1,6 +1,9 @@
 /** Execution providers a worker may ask ONNX Runtime for. */
 export type WorkerDevice = 'cpu' | 'cuda' | 'coreml' | 'dml' | 'webgpu';
 
+/** Where blobs (results, uploads) are kept; see `storage.blobs`. */
+export type BlobStoreKind = 'local' | 'postgres' | 's3';
+
 /** Which inference engine the worker child process loads: the ONNX one, or a deterministic fake for tests. */
 export type WorkerEngineKind = 'onnx' | 'fake';
 
@@ -53,6 +56,32 @@ export interface PictorConfig {
     readonly driver: 'sqlite' | 'postgres';
     /** `postgres://…` for PostgreSQL; a file path (relative to `dataDir`) or `:memory:` for SQLite. */
     readonly url: string;
+  };
+  /** Redis, shared by the nodes of a cluster (rate limits, in-flight limits); empty: none. */
+  readonly redis: {
+    /** `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS). */
+    readonly url: string;
+  };
+  readonly storage: {
+    /**
+     * Where results and uploads are kept: `local` (files under `dataDir`, the embedded mode's
+     * default), `postgres` (the database itself: needs `database.driver: postgres`), or `s3` (an
+     * S3-compatible bucket: `storage.s3`). A cluster's nodes all need the same `postgres` or `s3`.
+     */
+    readonly blobs: BlobStoreKind;
+    readonly s3: {
+      readonly bucket: string;
+      /** Prepended to every object name, e.g. `pictor/`. */
+      readonly prefix: string;
+      readonly region: string;
+      /** For S3-compatible servers (MinIO, R2, …); empty: AWS's endpoint for `region`. */
+      readonly endpoint: string;
+      /** Path-style URLs (`endpoint/bucket/key`), which most S3-compatible servers need. */
+      readonly forcePathStyle: boolean;
+      /** Both, or neither (then the AWS SDK's own chain: environment, profile, instance role). */
+      readonly accessKeyId: string;
+      readonly secretAccessKey: string;
+    };
   };
   readonly models: {
     /** Name of the model used when a request names none. */
@@ -241,6 +270,19 @@ export const DEFAULT_CONFIG: PictorConfig = {
     corsOrigins: [],
   },
   database: { driver: 'sqlite', url: 'pictor.db' },
+  redis: { url: '' },
+  storage: {
+    blobs: 'local',
+    s3: {
+      bucket: '',
+      prefix: '',
+      region: 'us-east-1',
+      endpoint: '',
+      forcePathStyle: false,
+      accessKeyId: '',
+      secretAccessKey: '',
+    },
+  },
   models: {
     default: 'tiny',
     list: [{ name: 'tiny', path: 'models/tiny' }],

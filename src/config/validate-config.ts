@@ -8,6 +8,7 @@ type Raw = Record<string, unknown>;
 
 const ENUMS: Record<string, readonly string[]> = {
   'database.driver': ['sqlite', 'postgres'],
+  'storage.blobs': ['local', 'postgres', 's3'],
   'workers.engine': ['onnx', 'fake'],
   'log.level': ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
 };
@@ -189,6 +190,33 @@ function modelPath(cwd: string, given: string): string {
   return existsSync(bundled) ? bundled : local;
 }
 
+/** The settings of the cluster's shared services, which only make sense together. */
+function checkSharedServices(config: Raw, problems: string[]): void {
+  const storage = config['storage'] as { blobs: unknown; s3: Record<string, unknown> };
+  const database = config['database'] as Raw;
+  if (storage.blobs === 'postgres' && database['driver'] !== 'postgres') {
+    problems.push(
+      'storage.blobs: postgres keeps blobs in the database, so database.driver must be postgres',
+    );
+  }
+  if (storage.blobs === 's3' && storage.s3['bucket'] === '') {
+    problems.push('storage.s3.bucket: required when storage.blobs is s3');
+  }
+  if ((storage.s3['accessKeyId'] === '') !== (storage.s3['secretAccessKey'] === '')) {
+    problems.push('storage.s3: give both accessKeyId and secretAccessKey, or neither');
+  }
+  const endpoint = storage.s3['endpoint'];
+  if (typeof endpoint === 'string' && endpoint !== '' && !/^https?:\/\/[^\s/]+/.test(endpoint)) {
+    problems.push(
+      `storage.s3.endpoint: an http:// or https:// URL, got ${JSON.stringify(endpoint)}`,
+    );
+  }
+  const redis = (config['redis'] as Raw)['url'];
+  if (typeof redis === 'string' && redis !== '' && !/^rediss?:\/\/\S+$/.test(redis)) {
+    problems.push('redis.url: a redis:// or rediss:// URL');
+  }
+}
+
 const POSITIVE_INTEGERS = ['width', 'height', 'steps'];
 
 function checkOverrides(overrides: unknown, where: string, problems: string[]): void {
@@ -236,6 +264,7 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
   let merged: Raw = DEFAULT_CONFIG as unknown as Raw;
   for (const layer of layers) merged = merge(merged, layer, '', problems);
   checkModels(merged, problems);
+  checkSharedServices(merged, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   const config = structuredClone(merged) as unknown as {
     -readonly [K in keyof PictorConfig]: PictorConfig[K];

@@ -45,7 +45,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<Kysely<Dat
     }
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
-  const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+  // A test schema is named explicitly: without it Kysely's migrator takes a migration table in
+  // any schema of the database (another test run's) for its own.
+  const { error } = await new Migrator({
+    db,
+    provider: migrationProvider,
+    ...(options.schema === undefined ? {} : { migrationTableSchema: options.schema }),
+  }).migrateToLatest();
   if (error) {
     await db.destroy();
     throw error instanceof Error ? error : new Error('migration failed', { cause: error });

@@ -14,7 +14,6 @@ import { credentialOf } from '../../src/accounts/authenticator.ts';
 import { InFlightAdmission } from '../../src/accounts/in-flight-admission.ts';
 import { parseExpiry, parseKeyFields } from '../../src/accounts/key-fields.ts';
 import { hashPassword, verifyPassword } from '../../src/accounts/passwords.ts';
-import { RateLimiter } from '../../src/accounts/rate-limiter.ts';
 import { redactUrl } from '../../src/accounts/redact-url.ts';
 import { ProblemError } from '../../src/errors/index.ts';
 import { EventHub } from '../../src/jobs/event-hub.ts';
@@ -47,22 +46,6 @@ test('secrets: sk_ + 256 random bits, stored as SHA-256, shown by a short prefix
   assert.equal(keyRefusal(key, 10), undefined);
   assert.match(keyRefusal({ ...key, active: false }, 10) ?? '', /deactivated/);
   assert.match(keyRefusal({ ...key, expiresAt: 10 }, 10) ?? '', /expired/);
-});
-
-test('token bucket: a burst of the per-minute limit, then one token per 60/limit seconds', () => {
-  const limiter = new RateLimiter();
-  const t0 = 1_000_000;
-  for (let i = 0; i < 3; i++) assert.equal(limiter.take('k', 3, t0).allowed, true);
-  const refused = limiter.take('k', 3, t0);
-  assert.equal(refused.allowed, false);
-  assert.equal(refused.retryAfter, 20);
-  assert.equal(refused.headers['ratelimit-limit'], '3');
-  assert.equal(refused.headers['ratelimit-remaining'], '0');
-  assert.equal(refused.headers['ratelimit-reset'], '60');
-  assert.equal(limiter.take('k', 3, t0 + 19_999).allowed, false);
-  const later = limiter.take('k', 3, t0 + 40_000);
-  assert.equal(later.allowed, true);
-  assert.equal(limiter.take('other', 3, t0).allowed, true, 'buckets are per key');
 });
 
 test('key fields: snake_case, ranges named by field, credits only at creation', () => {

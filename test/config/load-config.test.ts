@@ -122,3 +122,54 @@ test('log.file: under the data dir, empty for standard output only, a .log name'
     /log\.fileKeep: must be an integer from 1 to 1000/,
   );
 });
+
+test('storage.blobs and redis.url: a cluster setting is checked against what it needs', () => {
+  const cwd = dir();
+  assert.equal(loadConfig({ cwd, env: {} }).storage.blobs, 'local');
+  const s3 = loadConfig({
+    cwd,
+    env: {
+      PICTOR_STORAGE__BLOBS: 's3',
+      PICTOR_STORAGE__S3__BUCKET: 'pictor-results',
+      PICTOR_STORAGE__S3__ENDPOINT: 'http://127.0.0.1:9000',
+      PICTOR_STORAGE__S3__FORCE_PATH_STYLE: 'true',
+      PICTOR_REDIS__URL: 'redis://127.0.0.1:6379/0',
+    },
+  });
+  assert.equal(s3.storage.s3.bucket, 'pictor-results');
+  assert.equal(s3.storage.s3.forcePathStyle, true);
+  assert.equal(s3.redis.url, 'redis://127.0.0.1:6379/0');
+  const error = (() => {
+    try {
+      loadConfig({
+        cwd,
+        env: {
+          PICTOR_STORAGE__BLOBS: 's3',
+          PICTOR_STORAGE__S3__ACCESS_KEY_ID: 'AKIA',
+          PICTOR_STORAGE__S3__ENDPOINT: 'minio:9000',
+          PICTOR_REDIS__URL: 'localhost:6379',
+        },
+      });
+    } catch (e) {
+      return e as Error;
+    }
+    return undefined;
+  })();
+  assert.ok(error instanceof ConfigError);
+  for (const problem of [
+    /storage\.s3\.bucket: required/,
+    /both accessKeyId and secretAccessKey/,
+    /storage\.s3\.endpoint: an http/,
+    /redis\.url: a redis:\/\//,
+  ]) {
+    assert.match(error.message, problem);
+  }
+  assert.throws(
+    () => loadConfig({ cwd, env: { PICTOR_STORAGE__BLOBS: 'postgres' } }),
+    /database\.driver must be postgres/,
+  );
+  assert.throws(
+    () => loadConfig({ cwd, env: { PICTOR_STORAGE__BLOBS: 'nfs' } }),
+    /storage\.blobs: must be one of local, postgres, s3/,
+  );
+});

@@ -1,4 +1,4 @@
-import type { BlobStore } from '../../src/storage/blob-store.ts';
+import { checkBlobKey, type BlobPutOptions, type BlobStore } from '../../src/storage/blob-store.ts';
 import type { Upload, UploadRepository } from '../../src/storage/upload-repository.ts';
 import type { Job, JobPatch, JobStatus } from '../../src/jobs/job.ts';
 import type { JobRepository } from '../../src/jobs/job-repository.ts';
@@ -97,19 +97,43 @@ export class InlineTransitions implements TransitionStore {
   }
 }
 
+/** A rejection, like the real adapters', for a key {@link checkBlobKey} refuses. */
+const checked = (key: string): Promise<void> => Promise.resolve().then(() => checkBlobKey(key));
+
+/** {@link BlobStore} in a map; the blob-store conformance suite runs over it too. */
 export class MemoryBlobStore implements BlobStore {
   readonly blobs = new Map<string, Uint8Array>();
-  put(key: string, data: Uint8Array): Promise<void> {
-    this.blobs.set(key, data);
-    return Promise.resolve();
-  }
-  get(key: string): Promise<Buffer | undefined> {
-    const data = this.blobs.get(key);
-    return Promise.resolve(data && Buffer.from(data));
-  }
-  delete(key: string): Promise<void> {
+  readonly #expiries = new Map<string, number>();
+  async put(key: string, data: Uint8Array, options: BlobPutOptions = {}): Promise<void> {
+    await checked(key);
     this.blobs.delete(key);
-    return Promise.resolve();
+    this.#expiries.delete(key);
+    const { expiresAt } = options;
+    if (expiresAt !== undefined && expiresAt <= Date.now()) return;
+    this.blobs.set(key, data);
+    if (expiresAt !== undefined) this.#expiries.set(key, expiresAt);
+  }
+  async get(key: string): Promise<Buffer | undefined> {
+    await checked(key);
+    const data = this.blobs.get(key);
+    const expired = (this.#expiries.get(key) ?? Infinity) <= Date.now();
+    return data && !expired ? Buffer.from(data) : undefined;
+  }
+  async delete(key: string): Promise<void> {
+    await checked(key);
+    this.blobs.delete(key);
+    this.#expiries.delete(key);
+  }
+  deleteExpired(now: number, limit: number): Promise<number> {
+    let removed = 0;
+    for (const [key, expiresAt] of this.#expiries) {
+      if (removed >= limit) break;
+      if (expiresAt > now) continue;
+      this.blobs.delete(key);
+      this.#expiries.delete(key);
+      removed++;
+    }
+    return Promise.resolve(removed);
   }
   close(): Promise<void> {
     return Promise.resolve();

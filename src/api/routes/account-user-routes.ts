@@ -19,8 +19,8 @@ export function accountUserRoutes(app: FastifyInstance, accounts: AccountsApi): 
   const users = accounts.users;
   if (!users) return;
   const tags = ['account'];
-  const slowDown = (ip: string): void => {
-    const decision = accounts.limiter.take(`login:${ip}`, 10);
+  const slowDown = async (ip: string): Promise<void> => {
+    const decision = await accounts.limiter.take(`login:${ip}`, 10);
     if (!decision.allowed) {
       throw new ProblemError(
         'RATE_LIMITED',
@@ -36,7 +36,7 @@ export function accountUserRoutes(app: FastifyInstance, accounts: AccountsApi): 
     '/v1/auth/signup',
     { config: { auth: 'public' }, schema: { tags, summary: 'Create a user', body: credentials } },
     async (request, reply) => {
-      slowDown(request.ip);
+      await slowDown(request.ip);
       const user = await users.signup(request.body.username, request.body.password);
       return reply.status(201).send({
         id: user.id,
@@ -53,7 +53,7 @@ export function accountUserRoutes(app: FastifyInstance, accounts: AccountsApi): 
       schema: { tags, summary: 'A short-lived login token (`ut_…`)', body: credentials },
     },
     async (request) => {
-      slowDown(request.ip);
+      await slowDown(request.ip);
       const { token, expiresAt } = await users.login(request.body.username, request.body.password);
       return { token, token_type: 'Bearer', expires_at: new Date(expiresAt).toISOString() };
     },
