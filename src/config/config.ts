@@ -122,6 +122,19 @@ export interface PictorConfig {
     /** A job still queued after this long is `expired` (and refunded). */
     readonly maxWaitSeconds: number;
   };
+  /** Input images: uploads, and `init_image` / `mask` sent inline (stored as uploads too). */
+  readonly uploads: {
+    /**
+     * Megabytes of unexpired uploads one key may hold (0 = no quota): a key with no credits could
+     * otherwise fill the disk with free uploads. Over it, `507 UPLOAD_QUOTA_EXCEEDED`.
+     */
+    readonly quotaMbPerKey: number;
+    /**
+     * Most pixels (width × height, read from the image header before anything is decoded) an
+     * input image may have: a 31 KB PNG can declare 16000×16000 and decode to 768 MB.
+     */
+    readonly maxPixels: number;
+  };
   readonly results: {
     /** Results (and uploads) are deleted this long after the job finished. */
     readonly ttlSeconds: number;
@@ -245,6 +258,7 @@ export const DEFAULT_CONFIG: PictorConfig = {
     maxPromptLength: 10000,
     maxWaitSeconds: 3600,
   },
+  uploads: { quotaMbPerKey: 256, maxPixels: 4096 * 4096 },
   results: { ttlSeconds: 3600, sweepIntervalSeconds: 60 },
   webhooks: {
     allowPrivateAddresses: false,

@@ -27,6 +27,8 @@ const RANGES: Record<string, readonly [number, number]> = {
   'queue.maxImagesPerJob': [1, 64],
   'queue.maxPromptLength': [1, 1_000_000],
   'queue.maxWaitSeconds': [1, 7 * 86400],
+  'uploads.quotaMbPerKey': [0, 1_000_000_000],
+  'uploads.maxPixels': [64 * 64, 1_000_000_000],
   'results.ttlSeconds': [1, 365 * 86400],
   'results.sweepIntervalSeconds': [1, 86400],
   'webhooks.maxAttempts': [1, 100],

@@ -16,6 +16,7 @@ import type { IdempotencyStore } from './idempotency-store.ts';
 import { IdempotentSubmissions, type Idempotency } from './idempotent-submissions.ts';
 import { resolveParams } from './resolve-params.ts';
 import { decodeImageInput } from './decode-image-input.ts';
+import { readImageSize, type ImageSize } from './image-size.ts';
 
 /** Why a job was cancelled when its waiting client disconnected (see `JobService.abandon`). */
 export const CLIENT_GONE: JobError = {
@@ -30,6 +31,10 @@ export interface JobServiceOptions {
   readonly maxImagesPerJob: number;
   readonly maxPromptLength: number;
   readonly uploadTtlMs: number;
+  /** Bytes of unexpired uploads one owner may hold; 0 = no quota. */
+  readonly uploadQuotaBytes: number;
+  /** Most pixels an input image's header may declare. */
+  readonly maxInputPixels: number;
 }
 
 export interface JobServiceDeps {
@@ -152,7 +157,7 @@ export class JobService {
       return upload.id;
     }
     const { data, mimeType } = decodeImageInput(value, field);
-    return (await this.upload(caller, data, mimeType)).id;
+    return (await this.upload(caller, data, mimeType, field)).id;
   }
 
   /**
@@ -477,9 +482,42 @@ export class JobService {
     }
   }
 
-  /** Stores an image for later use as `init_image` / `mask`. */
-  async upload(caller: Caller, data: Uint8Array, mimeType: string): Promise<Upload> {
+  /**
+   * The size an input image declares, refused (`IMAGE_TOO_LARGE`) above `maxInputPixels` before
+   * anything decodes it; `INVALID_IMAGE` when it has no readable header. Dialects that convert an
+   * image before uploading it call this first.
+   */
+  checkInputImage(data: Uint8Array, field: string): ImageSize {
+    const size = readImageSize(data);
+    if (!size || size.width === 0 || size.height === 0)
+      throw new ProblemError('INVALID_IMAGE', `${field}: the image header is not readable`, {
+        field,
+      });
+    const pixels = size.width * size.height;
+    if (pixels > this.#o.maxInputPixels) {
+      throw new ProblemError(
+        'IMAGE_TOO_LARGE',
+        `${field}: the image is ${size.width}×${size.height} (${pixels} pixels); ` +
+          `the limit is ${this.#o.maxInputPixels} pixels`,
+        { field, extensions: { max_pixels: this.#o.maxInputPixels } },
+      );
+    }
+    return size;
+  }
+
+  /**
+   * Stores an image for later use as `init_image` / `mask`, within the owner's upload quota.
+   * Either both the bytes and the row are stored or neither (a full disk leaves nothing behind).
+   */
+  async upload(
+    caller: Caller,
+    data: Uint8Array,
+    mimeType: string,
+    field = 'image',
+  ): Promise<Upload> {
+    this.checkInputImage(data, field);
     const now = Date.now();
+    await this.#checkUploadQuota(caller, data.byteLength, now);
     const id = `up_${randomUUID()}`;
     const upload: Upload = {
       id,
@@ -491,8 +529,28 @@ export class JobService {
       expiresAt: now + this.#o.uploadTtlMs,
     };
     await this.#d.blobs.put(upload.key, data);
-    await this.#d.uploads.insert(upload);
+    try {
+      await this.#d.uploads.insert(upload);
+    } catch (error) {
+      await this.#d.blobs.delete(upload.key).catch(() => undefined);
+      throw error;
+    }
     return upload;
+  }
+
+  // Two uploads racing can both pass: the overshoot is bounded by one body per request in flight.
+  async #checkUploadQuota(caller: Caller, bytes: number, now: number): Promise<void> {
+    const quota = this.#o.uploadQuotaBytes;
+    if (quota <= 0) return;
+    const stored = await this.#d.uploads.storedBytes(caller.owner, now);
+    if (stored + bytes > quota) {
+      throw new ProblemError(
+        'UPLOAD_QUOTA_EXCEEDED',
+        `uploads of this key would hold ${stored + bytes} bytes; the quota is ${quota} bytes ` +
+          '(uploads expire with results, or use an image inline)',
+        { extensions: { quota_bytes: quota, stored_bytes: stored } },
+      );
+    }
   }
 
   /** Depth and running jobs, overall and per model. */

@@ -23,7 +23,9 @@ export async function writeTransaction<T>(
       await sql`COMMIT`.execute(conn);
       return result;
     } catch (error) {
-      await sql`ROLLBACK`.execute(conn);
+      // SQLite rolls back by itself on some errors (SQLITE_FULL: a full disk); a ROLLBACK then
+      // fails with "no transaction is active" and would hide the error that matters.
+      await sql`ROLLBACK`.execute(conn).catch(() => undefined);
       throw error;
     }
   });

@@ -1,6 +1,7 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { isDiskFull } from '../../errors/index.ts';
 import type { BlobStore } from '../blob-store.ts';
 import { SpareFiles } from './spare-files.ts';
 
@@ -54,9 +55,10 @@ export class LocalDiskBlobStore implements BlobStore {
         // 'r+': fill the spare, never create a file in its place if it vanished.
         await fill(spare, file, data, 'r+');
         return;
-      } catch {
+      } catch (error) {
+        // A full disk is as full for a temp file: say so rather than try again.
+        if (isDiskFull(error)) throw error;
         // Gone (an operator cleaned up) or unwritable: start the pool over, use a temp file.
-        rmSync(spare, { force: true });
         this.#spares.forget();
       }
     }
@@ -86,13 +88,21 @@ export class LocalDiskBlobStore implements BlobStore {
   }
 }
 
-/** Writes `data` into `temp` and renames it to `file`. */
+/**
+ * Writes `data` into `temp` and renames it to `file`. A failed write (a full disk) removes
+ * `temp`, so nothing half-written is left behind.
+ */
 async function fill(temp: string, file: string, data: Uint8Array, flag: 'r+' | 'w'): Promise<void> {
-  if (data.byteLength <= SYNC_WRITE_MAX_BYTES) {
-    writeFileSync(temp, data, { flag });
-    renameSync(temp, file);
-    return;
+  try {
+    if (data.byteLength <= SYNC_WRITE_MAX_BYTES) {
+      writeFileSync(temp, data, { flag });
+      renameSync(temp, file);
+      return;
+    }
+    await writeFile(temp, data, { flag });
+    await rename(temp, file);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
   }
-  await writeFile(temp, data, { flag });
-  await rename(temp, file);
 }

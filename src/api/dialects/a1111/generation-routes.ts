@@ -55,6 +55,8 @@ async function uploadImage(
   const decoded = decodeImageInput(value, field);
   let { data, mimeType } = decoded;
   if (asMask) {
+    // Measured from the header before sharp decodes anything (a decompression bomb stops here).
+    ctx.service.checkInputImage(data, field);
     // A1111 reads a mask as greyscale ignoring alpha (PIL convert('L')); white = repaint.
     const grey = sharp(data).removeAlpha().greyscale();
     data = await (asMask.invert ? grey.negate() : grey)
@@ -68,7 +70,7 @@ async function uploadImage(
       });
     mimeType = 'image/png';
   }
-  return (await ctx.service.upload(caller, data, mimeType)).id;
+  return (await ctx.service.upload(caller, data, mimeType, field)).id;
 }
 
 function ignoredWarnings(body: Readonly<Record<string, unknown>>): string[] {

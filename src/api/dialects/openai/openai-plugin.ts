@@ -33,9 +33,8 @@ export async function openAIDialect(app: FastifyInstance, deps: AppDeps): Promis
           },
         }),
       );
-      await scope.register(multipart, {
-        limits: { fileSize: config.server.bodyLimitMb * 1024 * 1024, files: 17, fields: 64 },
-      });
+      // Limits are set per request by image-form.ts, which also caps the files' total size.
+      await scope.register(multipart);
       generationsRoute(scope, ctx);
       editsRoutes(scope, ctx);
     },
