@@ -176,6 +176,10 @@ export interface PictorConfig {
     readonly keylessRateLimit: number;
     /** Jobs the key-less link may have queued or running at once (all clients together). */
     readonly keylessMaxJobs: number;
+    /** Most steps a key-less request may ask for (the link is free: keep it cheap). */
+    readonly keylessMaxSteps: number;
+    /** Largest width and height of a key-less request; one image each, no `webhook_url`. */
+    readonly keylessMaxSize: number;
     /** `GET /metrics` without a key; when false it needs an admin key. */
     readonly publicMetrics: boolean;
     /** Requests per minute of a new key when none is given (0 = unlimited). */
@@ -274,6 +278,8 @@ export const DEFAULT_CONFIG: PictorConfig = {
     keylessLink: true,
     keylessRateLimit: 10,
     keylessMaxJobs: 2,
+    keylessMaxSteps: 20,
+    keylessMaxSize: 512,
     publicMetrics: true,
     defaultRateLimit: 60,
     defaultMaxJobs: 4,

@@ -36,6 +36,8 @@ const RANGES: Record<string, readonly [number, number]> = {
   'webhooks.timeoutMs': [1, 600_000],
   'auth.keylessRateLimit': [0, 1_000_000],
   'auth.keylessMaxJobs': [0, 1_000_000],
+  'auth.keylessMaxSteps': [1, 1000],
+  'auth.keylessMaxSize': [64, 8192],
   'auth.defaultRateLimit': [0, 1_000_000],
   'auth.defaultMaxJobs': [0, 1_000_000],
   'auth.sessionTtlSeconds': [60, 30 * 86400],

@@ -72,6 +72,68 @@ export interface Caller {
   readonly scopes?: readonly string[];
   /** The signed-up user behind a login token (account routes only). */
   readonly userId?: string;
+  /** Tighter limits on this caller's jobs (the key-less link); absent = the model's own. */
+  readonly limits?: CallerLimits;
+}
+
+/** What a restricted caller (the free, key-less link) may ask for. */
+export interface CallerLimits {
+  readonly maxSteps: number;
+  /** Largest width and height. */
+  readonly maxSide: number;
+  /** Images per job. */
+  readonly maxImages: number;
+  /** Whether `webhook_url` is accepted. */
+  readonly webhooks: boolean;
+}
+
+/**
+ * The model's defaults brought within a restricted caller's limits, for what the request leaves
+ * out: the key-less link printed at start works on any model (a 1024² default becomes 512²).
+ */
+function withinLimits(
+  input: GenerationInput,
+  model: ModelInfo,
+  limits: CallerLimits | undefined,
+): GenerationInput {
+  if (!limits) return input;
+  const { width, height, steps } = model.defaults;
+  const scale = Math.min(1, limits.maxSide / Math.max(width, height));
+  const multiple = model.limits.sizeMultiple;
+  const side = (value: number) =>
+    Math.max(model.limits.minSize, Math.floor((value * scale) / multiple) * multiple);
+  const sized =
+    input.width === undefined && input.height === undefined
+      ? { width: side(width), height: side(height) }
+      : {};
+  return {
+    ...input,
+    ...sized,
+    ...(input.steps === undefined ? { steps: Math.min(steps, limits.maxSteps) } : {}),
+  };
+}
+
+/** Refuses what a restricted caller may not ask for, naming the field and the limit. */
+function checkCallerLimits(
+  limits: CallerLimits,
+  params: { steps: number; width: number; height: number; n: number },
+  webhookUrl: string | undefined,
+): void {
+  const over = (field: string, value: number, max: number): ProblemError =>
+    new ProblemError(
+      'VALIDATION_FAILED',
+      `${field}: at most ${max} without an API key, got ${value}; send a key for more`,
+      { field, extensions: { max } },
+    );
+  if (params.steps > limits.maxSteps) throw over('steps', params.steps, limits.maxSteps);
+  if (params.width > limits.maxSide) throw over('width', params.width, limits.maxSide);
+  if (params.height > limits.maxSide) throw over('height', params.height, limits.maxSide);
+  if (params.n > limits.maxImages) throw over('n', params.n, limits.maxImages);
+  if (webhookUrl !== undefined && !limits.webhooks) {
+    throw new ProblemError('VALIDATION_FAILED', 'webhook_url: not accepted without an API key', {
+      field: 'webhook_url',
+    });
+  }
 }
 
 export interface Submitted {
@@ -234,10 +296,11 @@ export class JobService {
       );
     }
     const model = this.model(input.model);
-    const { params: resolved } = resolveParams(input, model, {
+    const { params: resolved } = resolveParams(withinLimits(input, model, caller.limits), model, {
       maxImages: this.#o.maxImagesPerJob,
       maxPromptLength: this.#o.maxPromptLength,
     });
+    if (caller.limits) checkCallerLimits(caller.limits, resolved, input.webhookUrl);
     if (input.webhookUrl !== undefined) await this.#d.checkWebhookUrl(input.webhookUrl);
     const params = {
       ...resolved,

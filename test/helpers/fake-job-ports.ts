@@ -113,7 +113,8 @@ export class MemoryUploadRepository implements UploadRepository {
   }
   storedBytes(owner: string, now: number): Promise<number> {
     let total = 0;
-    for (const u of this.rows.values()) if (u.owner === owner && u.expiresAt >= now) total += u.size;
+    for (const u of this.rows.values())
+      if (u.owner === owner && u.expiresAt >= now) total += u.size;
     return Promise.resolve(total);
   }
   listExpired(now: number, limit: number): Promise<Upload[]> {

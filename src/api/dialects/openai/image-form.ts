@@ -133,10 +133,7 @@ async function readMultipart(request: FastifyRequest, maxBytes: number): Promise
  * may hold `maxBytes` together; a form is refused the moment it passes a limit, before the rest
  * of it is buffered.
  */
-export async function readImageForm(
-  request: FastifyRequest,
-  maxBytes: number,
-): Promise<ImageForm> {
+export async function readImageForm(request: FastifyRequest, maxBytes: number): Promise<ImageForm> {
   if (request.isMultipart()) return readMultipart(request, maxBytes);
   const body = request.body;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
