@@ -43,6 +43,12 @@ export interface PictorConfig {
     readonly bodyLimitMb: number;
     /** How long a graceful shutdown lets the running job finish. */
     readonly shutdownTimeoutSeconds: number;
+    /**
+     * Longest time a client may take to send a whole request (headers and body), answered `408`
+     * past it: a body trickled a byte at a time (slowloris) would otherwise hold its connection
+     * and buffers forever. Waiting for the answer is not counted.
+     */
+    readonly requestTimeoutSeconds: number;
   };
   readonly database: {
     readonly driver: 'sqlite' | 'postgres';
@@ -230,6 +236,7 @@ export const DEFAULT_CONFIG: PictorConfig = {
     publicUrl: '',
     bodyLimitMb: 25,
     shutdownTimeoutSeconds: 30,
+    requestTimeoutSeconds: 60,
   },
   database: { driver: 'sqlite', url: 'pictor.db' },
   models: {

@@ -15,6 +15,7 @@ const RANGES: Record<string, readonly [number, number]> = {
   'server.port': [0, 65535],
   'server.bodyLimitMb': [1, 1024],
   'server.shutdownTimeoutSeconds': [0, 3600],
+  'server.requestTimeoutSeconds': [1, 3600],
   'workers.intraOpThreads': [0, 1024],
   'workers.restartDelayMs': [0, 600000],
   'models.keepAliveSeconds': [-1, 30 * 86400],

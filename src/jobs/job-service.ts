@@ -326,11 +326,29 @@ export class JobService {
       resultExpiresAt: null,
       resultDeleted: false,
     };
-    const release = this.#d.admission?.reserve(caller);
+    const release = this.#reserve(caller);
     try {
       return await this.#accept(caller, job, idem);
     } finally {
       release?.();
+    }
+  }
+
+  /**
+   * A slot for one more of the caller's jobs. Refused (`TOO_MANY_JOBS`), the retry is advised
+   * for when the first running batch is expected to finish — no slot of the caller's can free
+   * sooner — rather than after a fixed second.
+   */
+  #reserve(caller: Caller): (() => void) | undefined {
+    try {
+      return this.#d.admission?.reserve(caller);
+    } catch (error) {
+      if (!(error instanceof ProblemError) || error.code !== 'TOO_MANY_JOBS') throw error;
+      const retryAfter = String(Math.max(1, Math.ceil(this.#retryAfterMs() / 1000)));
+      throw new ProblemError(error.code, error.message, {
+        headers: { ...error.headers, 'retry-after': retryAfter },
+        extensions: { ...error.extensions, retry_after: Number(retryAfter) },
+      });
     }
   }
 
@@ -397,7 +415,8 @@ export class JobService {
   #retryAfterMs(): number {
     const remaining = this.#d.dispatcher.running.remainingMs(Date.now());
     const head = this.#d.queue.entries()[0];
-    return Math.min(...remaining, head ? this.#d.eta.jobMs(head) : 1000);
+    const soonest = Math.min(...remaining, head ? this.#d.eta.jobMs(head) : Infinity);
+    return Number.isFinite(soonest) ? soonest : 1000;
   }
 
   /** Queue position and time left, from measured step times. */

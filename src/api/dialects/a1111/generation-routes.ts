@@ -125,7 +125,7 @@ async function generate(
     imageJobs(base, req.batchSize, perJob, seed + i * req.batchSize),
   ).flat();
   const signal = clientGone(reply);
-  const { jobs } = await submitAll(ctx.service, caller, inputs);
+  const { jobs } = await submitAll(ctx.service, caller, inputs, 'n_iter');
   const release = ctx.state.track(jobs.map((job) => job.id));
   let done;
   try {
