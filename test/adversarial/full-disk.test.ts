@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { ADMIN_KEY, spawnServer } from '../accounts/helpers.ts';
+import { ADMIN_KEY, spawnServer, startAuthServer } from '../accounts/helpers.ts';
 import { mountSmallDisk } from '../helpers/small-disk.ts';
 
 // Issue 16 item 4: a full disk killed the server through the log-file writer, and uploads and
@@ -80,6 +82,55 @@ test(
       server.child.kill('SIGTERM');
       await server.exited;
       disk.release();
+    }
+  },
+);
+
+const resultsDisk = mountSmallDisk(8);
+
+test(
+  'results that no longer fit: the job fails with INSUFFICIENT_STORAGE (507), is refunded, leaves nothing',
+  { skip: typeof resultsDisk === 'string' ? resultsDisk : false, timeout: 60_000 },
+  async () => {
+    if (typeof resultsDisk === 'string') return;
+    // The database elsewhere, so the job is accepted and only its result meets the full disk.
+    const database = path.join(mkdtempSync(path.join(tmpdir(), 'pictor-db-')), 'pictor.db');
+    const s = await startAuthServer('sqlite', {
+      PICTOR_DATA_DIR: path.join(resultsDisk.dir, 'data'),
+      PICTOR_DATABASE__URL: database,
+    });
+    try {
+      const { key } = await s.createKey({ name: 'results', credits: 5 });
+      const filler = resultsDisk.fill();
+      const waited = await s.request('POST', '/v1/generate', {
+        key,
+        body: { prompt: 'x', steps: 2 },
+      });
+      assert.equal(waited.status, 507, await waited.clone().text());
+      const problem = (await waited.json()) as { code: string; error_code: string; job_id: string };
+      assert.equal(problem.code, 'INSUFFICIENT_STORAGE');
+      const job = (await (
+        await s.request('GET', `/v1/jobs/${problem.job_id}`, { key })
+      ).json()) as {
+        status: string;
+        error: { code: string };
+      };
+      assert.equal(job.status, 'failed');
+      assert.equal(job.error.code, 'INSUFFICIENT_STORAGE');
+      const balance = (await (await s.request('GET', '/v1/account/balance', { key })).json()) as {
+        credits: number;
+      };
+      assert.equal(balance.credits, 5, 'refunded');
+      assert.deepEqual(leftovers(resultsDisk.dir), []);
+      filler.free();
+      const after = await s.request('POST', '/v1/generate', {
+        key,
+        body: { prompt: 'x', steps: 2 },
+      });
+      assert.equal(after.status, 200);
+    } finally {
+      await s.stop();
+      resultsDisk.release();
     }
   },
 );
