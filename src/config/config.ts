@@ -236,7 +236,7 @@ export const DEFAULT_CONFIG: PictorConfig = {
     publicUrl: '',
     bodyLimitMb: 25,
     shutdownTimeoutSeconds: 30,
-    requestTimeoutSeconds: 60,
+    requestTimeoutSeconds: 120,
   },
   database: { driver: 'sqlite', url: 'pictor.db' },
   models: {
