@@ -11,8 +11,6 @@ import { mountSmallDisk } from '../helpers/small-disk.ts';
 // generation answered 500 with an SQLite message. Here the data dir (database, results, uploads,
 // log file) is a real 8 MB tmpfs, filled to the last byte.
 
-const disk = mountSmallDisk(8);
-
 function leftovers(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) =>
     name.endsWith('.tmp'),
@@ -21,9 +19,10 @@ function leftovers(dir: string): string[] {
 
 test(
   'a full disk: 507 problem+json on uploads and generation, nothing half-written, the server lives on',
-  { skip: typeof disk === 'string' ? disk : false, timeout: 120_000 },
-  async () => {
-    if (typeof disk === 'string') return;
+  { timeout: 120_000 },
+  async (t) => {
+    const disk = await mountSmallDisk(8);
+    if (typeof disk === 'string') return t.skip(disk);
     const server = await spawnServer(disk.dir, {
       PICTOR_AUTH__ENABLED: 'true',
       PICTOR_ADMIN_KEY: ADMIN_KEY,
@@ -80,19 +79,22 @@ test(
       assert.match(server.output(), /cannot write the log file \(ENOSPC\)/);
     } finally {
       server.child.kill('SIGTERM');
-      await server.exited;
+      const stopped = await Promise.race([
+        server.exited.then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), 20_000).unref()),
+      ]);
+      if (!stopped) server.child.kill('SIGKILL');
       disk.release();
     }
   },
 );
 
-const resultsDisk = mountSmallDisk(8);
-
 test(
   'results that no longer fit: the job fails with INSUFFICIENT_STORAGE (507), is refunded, leaves nothing',
-  { skip: typeof resultsDisk === 'string' ? resultsDisk : false, timeout: 60_000 },
-  async () => {
-    if (typeof resultsDisk === 'string') return;
+  { timeout: 60_000 },
+  async (t) => {
+    const resultsDisk = await mountSmallDisk(8);
+    if (typeof resultsDisk === 'string') return t.skip(resultsDisk);
     // The database elsewhere, so the job is accepted and only its result meets the full disk.
     const database = path.join(mkdtempSync(path.join(tmpdir(), 'pictor-db-')), 'pictor.db');
     const s = await startAuthServer('sqlite', {

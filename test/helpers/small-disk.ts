@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,14 +13,15 @@ export interface SmallDisk {
 }
 
 /**
- * Mounts a `sizeMb` tmpfs, or says why it cannot (not root, no CAP_SYS_ADMIN, no tmpfs): the
- * caller skips with that reason. A real full disk, not an injected error.
+ * Mounts a `sizeMb` tmpfs, or says why it cannot (not root, no CAP_SYS_ADMIN, no tmpfs, `mount`
+ * not answering): the caller skips with that reason. A real full disk, not an injected error.
+ * Asynchronous, so a slow `mount` never blocks a test already running in the same process.
  */
-export function mountSmallDisk(sizeMb: number): SmallDisk | string {
+export async function mountSmallDisk(sizeMb: number): Promise<SmallDisk | string> {
   const dir = mkdtempSync(path.join(tmpdir(), 'pictor-small-disk-'));
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m`, 'tmpfs', dir], {
-      stdio: 'pipe',
+    await promisify(execFile)('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m`, 'tmpfs', dir], {
+      timeout: 15_000,
     });
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
@@ -48,7 +50,7 @@ export function mountSmallDisk(sizeMb: number): SmallDisk | string {
       return { free: () => rmSync(filler, { force: true }) };
     },
     release() {
-      execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
+      execFileSync('umount', ['-l', dir], { stdio: 'pipe', timeout: 15_000 });
       rmSync(dir, { recursive: true, force: true });
     },
   };
