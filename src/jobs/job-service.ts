@@ -367,48 +367,18 @@ export class JobService {
       if (idem && idempotency) await idempotency.release(caller.owner, idem, job.id);
       throw error;
     }
-    const { dispatcher, lifecycle } = this.#d;
-    // Nothing waits and a worker is idle: the job starts at once, stored as `running`.
-    const direct = dispatcher.reserveWorker();
-    let stored: Job = {
-      ...job,
-      creditsUsed: charge.creditsUsed,
-      ...(direct ? { status: 'running', startedAt: Date.now(), attempts: 1 } : {}),
-    };
-    // Every job is `queued` first for its listeners, even one that starts at once.
-    const queued = (position: number, expectedMs: number): void =>
-      lifecycle.accepted(job, position, expectedMs);
-    const undo = async (error: unknown): Promise<never> => {
-      await ledger.refund(job, 'the job could not be stored');
-      if (idem && idempotency) await idempotency.release(caller.owner, idem, job.id);
-      throw error;
-    };
-    if (direct) {
-      const expectedMs = this.#d.eta.jobMs(entryOf(stored));
-      queued(0, expectedMs);
-      const insert = Promise.withResolvers<void>();
-      if (await dispatcher.startReserved(stored, insert.promise)) {
-        try {
-          await jobs.insert(stored);
-          insert.resolve();
-        } catch (error) {
-          insert.reject(error);
-          return undo(error);
-        }
-        return { job: stored, position: 0, expectedMs, charge };
-      }
-      insert.resolve(); // it did not start: it takes the queue's way below
-      stored = { ...stored, status: 'queued', startedAt: null, attempts: 0 };
-    }
+    const stored: Job = { ...job, creditsUsed: charge.creditsUsed };
     try {
       await jobs.insert(stored);
     } catch (error) {
-      return undo(error);
+      await ledger.refund(job, 'the job could not be stored');
+      if (idem && idempotency) await idempotency.release(caller.owner, idem, job.id);
+      throw error;
     }
     this.#d.queue.add(entryOf(stored));
     const { position, waitRemainingMs } = this.progress(stored);
-    queued(position ?? 0, waitRemainingMs ?? 0);
-    dispatcher.dispatch();
+    this.#d.lifecycle.accepted(stored, position ?? 0, waitRemainingMs ?? 0);
+    this.#d.dispatcher.dispatch();
     return { job: stored, position: position ?? 0, expectedMs: waitRemainingMs ?? 0, charge };
   }
 
