@@ -27,6 +27,9 @@ test(
       PICTOR_AUTH__ENABLED: 'true',
       PICTOR_ADMIN_KEY: ADMIN_KEY,
       PICTOR_LOG__LEVEL: 'info',
+    }).catch((error: unknown) => {
+      disk.release();
+      throw error;
     });
     const call = (method: string, route: string, key: string, body?: unknown) =>
       fetch(`${server.base}${route}`, {
