@@ -26,6 +26,8 @@ export interface AuthenticatorOptions {
   readonly keylessLink: boolean;
   readonly keylessRateLimit: number;
   readonly keylessMaxJobs: number;
+  readonly keylessMaxSteps: number;
+  readonly keylessMaxSize: number;
   readonly publicMetrics: boolean;
 }
 
@@ -69,7 +71,7 @@ export function accessOf(request: FastifyRequest, o: AuthenticatorOptions): Acce
 /**
  * The secret a request presents: `Authorization: Bearer <key>`, HTTP Basic with the key as the
  * password (AUTOMATIC1111 clients; the user name is ignored, or is the key when the password is
- * empty), or — for GET links a browser opens — a `token` query parameter.
+ * empty), or — for GET links a browser opens — a `token` query parameter (never an admin key).
  */
 export function credentialOf(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -142,7 +144,17 @@ export function createAuthenticator(
     if (secret === undefined) {
       if (access === 'keyless') {
         await limit(reply, `ip:${request.ip}`, o.keylessRateLimit);
-        return { ...PUBLIC_CALLER, scopes: ['generate'], maxJobs: o.keylessMaxJobs };
+        return {
+          ...PUBLIC_CALLER,
+          scopes: ['generate'],
+          maxJobs: o.keylessMaxJobs,
+          limits: {
+            maxSteps: o.keylessMaxSteps,
+            maxSide: o.keylessMaxSize,
+            maxImages: 1,
+            webhooks: false,
+          },
+        };
       }
       throw unauthorized(
         'an API key is required: send Authorization: Bearer <key> (or HTTP Basic with the key as the password)',
@@ -172,6 +184,12 @@ export function createAuthenticator(
     if (!key) throw unauthorized('invalid API key');
     const refusal = keyRefusal(key, Date.now());
     if (refusal) throw unauthorized(refusal);
+    // A URL ends up in access logs, proxies and browser history: never an admin key there.
+    if (request.headers.authorization === undefined && key.scopes.includes('admin')) {
+      throw unauthorized(
+        'an admin key is never accepted in a URL (?token=); send it as Authorization: Bearer <key>',
+      );
+    }
     await limit(reply, key.id, key.rateLimit);
     const needed = access === 'admin' ? 'admin' : access === 'account' ? undefined : 'generate';
     if (needed !== undefined && !key.scopes.includes(needed)) {

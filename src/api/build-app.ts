@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ServerOptions } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { DestinationStream } from 'pino';
 import swagger from '@fastify/swagger';
@@ -67,6 +68,7 @@ export async function buildApp(
       },
     },
     forceCloseConnections: true,
+    ...requestTimeouts(config.server.requestTimeoutSeconds * 1000),
   });
   app.decorateRequest('caller', null as never);
   // Registered before the auth hook so that its own hook marks upgrade requests first: a refused
@@ -144,4 +146,18 @@ export async function buildApp(
   await registerDialects(app, deps);
   await app.register((scope) => studioPlugin(scope, deps));
   return app;
+}
+
+/**
+ * Node's server timeouts for receiving a request (Fastify leaves them off): the whole request
+ * within `ms`, its headers sooner, checked often enough that a short limit is kept to.
+ */
+function requestTimeouts(ms: number): { requestTimeout: number; http: ServerOptions } {
+  return {
+    requestTimeout: ms,
+    http: {
+      headersTimeout: Math.min(ms, 20_000),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(ms / 4))),
+    },
+  };
 }

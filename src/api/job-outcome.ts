@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import { ProblemError } from '../errors/index.ts';
+import { ProblemError, type ErrorCode } from '../errors/index.ts';
 import type { Job } from '../jobs/job.ts';
 
 /** Aborts when the client goes away before the response was sent. */
@@ -10,6 +10,13 @@ export function clientGone(reply: FastifyReply): AbortSignal {
   });
   return controller.signal;
 }
+
+/** A failed job's error code → the problem its waiting request answers; others are 500s. */
+const FAILURE_PROBLEMS: Readonly<Record<string, ErrorCode>> = {
+  INVALID_REQUEST: 'VALIDATION_FAILED',
+  INVALID_IMAGE: 'INVALID_IMAGE',
+  INSUFFICIENT_STORAGE: 'INSUFFICIENT_STORAGE',
+};
 
 /** The problem a job that did not complete stands for. */
 export function jobFailure(job: Job): ProblemError {
@@ -22,12 +29,7 @@ export function jobFailure(job: Job): ProblemError {
       extensions: { job_id: job.id },
     });
   const code = job.error?.code;
-  const catalog =
-    code === 'INVALID_REQUEST'
-      ? 'VALIDATION_FAILED'
-      : code === 'INVALID_IMAGE'
-        ? 'INVALID_IMAGE'
-        : 'GENERATION_FAILED';
+  const catalog = (code === undefined ? undefined : FAILURE_PROBLEMS[code]) ?? 'GENERATION_FAILED';
   return new ProblemError(catalog, job.error?.message ?? 'the generation failed', {
     extensions: { job_id: job.id, error_code: code },
   });

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ProblemError } from '../errors/index.ts';
+import { ProblemError, isDiskFull } from '../errors/index.ts';
 import { redactUrl } from '../accounts/redact-url.ts';
 import { isDatabaseUnavailable } from '../store/index.ts';
 
@@ -58,6 +58,13 @@ export function toProblemError(error: FastifyError | Error, contentType?: string
       cause: error,
       headers: { 'retry-after': '1' },
     });
+  }
+  if (isDiskFull(error)) {
+    return new ProblemError(
+      'INSUFFICIENT_STORAGE',
+      'the server is out of disk space; nothing was stored — try again later',
+      { cause: error },
+    );
   }
   return new ProblemError('INTERNAL', 'internal server error', { cause: error });
 }

@@ -64,5 +64,8 @@ export function streamJobEvents(
     }
     replaying = false;
     for (const event of pending) if (event.seq > last) write(event);
+    // Reopened with the final event's id (or later): the client has everything, and no event
+    // will ever come. Send nothing and close.
+    if (!done && hub.history(job.id).some((event) => FINAL_EVENTS.includes(event.type))) finish();
   });
 }

@@ -218,6 +218,8 @@ export async function createPictor(
       maxImagesPerJob: config.queue.maxImagesPerJob,
       maxPromptLength: config.queue.maxPromptLength,
       uploadTtlMs: config.results.ttlSeconds * 1000,
+      uploadQuotaBytes: config.uploads.quotaMbPerKey * 1024 * 1024,
+      maxInputPixels: config.uploads.maxPixels,
     },
   );
   const sweeper = new JobSweeper({

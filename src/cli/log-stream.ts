@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pino, { type DestinationStream } from 'pino';
 import type { PictorConfig } from '../config/index.ts';
 
@@ -9,11 +10,12 @@ import type { PictorConfig } from '../config/index.ts';
  */
 export function logStream(log: PictorConfig['log']): DestinationStream | undefined {
   if (log.file === '') return undefined;
-  return pino.transport({
+  const stream = pino.transport({
     targets: [
       { target: 'pino/file', options: { destination: 1 }, level: log.level },
       {
-        target: 'pino-roll',
+        // pino-roll, with write failures (a full disk) survived: see log-file-target.ts.
+        target: fileURLToPath(new URL('./log-file-target.ts', import.meta.url)),
         level: log.level,
         options: {
           // pino-roll numbers the files: logs/pictor.log → logs/pictor.1.log, pictor.2.log, …
@@ -26,4 +28,14 @@ export function logStream(log: PictorConfig['log']): DestinationStream | undefin
       },
     ],
   });
+  // Should the logging thread die anyway, logs stop but the server goes on: an 'error' event
+  // with no listener would end the process.
+  let reported = false;
+  stream.on('error', (error: Error) => {
+    if (reported) return;
+    reported = true;
+    process.stderr.write(`pictor: logging stopped: ${error.message}
+`);
+  });
+  return stream;
 }

@@ -51,6 +51,12 @@ export interface PictorConfig {
      * any. Empty (the default): no CORS headers, preflights refused.
      */
     readonly corsOrigins: readonly string[];
+    /**
+     * Longest time a client may take to send a whole request (headers and body), answered `408`
+     * past it: a body trickled a byte at a time (slowloris) would otherwise hold its connection
+     * and buffers forever. Waiting for the answer is not counted.
+     */
+    readonly requestTimeoutSeconds: number;
   };
   readonly database: {
     readonly driver: 'sqlite' | 'postgres';
@@ -156,6 +162,19 @@ export interface PictorConfig {
     /** A job still queued after this long is `expired` (and refunded). */
     readonly maxWaitSeconds: number;
   };
+  /** Input images: uploads, and `init_image` / `mask` sent inline (stored as uploads too). */
+  readonly uploads: {
+    /**
+     * Megabytes of unexpired uploads one key may hold (0 = no quota): a key with no credits could
+     * otherwise fill the disk with free uploads. Over it, `507 UPLOAD_QUOTA_EXCEEDED`.
+     */
+    readonly quotaMbPerKey: number;
+    /**
+     * Most pixels (width × height, read from the image header before anything is decoded) an
+     * input image may have: a 31 KB PNG can declare 16000×16000 and decode to 768 MB.
+     */
+    readonly maxPixels: number;
+  };
   readonly results: {
     /** Results (and uploads) are deleted this long after the job finished. */
     readonly ttlSeconds: number;
@@ -197,6 +216,10 @@ export interface PictorConfig {
     readonly keylessRateLimit: number;
     /** Jobs the key-less link may have queued or running at once (all clients together). */
     readonly keylessMaxJobs: number;
+    /** Most steps a key-less request may ask for (the link is free: keep it cheap). */
+    readonly keylessMaxSteps: number;
+    /** Largest width and height of a key-less request; one image each, no `webhook_url`. */
+    readonly keylessMaxSize: number;
     /** `GET /metrics` without a key; when false it needs an admin key. */
     readonly publicMetrics: boolean;
     /** Requests per minute of a new key when none is given (0 = unlimited). */
@@ -268,6 +291,7 @@ export const DEFAULT_CONFIG: PictorConfig = {
     bodyLimitMb: 25,
     shutdownTimeoutSeconds: 30,
     corsOrigins: [],
+    requestTimeoutSeconds: 120,
   },
   database: { driver: 'sqlite', url: 'pictor.db' },
   redis: { url: '' },
@@ -313,6 +337,7 @@ export const DEFAULT_CONFIG: PictorConfig = {
     maxPromptLength: 10000,
     maxWaitSeconds: 3600,
   },
+  uploads: { quotaMbPerKey: 256, maxPixels: 4096 * 4096 },
   results: { ttlSeconds: 3600, sweepIntervalSeconds: 60 },
   webhooks: {
     allowPrivateAddresses: false,
@@ -328,6 +353,8 @@ export const DEFAULT_CONFIG: PictorConfig = {
     keylessLink: true,
     keylessRateLimit: 10,
     keylessMaxJobs: 2,
+    keylessMaxSteps: 20,
+    keylessMaxSize: 512,
     publicMetrics: true,
     defaultRateLimit: 60,
     defaultMaxJobs: 4,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isDiskFull } from '../errors/index.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { UploadRepository } from '../storage/upload-repository.ts';
 import type { EtaEstimator } from './eta-estimator.ts';
@@ -30,6 +31,13 @@ function jobErrorOf(error: unknown): JobError {
   return error instanceof MissingImageError
     ? { code: 'INVALID_IMAGE', message: error.message }
     : { code: 'STORAGE_FAILED', message: `reading the job's images failed: ${String(error)}` };
+}
+
+/** Why a result could not be stored: the disk is full (the client may retry later), or else. */
+function resultStoreError(error: unknown): JobError {
+  return isDiskFull(error)
+    ? { code: 'INSUFFICIENT_STORAGE', message: 'the server is out of disk space for the result' }
+    : { code: 'STORAGE_FAILED', message: `the result could not be stored: ${String(error)}` };
 }
 
 /** Outcomes that say nothing about the jobs themselves: the worker died, or the run was stopped. */
@@ -222,11 +230,7 @@ export class JobDispatcher {
         result = await this.#storeResult(job, own, outcome.totalMs);
       } catch (error) {
         this.#d.logger.error({ err: error, jobId: job.id }, 'storing the result failed');
-        await lifecycle.fail(
-          job,
-          { code: 'STORAGE_FAILED', message: `the result could not be stored: ${String(error)}` },
-          ['running'],
-        );
+        await lifecycle.fail(job, resultStoreError(error), ['running']);
         return;
       }
       if (!(await lifecycle.complete(job, result, this.#d.resultTtlMs))) {

@@ -16,6 +16,7 @@ import type { IdempotencyStore } from './idempotency-store.ts';
 import { IdempotentSubmissions, type Idempotency } from './idempotent-submissions.ts';
 import { resolveParams } from './resolve-params.ts';
 import { decodeImageInput } from './decode-image-input.ts';
+import { readImageSize, type ImageSize } from './image-size.ts';
 
 /** Why a job was cancelled when its waiting client disconnected (see `JobService.abandon`). */
 export const CLIENT_GONE: JobError = {
@@ -30,6 +31,10 @@ export interface JobServiceOptions {
   readonly maxImagesPerJob: number;
   readonly maxPromptLength: number;
   readonly uploadTtlMs: number;
+  /** Bytes of unexpired uploads one owner may hold; 0 = no quota. */
+  readonly uploadQuotaBytes: number;
+  /** Most pixels an input image's header may declare. */
+  readonly maxInputPixels: number;
 }
 
 export interface JobServiceDeps {
@@ -67,6 +72,68 @@ export interface Caller {
   readonly scopes?: readonly string[];
   /** The signed-up user behind a login token (account routes only). */
   readonly userId?: string;
+  /** Tighter limits on this caller's jobs (the key-less link); absent = the model's own. */
+  readonly limits?: CallerLimits;
+}
+
+/** What a restricted caller (the free, key-less link) may ask for. */
+export interface CallerLimits {
+  readonly maxSteps: number;
+  /** Largest width and height. */
+  readonly maxSide: number;
+  /** Images per job. */
+  readonly maxImages: number;
+  /** Whether `webhook_url` is accepted. */
+  readonly webhooks: boolean;
+}
+
+/**
+ * The model's defaults brought within a restricted caller's limits, for what the request leaves
+ * out: the key-less link printed at start works on any model (a 1024² default becomes 512²).
+ */
+function withinLimits(
+  input: GenerationInput,
+  model: ModelInfo,
+  limits: CallerLimits | undefined,
+): GenerationInput {
+  if (!limits) return input;
+  const { width, height, steps } = model.defaults;
+  const scale = Math.min(1, limits.maxSide / Math.max(width, height));
+  const multiple = model.limits.sizeMultiple;
+  const side = (value: number) =>
+    Math.max(model.limits.minSize, Math.floor((value * scale) / multiple) * multiple);
+  const sized =
+    input.width === undefined && input.height === undefined
+      ? { width: side(width), height: side(height) }
+      : {};
+  return {
+    ...input,
+    ...sized,
+    ...(input.steps === undefined ? { steps: Math.min(steps, limits.maxSteps) } : {}),
+  };
+}
+
+/** Refuses what a restricted caller may not ask for, naming the field and the limit. */
+function checkCallerLimits(
+  limits: CallerLimits,
+  params: { steps: number; width: number; height: number; n: number },
+  webhookUrl: string | undefined,
+): void {
+  const over = (field: string, value: number, max: number): ProblemError =>
+    new ProblemError(
+      'VALIDATION_FAILED',
+      `${field}: at most ${max} without an API key, got ${value}; send a key for more`,
+      { field, extensions: { max } },
+    );
+  if (params.steps > limits.maxSteps) throw over('steps', params.steps, limits.maxSteps);
+  if (params.width > limits.maxSide) throw over('width', params.width, limits.maxSide);
+  if (params.height > limits.maxSide) throw over('height', params.height, limits.maxSide);
+  if (params.n > limits.maxImages) throw over('n', params.n, limits.maxImages);
+  if (webhookUrl !== undefined && !limits.webhooks) {
+    throw new ProblemError('VALIDATION_FAILED', 'webhook_url: not accepted without an API key', {
+      field: 'webhook_url',
+    });
+  }
 }
 
 export interface Submitted {
@@ -158,7 +225,7 @@ export class JobService {
       return upload.id;
     }
     const { data, mimeType } = decodeImageInput(value, field);
-    return (await this.upload(caller, data, mimeType)).id;
+    return (await this.upload(caller, data, mimeType, field)).id;
   }
 
   /**
@@ -235,10 +302,11 @@ export class JobService {
       );
     }
     const model = this.model(input.model);
-    const { params: resolved } = resolveParams(input, model, {
+    const { params: resolved } = resolveParams(withinLimits(input, model, caller.limits), model, {
       maxImages: this.#o.maxImagesPerJob,
       maxPromptLength: this.#o.maxPromptLength,
     });
+    if (caller.limits) checkCallerLimits(caller.limits, resolved, input.webhookUrl);
     if (input.webhookUrl !== undefined) await this.#d.checkWebhookUrl(input.webhookUrl);
     const params = {
       ...resolved,
@@ -264,11 +332,29 @@ export class JobService {
       resultExpiresAt: null,
       resultDeleted: false,
     };
-    const release = this.#d.admission?.reserve(caller);
+    const release = this.#reserve(caller);
     try {
       return await this.#accept(caller, job, idem);
     } finally {
       release?.();
+    }
+  }
+
+  /**
+   * A slot for one more of the caller's jobs. Refused (`TOO_MANY_JOBS`), the retry is advised
+   * for when the first running batch is expected to finish — no slot of the caller's can free
+   * sooner — rather than after a fixed second.
+   */
+  #reserve(caller: Caller): (() => void) | undefined {
+    try {
+      return this.#d.admission?.reserve(caller);
+    } catch (error) {
+      if (!(error instanceof ProblemError) || error.code !== 'TOO_MANY_JOBS') throw error;
+      const retryAfter = String(Math.max(1, Math.ceil(this.#retryAfterMs() / 1000)));
+      throw new ProblemError(error.code, error.message, {
+        headers: { ...error.headers, 'retry-after': retryAfter },
+        extensions: { ...error.extensions, retry_after: Number(retryAfter) },
+      });
     }
   }
 
@@ -305,7 +391,8 @@ export class JobService {
   #retryAfterMs(): number {
     const remaining = this.#d.dispatcher.running.remainingMs(Date.now());
     const head = this.#d.queue.entries()[0];
-    return Math.min(...remaining, head ? this.#d.eta.jobMs(head) : 1000);
+    const soonest = Math.min(...remaining, head ? this.#d.eta.jobMs(head) : Infinity);
+    return Number.isFinite(soonest) ? soonest : 1000;
   }
 
   /** Queue position and time left, from measured step times. */
@@ -453,9 +540,42 @@ export class JobService {
     }
   }
 
-  /** Stores an image for later use as `init_image` / `mask`. */
-  async upload(caller: Caller, data: Uint8Array, mimeType: string): Promise<Upload> {
+  /**
+   * The size an input image declares, refused (`IMAGE_TOO_LARGE`) above `maxInputPixels` before
+   * anything decodes it; `INVALID_IMAGE` when it has no readable header. Dialects that convert an
+   * image before uploading it call this first.
+   */
+  checkInputImage(data: Uint8Array, field: string): ImageSize {
+    const size = readImageSize(data);
+    if (!size || size.width === 0 || size.height === 0)
+      throw new ProblemError('INVALID_IMAGE', `${field}: the image header is not readable`, {
+        field,
+      });
+    const pixels = size.width * size.height;
+    if (pixels > this.#o.maxInputPixels) {
+      throw new ProblemError(
+        'IMAGE_TOO_LARGE',
+        `${field}: the image is ${size.width}×${size.height} (${pixels} pixels); ` +
+          `the limit is ${this.#o.maxInputPixels} pixels`,
+        { field, extensions: { max_pixels: this.#o.maxInputPixels } },
+      );
+    }
+    return size;
+  }
+
+  /**
+   * Stores an image for later use as `init_image` / `mask`, within the owner's upload quota.
+   * Either both the bytes and the row are stored or neither (a full disk leaves nothing behind).
+   */
+  async upload(
+    caller: Caller,
+    data: Uint8Array,
+    mimeType: string,
+    field = 'image',
+  ): Promise<Upload> {
+    this.checkInputImage(data, field);
     const now = Date.now();
+    await this.#checkUploadQuota(caller, data.byteLength, now);
     const id = `up_${randomUUID()}`;
     const upload: Upload = {
       id,
@@ -467,7 +587,12 @@ export class JobService {
       expiresAt: now + this.#o.uploadTtlMs,
     };
     await this.#d.blobs.put(upload.key, data);
-    await this.#d.uploads.insert(upload);
+    try {
+      await this.#d.uploads.insert(upload);
+    } catch (error) {
+      await this.#d.blobs.delete(upload.key).catch(() => undefined);
+      throw error;
+    }
     return upload;
   }
 
@@ -480,6 +605,21 @@ export class JobService {
     if (!upload || upload.expiresAt <= Date.now()) return undefined;
     const data = await this.#d.blobs.get(upload.key);
     return data ? { upload, data } : undefined;
+  }
+
+  // Two uploads racing can both pass: the overshoot is bounded by one body per request in flight.
+  async #checkUploadQuota(caller: Caller, bytes: number, now: number): Promise<void> {
+    const quota = this.#o.uploadQuotaBytes;
+    if (quota <= 0) return;
+    const stored = await this.#d.uploads.storedBytes(caller.owner, now);
+    if (stored + bytes > quota) {
+      throw new ProblemError(
+        'UPLOAD_QUOTA_EXCEEDED',
+        `uploads of this key would hold ${stored + bytes} bytes; the quota is ${quota} bytes ` +
+          '(uploads expire with results, or use an image inline)',
+        { extensions: { quota_bytes: quota, stored_bytes: stored } },
+      );
+    }
   }
 
   /** Depth and running jobs, overall and per model. */

@@ -14,6 +14,8 @@ export interface UploadRepository {
   insert(upload: Upload): Promise<void>;
   get(id: string): Promise<Upload | undefined>;
   delete(id: string): Promise<void>;
+  /** Total `size` of `owner`'s uploads not yet expired at `now` (0 when none). */
+  storedBytes(owner: string, now: number): Promise<number>;
   /** Uploads whose `expiresAt` is before `now`. */
   listExpired(now: number, limit: number): Promise<Upload[]>;
 }

@@ -50,6 +50,16 @@ export class KyselyUploadRepository implements UploadRepository {
     await this.#db.deleteFrom('uploads').where('id', '=', id).execute();
   }
 
+  async storedBytes(owner: string, now: number): Promise<number> {
+    const row = await this.#db
+      .selectFrom('uploads')
+      .select((eb) => eb.fn.sum<number | string | null>('size').as('total'))
+      .where('owner', '=', owner)
+      .where('expires_at', '>=', now)
+      .executeTakeFirst();
+    return Number(row?.total ?? 0);
+  }
+
   async listExpired(now: number, limit: number): Promise<Upload[]> {
     const rows = await this.#db
       .selectFrom('uploads')

@@ -37,7 +37,9 @@ export async function writeTransaction<T>(
       await sql`COMMIT`.execute(conn);
       return result;
     } catch (error) {
-      await sql`ROLLBACK`.execute(conn);
+      // SQLite rolls back by itself on some errors (SQLITE_FULL: a full disk); a ROLLBACK then
+      // fails with "no transaction is active" and would hide the error that matters.
+      await sql`ROLLBACK`.execute(conn).catch(() => undefined);
       throw error;
     } finally {
       openTransactions.delete(conn);
@@ -56,8 +58,12 @@ async function inSavepoint<T>(
     await sql`RELEASE SAVEPOINT ${name}`.execute(trx);
     return result;
   } catch (error) {
-    await sql`ROLLBACK TO SAVEPOINT ${name}`.execute(trx);
-    await sql`RELEASE SAVEPOINT ${name}`.execute(trx);
+    // Gone when SQLite rolled the whole transaction back by itself (SQLITE_FULL): the error
+    // that matters is `error`, and the outer transaction ends anyway.
+    await sql`ROLLBACK TO SAVEPOINT ${name}`
+      .execute(trx)
+      .then(() => sql`RELEASE SAVEPOINT ${name}`.execute(trx))
+      .catch(() => undefined);
     throw error;
   }
 }

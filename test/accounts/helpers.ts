@@ -172,22 +172,30 @@ export async function spawnServer(
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const base = await waitFor(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`server exited: ${output}`);
-      return Promise.resolve(/Pictor listening on (http:\/\/[\d.:]+)/.exec(output)?.[1]);
-    },
-    20_000,
-    'the server to listen',
-  );
-  // The worker loads its models after the API listens.
-  await waitFor(
-    async () => {
-      const res = await fetch(`${base}/v1/health/ready`).catch(() => undefined);
-      return res?.status === 200 ? true : undefined;
-    },
-    20_000,
-    'the server to be ready',
-  );
+  let base: string;
+  try {
+    base = await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`server exited: ${output}`);
+        return Promise.resolve(/Pictor listening on (http:\/\/[\d.:]+)/.exec(output)?.[1]);
+      },
+      20_000,
+      'the server to listen',
+    );
+    // The worker loads its models after the API listens.
+    await waitFor(
+      async () => {
+        const res = await fetch(`${base}/v1/health/ready`).catch(() => undefined);
+        return res?.status === 200 ? true : undefined;
+      },
+      20_000,
+      'the server to be ready',
+    );
+  } catch (error) {
+    // A server that did not come up in time must not outlive the test (its pipes would keep
+    // the test process, and so the whole run, waiting).
+    child.kill('SIGKILL');
+    throw error;
+  }
   return { child, base, output: () => output, exited };
 }

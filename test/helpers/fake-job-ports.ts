@@ -153,6 +153,12 @@ export class MemoryUploadRepository implements UploadRepository {
     this.rows.delete(id);
     return Promise.resolve();
   }
+  storedBytes(owner: string, now: number): Promise<number> {
+    let total = 0;
+    for (const u of this.rows.values())
+      if (u.owner === owner && u.expiresAt >= now) total += u.size;
+    return Promise.resolve(total);
+  }
   listExpired(now: number, limit: number): Promise<Upload[]> {
     return Promise.resolve(
       [...this.rows.values()].filter((u) => u.expiresAt < now).slice(0, limit),

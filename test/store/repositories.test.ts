@@ -133,6 +133,9 @@ for (const dialect of await dialects()) {
       await uploads.insert(upload);
       assert.deepEqual(await uploads.get('up1'), upload);
       assert.deepEqual(await uploads.listExpired(11, 5), [upload]);
+      assert.equal(await uploads.storedBytes(upload.owner, 9), upload.size);
+      assert.equal(await uploads.storedBytes(upload.owner, 11), 0, 'expired uploads do not count');
+      assert.equal(await uploads.storedBytes('someone-else', 9), 0);
       assert.deepEqual(await uploads.listExpired(9, 5), []);
       await uploads.delete('up1');
       assert.equal(await uploads.get('up1'), undefined);

@@ -3,6 +3,7 @@ import type { GenerationInput } from '../../jobs/generation-input.ts';
 import type { ModelInfo } from '../../jobs/inference-workers.ts';
 import { isTerminal, type Job, type JobImage } from '../../jobs/job.ts';
 import type { Caller, JobService } from '../../jobs/job-service.ts';
+import { ProblemError } from '../../errors/index.ts';
 
 /** One stored result image with its bytes. */
 export interface ResultImage {
@@ -53,13 +54,25 @@ async function cancelQuietly(service: JobService, caller: Caller, jobs: readonly
 
 /**
  * Submits the inputs in order, all or nothing: when one is refused (credits, rate limit, queue
- * full, a bad parameter) the jobs already accepted are cancelled (and so refunded).
+ * full, a bad parameter) the jobs already accepted are cancelled (and so refunded). A request
+ * that needs more jobs than the key may ever have at once is refused as such (422 naming
+ * `field`), not with a 429 whose retry could never succeed.
  */
 export async function submitAll(
   service: JobService,
   caller: Caller,
   inputs: readonly GenerationInput[],
+  field = 'n',
 ): Promise<{ jobs: Job[]; creditsRemaining: number | null }> {
+  const maxJobs = caller.maxJobs ?? 0;
+  if (maxJobs > 0 && inputs.length > maxJobs) {
+    throw new ProblemError(
+      'VALIDATION_FAILED',
+      `${field}: this request needs ${inputs.length} jobs, and this key may have at most ` +
+        `${maxJobs} queued or running at once; ask for fewer images per request`,
+      { field, extensions: { max_jobs: maxJobs, jobs_needed: inputs.length } },
+    );
+  }
   const jobs: Job[] = [];
   let creditsRemaining: number | null = null;
   try {

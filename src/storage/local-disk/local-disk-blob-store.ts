@@ -1,4 +1,4 @@
-import { renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import {
   lstat,
   mkdir,
@@ -126,7 +126,10 @@ export class LocalDiskBlobStore implements BlobStore {
 
 const isDotted = (segment: string): boolean => segment.startsWith('.');
 
-/** Writes `data` into `temp`, stamps its expiry, and renames it to `file`. */
+/**
+ * Writes `data` into `temp`, stamps its expiry, and renames it to `file`. A failed write (a full
+ * disk) removes `temp`, so nothing half-written is left behind.
+ */
 async function fill(
   temp: string,
   file: string,
@@ -134,13 +137,18 @@ async function fill(
   expiresAt: number | undefined,
 ): Promise<void> {
   const stamp = expiresAt === undefined ? undefined : new Date(expiresAt);
-  if (data.byteLength <= SYNC_WRITE_MAX_BYTES) {
-    writeFileSync(temp, data);
-    if (stamp) utimesSync(temp, stamp, stamp);
-    renameSync(temp, file);
-    return;
+  try {
+    if (data.byteLength <= SYNC_WRITE_MAX_BYTES) {
+      writeFileSync(temp, data);
+      if (stamp) utimesSync(temp, stamp, stamp);
+      renameSync(temp, file);
+      return;
+    }
+    await writeFile(temp, data);
+    if (stamp) await utimes(temp, stamp, stamp);
+    await rename(temp, file);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
   }
-  await writeFile(temp, data);
-  if (stamp) await utimes(temp, stamp, stamp);
-  await rename(temp, file);
 }

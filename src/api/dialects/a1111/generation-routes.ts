@@ -55,6 +55,8 @@ async function uploadImage(
   const decoded = decodeImageInput(value, field);
   let { data, mimeType } = decoded;
   if (asMask) {
+    // Measured from the header before sharp decodes anything (a decompression bomb stops here).
+    ctx.service.checkInputImage(data, field);
     // A1111 reads a mask as greyscale ignoring alpha (PIL convert('L')); white = repaint.
     const grey = sharp(data).removeAlpha().greyscale();
     data = await (asMask.invert ? grey.negate() : grey)
@@ -68,7 +70,7 @@ async function uploadImage(
       });
     mimeType = 'image/png';
   }
-  return (await ctx.service.upload(caller, data, mimeType)).id;
+  return (await ctx.service.upload(caller, data, mimeType, field)).id;
 }
 
 function ignoredWarnings(body: Readonly<Record<string, unknown>>): string[] {
@@ -123,7 +125,7 @@ async function generate(
     imageJobs(base, req.batchSize, perJob, seed + i * req.batchSize),
   ).flat();
   const signal = clientGone(reply);
-  const { jobs } = await submitAll(ctx.service, caller, inputs);
+  const { jobs } = await submitAll(ctx.service, caller, inputs, 'n_iter');
   const release = ctx.state.track(jobs.map((job) => job.id));
   let done;
   try {

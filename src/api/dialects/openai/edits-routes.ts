@@ -27,7 +27,7 @@ async function readSource(
   ctx: OpenAIContext,
   known: readonly string[],
 ): Promise<Source> {
-  const form = await readImageForm(request);
+  const form = await readImageForm(request, ctx.config.server.bodyLimitMb * 1024 * 1024);
   const fields = new FieldReader(form.fields);
   fields.onlyKnown(known);
   const first = form.images[0];
@@ -36,6 +36,9 @@ async function readSource(
   if (form.images.length > 1) {
     throw paramError('image', `Pictor edits one image at a time; ${form.images.length} were sent.`);
   }
+  // Measured from the headers before sharp decodes anything (a decompression bomb stops here).
+  ctx.service.checkInputImage(first.data, 'image');
+  if (form.mask) ctx.service.checkInputImage(form.mask.data, 'mask');
   const options = readOptions(fields, ctx.service, ctx.config.models.default);
   if (!options.model.supportsImg2Img) {
     throw paramError('model', `Model '${options.model.name}' cannot edit images (no VAE encoder).`);

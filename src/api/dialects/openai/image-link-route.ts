@@ -5,7 +5,8 @@ import type { OpenAIContext } from './run-images.ts';
 
 /**
  * `GET /images/{job_id}/{index}?owner&expires&signature`: the image behind an OpenAI `url`
- * result. No API key: the signature is the credential, until the link expires.
+ * result. No API key: the signature is the credential, until the link expires or the key that
+ * made it is deactivated.
  */
 export function imageLinkRoute(app: FastifyInstance, ctx: OpenAIContext): void {
   app.get<{ Params: { job_id: string; index: string }; Querystring: LinkQuery }>(
@@ -31,6 +32,12 @@ export function imageLinkRoute(app: FastifyInstance, ctx: OpenAIContext): void {
         );
       }
       const { owner } = check.target;
+      const revoked = await ctx.linkRevoked(owner);
+      if (revoked !== undefined) {
+        throw new ProblemError('FORBIDDEN', `This image link was revoked: ${revoked}.`, {
+          extensions: { reason: 'revoked' },
+        });
+      }
       const { image, data } = await ctx.service.image(
         { owner, maxPriority: 0 },
         jobId,

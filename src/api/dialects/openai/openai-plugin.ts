@@ -1,5 +1,6 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
+import { keyRefusal } from '../../../accounts/api-key.ts';
 import type { AppDeps } from '../../app-deps.ts';
 import { LinkSigner, loadLinkSecret } from '../signed-links.ts';
 import { editsRoutes } from './edits-routes.ts';
@@ -19,6 +20,12 @@ export async function openAIDialect(app: FastifyInstance, deps: AppDeps): Promis
     events: deps.events,
     config,
     links: new LinkSigner(loadLinkSecret(config), config.links.ttlSeconds * 1000, deps.publicUrl),
+    async linkRevoked(owner) {
+      const accounts = deps.accounts;
+      if (!accounts?.authEnabled) return undefined;
+      const key = await accounts.keys.get(owner).catch(() => undefined);
+      return key ? keyRefusal(key, Date.now()) : 'the API key that made it no longer exists';
+    },
   };
   await app.register(
     async (scope) => {
@@ -33,9 +40,8 @@ export async function openAIDialect(app: FastifyInstance, deps: AppDeps): Promis
           },
         }),
       );
-      await scope.register(multipart, {
-        limits: { fileSize: config.server.bodyLimitMb * 1024 * 1024, files: 17, fields: 64 },
-      });
+      // Limits are set per request by image-form.ts, which also caps the files' total size.
+      await scope.register(multipart);
       generationsRoute(scope, ctx);
       editsRoutes(scope, ctx);
     },

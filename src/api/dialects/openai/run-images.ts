@@ -23,6 +23,11 @@ export interface OpenAIContext {
   readonly events: EventHub;
   readonly config: PictorConfig;
   readonly links: LinkSigner;
+  /**
+   * Why links made by `owner` no longer work (its key was deactivated or expired), or
+   * `undefined` when they do: a link lives no longer than the key that made it.
+   */
+  readonly linkRevoked: (owner: string) => Promise<string | undefined>;
 }
 
 /** One OpenAI image request, ready to become jobs. */
