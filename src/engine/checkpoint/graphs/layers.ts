@@ -139,3 +139,24 @@ export function upsampleNearest(g: OnnxGraph, x: Value): Value {
     nearest_mode: 'floor',
   });
 }
+
+/** The tanh-approximated GELU (torch `GELU(approximate="tanh")`), fused. */
+export function geluTanh(g: OnnxGraph, x: Value): Value {
+  return g.contrib('FastGelu', [x]);
+}
+
+/** torch `nn.LayerNorm(width, elementwise_affine=False)` over the last axis. */
+export function plainLayerNorm(g: OnnxGraph, x: Value, width: number, epsilon: number): Value {
+  return g.op('LayerNormalization', [x, g.floats(new Float32Array(width).fill(1), [width])], {
+    axis: -1,
+    epsilon: float(epsilon),
+  });
+}
+
+/** RMSNorm over the last axis, `x / sqrt(mean(x²) + ε) · weight` (opset 23 RMSNormalization). */
+export function rmsNorm(w: ModuleWeights, x: Value, epsilon: number): Value {
+  return w.graph.op('RMSNormalization', [x, w.value('weight')], {
+    axis: -1,
+    epsilon: float(epsilon),
+  });
+}

@@ -192,13 +192,13 @@ export class OnnxGraph {
     return value;
   }
 
-  /** The serialized ModelProto (opset 21 plus com.microsoft 1). */
+  /** The serialized ModelProto (opset 23, for RMSNormalization, plus com.microsoft 1). */
   toBytes(producer: string): Uint8Array {
     const model = create(ModelProtoSchema, {
       irVersion: 10n,
       producerName: producer,
       opsetImport: [
-        create(OperatorSetIdProtoSchema, { domain: '', version: 21n }),
+        create(OperatorSetIdProtoSchema, { domain: '', version: 23n }),
         create(OperatorSetIdProtoSchema, { domain: 'com.microsoft', version: 1n }),
       ],
       graph: create(GraphProtoSchema, {

@@ -73,20 +73,24 @@ function checkVae(weights: TensorIndex, part: 'encoder' | 'decoder'): void {
 
 /**
  * The LDM `AutoencoderKL` decoder: `latent_sample` `[batch, z, h, w]` (unscaled) → `sample`
- * `[batch, 3, 8h, 8w]` in [-1, 1]; `post_quant_conv` first, as `decode` does.
+ * `[batch, 3, 8h, 8w]` in [-1, 1]; `post_quant_conv` first, as `decode` does, where the model
+ * has one (the 16-channel SD3 VAE has none).
  */
 export function buildVaeDecoder(weights: TensorIndex, options: GraphOptions = {}): BuiltGraph {
   checkVae(weights, 'decoder');
   const g = new OnnxGraph(options.precision ?? 'fp32');
   const root = new ModuleWeights(g, weights, 'VAE decoder');
   const decoder = root.scope('decoder');
-  const latentChannels = root.dim('post_quant_conv.weight', 1);
+  const latentChannels = decoder.dim('conv_in.weight', 1);
   const latent = g.input({
     name: 'latent_sample',
     type: 'float',
     dims: ['batch', latentChannels, 'latent_height', 'latent_width'],
   });
-  let h = conv2d(decoder.scope('conv_in'), conv2d(root.scope('post_quant_conv'), latent));
+  const quantized = root.has('post_quant_conv.weight')
+    ? conv2d(root.scope('post_quant_conv'), latent)
+    : latent;
+  let h = conv2d(decoder.scope('conv_in'), quantized);
   h = middle(decoder.scope('mid'), h);
   for (let level = decoder.count('up') - 1; level >= 0; level--) {
     const up = decoder.scope(`up.${level}`);
@@ -104,7 +108,7 @@ export function buildVaeDecoder(weights: TensorIndex, options: GraphOptions = {}
 }
 
 /**
- * The LDM `AutoencoderKL` encoder with `quant_conv`: `sample` `[batch, 3, H, W]` in [-1, 1] →
+ * The LDM `AutoencoderKL` encoder, then `quant_conv` where the model has one (not SD3's): `sample` `[batch, 3, H, W]` in [-1, 1] →
  * `latent_sample` (the distribution's mean, `[batch, z, H/8, W/8]`, unscaled) and
  * `latent_parameters` (mean ‖ log-variance).
  */
@@ -126,8 +130,8 @@ export function buildVaeEncoder(weights: TensorIndex, options: GraphOptions = {}
   }
   h = middle(encoder.scope('mid'), h);
   h = conv2d(encoder.scope('conv_out'), swish(root, normalize(encoder.scope('norm_out'), h)));
-  const moments = conv2d(root.scope('quant_conv'), h);
-  const latentChannels = root.dim('quant_conv.weight', 0) / 2;
+  const moments = root.has('quant_conv.weight') ? conv2d(root.scope('quant_conv'), h) : h;
+  const latentChannels = encoder.dim('conv_out.weight', 0) / 2;
   const mean = g.op('Slice', [moments, g.ints([0]), g.ints([latentChannels]), g.ints([1])]);
   const latentDims = ['batch', latentChannels, 'latent_height', 'latent_width'];
   g.output(mean, { name: 'latent_sample', type: 'float', dims: latentDims });
