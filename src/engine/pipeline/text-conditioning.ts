@@ -1,5 +1,5 @@
 import type { OnnxModel } from '../onnx/onnx-model.ts';
-import type { ClipTokenizer } from '../text/clip-tokenizer.ts';
+import type { PromptTokenizer } from '../text/prompt-tokenizer.ts';
 import type { EncoderContribution, SelectEncoderOutputs } from '../families/family-parts.ts';
 
 /** Text conditioning for N prompts: what the UNet's cross-attention and added embeddings take. */
@@ -15,7 +15,7 @@ export interface TextConditioning {
 
 /** One tokenizer + text encoder pair. */
 export interface TextEncoderUnit {
-  readonly tokenizer: ClipTokenizer;
+  readonly tokenizer: PromptTokenizer;
   readonly model: OnnxModel;
 }
 

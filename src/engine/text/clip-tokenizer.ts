@@ -5,14 +5,7 @@ import { Tokenizer as UntypedTokenizer } from '@huggingface/tokenizers';
 import { EngineError } from '../engine-error.ts';
 import { clipVocabFromMerges } from './clip-vocab-from-merges.ts';
 
-/** Token ids for one prompt, always exactly `maxLength` long, plus what was cut. */
-export interface TokenizedPrompt {
-  readonly ids: readonly number[];
-  /** Index of the end-of-text token (SDXL pools the hidden state there). */
-  readonly eosIndex: number;
-  /** The words dropped to fit the context window, or undefined when nothing was cut. */
-  readonly truncated: string | undefined;
-}
+import type { PromptTokenizer, TokenizedPrompt } from './prompt-tokenizer.ts';
 
 // The package's .d.ts files use extension-less relative imports, which `nodenext` resolution
 // cannot follow; this is the part of its API we use, typed here.
@@ -36,7 +29,7 @@ const CLIP_SPLIT = "'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}
  * CLIP's byte-level BPE tokenizer, built from a diffusers `tokenizer/` folder (`vocab.json` +
  * `merges.txt`, or a ready `tokenizer.json`), padding with the model's own pad token.
  */
-export class ClipTokenizer {
+export class ClipTokenizer implements PromptTokenizer {
   readonly maxLength: number;
   readonly #tokenizer: Tokenizer;
   readonly #bosId: number;

@@ -9,3 +9,4 @@ export { buildTextEncoder, type TextActivation, type TextEncoderOptions } from '
 export { buildUnet, type UnetHeads, type UnetOptions } from './unet.ts';
 export { buildVaeDecoder, buildVaeEncoder } from './vae.ts';
 export { buildMmdit, mmditShape, type MmditShape } from './mmdit.ts';
+export { buildT5Encoder, type T5EncoderOptions } from './t5-encoder.ts';

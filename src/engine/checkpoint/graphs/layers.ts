@@ -140,11 +140,6 @@ export function upsampleNearest(g: OnnxGraph, x: Value): Value {
   });
 }
 
-/** The tanh-approximated GELU (torch `GELU(approximate="tanh")`), fused. */
-export function geluTanh(g: OnnxGraph, x: Value): Value {
-  return g.contrib('FastGelu', [x]);
-}
-
 /** torch `nn.LayerNorm(width, elementwise_affine=False)` over the last axis. */
 export function plainLayerNorm(g: OnnxGraph, x: Value, width: number, epsilon: number): Value {
   return g.op('LayerNormalization', [x, g.floats(new Float32Array(width).fill(1), [width])], {
@@ -153,10 +148,18 @@ export function plainLayerNorm(g: OnnxGraph, x: Value, width: number, epsilon: n
   });
 }
 
-/** RMSNorm over the last axis, `x / sqrt(mean(x²) + ε) · weight` (opset 23 RMSNormalization). */
-export function rmsNorm(w: ModuleWeights, x: Value, epsilon: number): Value {
-  return w.graph.op('RMSNormalization', [x, w.value('weight')], {
+/**
+ * Root-mean-square norm over the last axis, `x / √(mean(x²) + ε) · weight` (T5's `T5LayerNorm`,
+ * FLUX's QK `RMSNorm`): ONNX Runtime's SimplifiedLayerNormalization, which computes it in float32.
+ */
+export function rmsNorm(w: ModuleWeights, x: Value, weightName: string, epsilon = 1e-6): Value {
+  return w.graph.op('SimplifiedLayerNormalization', [x, w.value(weightName)], {
     axis: -1,
     epsilon: float(epsilon),
   });
+}
+
+/** The tanh approximation of GELU (`gelu_new` in T5 v1.1, `GELU(approximate="tanh")` in FLUX). */
+export function geluTanh(g: OnnxGraph, x: Value): Value {
+  return g.op('Gelu', [x], { approximate: 'tanh' });
 }

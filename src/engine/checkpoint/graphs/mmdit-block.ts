@@ -68,7 +68,7 @@ function headNorm(attn: ModuleWeights, name: string, x: Value, mmdit: MmditConte
   if (!attn.has(`${name}.weight`)) return x;
   const g = mmdit.graph;
   const perHead = g.op('Reshape', [x, g.ints([0, 0, mmdit.heads, -1])]);
-  const normed = rmsNorm(attn.scope(name), perHead, 1e-6);
+  const normed = rmsNorm(attn, perHead, `${name}.weight`, 1e-6);
   return g.op('Reshape', [normed, g.ints([0, 0, mmdit.width])]);
 }
 
