@@ -1,4 +1,4 @@
-import type { SchedulerName } from './schedulers/scheduler.ts';
+import type { AnySchedulerName } from './schedulers/scheduler.ts';
 
 /**
  * Per-model settings that override what the engine reads or detects (`pictor.yaml`
@@ -7,19 +7,24 @@ import type { SchedulerName } from './schedulers/scheduler.ts';
 export interface ModelOverrides {
   /** What the UNet predicts; SD 2.x 768 models are `v_prediction`. */
   readonly predictionType?: 'epsilon' | 'v_prediction';
-  readonly scheduler?: SchedulerName;
+  readonly scheduler?: AnySchedulerName;
   /** Default image size in pixels. */
   readonly width?: number;
   readonly height?: number;
   readonly steps?: number;
   readonly guidanceScale?: number;
+  /**
+   * SD3: `false` runs without the T5-XXL encoder even when the model has one (zeros in its place,
+   * as diffusers does): about 19 GB less in fp32, weaker prompt following.
+   */
+  readonly t5?: boolean;
 }
 
 /** Image container formats the engine encodes to. */
 export type OutputFormat = 'png' | 'jpeg' | 'webp';
 
 /** Model families the engine can run; detected from the folder, never configured. */
-export type ModelFamily = 'sd' | 'sdxl';
+export type ModelFamily = 'sd' | 'sdxl' | 'sd3';
 
 /** Execution providers passed through to ONNX Runtime when the runtime has them. */
 export type ExecutionProvider = 'cpu' | 'cuda' | 'coreml' | 'dml' | 'webgpu';
@@ -57,7 +62,7 @@ export interface GenerateRequest {
   /** Classifier-free guidance scale; guidance is skipped when ≤ 1. */
   readonly guidanceScale?: number;
   /** Defaults to the model's own scheduler. */
-  readonly scheduler?: SchedulerName;
+  readonly scheduler?: AnySchedulerName;
   /** Seed of the first image; image i uses `seed + i` unless `seeds` is given. Random if absent. */
   readonly seed?: number;
   /** Number of images (batch size); 1 by default. */

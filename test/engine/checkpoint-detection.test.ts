@@ -155,9 +155,10 @@ test('other architectures and parts of models are refused saying what they are',
     [tiny('double_blocks.0.img_attn.norm.key_norm.scale')],
     /a FLUX transformer: not supported yet/,
   );
+  // A bare MMDiT (SD3 single files carry the `model.diffusion_model.` prefix).
   await refused(
-    [tiny('model.diffusion_model.joint_blocks.0.context_block.attn.qkv.weight')],
-    /SD3/,
+    [tiny('joint_blocks.0.context_block.attn.qkv.weight')],
+    /an SD3 \/ SD 3.5 MMDiT without the single-file 'model.diffusion_model.' prefix/,
   );
   await refused([tiny('cap_embedder.1.weight'), tiny('noise_refiner.0.x')], /Z-Image/);
   await refused(

@@ -33,6 +33,7 @@ const TEXT_OPTIONS: Record<TextEncoderKind, TextEncoderOptions> = {
   'clip-l': {},
   'openclip-h': { clipSkip: 2 },
   'openclip-bigg': {},
+  't5-xxl': {},
 };
 
 type Shapes = Record<string, readonly (number | string)[]>;

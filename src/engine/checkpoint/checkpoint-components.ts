@@ -27,9 +27,11 @@ export function singleFileComponents(
   return {
     unet: indexUnderPrefix(index, UNET_PREFIX),
     vae: layout.hasVae ? indexUnderPrefix(index, VAE_PREFIX) : undefined,
-    textEncoders: TEXT_ENCODER_PREFIXES[layout.family].map(({ kind, prefix, ensureLeading }) => ({
-      kind,
-      index: indexUnderPrefix(index, prefix, ensureLeading),
-    })),
+    textEncoders: TEXT_ENCODER_PREFIXES[layout.family]
+      .filter(({ kind }) => layout.textEncoders.includes(kind))
+      .map(({ kind, prefix, ensureLeading }) => ({
+        kind,
+        index: indexUnderPrefix(index, prefix, ensureLeading),
+      })),
   };
 }

@@ -2,6 +2,7 @@ import { EngineError } from '../engine-error.ts';
 import type { PredictionType } from '../schedulers/prediction.ts';
 import type { CheckpointFamily, CheckpointLayout } from './checkpoint-layout.ts';
 import { indexUnderPrefix } from './index-views.ts';
+import { detectSd3, MMDIT_PREFIXED_MARKER } from './detect-sd3.ts';
 import { readTensorValues, standardDeviation } from './read-tensor-values.ts';
 import { TEXT_ENCODER_PREFIXES, UNET_PREFIX, VAE_PREFIX } from './single-file-prefixes.ts';
 import type { TensorIndex, TensorRef } from './tensor-ref.ts';
@@ -28,7 +29,8 @@ const OTHER_FILES: readonly Recognizer[] = [
     matches: endsWith('double_blocks.0.img_attn.norm.key_norm.scale'),
   },
   {
-    found: 'an SD3 / SD3.5 (MMDiT) transformer: not supported yet',
+    found:
+      "an SD3 / SD 3.5 MMDiT without the single-file 'model.diffusion_model.' prefix: use the released single file or the diffusers folder",
     matches: endsWith('joint_blocks.0.context_block.attn.qkv.weight'),
   },
   {
@@ -75,13 +77,18 @@ const PARTS: readonly Recognizer[] = [
 
 /**
  * Detects the family, prediction type and inpainting variant of a single-file checkpoint from its
- * tensor names and shapes (the rules of ComfyUI's `model_detection.py` and stable-diffusion.cpp).
- * Anything else is refused with `MODEL_UNSUPPORTED` saying what the file is.
+ * tensor names and shapes (the rules of ComfyUI's `model_detection.py` and stable-diffusion.cpp),
+ * and an SD3 release also from its `__metadata__`. Anything else is refused with
+ * `MODEL_UNSUPPORTED` saying what the file is.
  */
 export async function detectCheckpoint(
   file: string,
   index: TensorIndex,
+  metadata: Readonly<Record<string, string>> = {},
 ): Promise<CheckpointLayout> {
+  if (index.has(MMDIT_PREFIXED_MARKER)) {
+    return detectSd3(file, index, indexUnderPrefix(index, UNET_PREFIX), metadata);
+  }
   const names = [...index.keys()];
   const unsupported = (found: string): EngineError =>
     new EngineError('MODEL_UNSUPPORTED', `${file} is ${found}`);

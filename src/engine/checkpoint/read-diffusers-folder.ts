@@ -22,6 +22,11 @@ const TEXT_ENCODERS: Readonly<Record<CheckpointFamily, readonly [string, TextEnc
     ['text_encoder', 'clip-l'],
     ['text_encoder_2', 'openclip-bigg'],
   ],
+  sd3: [
+    ['text_encoder', 'clip-l'],
+    ['text_encoder_2', 'openclip-bigg'],
+    ['text_encoder_3', 't5-xxl'],
+  ],
 };
 
 export function isDiffusersWeightsFolder(dir: string): boolean {

@@ -25,4 +25,10 @@ export const TEXT_ENCODER_PREFIXES: Readonly<
     },
     { kind: 'openclip-bigg', prefix: 'conditioner.embedders.1.model.' },
   ],
+  // SD3 files carry any of them ("incl_clips", "incl_clips_t5xxl") or none; all in HF names.
+  sd3: [
+    { kind: 'clip-l', prefix: 'text_encoders.clip_l.transformer.', ensureLeading: 'text_model.' },
+    { kind: 'openclip-bigg', prefix: 'text_encoders.clip_g.transformer.' },
+    { kind: 't5-xxl', prefix: 'text_encoders.t5xxl.transformer.' },
+  ],
 };

@@ -1,10 +1,12 @@
 import type { ModelFamily } from '../types.ts';
 import type { FamilyParts } from './family-parts.ts';
 import { SD_FAMILY } from './sd-family.ts';
+import { SD3_FAMILY } from './sd3-family.ts';
 import { SDXL_FAMILY } from './sdxl-family.ts';
 
 /** Every family the engine runs, by the name the manifest detects. */
 export const FAMILIES: Readonly<Record<ModelFamily, FamilyParts>> = {
   sd: SD_FAMILY,
   sdxl: SDXL_FAMILY,
+  sd3: SD3_FAMILY,
 };

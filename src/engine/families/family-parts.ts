@@ -1,5 +1,6 @@
 import type { LatentProjection } from '../image/latent-preview.ts';
 import type { RunOutputs } from '../onnx/onnx-model.ts';
+import type { TextConditioning } from '../pipeline/text-conditioning.ts';
 
 /** What one text encoder contributes to the conditioning of N prompts. */
 export interface EncoderContribution {
@@ -14,6 +15,22 @@ export interface EncoderContribution {
 /** Picks a family's conditioning from one text encoder's outputs (`label` names it in errors). */
 export type SelectEncoderOutputs = (outputs: RunOutputs, label: string) => EncoderContribution;
 
+/** What the denoiser's text input looks like, from its graph. */
+export interface DenoiserTextInput {
+  /** Width of each token `encoder_hidden_states` takes (SD3: T5-XXL's 4096). */
+  readonly tokenWidth: number;
+}
+
+/**
+ * Joins the encoders' contributions (in encoder order, `count` prompts each) into the denoiser's
+ * conditioning; an encoder the model runs without (SD3's T5-XXL) contributes nothing.
+ */
+export type CombineText = (
+  parts: readonly EncoderContribution[],
+  count: number,
+  input: DenoiserTextInput,
+) => TextConditioning;
+
 /**
  * A model family as the parts the generation loop composes: how text conditions the denoiser,
  * what else the denoiser takes, and the latent format. The loop holds no `family` branches; a new
@@ -22,6 +39,8 @@ export type SelectEncoderOutputs = (outputs: RunOutputs, label: string) => Encod
 export interface FamilyParts {
   /** Text conditioning: what each encoder's outputs contribute (concatenated in encoder order). */
   readonly selectEncoderOutputs: SelectEncoderOutputs;
+  /** How contributions are joined; default: hidden states side by side, the last pooled vector. */
+  readonly combineText?: CombineText;
   /** An empty negative prompt conditions on zeros (diffusers' `force_zeros_for_empty_prompt`). */
   readonly zeroEmptyNegativePrompt: boolean;
   /** Denoiser inputs beyond sample, timestep and hidden states: SDXL's size/crop `time_ids`. */
@@ -33,6 +52,8 @@ export interface FamilyParts {
 export interface LatentFormat {
   /** Default VAE `scaling_factor` when the model does not state one. */
   readonly scalingFactor: number;
+  /** Default VAE `shift_factor` (latents = (z − shift) · scale); 0 before SD3. */
+  readonly shiftFactor: number;
   /** Native resolution in latent cells per side (64 → 512 px for SD). */
   readonly nativeLatentSide: number;
   /** Latent → RGB for step previews. */

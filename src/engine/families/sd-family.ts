@@ -11,6 +11,7 @@ export const SD_FAMILY: FamilyParts = {
   zeroEmptyNegativePrompt: false,
   latentFormat: {
     scalingFactor: 0.18215,
+    shiftFactor: 0,
     nativeLatentSide: 64,
     // Rows: latent channels; columns: R, G, B (ComfyUI's SD 1.x/2.x preview factors).
     previewProjection: {

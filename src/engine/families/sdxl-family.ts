@@ -25,6 +25,7 @@ export const SDXL_FAMILY: FamilyParts = {
   },
   latentFormat: {
     scalingFactor: 0.13025,
+    shiftFactor: 0,
     nativeLatentSide: 128,
     // ComfyUI's SDXL preview factors.
     previewProjection: {

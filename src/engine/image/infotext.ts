@@ -1,11 +1,11 @@
-import type { SchedulerName } from '../schedulers/scheduler.ts';
+import type { AnySchedulerName, SchedulerName } from '../schedulers/scheduler.ts';
 
 /** The generation parameters embedded in every image, enough to reproduce it. */
 export interface GenerationParameters {
   readonly prompt: string;
   readonly negativePrompt: string;
   readonly steps: number;
-  readonly scheduler: SchedulerName;
+  readonly scheduler: AnySchedulerName;
   readonly guidanceScale: number;
   readonly seed: number;
   readonly width: number;
@@ -31,12 +31,16 @@ export const A1111_SAMPLERS: Readonly<
   lcm: { sampler: 'LCM', schedule: 'Automatic' },
 };
 
+/** Forge's label for flow-matching Euler, which AUTOMATIC1111 itself does not have. */
+const INFOTEXT_SAMPLERS: Readonly<Record<AnySchedulerName, { sampler: string; schedule: string }>> =
+  { ...A1111_SAMPLERS, flow_euler: { sampler: 'Euler', schedule: 'Simple' } };
+
 /**
  * The `parameters` text AUTOMATIC1111 writes into its PNGs: prompt, negative prompt, then one
  * line of `Key: value` pairs, values quoted as JSON when they hold a comma, colon or newline.
  */
 export function formatInfotext(parameters: GenerationParameters): string {
-  const { sampler, schedule } = A1111_SAMPLERS[parameters.scheduler];
+  const { sampler, schedule } = INFOTEXT_SAMPLERS[parameters.scheduler];
   const pairs: [string, string | number | undefined][] = [
     ['Steps', parameters.steps],
     ['Sampler', sampler],

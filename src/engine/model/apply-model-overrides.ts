@@ -1,5 +1,5 @@
 import { EngineError } from '../engine-error.ts';
-import { SCHEDULER_NAMES } from '../schedulers/scheduler.ts';
+import { schedulerNamesFor } from '../schedulers/scheduler.ts';
 import type { ModelOverrides } from '../types.ts';
 import type { ModelManifest } from './model-manifest.ts';
 
@@ -13,10 +13,11 @@ export function applyModelOverrides(
 ): ModelManifest {
   if (!overrides) return manifest;
   const { predictionType, scheduler, width, height, steps, guidanceScale } = overrides;
-  if (scheduler !== undefined && !SCHEDULER_NAMES.includes(scheduler)) {
+  const accepted = schedulerNamesFor(manifest.schedulerConfig);
+  if (scheduler !== undefined && !accepted.includes(scheduler)) {
     throw new EngineError(
       'MODEL_INVALID',
-      `scheduler override '${String(scheduler)}' is not one of ${SCHEDULER_NAMES.join(', ')}`,
+      `scheduler override '${String(scheduler)}' is not one of ${accepted.join(', ')}`,
     );
   }
   for (const [name, side] of [

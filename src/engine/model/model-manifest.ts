@@ -4,7 +4,7 @@ import path from 'node:path';
 import { EngineError } from '../engine-error.ts';
 import { FAMILIES } from '../families/families.ts';
 import { schedulerNameForConfig } from '../schedulers/create-scheduler.ts';
-import type { SchedulerConfig, SchedulerName } from '../schedulers/scheduler.ts';
+import type { AnySchedulerName, SchedulerConfig, SchedulerName } from '../schedulers/scheduler.ts';
 import type { LatentProjection, LatentRgbFactors } from '../image/latent-preview.ts';
 import type { ModelFamily } from '../types.ts';
 
@@ -14,7 +14,7 @@ export interface ModelManifest {
   readonly family: ModelFamily;
   readonly className: string;
   readonly schedulerConfig: SchedulerConfig;
-  readonly defaultScheduler: SchedulerName;
+  readonly defaultScheduler: AnySchedulerName;
   /** Pixels per latent cell: 2^(len(vae block_out_channels) − 1), 8 for SD. */
   readonly vaeScaleFactor: number;
   readonly latentChannels: number;

@@ -2,40 +2,23 @@ import path from 'node:path';
 import type { CheckpointSource } from '../checkpoint/checkpoint-source.ts';
 import { assertFileUnchanged } from '../checkpoint/file-identity.ts';
 import {
-  buildTextEncoder,
-  buildUnet,
   buildVaeDecoder,
   buildVaeEncoder,
   type BuiltGraph,
   type GraphPrecision,
-  type UnetHeads,
 } from '../checkpoint/graphs/index.ts';
 import { EngineError } from '../engine-error.ts';
 import { FAMILIES } from '../families/families.ts';
 import { applyModelOverrides } from '../model/apply-model-overrides.ts';
-import { checkpointManifest, TEXT_ENCODER_SETTINGS } from '../model/checkpoint-manifest.ts';
+import { checkpointManifest } from '../model/checkpoint-manifest.ts';
 import { OnnxModel } from '../onnx/onnx-model.ts';
-import { BUNDLED_CLIP_TOKENIZER_DIR } from '../text/bundled-clip-tokenizer.ts';
-import { ClipTokenizer } from '../text/clip-tokenizer.ts';
 import type { ModelOverrides, PipelineOptions } from '../types.ts';
+import type { CheckpointGraphSettings } from './checkpoint-graph-settings.ts';
+import { checkpointTextEncoder } from './checkpoint-text-encoders.ts';
+import { DENOISER_GRAPHS } from './denoiser-graphs.ts';
 import { DiffusionPipeline } from './diffusion-pipeline.ts';
 import { TextConditioner, type TextEncoderUnit } from './text-conditioning.ts';
 import { Vae } from './vae.ts';
-
-/**
- * What a checkpoint's weights cannot say, for architectures other than the released ones (the
- * real models' values are the defaults): head widths, the SDXL size embedding, the tokenizer.
- */
-export interface CheckpointGraphSettings {
-  /** A tokenizer folder (`merges.txt`, optional `vocab.json`); the bundled CLIP one by default. */
-  readonly tokenizerDir?: string;
-  /** Attention head width of each text encoder, in order; 64 in every released encoder. */
-  readonly textHeadDims?: readonly number[];
-  /** UNet attention heads; 8 heads for SD 1.x, 64-wide heads otherwise. */
-  readonly unetHeads?: UnetHeads;
-  /** SDXL: width of each size/crop embedding in `time_ids`; 256. */
-  readonly timeIdWidth?: number;
-}
 
 export interface CheckpointLoadOptions extends PipelineOptions {
   readonly name?: string;
@@ -68,30 +51,30 @@ export async function loadCheckpointPipeline(
   };
   try {
     const unet = await create('unet', () =>
-      buildUnet(components.unet, {
-        precision,
-        ...(settings.unetHeads ? { heads: settings.unetHeads } : {}),
-        ...(settings.timeIdWidth ? { timeIdWidth: settings.timeIdWidth } : {}),
-      }),
+      DENOISER_GRAPHS[source.layout.family](components.unet, settings, precision),
     );
     const units: TextEncoderUnit[] = [];
     for (const [index, encoder] of components.textEncoders.entries()) {
-      const { activation, clipSkip, padToken } = TEXT_ENCODER_SETTINGS[encoder.kind];
-      units.push({
-        tokenizer: await ClipTokenizer.load(
-          settings.tokenizerDir ?? BUNDLED_CLIP_TOKENIZER_DIR,
-          padToken ? { padToken } : {},
-        ),
-        model: await create(index === 0 ? 'text_encoder' : 'text_encoder_2', () =>
-          buildTextEncoder(encoder.index, {
-            precision,
-            activation,
-            clipSkip,
-            headDim: settings.textHeadDims?.[index] ?? 64,
-          }),
-        ),
-      });
+      if (encoder.kind === 't5-xxl' && options.overrides?.t5 === false) continue;
+      const label = index === 0 ? 'text_encoder' : `text_encoder_${index + 1}`;
+      units.push(
+        await checkpointTextEncoder(encoder, index, settings, {
+          location,
+          precision,
+          create,
+          label,
+        }),
+      );
     }
+    const join = family.combineText;
+    const tokenWidth = unet.input('encoder_hidden_states').shape[2];
+    const text = new TextConditioner(
+      family.selectEncoderOutputs,
+      units,
+      join && typeof tokenWidth === 'number'
+        ? (parts, count) => join(parts, count, { tokenWidth })
+        : undefined,
+    );
     const vaeIndex = components.vae;
     if (!vaeIndex) throw new EngineError('MODEL_UNSUPPORTED', `${location} carries no VAE`);
     const vae = new Vae(
@@ -103,7 +86,7 @@ export async function loadCheckpointPipeline(
     return new DiffusionPipeline({
       name: options.name ?? path.basename(location).replace(/\.safetensors$/i, ''),
       manifest,
-      text: new TextConditioner(family.selectEncoderOutputs, units),
+      text,
       unet,
       vae,
       safety: undefined,

@@ -1,7 +1,7 @@
 import { EngineError } from '../engine-error.ts';
 import type { ModelManifest } from '../model/model-manifest.ts';
 import { randomSeed } from '../random/gaussian-noise.ts';
-import { SCHEDULER_NAMES, type SchedulerName } from '../schedulers/scheduler.ts';
+import { type AnySchedulerName, schedulerNamesFor } from '../schedulers/scheduler.ts';
 import type { BatchItem, InputImage, OutputFormat } from '../types.ts';
 
 /** What every item of one UNet batch must share. */
@@ -10,7 +10,7 @@ export interface SharedSettings {
   readonly height: number;
   readonly steps: number;
   readonly guidanceScale: number;
-  readonly scheduler: SchedulerName;
+  readonly scheduler: AnySchedulerName;
   readonly strength: number | undefined;
   readonly mode: 'txt2img' | 'img2img' | 'inpaint';
   readonly safetyFilter: boolean;
@@ -89,10 +89,11 @@ function resolveShared(manifest: ModelManifest, request: BatchItem): SharedSetti
     throw invalid('guidance_scale', `guidance_scale must be from 0 to 50, got ${guidanceScale}`);
   }
   const scheduler = request.scheduler ?? manifest.defaultScheduler;
-  if (!SCHEDULER_NAMES.includes(scheduler)) {
+  const accepted = schedulerNamesFor(manifest.schedulerConfig);
+  if (!accepted.includes(scheduler)) {
     throw invalid(
       'scheduler',
-      `unknown scheduler '${String(scheduler)}'; one of ${SCHEDULER_NAMES.join(', ')}`,
+      `scheduler '${String(scheduler)}' does not suit this model; one of ${accepted.join(', ')}`,
     );
   }
   const mode = request.mask ? 'inpaint' : request.initImage ? 'img2img' : 'txt2img';

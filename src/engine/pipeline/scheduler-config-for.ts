@@ -1,5 +1,5 @@
 import { schedulerNameForConfig } from '../schedulers/create-scheduler.ts';
-import type { SchedulerConfig, SchedulerName } from '../schedulers/scheduler.ts';
+import type { AnySchedulerName, SchedulerConfig } from '../schedulers/scheduler.ts';
 
 /**
  * Fields that only some scheduler classes read, with the values every Stable Diffusion release
@@ -17,7 +17,10 @@ const LATENT_DIFFUSION_DEFAULTS: SchedulerConfig = {
  * The config to build scheduler `name` from: the model's own config as is for its own class;
  * for another class, the model's config over SD's values for the fields its class never set.
  */
-export function schedulerConfigFor(name: SchedulerName, config: SchedulerConfig): SchedulerConfig {
+export function schedulerConfigFor(
+  name: AnySchedulerName,
+  config: SchedulerConfig,
+): SchedulerConfig {
   return schedulerNameForConfig(config) === name
     ? config
     : { ...LATENT_DIFFUSION_DEFAULTS, ...config };

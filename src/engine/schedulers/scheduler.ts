@@ -82,6 +82,19 @@ export const FLOW_SCHEDULER_NAMES = ['flow_euler'] as const;
 
 export type FlowSchedulerName = (typeof FLOW_SCHEDULER_NAMES)[number];
 
+/** Any scheduler the engine has; which of them a model accepts is {@link schedulerNamesFor}. */
+export type AnySchedulerName = SchedulerName | FlowSchedulerName;
+
+/**
+ * The schedulers a model can run with: flow-matching models (their scheduler config is diffusers'
+ * `FlowMatchEulerDiscreteScheduler`) only the flow ones, every other model only the others.
+ */
+export function schedulerNamesFor(config: SchedulerConfig): readonly AnySchedulerName[] {
+  return config._class_name === 'FlowMatchEulerDiscreteScheduler'
+    ? FLOW_SCHEDULER_NAMES
+    : SCHEDULER_NAMES;
+}
+
 /** The subset of a diffusers `scheduler_config.json` that the schedulers read. */
 export interface SchedulerConfig {
   readonly _class_name?: string;
