@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, test } from 'node:test';
+import { stabilityMmditIndex } from '../../src/engine/checkpoint/diffusers-mmdit-names.ts';
 import { buildMmdit, mmditShape } from '../../src/engine/checkpoint/graphs/mmdit.ts';
 import { buildTextEncoder } from '../../src/engine/checkpoint/graphs/text-encoder.ts';
 import { buildVaeDecoder, buildVaeEncoder } from '../../src/engine/checkpoint/graphs/vae.ts';
@@ -74,6 +75,18 @@ test('the SD 3.5 Large MMDiT (joint attention, QK RMSNorm) matches mmditx.py, sq
 test('the SD 3.5 Medium MMDiT (x_block.attn2 dual attention) matches mmditx.py', async () => {
   assert.deepEqual(mmditShape(medium).dualAttentionBlocks, [0]);
   await assertVelocities(medium, mediumRefs, 'Medium');
+});
+
+test('a diffusers SD3Transformer2DModel (split q/k/v, swapped scale/shift) is read as the same MMDiT', async () => {
+  const diffusers = await componentIndex(
+    path.join(CHECKPOINTS, 'tiny-sd35-medium-diffusers.transformer.safetensors'),
+    '',
+  );
+  const stability = stabilityMmditIndex(diffusers);
+  // Every tensor is mapped; the two scale ‖ shift Linears (weight and bias) become two chunks each.
+  assert.equal(stability.size, diffusers.size + 4);
+  assert.deepEqual(mmditShape(stability), mmditShape(medium));
+  await assertVelocities(stability, mediumRefs, 'Medium (diffusers names)');
 });
 
 test('SD3 text encoders: CLIP-L and CLIP-G penultimate states, CLIP-L pooled unprojected, CLIP-G projected', async () => {

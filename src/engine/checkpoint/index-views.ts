@@ -46,3 +46,14 @@ export function mapIndex(
   }
   return view;
 }
+
+/** Rows `[start, end)` of a tensor's first dimension, as a tensor of its own (same bytes). */
+export function rowRange(ref: TensorRef, start: number, end: number): TensorRef {
+  const rowBytes = ref.length / (ref.shape[0] ?? 1);
+  return {
+    ...ref,
+    shape: [end - start, ...ref.shape.slice(1)],
+    offset: ref.offset + start * rowBytes,
+    length: (end - start) * rowBytes,
+  };
+}

@@ -18,15 +18,22 @@ export interface MmditContext {
   readonly heads: number;
 }
 
-/** `adaLN_modulation` (SiLU then Linear) chunked into `count` vectors, each `[B, 1, width]`. */
+/**
+ * `adaLN_modulation` (SiLU then Linear) chunked into `count` vectors, each `[B, 1, width]`: row
+ * ranges of the Linear, or its `chunks.K` where a name map stored them apart (diffusers keeps
+ * some in another order).
+ */
 export function modulation(w: ModuleWeights, mmdit: MmditContext, count: number): Value[] {
   const { graph: g, width } = mmdit;
   const linearPart = w.scope('adaLN_modulation.1');
+  const whole = linearPart.has('weight');
   return Array.from({ length: count }, (_, index) =>
     g.op('Unsqueeze', [
-      linear(linearPart, mmdit.activatedConditioning, {
-        rows: [index * width, (index + 1) * width],
-      }),
+      whole
+        ? linear(linearPart, mmdit.activatedConditioning, {
+            rows: [index * width, (index + 1) * width],
+          })
+        : linear(linearPart.scope(`chunks.${index}`), mmdit.activatedConditioning),
       g.ints([1]),
     ]),
   );
@@ -50,13 +57,17 @@ interface Projections {
 }
 
 /**
- * `SelfAttention.pre_attention`: the fused `qkv` Linear split into q, k and v, with the per-head
- * RMSNorm of queries and keys (`ln_q`, `ln_k`) where the model has it (SD 3.5).
+ * `SelfAttention.pre_attention`: the fused `qkv` Linear split into q, k and v (or `q`, `k`, `v`
+ * apart, as diffusers stores them), with the per-head RMSNorm of queries and keys (`ln_q`,
+ * `ln_k`) where the model has it (SD 3.5).
  */
 function projections(attn: ModuleWeights, x: Value, mmdit: MmditContext): Projections {
   const { width } = mmdit;
+  const fused = attn.has('qkv.weight');
   const part = (index: number): Value =>
-    linear(attn.scope('qkv'), x, { rows: [index * width, (index + 1) * width] });
+    fused
+      ? linear(attn.scope('qkv'), x, { rows: [index * width, (index + 1) * width] })
+      : linear(attn.scope('qkv'[index] ?? 'q'), x);
   return {
     query: headNorm(attn, 'ln_q', part(0), mmdit),
     key: headNorm(attn, 'ln_k', part(1), mmdit),

@@ -46,7 +46,7 @@ export function mmditShape(weights: TensorIndex): MmditShape {
   const depth = root.count('joint_blocks');
   const positionGridSide = Math.round(Math.sqrt(positions.shape[1] ?? 0));
   const dualAttentionBlocks = Array.from({ length: depth }, (_, index) => index).filter((index) =>
-    root.has(`joint_blocks.${index}.x_block.attn2.qkv.weight`),
+    root.holds(`joint_blocks.${index}.x_block.attn2`),
   );
   if (width !== HEAD_WIDTH * depth || positionGridSide ** 2 !== positions.shape[1]) {
     throw new EngineError(
