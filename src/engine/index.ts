@@ -12,16 +12,14 @@ export { createScheduler, schedulerNameForConfig } from './schedulers/create-sch
 export {
   FLOW_SCHEDULER_NAMES,
   SCHEDULER_NAMES,
+  type AnySchedulerName,
   type FlowSchedulerName,
+  type FlowTimestepOptions,
   type Scheduler,
   type SchedulerConfig,
   type SchedulerName,
 } from './schedulers/scheduler.ts';
-export {
-  FlowMatchEulerScheduler,
-  flowShiftMu,
-  type FlowTimestepOptions,
-} from './schedulers/flow-match-euler.ts';
+export { FlowMatchEulerScheduler, flowShiftMu } from './schedulers/flow-match-euler.ts';
 export { EngineError, type EngineErrorCode } from './engine-error.ts';
 export type { ModelManifest, ModelDefaults, ModelLimits } from './model/model-manifest.ts';
 export {

@@ -24,7 +24,7 @@ export interface ModelOverrides {
 export type OutputFormat = 'png' | 'jpeg' | 'webp';
 
 /** Model families the engine can run; detected from the folder, never configured. */
-export type ModelFamily = 'sd' | 'sdxl' | 'sd3';
+export type ModelFamily = 'sd' | 'sdxl' | 'flux' | 'sd3';
 
 /** Execution providers passed through to ONNX Runtime when the runtime has them. */
 export type ExecutionProvider = 'cpu' | 'cuda' | 'coreml' | 'dml' | 'webgpu';

@@ -12,7 +12,7 @@ import {
 } from '../../src/engine/checkpoint/graphs/index.ts';
 import { readSingleFileCheckpoint } from '../../src/engine/checkpoint/read-single-file.ts';
 import { checkpointManifest } from '../../src/engine/model/checkpoint-manifest.ts';
-import { sd3Defaults } from '../../src/engine/model/sd3-releases.ts';
+import { sd3Sampling } from '../../src/engine/model/sd3-releases.ts';
 import { realCheckpointTensors } from '../helpers/checkpoint-headers.ts';
 import { writeSafetensors, type TensorSpec } from '../helpers/safetensors-files.ts';
 
@@ -33,11 +33,11 @@ async function read(name: string, tensors: readonly TensorSpec[]): Promise<Check
   return readSingleFileCheckpoint(file);
 }
 
-test('SD 3.5 Large as released: an sd3 flow model with its VAE and no text encoders', async () => {
+test('SD 3.5 Large as released: an sd3 model with its VAE and no text encoders', async () => {
   const source = await read('sd3.5_large.safetensors', realCheckpointTensors('sd35-large'));
   assert.deepEqual(source.layout, {
     family: 'sd3',
-    predictionType: 'flow',
+    predictionType: 'epsilon',
     unetInChannels: 16,
     textEncoders: [],
     hasVae: true,
@@ -58,7 +58,8 @@ test('SD 3.5 Large as released: an sd3 flow model with its VAE and no text encod
 test('Large Turbo has Large architecture: told apart by its name, with 4 steps and no guidance', async () => {
   const source = await read('sd3.5_large_turbo.safetensors', realCheckpointTensors('sd35-large'));
   assert.equal(source.layout.variant, 'sd3.5-large-turbo');
-  assert.deepEqual(sd3Defaults(source.layout), { steps: 4, guidanceScale: 0 });
+  const { steps, guidanceScale } = sd3Sampling(source.layout);
+  assert.deepEqual({ steps, guidanceScale }, { steps: 4, guidanceScale: 0 });
 });
 
 test('SD 3.5 Medium with CLIP-L, CLIP-G and T5-XXL inside: dual attention in blocks 0–12, its defaults and limits', async () => {
@@ -67,7 +68,7 @@ test('SD 3.5 Medium with CLIP-L, CLIP-G and T5-XXL inside: dual attention in blo
     realCheckpointTensors('sd35-medium'),
   );
   assert.equal(source.layout.variant, 'sd3.5-medium');
-  assert.deepEqual(source.layout.textEncoders, ['clip-l', 'openclip-bigg', 't5-xxl']);
+  assert.deepEqual(source.layout.textEncoders, ['clip-l', 'openclip-bigg', 't5']);
   const shape = mmditShape(source.components.unet);
   assert.deepEqual([shape.depth, shape.width, shape.positionGridSide], [24, 1536, 384]);
   assert.deepEqual(
@@ -93,7 +94,7 @@ test('SD 3.5 Medium with CLIP-L, CLIP-G and T5-XXL inside: dual attention in blo
     [16, 8, 1.5305, 0.0609],
   );
   assert.deepEqual([manifest.limits.sizeMultiple, manifest.limits.maxSize], [16, 2048]);
-  const t5 = source.components.textEncoders.find(({ kind }) => kind === 't5-xxl');
+  const t5 = source.components.textEncoders.find(({ kind }) => kind === 't5');
   assert.deepEqual(t5?.index.get('shared.weight')?.shape, [32128, 4096]);
 });
 

@@ -153,7 +153,12 @@ const tiny = (name: string, shape: number[] = [4]): TensorSpec => ({ name, dtype
 test('other architectures and parts of models are refused saying what they are', async () => {
   await refused(
     [tiny('double_blocks.0.img_attn.norm.key_norm.scale')],
-    /a FLUX transformer: not supported yet/,
+    /a FLUX transformer on its own .*all-in-one FLUX checkpoint .* or a diffusers folder/,
+  );
+  await refused(
+    [tiny('model.diffusion_model.double_blocks.0.img_attn.norm.key_norm.scale')],
+    /has a FLUX transformer but no clip-l text encoder \(no "text_encoders\.clip_l\.transformer\.\*" tensors\)/,
+    'MODEL_INVALID',
   );
   // A bare MMDiT (SD3 single files carry the `model.diffusion_model.` prefix).
   await refused(

@@ -96,6 +96,7 @@ test('flow-matching Euler with classifier-free guidance over the MMDiT matches s
         inpaint: undefined,
         timeIds: undefined,
         timestepCond: undefined,
+        rotaryAxes: undefined,
       });
       let latents = Float32Array.from(floats('sampling.noise'));
       for (let index = 0; index < scheduler.timesteps.length; index++) {

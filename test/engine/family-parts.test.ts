@@ -18,10 +18,10 @@ test('SD conditions on the last hidden state, SDXL on the penultimate plus the p
     text_embeds: tensor(5, [1, 4]),
   };
   const sd = FAMILIES.sd.selectEncoderOutputs(outputs, 'text_encoder');
-  assert.equal(sd.hidden[0], 1);
+  assert.equal(sd.hidden?.[0], 1);
   assert.equal(sd.pooledSize, 0);
   const sdxl = FAMILIES.sdxl.selectEncoderOutputs(outputs, 'text_encoder_2');
-  assert.equal(sdxl.hidden[0], 11);
+  assert.equal(sdxl.hidden?.[0], 11);
   assert.equal(sdxl.pooledSize, 4);
   assert.throws(
     () => FAMILIES.sdxl.selectEncoderOutputs({ last_hidden_state: tensor(1, [1, 77, 8]) }, 'te'),

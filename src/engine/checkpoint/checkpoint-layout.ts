@@ -1,7 +1,7 @@
 import type { PredictionType } from '../schedulers/prediction.ts';
 
-/** The Stable Diffusion generations the engine builds graphs for. */
-export type CheckpointFamily = 'sd1' | 'sd2' | 'sdxl' | 'sd3';
+/** The model generations the engine builds graphs for. */
+export type CheckpointFamily = 'sd1' | 'sd2' | 'sdxl' | 'flux' | 'sd3';
 
 /**
  * The SD 3.x releases, told apart by their MMDiT (QK norm, Medium's dual attention) and, for
@@ -20,16 +20,18 @@ export type TextEncoderKind =
   | 'openclip-h'
   /** OpenCLIP ViT-bigG/14 (SDXL's second encoder, SD3's CLIP-G). */
   | 'openclip-bigg'
-  /** Google T5 v1.1 XXL encoder (SD3's third encoder), Hugging Face `encoder.block.*` names. */
-  | 't5-xxl';
+  /** T5 v1.1 encoder (XXL in FLUX and SD 3), Hugging Face `T5EncoderModel` names. */
+  | 't5';
 
 /** What detection found in a checkpoint, before any per-model override. */
 export interface CheckpointLayout {
   readonly family: CheckpointFamily;
-  /** `flow`: a flow-matching model (SD3), which predicts the velocity noise − x₀. */
-  readonly predictionType: PredictionType | 'flow';
-  /** 4, or 9 for an inpainting UNet (latents + mask + masked-image latents). */
+  /** What an SD UNet predicts; flow-matching families (FLUX, SD3) predict a velocity and ignore it. */
+  readonly predictionType: PredictionType;
+  /** 4, or 9 for an inpainting UNet (latents + mask + masked-image latents); FLUX, SD3: 16. */
   readonly unetInChannels: number;
+  /** FLUX.1-dev and other guidance-distilled transformers take the guidance scale as an input. */
+  readonly guidanceDistilled?: boolean;
   readonly textEncoders: readonly TextEncoderKind[];
   /** False when the file carries no VAE: the model must name one. */
   readonly hasVae: boolean;

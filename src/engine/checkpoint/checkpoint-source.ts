@@ -1,4 +1,4 @@
-import type { CheckpointLayout } from './checkpoint-layout.ts';
+import type { CheckpointLayout, TextEncoderKind } from './checkpoint-layout.ts';
 import type { CheckpointComponents } from './checkpoint-components.ts';
 import type { FileIdentity } from './file-identity.ts';
 
@@ -11,4 +11,6 @@ export interface CheckpointSource {
   readonly components: CheckpointComponents;
   /** Checked again (size and mtime) before each session over them is created. */
   readonly files: ReadonlyMap<string, FileIdentity>;
+  /** Tokenizer folders the checkpoint carries (a diffusers folder's `tokenizer_2/` for T5). */
+  readonly tokenizerDirs?: Partial<Readonly<Record<TextEncoderKind, string>>>;
 }

@@ -1,6 +1,7 @@
 import { EngineError } from '../engine-error.ts';
 import type { PredictionType } from '../schedulers/prediction.ts';
 import type { CheckpointFamily, CheckpointLayout } from './checkpoint-layout.ts';
+import { detectFluxCheckpoint, FLUX_MARKER } from './detect-flux.ts';
 import { indexUnderPrefix } from './index-views.ts';
 import { detectSd3, MMDIT_PREFIXED_MARKER } from './detect-sd3.ts';
 import { readTensorValues, standardDeviation } from './read-tensor-values.ts';
@@ -22,12 +23,8 @@ const includes =
   (names: readonly string[]): boolean =>
     names.some((name) => parts.some((part) => name.includes(part)));
 
-/** Files that are not a Stable Diffusion 1/2/XL checkpoint, recognised to say what they are. */
+/** Files that are not a checkpoint the engine runs, recognised to say what they are. */
 const OTHER_FILES: readonly Recognizer[] = [
-  {
-    found: 'a FLUX transformer: not supported yet',
-    matches: endsWith('double_blocks.0.img_attn.norm.key_norm.scale'),
-  },
   {
     found:
       "an SD3 / SD 3.5 MMDiT without the single-file 'model.diffusion_model.' prefix: use the released single file or the diffusers folder",
@@ -77,9 +74,9 @@ const PARTS: readonly Recognizer[] = [
 
 /**
  * Detects the family, prediction type and inpainting variant of a single-file checkpoint from its
- * tensor names and shapes (the rules of ComfyUI's `model_detection.py` and stable-diffusion.cpp),
- * and an SD3 release also from its `__metadata__`. Anything else is refused with
- * `MODEL_UNSUPPORTED` saying what the file is.
+ * tensor names and shapes (the rules of ComfyUI's `model_detection.py` and stable-diffusion.cpp);
+ * FLUX files are described by `detect-flux.ts`, SD3 files by `detect-sd3.ts` (also from their
+ * `__metadata__`). Anything else is refused with `MODEL_UNSUPPORTED` saying what the file is.
  */
 export async function detectCheckpoint(
   file: string,
@@ -92,6 +89,7 @@ export async function detectCheckpoint(
   const names = [...index.keys()];
   const unsupported = (found: string): EngineError =>
     new EngineError('MODEL_UNSUPPORTED', `${file} is ${found}`);
+  if (endsWith(FLUX_MARKER)(names)) return detectFluxCheckpoint(file, index);
   const other = OTHER_FILES.find((recognizer) => recognizer.matches(names));
   if (other) throw unsupported(other.found);
   const conv = index.get(`${UNET_PREFIX}input_blocks.0.0.weight`);

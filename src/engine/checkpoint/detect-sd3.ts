@@ -43,7 +43,7 @@ export function detectSd3(
   const names = [...index.keys()];
   return {
     family: 'sd3',
-    predictionType: 'flow',
+    predictionType: 'epsilon',
     unetInChannels: mmdit.get('x_embedder.proj.weight')?.shape[1] ?? 16,
     textEncoders: TEXT_ENCODER_PREFIXES.sd3
       .filter(({ prefix }) => names.some((name) => name.startsWith(prefix)))

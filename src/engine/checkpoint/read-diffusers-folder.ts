@@ -10,6 +10,7 @@ import { componentWeightFile } from './component-weight-file.ts';
 import { describeUnet } from './detect-checkpoint.ts';
 import { ldmUnetIndex } from './diffusers-unet-names.ts';
 import { ldmVaeIndex } from './diffusers-vae-names.ts';
+import { fluxIndexFromDiffusers } from './flux-transformer-names.ts';
 import type { FileIdentity } from './file-identity.ts';
 import { readWeightFiles, type WeightFiles } from './sharded-safetensors.ts';
 import type { TensorIndex } from './tensor-ref.ts';
@@ -22,15 +23,67 @@ const TEXT_ENCODERS: Readonly<Record<CheckpointFamily, readonly [string, TextEnc
     ['text_encoder', 'clip-l'],
     ['text_encoder_2', 'openclip-bigg'],
   ],
+  flux: [
+    ['text_encoder', 'clip-l'],
+    ['text_encoder_2', 't5'],
+  ],
   sd3: [
     ['text_encoder', 'clip-l'],
     ['text_encoder_2', 'openclip-bigg'],
-    ['text_encoder_3', 't5-xxl'],
+    ['text_encoder_3', 't5'],
   ],
 };
 
+/** A diffusers denoiser folder read into the builder's names, with what its shapes say. */
+interface DenoiserFolder {
+  readonly folder: string;
+  readonly read: (
+    index: TensorIndex,
+    dir: string,
+  ) => {
+    index: TensorIndex;
+    family: CheckpointFamily;
+    unetInChannels: number;
+    guidanceDistilled?: boolean;
+  };
+}
+
+/** FLUX pipelines keep a `transformer/`, Stable Diffusion ones a `unet/`. */
+const DENOISER_FOLDERS: readonly DenoiserFolder[] = [
+  {
+    folder: 'transformer',
+    read: (index, dir) => {
+      if (
+        !index.has('x_embedder.weight') ||
+        !index.has('single_transformer_blocks.0.proj_out.weight')
+      ) {
+        throw new EngineError(
+          'MODEL_UNSUPPORTED',
+          `${dir} is not a FLUX transformer (FluxTransformer2DModel); other transformers are not supported yet`,
+        );
+      }
+      return {
+        index: fluxIndexFromDiffusers(index),
+        family: 'flux',
+        unetInChannels: (index.get('x_embedder.weight')?.shape[1] ?? 64) / 4,
+        guidanceDistilled: index.has('time_text_embed.guidance_embedder.linear_1.weight'),
+      };
+    },
+  },
+  {
+    folder: 'unet',
+    read: (index, dir) => {
+      const unet = ldmUnetIndex(index);
+      return { index: unet, ...describeUnet(dir, unet) };
+    },
+  },
+];
+
 export function isDiffusersWeightsFolder(dir: string): boolean {
-  return existsSync(path.join(dir, 'model_index.json')) && existsSync(path.join(dir, 'unet'));
+  return (
+    existsSync(path.join(dir, 'model_index.json')) &&
+    DENOISER_FOLDERS.some(({ folder }) => existsSync(path.join(dir, folder)))
+  );
 }
 
 /**
@@ -51,8 +104,14 @@ export async function readDiffusersFolder(
     for (const [file, identity] of weights.files) files.set(file, identity);
     return weights.index;
   };
-  const unet = ldmUnetIndex(await component('unet'));
-  const { family, unetInChannels } = describeUnet(path.join(dir, 'unet'), unet);
+  const denoiser = DENOISER_FOLDERS.find(({ folder }) => existsSync(path.join(dir, folder)));
+  if (!denoiser) throw new EngineError('MODEL_INVALID', `${dir} has no unet/ or transformer/`);
+  const {
+    index: unet,
+    family,
+    unetInChannels,
+    guidanceDistilled,
+  } = denoiser.read(await component(denoiser.folder), path.join(dir, denoiser.folder));
   const textEncoders: TextEncoderIndex[] = [];
   for (const [folder, kind] of TEXT_ENCODERS[family]) {
     // Hugging Face names as stored: the text-encoder builder reads them as well as OpenCLIP's.
@@ -64,6 +123,7 @@ export async function readDiffusersFolder(
       family,
       predictionType: await schedulerPredictionType(dir),
       unetInChannels,
+      ...(guidanceDistilled === undefined ? {} : { guidanceDistilled }),
       textEncoders: textEncoders.map(({ kind }) => kind),
       hasVae,
     },
@@ -73,6 +133,7 @@ export async function readDiffusersFolder(
       textEncoders,
     },
     files,
+    tokenizerDirs: { t5: path.join(dir, 'tokenizer_2') },
   };
 }
 

@@ -25,10 +25,18 @@ export const TEXT_ENCODER_PREFIXES: Readonly<
     },
     { kind: 'openclip-bigg', prefix: 'conditioner.embedders.1.model.' },
   ],
+  // ComfyUI's all-in-one FLUX files (CLIP-L pooled output, T5-XXL hidden states).
+  flux: [
+    { kind: 'clip-l', prefix: 'text_encoders.clip_l.transformer.', ensureLeading: 'text_model.' },
+    { kind: 't5', prefix: 'text_encoders.t5xxl.transformer.' },
+  ],
   // SD3 files carry any of them ("incl_clips", "incl_clips_t5xxl") or none; all in HF names.
   sd3: [
     { kind: 'clip-l', prefix: 'text_encoders.clip_l.transformer.', ensureLeading: 'text_model.' },
     { kind: 'openclip-bigg', prefix: 'text_encoders.clip_g.transformer.' },
-    { kind: 't5-xxl', prefix: 'text_encoders.t5xxl.transformer.' },
+    { kind: 't5', prefix: 'text_encoders.t5xxl.transformer.' },
   ],
 };
+
+/** All-in-one FLUX files keep the VAE under `vae.` (ComfyUI) or LDM's `first_stage_model.`. */
+export const FLUX_VAE_PREFIXES = ['vae.', VAE_PREFIX] as const;

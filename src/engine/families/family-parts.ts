@@ -1,13 +1,15 @@
 import type { LatentProjection } from '../image/latent-preview.ts';
-import type { RunOutputs } from '../onnx/onnx-model.ts';
+import type { OnnxModel, RunOutputs } from '../onnx/onnx-model.ts';
 import type { TextConditioning } from '../pipeline/text-conditioning.ts';
+import type { AnySchedulerName, FlowTimestepOptions } from '../schedulers/scheduler.ts';
+import type { Denoiser, DenoiserInputs } from './denoiser.ts';
 
 /** What one text encoder contributes to the conditioning of N prompts. */
 export interface EncoderContribution {
-  /** [N, 77, D] */
-  readonly hidden: Float32Array;
-  readonly dims: readonly number[];
-  /** [N, P] pooled projection, for families whose UNet takes one. */
+  /** [N, L, D]; absent when the family takes only this encoder's pooled output (FLUX's CLIP). */
+  readonly hidden?: Float32Array;
+  readonly dims?: readonly number[];
+  /** [N, P] pooled projection, for families whose denoiser takes one. */
   readonly pooled?: Float32Array;
   readonly pooledSize: number;
 }
@@ -32,9 +34,17 @@ export type CombineText = (
 ) => TextConditioning;
 
 /**
+ * How the guidance scale acts: `classifier-free` runs the denoiser on the negative and the
+ * positive prompt and extrapolates; `embedded` feeds the scale to a guidance-distilled model as an
+ * input (FLUX.1-dev) and runs it once, with no negative prompt.
+ */
+export type GuidanceKind = 'classifier-free' | 'embedded';
+
+/**
  * A model family as the parts the generation loop composes: how text conditions the denoiser,
- * what else the denoiser takes, and the latent format. The loop holds no `family` branches; a new
- * family (FLUX, SD 3.5) is a new file implementing this, registered in `families.ts`.
+ * what the denoiser is and takes, which schedulers suit it, and the latent format. The loop holds
+ * no `family` branches; a new family (FLUX, SD 3.5) is a new file implementing this, registered in
+ * `families.ts`.
  */
 export interface FamilyParts {
   /** Text conditioning: what each encoder's outputs contribute (concatenated in encoder order). */
@@ -43,8 +53,19 @@ export interface FamilyParts {
   readonly combineText?: CombineText;
   /** An empty negative prompt conditions on zeros (diffusers' `force_zeros_for_empty_prompt`). */
   readonly zeroEmptyNegativePrompt: boolean;
+  readonly guidance: GuidanceKind;
+  /** The schedulers a request may name for this family. */
+  readonly schedulers: readonly AnySchedulerName[];
   /** Denoiser inputs beyond sample, timestep and hidden states: SDXL's size/crop `time_ids`. */
   readonly timeIds?: (count: number, height: number, width: number) => Float32Array;
+  /** Flow families: where a run of `steps` places its noise levels for a latent of this size. */
+  readonly flowTimesteps?: (
+    steps: number,
+    latentHeight: number,
+    latentWidth: number,
+  ) => FlowTimestepOptions;
+  /** Wraps the family's denoising network for one batch. */
+  readonly createDenoiser: (model: OnnxModel, inputs: DenoiserInputs) => Denoiser;
   readonly latentFormat: LatentFormat;
 }
 
@@ -52,7 +73,7 @@ export interface FamilyParts {
 export interface LatentFormat {
   /** Default VAE `scaling_factor` when the model does not state one. */
   readonly scalingFactor: number;
-  /** Default VAE `shift_factor` (latents = (z − shift) · scale); 0 before SD3. */
+  /** Default VAE `shift_factor` (latents = (z − shift) · scale; FLUX's and SD3's VAEs centre theirs); 0 for SD. */
   readonly shiftFactor: number;
   /** Native resolution in latent cells per side (64 → 512 px for SD). */
   readonly nativeLatentSide: number;

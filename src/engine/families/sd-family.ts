@@ -1,4 +1,6 @@
 import { EngineError } from '../engine-error.ts';
+import { UnetRunner } from '../pipeline/unet-runner.ts';
+import { SCHEDULER_NAMES } from '../schedulers/scheduler.ts';
 import type { FamilyParts } from './family-parts.ts';
 
 /** SD 1.x / 2.x: one encoder's last hidden state; 4-channel latents at 0.18215. */
@@ -9,6 +11,9 @@ export const SD_FAMILY: FamilyParts = {
     return { hidden: hidden.data as Float32Array, dims: hidden.dims, pooledSize: 0 };
   },
   zeroEmptyNegativePrompt: false,
+  guidance: 'classifier-free',
+  schedulers: SCHEDULER_NAMES,
+  createDenoiser: (model, inputs) => new UnetRunner(model, inputs),
   latentFormat: {
     scalingFactor: 0.18215,
     shiftFactor: 0,

@@ -1,6 +1,8 @@
 import { EngineError } from '../engine-error.ts';
 import type { RunOutputs } from '../onnx/onnx-model.ts';
 import type { TextConditioning } from '../pipeline/text-conditioning.ts';
+import { UnetRunner } from '../pipeline/unet-runner.ts';
+import { FLOW_SCHEDULER_NAMES } from '../schedulers/scheduler.ts';
 import type { EncoderContribution, FamilyParts } from './family-parts.ts';
 
 /** T5's share of SD3's token sequence: 77 tokens, zeros when the model runs without T5-XXL. */
@@ -11,6 +13,8 @@ const T5_TOKENS = 77;
  * side, zero-padded to T5's width, followed along the sequence by T5-XXL's 77 states (zeros
  * without T5, as diffusers does); pooled: CLIP-L's unprojected pooled output ‖ CLIG-G's projection.
  * 16-channel latents at scale 1.5305 and shift 0.0609; an empty negative prompt is encoded as is.
+ * The MMDiT takes latents as they are (it patches them itself), so the UNet's runner feeds it, with
+ * classifier-free guidance; flow-matching Euler steps at the static shift of its scheduler config.
  */
 export const SD3_FAMILY: FamilyParts = {
   selectEncoderOutputs: (outputs, label) => {
@@ -34,7 +38,7 @@ export const SD3_FAMILY: FamilyParts = {
     };
   },
   combineText: (parts, count, input) => {
-    const [clipL, clipG, t5] = parts;
+    const [clipL, clipG, t5] = parts.map(withHidden);
     if (!clipL || !clipG) {
       throw new EngineError('MODEL_INVALID', 'SD3 conditions on CLIP-L and CLIP-G; one is missing');
     }
@@ -65,6 +69,9 @@ export const SD3_FAMILY: FamilyParts = {
     };
   },
   zeroEmptyNegativePrompt: false,
+  guidance: 'classifier-free',
+  schedulers: FLOW_SCHEDULER_NAMES,
+  createDenoiser: (model, inputs) => new UnetRunner(model, inputs),
   latentFormat: {
     scalingFactor: 1.5305,
     shiftFactor: 0.0609,
@@ -94,6 +101,16 @@ export const SD3_FAMILY: FamilyParts = {
   },
 };
 
+type WithHidden = EncoderContribution & { hidden: Float32Array; dims: readonly number[] };
+
+/** Every SD3 encoder contributes hidden states. */
+function withHidden(part: EncoderContribution): WithHidden {
+  if (!part.hidden || !part.dims) {
+    throw new EngineError('MODEL_INVALID', 'an SD3 text encoder contributed no hidden states');
+  }
+  return part as WithHidden;
+}
+
 /** N of the highest `hidden_states.N`, or undefined for an encoder without them (T5). */
 function highestHiddenState(outputs: RunOutputs): number | undefined {
   const layers = Object.keys(outputs)
@@ -107,7 +124,7 @@ function highestHiddenState(outputs: RunOutputs): number | undefined {
 function placeSideBySide(
   target: Float32Array,
   base: number,
-  clips: readonly EncoderContribution[],
+  clips: readonly WithHidden[],
   item: number,
   tokens: number,
   width: number,

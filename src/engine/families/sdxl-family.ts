@@ -1,4 +1,6 @@
 import { EngineError } from '../engine-error.ts';
+import { UnetRunner } from '../pipeline/unet-runner.ts';
+import { SCHEDULER_NAMES } from '../schedulers/scheduler.ts';
 import type { RunOutputs } from '../onnx/onnx-model.ts';
 import type { FamilyParts } from './family-parts.ts';
 
@@ -18,6 +20,9 @@ export const SDXL_FAMILY: FamilyParts = {
     };
   },
   zeroEmptyNegativePrompt: true,
+  guidance: 'classifier-free',
+  schedulers: SCHEDULER_NAMES,
+  createDenoiser: (model, inputs) => new UnetRunner(model, inputs),
   // [original h, w, crop top, left, target h, w]: generated at the size asked for, uncropped.
   timeIds: (count, height, width) => {
     const row = [height, width, 0, 0, height, width];

@@ -1,4 +1,8 @@
-import type { AnySchedulerName, SchedulerName } from '../schedulers/scheduler.ts';
+import type {
+  AnySchedulerName,
+  FlowSchedulerName,
+  SchedulerName,
+} from '../schedulers/scheduler.ts';
 
 /** The generation parameters embedded in every image, enough to reproduce it. */
 export interface GenerationParameters {
@@ -31,16 +35,19 @@ export const A1111_SAMPLERS: Readonly<
   lcm: { sampler: 'LCM', schedule: 'Automatic' },
 };
 
-/** Forge's label for flow-matching Euler, which AUTOMATIC1111 itself does not have. */
-const INFOTEXT_SAMPLERS: Readonly<Record<AnySchedulerName, { sampler: string; schedule: string }>> =
-  { ...A1111_SAMPLERS, flow_euler: { sampler: 'Euler', schedule: 'Simple' } };
+/** Flow-matching models' sampler as AUTOMATIC1111 Forge and ComfyUI label FLUX runs. */
+export const A1111_FLOW_SAMPLERS: Readonly<
+  Record<FlowSchedulerName, { sampler: string; schedule: string }>
+> = {
+  flow_euler: { sampler: 'Euler', schedule: 'Simple' },
+};
 
 /**
  * The `parameters` text AUTOMATIC1111 writes into its PNGs: prompt, negative prompt, then one
  * line of `Key: value` pairs, values quoted as JSON when they hold a comma, colon or newline.
  */
 export function formatInfotext(parameters: GenerationParameters): string {
-  const { sampler, schedule } = INFOTEXT_SAMPLERS[parameters.scheduler];
+  const { sampler, schedule } = { ...A1111_SAMPLERS, ...A1111_FLOW_SAMPLERS }[parameters.scheduler];
   const pairs: [string, string | number | undefined][] = [
     ['Steps', parameters.steps],
     ['Sampler', sampler],

@@ -1,5 +1,5 @@
 import { EngineError } from '../engine-error.ts';
-import { schedulerNamesFor } from '../schedulers/scheduler.ts';
+import { FAMILIES } from '../families/families.ts';
 import type { ModelOverrides } from '../types.ts';
 import type { ModelManifest } from './model-manifest.ts';
 
@@ -13,11 +13,11 @@ export function applyModelOverrides(
 ): ModelManifest {
   if (!overrides) return manifest;
   const { predictionType, scheduler, width, height, steps, guidanceScale } = overrides;
-  const accepted = schedulerNamesFor(manifest.schedulerConfig);
-  if (scheduler !== undefined && !accepted.includes(scheduler)) {
+  const { schedulers } = FAMILIES[manifest.family];
+  if (scheduler !== undefined && !schedulers.includes(scheduler)) {
     throw new EngineError(
       'MODEL_INVALID',
-      `scheduler override '${String(scheduler)}' is not one of ${accepted.join(', ')}`,
+      `scheduler override '${String(scheduler)}' is not one of ${schedulers.join(', ')}`,
     );
   }
   for (const [name, side] of [

@@ -1,5 +1,5 @@
 import type { CheckpointLayout, Sd3Variant } from '../checkpoint/checkpoint-layout.ts';
-import type { SchedulerConfig } from '../schedulers/scheduler.ts';
+import type { AnySchedulerName, SchedulerConfig } from '../schedulers/scheduler.ts';
 
 /**
  * Each SD 3.x release's recommended sampling, from its Hugging Face model card (diffusers
@@ -14,13 +14,23 @@ const SD3_RELEASES: Readonly<Record<Sd3Variant, { steps: number; guidanceScale: 
   'sd3.5-large-turbo': { steps: 4, guidanceScale: 0 },
 };
 
-export function sd3Defaults(layout: CheckpointLayout): { steps: number; guidanceScale: number } {
-  return SD3_RELEASES[layout.variant ?? 'sd3.5-large'];
-}
-
 /** Every released SD 3.x model samples flow matching with shift 3.0 (diffusers' scheduler config). */
-export const SD3_SCHEDULER_CONFIG: SchedulerConfig = {
+const SD3_SCHEDULER_CONFIG: SchedulerConfig = {
   _class_name: 'FlowMatchEulerDiscreteScheduler',
   num_train_timesteps: 1000,
   shift: 3.0,
 };
+
+/** An SD 3.x release's schedule, sampler, steps and guidance. */
+export function sd3Sampling(layout: CheckpointLayout): {
+  schedulerConfig: SchedulerConfig;
+  defaultScheduler: AnySchedulerName;
+  steps: number;
+  guidanceScale: number;
+} {
+  return {
+    schedulerConfig: SD3_SCHEDULER_CONFIG,
+    defaultScheduler: 'flow_euler',
+    ...SD3_RELEASES[layout.variant ?? 'sd3.5-large'],
+  };
+}

@@ -4,6 +4,7 @@ import { formatInfotext, type GenerationParameters } from '../image/infotext.ts'
 import { latentPreview, type LatentProjection } from '../image/latent-preview.ts';
 import { tensorToRgb } from '../image/pixels.ts';
 import type { FamilyParts } from '../families/family-parts.ts';
+import type { RotaryAxes } from '../flow/rotary-positions.ts';
 import type { ModelManifest } from '../model/model-manifest.ts';
 import type { OnnxModel } from '../onnx/onnx-model.ts';
 import { GaussianNoise } from '../random/gaussian-noise.ts';
@@ -24,7 +25,6 @@ import { blankInpaintingInit, prepareInitImages, type PreparedInit } from './ini
 import { resolveBatch, type ResolvedBatch } from './resolve-batch.ts';
 import { schedulerConfigFor } from './scheduler-config-for.ts';
 import type { TextConditioner } from './text-conditioning.ts';
-import { UnetRunner } from './unet-runner.ts';
 import type { Vae } from './vae.ts';
 
 /** The loaded parts of a pipeline; built by `loadPipeline`. */
@@ -37,8 +37,10 @@ export interface PipelineParts {
   readonly safety: SafetyChecker | undefined;
   readonly models: readonly OnnxModel[];
   readonly previewProjection: LatentProjection;
-  /** The family's parts the loop composes (time ids, empty-negative handling). */
+  /** The family's parts the loop composes (denoiser, guidance, time ids, empty negatives). */
   readonly family: FamilyParts;
+  /** Transformers with rotary position embeddings: what their weights cannot say. */
+  readonly rotaryAxes?: RotaryAxes;
 }
 
 /** A generated image with the batch item it belongs to. */
@@ -123,15 +125,20 @@ export class DiffusionPipeline {
       shared.scheduler,
       schedulerConfigFor(shared.scheduler, manifest.schedulerConfig),
     );
-    scheduler.setTimesteps(shared.steps);
+    const { family } = this.#parts;
+    scheduler.setTimesteps(
+      shared.steps,
+      family.flowTimesteps?.(shared.steps, latentHeight, latentWidth),
+    );
     const startIndex = this.#startIndex(scheduler, shared.steps, shared.strength, warnings);
 
-    const classifierFree = shared.guidanceScale > 1 && !manifest.isLcm;
+    const classifierFree =
+      family.guidance === 'classifier-free' && shared.guidanceScale > 1 && !manifest.isLcm;
     const prompts = items.map((item) => item.prompt);
     const negatives = items.map((item) => item.negativePrompt);
     const conditioning = await this.#parts.text.encode(
       classifierFree ? [...negatives, ...prompts] : prompts,
-      classifierFree && this.#parts.family.zeroEmptyNegativePrompt
+      classifierFree && family.zeroEmptyNegativePrompt
         ? negatives.map((text) => text === '').concat(prompts.map(() => false))
         : [],
     );
@@ -157,7 +164,7 @@ export class DiffusionPipeline {
     signal?.throwIfAborted();
 
     let latents = this.#initialLatents(scheduler, initialNoise, init, startIndex, shared.strength);
-    const unet = new UnetRunner(this.#parts.unet, {
+    const unet = family.createDenoiser(this.#parts.unet, {
       batch: count,
       latentChannels: channels,
       latentHeight,
@@ -166,10 +173,11 @@ export class DiffusionPipeline {
       guidanceScale: shared.guidanceScale,
       classifierFree,
       inpaint: init?.nineChannel,
-      timeIds: this.#parts.family.timeIds?.(count, shared.height, shared.width),
+      timeIds: family.timeIds?.(count, shared.height, shared.width),
       timestepCond: this.#parts.unet.hasInput('timestep_cond')
         ? guidanceScaleEmbedding(shared.guidanceScale, this.#timestepCondDim(), count)
         : undefined,
+      rotaryAxes: this.#parts.rotaryAxes,
     });
 
     const totalSteps = scheduler.timesteps.length - startIndex;

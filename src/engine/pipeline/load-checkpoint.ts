@@ -1,24 +1,109 @@
 import path from 'node:path';
 import type { CheckpointSource } from '../checkpoint/checkpoint-source.ts';
 import { assertFileUnchanged } from '../checkpoint/file-identity.ts';
+import type { TextEncoderIndex } from '../checkpoint/checkpoint-components.ts';
+import type { CheckpointFamily } from '../checkpoint/checkpoint-layout.ts';
 import {
+  buildFluxTransformer,
+  buildMmdit,
+  buildT5Encoder,
+  buildTextEncoder,
+  buildUnet,
   buildVaeDecoder,
   buildVaeEncoder,
+  fluxTransformerShape,
   type BuiltGraph,
   type GraphPrecision,
+  type UnetHeads,
 } from '../checkpoint/graphs/index.ts';
+import type { TensorIndex } from '../checkpoint/tensor-ref.ts';
 import { EngineError } from '../engine-error.ts';
 import { FAMILIES } from '../families/families.ts';
 import { applyModelOverrides } from '../model/apply-model-overrides.ts';
-import { checkpointManifest } from '../model/checkpoint-manifest.ts';
+import type { RotaryAxes } from '../flow/rotary-positions.ts';
+import {
+  checkpointManifest,
+  t5Settings,
+  TEXT_ENCODER_SETTINGS,
+} from '../model/checkpoint-manifest.ts';
 import { OnnxModel } from '../onnx/onnx-model.ts';
+import { BUNDLED_CLIP_TOKENIZER_DIR } from '../text/bundled-clip-tokenizer.ts';
+import { ClipTokenizer } from '../text/clip-tokenizer.ts';
+import { T5Tokenizer } from '../text/t5-tokenizer.ts';
 import type { ModelOverrides, PipelineOptions } from '../types.ts';
-import type { CheckpointGraphSettings } from './checkpoint-graph-settings.ts';
-import { checkpointTextEncoder } from './checkpoint-text-encoders.ts';
-import { DENOISER_GRAPHS } from './denoiser-graphs.ts';
 import { DiffusionPipeline } from './diffusion-pipeline.ts';
 import { TextConditioner, type TextEncoderUnit } from './text-conditioning.ts';
 import { Vae } from './vae.ts';
+
+/**
+ * What a checkpoint's weights cannot say, for architectures other than the released ones (the
+ * real models' values are the defaults): head widths, the SDXL size embedding, the tokenizer.
+ */
+export interface CheckpointGraphSettings {
+  /** A tokenizer folder (`merges.txt`, optional `vocab.json`); the bundled CLIP one by default. */
+  readonly tokenizerDir?: string;
+  /** Attention head width of each text encoder, in order; 64 in every released encoder. */
+  readonly textHeadDims?: readonly number[];
+  /** UNet attention heads; 8 heads for SD 1.x, 64-wide heads otherwise. */
+  readonly unetHeads?: UnetHeads;
+  /** SDXL: width of each size/crop embedding in `time_ids`; 256. */
+  readonly timeIdWidth?: number;
+  /**
+   * A folder holding T5's `tokenizer.json`. Default: the diffusers folder's `tokenizer_2/`, or for
+   * a single file a `tokenizer_2/` folder beside it (FLUX.1's own, from its Hugging Face repository).
+   */
+  readonly t5TokenizerDir?: string;
+  /** FLUX: the rotary axes; FLUX.1's [16, 56, 56] at θ 10000 for 128-wide heads. */
+  readonly rotaryAxes?: RotaryAxes;
+}
+
+/** FLUX.1's rotary position axes (BFL `axes_dim`, `theta`), for its 128-wide heads. */
+const FLUX1_ROTARY_AXES: RotaryAxes = { dims: [16, 56, 56], theta: 10000 };
+
+/** How a family's denoiser is compiled, and what it needs beyond its graph. */
+interface DenoiserSpec {
+  readonly graph: (
+    index: TensorIndex,
+    settings: CheckpointGraphSettings,
+    precision: GraphPrecision,
+  ) => BuiltGraph;
+  readonly rotaryAxes?: (index: TensorIndex, settings: CheckpointGraphSettings) => RotaryAxes;
+}
+
+/** Each family's denoiser: an SD UNet, the FLUX transformer, SD3's MMDiT. */
+const DENOISERS: Readonly<Record<CheckpointFamily, DenoiserSpec>> = {
+  sd1: { graph: unetGraph },
+  sd2: { graph: unetGraph },
+  sdxl: { graph: unetGraph },
+  flux: {
+    graph: (index, _settings, precision) => buildFluxTransformer(index, { precision }),
+    rotaryAxes: rotaryAxesOf,
+  },
+  sd3: { graph: (index, _settings, precision) => buildMmdit(index, { precision }) },
+};
+
+function unetGraph(
+  index: TensorIndex,
+  settings: CheckpointGraphSettings,
+  precision: GraphPrecision,
+): BuiltGraph {
+  return buildUnet(index, {
+    precision,
+    ...(settings.unetHeads ? { heads: settings.unetHeads } : {}),
+    ...(settings.timeIdWidth ? { timeIdWidth: settings.timeIdWidth } : {}),
+  });
+}
+
+/** The rotary axes of a FLUX transformer: configured, or FLUX.1's for its head width. */
+function rotaryAxesOf(index: TensorIndex, settings: CheckpointGraphSettings): RotaryAxes {
+  if (settings.rotaryAxes) return settings.rotaryAxes;
+  const { headDim } = fluxTransformerShape(index);
+  if (headDim === 128) return FLUX1_ROTARY_AXES;
+  throw new EngineError(
+    'MODEL_UNSUPPORTED',
+    `a FLUX transformer with ${headDim}-wide heads: its rotary axes are not FLUX.1's; set them`,
+  );
+}
 
 export interface CheckpointLoadOptions extends PipelineOptions {
   readonly name?: string;
@@ -50,31 +135,47 @@ export async function loadCheckpointPipeline(
     return model;
   };
   try {
-    const unet = await create('unet', () =>
-      DENOISER_GRAPHS[source.layout.family](components.unet, settings, precision),
-    );
+    const { layout } = source;
+    const denoiser = DENOISERS[layout.family];
+    const unet = await create('unet', () => denoiser.graph(components.unet, settings, precision));
+    const textUnit = async (encoder: TextEncoderIndex, index: number): Promise<TextEncoderUnit> => {
+      const label = index === 0 ? 'text_encoder' : `text_encoder_${index + 1}`;
+      if (encoder.kind === 't5') {
+        const t5 = t5Settings(layout);
+        const tokenizerDir =
+          settings.t5TokenizerDir ??
+          source.tokenizerDirs?.t5 ??
+          path.join(path.dirname(location), t5.tokenizerFolder);
+        return {
+          tokenizer: await T5Tokenizer.load(tokenizerDir, t5.tokens),
+          model: await create(label, () => buildT5Encoder(encoder.index, { precision })),
+        };
+      }
+      const { activation, clipSkip, padToken, projection } = TEXT_ENCODER_SETTINGS[encoder.kind];
+      return {
+        tokenizer: await ClipTokenizer.load(
+          settings.tokenizerDir ?? BUNDLED_CLIP_TOKENIZER_DIR,
+          padToken ? { padToken } : {},
+        ),
+        model: await create(label, () =>
+          buildTextEncoder(encoder.index, {
+            precision,
+            activation,
+            clipSkip,
+            projection,
+            headDim: settings.textHeadDims?.[index] ?? 64,
+          }),
+        ),
+      };
+    };
     const units: TextEncoderUnit[] = [];
     for (const [index, encoder] of components.textEncoders.entries()) {
-      if (encoder.kind === 't5-xxl' && options.overrides?.t5 === false) continue;
-      const label = index === 0 ? 'text_encoder' : `text_encoder_${index + 1}`;
-      units.push(
-        await checkpointTextEncoder(encoder, index, settings, {
-          location,
-          precision,
-          create,
-          label,
-        }),
-      );
+      // SD3 runs without T5 when told to (zeros in its place): 19 GB less in fp32.
+      if (encoder.kind === 't5' && options.overrides?.t5 === false) continue;
+      units.push(await textUnit(encoder, index));
     }
     const join = family.combineText;
     const tokenWidth = unet.input('encoder_hidden_states').shape[2];
-    const text = new TextConditioner(
-      family.selectEncoderOutputs,
-      units,
-      join && typeof tokenWidth === 'number'
-        ? (parts, count) => join(parts, count, { tokenWidth })
-        : undefined,
-    );
     const vaeIndex = components.vae;
     if (!vaeIndex) throw new EngineError('MODEL_UNSUPPORTED', `${location} carries no VAE`);
     const vae = new Vae(
@@ -86,13 +187,22 @@ export async function loadCheckpointPipeline(
     return new DiffusionPipeline({
       name: options.name ?? path.basename(location).replace(/\.safetensors$/i, ''),
       manifest,
-      text,
+      text: new TextConditioner(
+        family.selectEncoderOutputs,
+        units,
+        join && typeof tokenWidth === 'number'
+          ? (parts, count) => join(parts, count, { tokenWidth })
+          : undefined,
+      ),
       unet,
       vae,
       safety: undefined,
       models,
       previewProjection: family.latentFormat.previewProjection,
       family,
+      ...(denoiser.rotaryAxes
+        ? { rotaryAxes: denoiser.rotaryAxes(components.unet, settings) }
+        : {}),
     });
   } catch (error) {
     await Promise.all(models.map((model) => model.dispose()));

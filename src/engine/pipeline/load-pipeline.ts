@@ -8,8 +8,7 @@ import { SafetyChecker } from '../safety/safety-checker.ts';
 import { ClipTokenizer } from '../text/clip-tokenizer.ts';
 import type { ModelOverrides, PipelineOptions } from '../types.ts';
 import { DiffusionPipeline } from './diffusion-pipeline.ts';
-import type { CheckpointGraphSettings } from './checkpoint-graph-settings.ts';
-import { loadCheckpointPipeline } from './load-checkpoint.ts';
+import { type CheckpointGraphSettings, loadCheckpointPipeline } from './load-checkpoint.ts';
 import { TextConditioner, type TextEncoderUnit } from './text-conditioning.ts';
 import { Vae } from './vae.ts';
 

@@ -1,7 +1,8 @@
 import { EngineError } from '../engine-error.ts';
 import type { ModelManifest } from '../model/model-manifest.ts';
 import { randomSeed } from '../random/gaussian-noise.ts';
-import { type AnySchedulerName, schedulerNamesFor } from '../schedulers/scheduler.ts';
+import { FAMILIES } from '../families/families.ts';
+import type { AnySchedulerName } from '../schedulers/scheduler.ts';
 import type { BatchItem, InputImage, OutputFormat } from '../types.ts';
 
 /** What every item of one UNet batch must share. */
@@ -89,11 +90,11 @@ function resolveShared(manifest: ModelManifest, request: BatchItem): SharedSetti
     throw invalid('guidance_scale', `guidance_scale must be from 0 to 50, got ${guidanceScale}`);
   }
   const scheduler = request.scheduler ?? manifest.defaultScheduler;
-  const accepted = schedulerNamesFor(manifest.schedulerConfig);
-  if (!accepted.includes(scheduler)) {
+  const { schedulers } = FAMILIES[manifest.family];
+  if (!schedulers.includes(scheduler)) {
     throw invalid(
       'scheduler',
-      `scheduler '${String(scheduler)}' does not suit this model; one of ${accepted.join(', ')}`,
+      `scheduler '${String(scheduler)}' does not suit this model; one of ${schedulers.join(', ')}`,
     );
   }
   const mode = request.mask ? 'inpaint' : request.initImage ? 'img2img' : 'txt2img';

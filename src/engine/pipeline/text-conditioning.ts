@@ -74,9 +74,14 @@ export class TextConditioner {
 
 /** Hidden states side by side on the feature axis (SDXL's CLIP-L ‖ bigG); the last pooled vector. */
 export function concatHidden(
-  parts: readonly EncoderContribution[],
+  contributions: readonly EncoderContribution[],
   count: number,
 ): TextConditioning {
+  // Encoders that contribute only a pooled output (FLUX's CLIP) add no hidden-state width.
+  const parts = contributions.filter(
+    (part): part is EncoderContribution & { hidden: Float32Array; dims: readonly number[] } =>
+      part.hidden !== undefined && part.dims !== undefined,
+  );
   const sequenceLength = parts[0]?.dims[1] ?? 77;
   const sizes = parts.map((part) => part.dims[2] ?? 0);
   const hiddenSize = sizes.reduce((sum, size) => sum + size, 0);
@@ -94,7 +99,7 @@ export function concatHidden(
       }
     }
   }
-  const pooledPart = parts.findLast((part) => part.pooled !== undefined);
+  const pooledPart = contributions.findLast((part) => part.pooled !== undefined);
   return {
     hiddenStates,
     sequenceLength,

@@ -1,40 +1,21 @@
 import { EngineError } from '../engine-error.ts';
 import type { HostTensor, OnnxModel } from '../onnx/onnx-model.ts';
-import type { TextConditioning } from './text-conditioning.ts';
-
-/** What stays fixed across the steps of one batch. */
-export interface UnetBatchInputs {
-  readonly batch: number;
-  readonly latentChannels: number;
-  readonly latentHeight: number;
-  readonly latentWidth: number;
-  /** Rows `[uncond × batch, cond × batch]` under guidance, else `[cond × batch]`. */
-  readonly conditioning: TextConditioning;
-  readonly guidanceScale: number;
-  readonly classifierFree: boolean;
-  /** 9-channel inpainting: per item a 1-channel mask and the 4-channel masked-image latents. */
-  readonly inpaint:
-    { readonly mask: Float32Array; readonly maskedLatents: Float32Array } | undefined;
-  /** SDXL `time_ids`, one row of 6 per item. */
-  readonly timeIds: Float32Array | undefined;
-  /** LCM guidance embedding, one row per item. */
-  readonly timestepCond: Float32Array | undefined;
-}
+import type { Denoiser, DenoiserInputs } from '../families/denoiser.ts';
 
 /**
  * Feeds the UNet one step at a time: lays out the batch (guidance doubles it, inpainting adds
  * channels), shapes the timestep the way the graph declares it, and merges the guided halves.
  */
-export class UnetRunner {
+export class UnetRunner implements Denoiser {
   readonly #model: OnnxModel;
-  readonly #inputs: UnetBatchInputs;
+  readonly #inputs: DenoiserInputs;
   readonly #rows: number;
   readonly #constantFeeds: Record<string, HostTensor>;
   readonly #sample: Float32Array;
   readonly #sampleChannels: number;
   readonly #timestepDims: (rows: number) => number[];
 
-  constructor(model: OnnxModel, inputs: UnetBatchInputs) {
+  constructor(model: OnnxModel, inputs: DenoiserInputs) {
     this.#model = model;
     this.#inputs = inputs;
     this.#rows = inputs.classifierFree ? inputs.batch * 2 : inputs.batch;

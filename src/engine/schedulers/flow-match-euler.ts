@@ -8,24 +8,8 @@ import {
 } from './config-values.ts';
 import { linspace } from './numpy-ranges.ts';
 import { OutputBuffers } from './output-buffers.ts';
-import type { Scheduler, SchedulerConfig } from './scheduler.ts';
+import type { FlowTimestepOptions, Scheduler, SchedulerConfig } from './scheduler.ts';
 import { assertSameLength, assertStepCount, assertStepIndex } from './step-checks.ts';
-
-/** How `setTimesteps` places the steps of a flow-matching run. */
-export interface FlowTimestepOptions {
-  /**
-   * The resolution-dependent shift μ (FLUX.1-dev and others with `use_dynamic_shifting`). When
-   * absent it is derived from `imageSequenceLength` with {@link flowShiftMu}.
-   */
-  readonly mu?: number;
-  /** Latent tokens of the image (FLUX: (H/16)·(W/16)); gives μ when `mu` is absent. */
-  readonly imageSequenceLength?: number;
-  /**
-   * Explicit noise levels, one per step, highest first (diffusers pipelines pass
-   * `linspace(1, 1/steps, steps)` for FLUX). They are shifted like the default ones.
-   */
-  readonly sigmas?: readonly number[];
-}
 
 /**
  * The flow-matching shift μ for an image of `imageSequenceLength` latent tokens: a line through

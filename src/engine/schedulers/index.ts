@@ -1,10 +1,13 @@
-export type { FlowSchedulerName, Scheduler, SchedulerConfig, SchedulerName } from './scheduler.ts';
+export type {
+  AnySchedulerName,
+  FlowSchedulerName,
+  FlowTimestepOptions,
+  Scheduler,
+  SchedulerConfig,
+  SchedulerName,
+} from './scheduler.ts';
 export { FLOW_SCHEDULER_NAMES, SCHEDULER_NAMES } from './scheduler.ts';
-export {
-  FlowMatchEulerScheduler,
-  flowShiftMu,
-  type FlowTimestepOptions,
-} from './flow-match-euler.ts';
+export { FlowMatchEulerScheduler, flowShiftMu } from './flow-match-euler.ts';
 export { createScheduler, schedulerNameForConfig } from './create-scheduler.ts';
 export type { PredictionType } from './prediction.ts';
 export type { TimestepSpacing } from './timestep-spacing.ts';

@@ -26,8 +26,12 @@ export interface Scheduler {
   /** How many UNet evaluations each entry of `timesteps` stands for (PNDM repeats one). Usually 1. */
   readonly order: number;
 
-  /** Computes `timesteps` (and `sigmas`) for an inference run of `steps` steps. */
-  setTimesteps(steps: number): void;
+  /**
+   * Computes `timesteps` (and `sigmas`) for an inference run of `steps` steps. `flow` places a
+   * flow-matching run's steps (explicit σs, the resolution-dependent shift); other schedulers
+   * take no options.
+   */
+  setTimesteps(steps: number, flow?: FlowTimestepOptions): void;
 
   /**
    * Scales the latents before the UNet call at `stepIndex` (Euler family divides by √(σ²+1)).
@@ -61,6 +65,22 @@ export interface Scheduler {
   addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array;
 }
 
+/** How `setTimesteps` places the steps of a flow-matching run. */
+export interface FlowTimestepOptions {
+  /**
+   * The resolution-dependent shift μ (FLUX.1-dev and others with `use_dynamic_shifting`). When
+   * absent it is derived from `imageSequenceLength` (`flowShiftMu` in flow-match-euler.ts).
+   */
+  readonly mu?: number;
+  /** Latent tokens of the image (FLUX: (H/16)·(W/16)); gives μ when `mu` is absent. */
+  readonly imageSequenceLength?: number;
+  /**
+   * Explicit noise levels, one per step, highest first (diffusers pipelines pass
+   * `linspace(1, 1/steps, steps)` for FLUX). They are shifted like the default ones.
+   */
+  readonly sigmas?: readonly number[];
+}
+
 export const SCHEDULER_NAMES = [
   'euler',
   'euler_a',
@@ -82,19 +102,6 @@ export const FLOW_SCHEDULER_NAMES = ['flow_euler'] as const;
 
 export type FlowSchedulerName = (typeof FLOW_SCHEDULER_NAMES)[number];
 
-/** Any scheduler the engine has; which of them a model accepts is {@link schedulerNamesFor}. */
-export type AnySchedulerName = SchedulerName | FlowSchedulerName;
-
-/**
- * The schedulers a model can run with: flow-matching models (their scheduler config is diffusers'
- * `FlowMatchEulerDiscreteScheduler`) only the flow ones, every other model only the others.
- */
-export function schedulerNamesFor(config: SchedulerConfig): readonly AnySchedulerName[] {
-  return config._class_name === 'FlowMatchEulerDiscreteScheduler'
-    ? FLOW_SCHEDULER_NAMES
-    : SCHEDULER_NAMES;
-}
-
 /** The subset of a diffusers `scheduler_config.json` that the schedulers read. */
 export interface SchedulerConfig {
   readonly _class_name?: string;
@@ -113,3 +120,6 @@ export interface SchedulerConfig {
   readonly clip_sample?: boolean;
   readonly [key: string]: unknown;
 }
+
+/** Any scheduler a request may name; each model family accepts its own subset. */
+export type AnySchedulerName = SchedulerName | FlowSchedulerName;

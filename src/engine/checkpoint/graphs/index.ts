@@ -10,3 +10,8 @@ export { buildUnet, type UnetHeads, type UnetOptions } from './unet.ts';
 export { buildVaeDecoder, buildVaeEncoder } from './vae.ts';
 export { buildMmdit, mmditShape, type MmditShape } from './mmdit.ts';
 export { buildT5Encoder, type T5EncoderOptions } from './t5-encoder.ts';
+export {
+  buildFluxTransformer,
+  fluxTransformerShape,
+  type FluxTransformerShape,
+} from './flux-transformer.ts';

@@ -73,8 +73,8 @@ function checkVae(weights: TensorIndex, part: 'encoder' | 'decoder'): void {
 
 /**
  * The LDM `AutoencoderKL` decoder: `latent_sample` `[batch, z, h, w]` (unscaled) → `sample`
- * `[batch, 3, 8h, 8w]` in [-1, 1]; `post_quant_conv` first, as `decode` does, where the model
- * has one (the 16-channel SD3 VAE has none).
+ * `[batch, 3, 8h, 8w]` in [-1, 1]; `post_quant_conv` first when there is one, as `decode` does
+ * (FLUX's and SD 3's 16-channel VAEs have none).
  */
 export function buildVaeDecoder(weights: TensorIndex, options: GraphOptions = {}): BuiltGraph {
   checkVae(weights, 'decoder');
@@ -87,6 +87,7 @@ export function buildVaeDecoder(weights: TensorIndex, options: GraphOptions = {}
     type: 'float',
     dims: ['batch', latentChannels, 'latent_height', 'latent_width'],
   });
+  // FLUX's and SD 3's VAEs have no quant convs.
   const quantized = root.has('post_quant_conv.weight')
     ? conv2d(root.scope('post_quant_conv'), latent)
     : latent;
@@ -108,7 +109,7 @@ export function buildVaeDecoder(weights: TensorIndex, options: GraphOptions = {}
 }
 
 /**
- * The LDM `AutoencoderKL` encoder, then `quant_conv` where the model has one (not SD3's): `sample` `[batch, 3, H, W]` in [-1, 1] →
+ * The LDM `AutoencoderKL` encoder, with `quant_conv` when there is one: `sample` `[batch, 3, H, W]` in [-1, 1] →
  * `latent_sample` (the distribution's mean, `[batch, z, H/8, W/8]`, unscaled) and
  * `latent_parameters` (mean ‖ log-variance).
  */
