@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { readCheckpoint } from '../../src/engine/checkpoint/read-checkpoint.ts';
-import { buildMmdit } from '../../src/engine/checkpoint/graphs/mmdit.ts';
+import { buildMmdit, mmditShape } from '../../src/engine/checkpoint/graphs/mmdit.ts';
+import { readSafetensors } from '../../src/engine/checkpoint/read-safetensors.ts';
 import { EngineError } from '../../src/engine/engine-error.ts';
 import { OnnxModel } from '../../src/engine/onnx/onnx-model.ts';
 import { loadCheckpointPipeline } from '../../src/engine/pipeline/load-checkpoint.ts';
@@ -20,6 +21,7 @@ import {
   reference,
   type ReferenceTensor,
 } from '../helpers/checkpoint-graphs.ts';
+import { writeSafetensors, type TensorSpec } from '../helpers/safetensors-files.ts';
 
 // The tiny SD 3.5 Large-architecture fixture (scripts/fixtures/make-sd3-fixtures.py): an
 // "incl_clips" single file (MMDiT, CLIP-L, CLIP-G, 16-channel VAE; no T5) whose text encoders
@@ -172,5 +174,60 @@ test('an SD3 file without its CLIP text encoders is detected but refused at load
       error instanceof EngineError &&
       error.code === 'MODEL_UNSUPPORTED' &&
       /carries no clip-l or openclip-bigg text encoder/.test(error.message),
+  );
+});
+
+/** The tensors of `file` under `prefix` (prefix removed), with their bytes, to write elsewhere. */
+async function tensorsUnder(file: string, prefix: string): Promise<TensorSpec[]> {
+  const { index } = await readSafetensors(file);
+  const bytes = await readFile(file);
+  return [...index]
+    .filter(([name]) => name.startsWith(prefix))
+    .map(([name, ref]) => ({
+      name: name.slice(prefix.length),
+      dtype: ref.dtype,
+      shape: ref.shape,
+      data: bytes.subarray(ref.offset, ref.offset + ref.length),
+    }));
+}
+
+test('a diffusers SD3 folder (transformer, two CLIPs, no T5) is read into the MMDiT builder names', async () => {
+  const folder = path.join(dir, 'stable-diffusion-3.5-medium');
+  for (const part of ['transformer', 'text_encoder', 'text_encoder_2', 'scheduler']) {
+    await mkdir(path.join(folder, part), { recursive: true });
+  }
+  await writeFile(
+    path.join(folder, 'model_index.json'),
+    JSON.stringify({ _class_name: 'StableDiffusion3Pipeline', text_encoder_3: [null, null] }),
+  );
+  await writeFile(
+    path.join(folder, 'scheduler', 'scheduler_config.json'),
+    JSON.stringify({ _class_name: 'FlowMatchEulerDiscreteScheduler', shift: 3.0 }),
+  );
+  await copyFile(
+    path.join(CHECKPOINTS, 'tiny-sd35-medium-diffusers.transformer.safetensors'),
+    path.join(folder, 'transformer', 'diffusion_pytorch_model.safetensors'),
+  );
+  for (const [part, prefix] of [
+    ['text_encoder', 'text_encoders.clip_l.transformer.'],
+    ['text_encoder_2', 'text_encoders.clip_g.transformer.'],
+  ] as const) {
+    await writeSafetensors(
+      path.join(folder, part, 'model.safetensors'),
+      await tensorsUnder(FILE, prefix),
+    );
+  }
+  const source = await readCheckpoint(folder, { preferHalf: false });
+  assert.ok(source);
+  assert.equal(source.layout.family, 'sd3');
+  assert.equal(source.layout.variant, 'sd3.5-medium');
+  assert.deepEqual(source.layout.textEncoders, ['clip-l', 'openclip-bigg']);
+  assert.equal(source.tokenizerDirs?.t5, path.join(folder, 'tokenizer_3'));
+  assert.deepEqual(mmditShape(source.components.unet).dualAttentionBlocks, [0]);
+  assert.ok(source.components.unet.has('final_layer.adaLN_modulation.1.chunks.0.weight'));
+  // The folder has no VAE: refused at load, saying so.
+  await assert.rejects(
+    loadCheckpointPipeline(folder, source, {}),
+    /stable-diffusion-3\.5-medium carries no VAE/,
   );
 });

@@ -17,7 +17,8 @@ export function sd3Variant(
   mmdit: TensorIndex,
   metadata: Readonly<Record<string, string>>,
 ): Sd3Variant {
-  if (mmdit.has('joint_blocks.0.x_block.attn2.qkv.weight')) return 'sd3.5-medium';
+  const names = [...mmdit.keys()];
+  if (names.some((name) => name.startsWith('joint_blocks.0.x_block.attn2.'))) return 'sd3.5-medium';
   if (!mmdit.has('joint_blocks.0.context_block.attn.ln_q.weight')) return 'sd3-medium';
   const described = [
     metadata['modelspec.architecture'],
