@@ -22,6 +22,8 @@ export {
 export { FlowMatchEulerScheduler, flowShiftMu } from './schedulers/flow-match-euler.ts';
 export { EngineError, type EngineErrorCode } from './engine-error.ts';
 export type { ModelManifest, ModelDefaults, ModelLimits } from './model/model-manifest.ts';
+export { readCheckpointManifest } from './model/read-checkpoint-manifest.ts';
+export { schedulersOf } from './families/families.ts';
 export {
   formatInfotext,
   parseInfotext,

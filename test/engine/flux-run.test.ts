@@ -70,11 +70,8 @@ test('FLUX.1-dev: the guidance scale is fed to the model (no CFG), so it changes
   }
 });
 
-test('FLUX.1-schnell diffusers folder: 4 steps, guidance off, its own T5 tokenizer', async () => {
-  const pipeline = await loadPipeline(SCHNELL, {
-    ...tiny,
-    checkpoint: { textHeadDims: [8], rotaryAxes: { dims: [8, 12, 12], theta: 10000 } },
-  });
+test('FLUX.1-schnell diffusers folder: 4 steps, guidance off, head widths, rotary axes and T5 tokenizer from its own files', async () => {
+  const pipeline = await loadPipeline(SCHNELL, { intraOpThreads: 1 });
   try {
     assert.deepEqual(
       {

@@ -1,5 +1,6 @@
 import type { CheckpointLayout, TextEncoderKind } from './checkpoint-layout.ts';
 import type { CheckpointComponents } from './checkpoint-components.ts';
+import type { RotaryAxes } from '../flow/rotary-positions.ts';
 import type { FileIdentity } from './file-identity.ts';
 
 /**
@@ -13,4 +14,14 @@ export interface CheckpointSource {
   readonly files: ReadonlyMap<string, FileIdentity>;
   /** Tokenizer folders the checkpoint carries (a diffusers folder's `tokenizer_2/` for T5). */
   readonly tokenizerDirs?: Partial<Readonly<Record<TextEncoderKind, string>>>;
+  /** What a diffusers folder's `config.json` files say that the weights cannot. */
+  readonly architecture?: CheckpointArchitecture;
+}
+
+/** Architecture facts beyond tensor shapes, from a diffusers folder's configs. */
+export interface CheckpointArchitecture {
+  /** Attention head width of each text encoder, in order (`hidden_size / num_attention_heads`). */
+  readonly textHeadDims?: readonly number[];
+  /** FLUX: the transformer's rotary axes (`axes_dims_rope`). */
+  readonly rotaryAxes?: RotaryAxes;
 }

@@ -5,7 +5,7 @@ import { EngineError } from '../engine-error.ts';
 import type { PredictionType } from '../schedulers/prediction.ts';
 import type { CheckpointFamily, Sd3Variant, TextEncoderKind } from './checkpoint-layout.ts';
 import type { TextEncoderIndex } from './checkpoint-components.ts';
-import type { CheckpointSource } from './checkpoint-source.ts';
+import type { CheckpointArchitecture, CheckpointSource } from './checkpoint-source.ts';
 import { componentWeightFile } from './component-weight-file.ts';
 import { describeUnet } from './detect-checkpoint.ts';
 import { sd3Variant } from './detect-sd3.ts';
@@ -154,7 +154,40 @@ export async function readDiffusersFolder(
     files,
     // diffusers pairs `text_encoder_N/` with `tokenizer_N/`.
     tokenizerDirs: { t5: path.join(dir, t5Folder.replace('text_encoder', 'tokenizer')) },
+    architecture: await architectureOf(dir, TEXT_ENCODERS[family]),
   };
+}
+
+/** Head widths of the text encoders and FLUX's rotary axes, where the folder's configs say them. */
+async function architectureOf(
+  dir: string,
+  encoders: readonly (readonly [string, TextEncoderKind])[],
+): Promise<CheckpointArchitecture> {
+  const textConfigs = await Promise.all(
+    encoders.map(([folder]) => readOptionalConfig(path.join(dir, folder, 'config.json'))),
+  );
+  const headDim = (config: Record<string, unknown> | undefined): number => {
+    const width = config?.['hidden_size'];
+    const heads = config?.['num_attention_heads'];
+    return typeof width === 'number' && typeof heads === 'number' && heads > 0 ? width / heads : 64;
+  };
+  const transformer = await readOptionalConfig(path.join(dir, 'transformer', 'config.json'));
+  const axes = transformer?.['axes_dims_rope'];
+  const rotaryDims =
+    Array.isArray(axes) && axes.every((dim) => typeof dim === 'number') ? (axes as number[]) : [];
+  return {
+    textHeadDims: textConfigs.map(headDim),
+    ...(rotaryDims.length > 0 ? { rotaryAxes: { dims: rotaryDims, theta: 10000 } } : {}),
+  };
+}
+
+async function readOptionalConfig(file: string): Promise<Record<string, unknown> | undefined> {
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new EngineError('MODEL_INVALID', `${file} is not valid JSON`, { cause: error });
+  }
 }
 
 async function schedulerPredictionType(dir: string): Promise<PredictionType> {

@@ -1,3 +1,4 @@
+import type { AnySchedulerName } from '../schedulers/scheduler.ts';
 import type { ModelFamily } from '../types.ts';
 import type { FamilyParts } from './family-parts.ts';
 import { FLUX_FAMILY } from './flux-family.ts';
@@ -12,3 +13,8 @@ export const FAMILIES: Readonly<Record<ModelFamily, FamilyParts>> = {
   flux: FLUX_FAMILY,
   sd3: SD3_FAMILY,
 };
+
+/** The schedulers a request may name for a model of `family`. */
+export function schedulersOf(family: ModelFamily): readonly AnySchedulerName[] {
+  return FAMILIES[family].schedulers;
+}

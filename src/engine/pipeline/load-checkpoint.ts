@@ -123,7 +123,8 @@ export async function loadCheckpointPipeline(
 ): Promise<DiffusionPipeline> {
   const manifest = applyModelOverrides(checkpointManifest(location, source), options.overrides);
   const family = FAMILIES[manifest.family];
-  const settings = options.checkpoint ?? {};
+  // Explicit settings first, then what a diffusers folder's configs say, then released defaults.
+  const settings: CheckpointGraphSettings = { ...source.architecture, ...options.checkpoint };
   const precision: GraphPrecision =
     (options.executionProvider ?? 'cpu') === 'cpu' ? 'fp32' : 'fp16';
   const { components } = source;

@@ -117,7 +117,7 @@ export class OnnxEngine implements InferenceEngine {
   }
 
   async #load(model: WorkerModel): Promise<DiffusionPipeline> {
-    const { loadPipeline, SCHEDULER_NAMES } = await import('../../engine/index.ts');
+    const { loadPipeline, schedulersOf } = await import('../../engine/index.ts');
     const pipeline = await loadPipeline(model.path, {
       name: model.name,
       // The config checks the shape; the engine checks the scheduler name at load.
@@ -127,15 +127,27 @@ export class OnnxEngine implements InferenceEngine {
       // The API process shares these cores; idle ORT threads must not spin on them.
       spinWait: false,
     });
-    this.#infos.set(model.name, infoOf(model.name, pipeline.manifest, SCHEDULER_NAMES));
+    const { manifest } = pipeline;
+    this.#infos.set(model.name, infoOf(model.name, manifest, schedulersOf(manifest.family)));
     return pipeline;
   }
 
   async #describe(model: WorkerModel): Promise<ModelInfo> {
     if (!existsSync(model.path)) return unavailable(model.name, `${model.path} does not exist`);
-    const { SCHEDULER_NAMES } = await import('../../engine/index.ts');
-    if (!(await isOnnxFolder(model.path)))
-      return describedLater(model.name, model.family ?? 'sd', SCHEDULER_NAMES);
+    const { SCHEDULER_NAMES, readCheckpointManifest, schedulersOf } =
+      await import('../../engine/index.ts');
+    if (!(await isOnnxFolder(model.path))) {
+      // Headers and configs say the family, defaults and limits (a FLUX model's flow_euler and
+      // 16-pixel grid) before the first load; a file they cannot describe is left for that load
+      // to report on the first job.
+      const manifest = await readCheckpointManifest(
+        model.path,
+        model.overrides as ModelOverrides | undefined,
+      ).catch(() => undefined);
+      return manifest
+        ? infoOf(model.name, manifest, schedulersOf(manifest.family))
+        : describedLater(model.name, model.family ?? 'sd', SCHEDULER_NAMES);
+    }
     const { readModelManifest } = await import('../../engine/model/model-manifest.ts');
     try {
       return infoOf(model.name, await readModelManifest(model.path), SCHEDULER_NAMES);

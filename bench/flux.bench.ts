@@ -1,0 +1,50 @@
+// `npm run bench:flux` (also run by `npm run bench:engine`): the tiny random-weight FLUX.1-schnell
+// diffusers folder (test/fixtures/checkpoints/tiny-flux-schnell) through the engine: session
+// create time, time per step in ONNX Runtime (the transformer) and outside it (packing, rotary
+// tables, scheduler), text encoders, VAE decode, peak RSS. Real-size FLUX needs int4 weights
+// (the quantization work) to fit this machine; this measures the pipeline around the graphs.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadPipeline } from '../src/engine/index.ts';
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '64,128,256' },
+    steps: { type: 'string', default: '4' },
+    runs: { type: 'string', default: '3' },
+    threads: { type: 'string', default: '2' },
+  },
+});
+const steps = Number(values.steps);
+const runs = Number(values.runs);
+const folder = path.join(import.meta.dirname, '../test/fixtures/checkpoints/tiny-flux-schnell');
+
+const started = performance.now();
+const pipeline = await loadPipeline(folder, { intraOpThreads: Number(values.threads) });
+const createMs = performance.now() - started;
+console.log(
+  `tiny FLUX.1-schnell (diffusers folder): sessions created in ${createMs.toFixed(0)} ms`,
+);
+console.log('size | ms/step in ORT | ms/step outside | text enc ms | VAE decode ms | total ms');
+for (const size of values.sizes.split(',').map(Number)) {
+  const request = { prompt: 'a red circle on a blue background', width: size, height: size, steps };
+  await pipeline.generate({ ...request, seed: 0 }); // warm-up: first-run allocations
+  const samples = [];
+  for (let run = 0; run < runs; run++) {
+    samples.push((await pipeline.generate({ ...request, seed: run + 1 })).timings);
+  }
+  const median = (pick: (t: (typeof samples)[number]) => number): number =>
+    samples.map(pick).sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? 0;
+  console.log(
+    [
+      `${size}²`,
+      (median((t) => t.unet) / steps).toFixed(2),
+      (median((t) => t.stepOverhead) / steps).toFixed(2),
+      median((t) => t.textEncoder).toFixed(1),
+      median((t) => t.vaeDecoder).toFixed(1),
+      median((t) => t.total).toFixed(0),
+    ].join(' | '),
+  );
+}
+console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+await pipeline.dispose();
