@@ -231,3 +231,56 @@ test('a diffusers SD3 folder (transformer, two CLIPs, no T5) is read into the MM
     /stable-diffusion-3\.5-medium carries no VAE/,
   );
 });
+
+test('an SD3 file carrying T5: its tokenizer_3/ beside it, T5 states fed after the CLIP tokens; t5: false runs without it', async () => {
+  // The Large fixture plus a T5 (FLUX's tiny one, 32 wide: narrower than this MMDiT's 128-wide
+  // text tokens, which the SD3 conditioning must notice) under SD3's all-in-one prefix.
+  const withT5 = path.join(dir, 'with-t5', 'sd3.5_large_incl_clips_t5xxl.safetensors');
+  await mkdir(path.join(dir, 'with-t5', 'tokenizer_3'), { recursive: true });
+  await copyFile(
+    path.join(CHECKPOINTS, 'tiny-flux-schnell', 'tokenizer_2', 'tokenizer.json'),
+    path.join(dir, 'with-t5', 'tokenizer_3', 'tokenizer.json'),
+  );
+  await writeSafetensors(withT5, [
+    ...(await tensorsUnder(FILE, '')),
+    ...(
+      await tensorsUnder(
+        path.join(CHECKPOINTS, 'tiny-flux-dev.safetensors'),
+        'text_encoders.t5xxl.',
+      )
+    ).map((tensor) => ({ ...tensor, name: `text_encoders.t5xxl.${tensor.name}` })),
+  ]);
+  const source = await readCheckpoint(withT5, { preferHalf: false });
+  assert.ok(source);
+  assert.deepEqual(source.layout.textEncoders, ['clip-l', 'openclip-bigg', 't5']);
+  const checkpoint = { tokenizerDir, textHeadDims: [8, 16] };
+  // The same name, so the infotexts in the PNGs match too.
+  const name = 'sd35';
+  const request = { prompt: 'a red circle', seed: 7, steps: 2, width: 32, height: 32 };
+
+  const full = await loadCheckpointPipeline(withT5, source, { intraOpThreads: 1, checkpoint });
+  try {
+    await assert.rejects(full.generate(request), /T5 states are 32 wide, not 128/);
+  } finally {
+    await full.dispose();
+  }
+  const withoutT5 = await loadCheckpointPipeline(withT5, source, {
+    name,
+    intraOpThreads: 1,
+    checkpoint,
+    overrides: { t5: false },
+  });
+  const clipsOnly = await loadCheckpointPipeline(
+    FILE,
+    (await readCheckpoint(FILE, { preferHalf: false }))!,
+    { name, intraOpThreads: 1, checkpoint },
+  );
+  try {
+    const [a] = (await withoutT5.generate(request)).images;
+    const [b] = (await clipsOnly.generate(request)).images;
+    assert.ok(a && b && a.data.equals(b.data), 't5: false is the file without T5');
+  } finally {
+    await withoutT5.dispose();
+    await clipsOnly.dispose();
+  }
+});
