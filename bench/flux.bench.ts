@@ -5,7 +5,7 @@
 // (the quantization work) to fit this machine; this measures the pipeline around the graphs.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadPipeline } from '../src/engine/index.ts';
+import { loadPipeline, type GenerationTimings } from '../src/engine/index.ts';
 
 const { values } = parseArgs({
   options: {
@@ -29,11 +29,11 @@ console.log('size | ms/step in ORT | ms/step outside | text enc ms | VAE decode 
 for (const size of values.sizes.split(',').map(Number)) {
   const request = { prompt: 'a red circle on a blue background', width: size, height: size, steps };
   await pipeline.generate({ ...request, seed: 0 }); // warm-up: first-run allocations
-  const samples = [];
+  const samples: GenerationTimings[] = [];
   for (let run = 0; run < runs; run++) {
     samples.push((await pipeline.generate({ ...request, seed: run + 1 })).timings);
   }
-  const median = (pick: (t: (typeof samples)[number]) => number): number =>
+  const median = (pick: (t: GenerationTimings) => number): number =>
     samples.map(pick).sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? 0;
   console.log(
     [

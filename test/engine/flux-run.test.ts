@@ -108,3 +108,23 @@ test('FLUX refuses Stable Diffusion samplers and sizes off its 16-pixel grid', a
     await pipeline.dispose();
   }
 });
+
+test('FLUX img2img: the init image is encoded by the 16-channel VAE and noised along the flow', async () => {
+  const pipeline = await loadPipeline(SCHNELL, { intraOpThreads: 1 });
+  try {
+    const init = await sharp({
+      create: { width: 32, height: 32, channels: 3, background: { r: 200, g: 30, b: 30 } },
+    })
+      .png()
+      .toBuffer();
+    const request = { prompt: 'a red square', width: 32, height: 32, steps: 4, seed: 2 };
+    const txt2img = await pipeline.generate(request);
+    const img2img = await pipeline.generate({ ...request, initImage: init, strength: 0.5 });
+    const image = await pixels(img2img.images[0]!.data);
+    assert.deepEqual([image.width, image.height], [32, 32]);
+    assert.ok(!image.raw.equals((await pixels(txt2img.images[0]!.data)).raw));
+    assert.match(img2img.images[0]!.infotext, /Denoising strength: 0\.5/);
+  } finally {
+    await pipeline.dispose();
+  }
+});

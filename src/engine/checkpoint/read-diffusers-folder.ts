@@ -174,7 +174,7 @@ async function architectureOf(
   const transformer = await readOptionalConfig(path.join(dir, 'transformer', 'config.json'));
   const axes = transformer?.['axes_dims_rope'];
   const rotaryDims =
-    Array.isArray(axes) && axes.every((dim) => typeof dim === 'number') ? (axes as number[]) : [];
+    Array.isArray(axes) && axes.every((dim) => typeof dim === 'number') ? axes : [];
   return {
     textHeadDims: textConfigs.map(headDim),
     ...(rotaryDims.length > 0 ? { rotaryAxes: { dims: rotaryDims, theta: 10000 } } : {}),
