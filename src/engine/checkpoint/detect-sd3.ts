@@ -3,8 +3,8 @@ import type { CheckpointLayout, Sd3Variant } from './checkpoint-layout.ts';
 import { TEXT_ENCODER_PREFIXES, UNET_PREFIX, VAE_PREFIX } from './single-file-prefixes.ts';
 import type { TensorIndex } from './tensor-ref.ts';
 
-/** The tensor only an SD3 / SD 3.5 MMDiT has (Stability's names). */
-export const MMDIT_MARKER = 'joint_blocks.0.context_block.attn.qkv.weight';
+/** The tensor only an SD3 / SD 3.5 single file has (Stability's MMDiT names under the prefix). */
+export const MMDIT_PREFIXED_MARKER = `${UNET_PREFIX}joint_blocks.0.context_block.attn.qkv.weight`;
 
 /**
  * Which SD 3.x release an MMDiT (Stability's names, prefix removed) is: `x_block.attn2` is SD 3.5
@@ -53,5 +53,3 @@ export function detectSd3(
     variant: sd3Variant(file, mmdit, metadata),
   };
 }
-
-export const MMDIT_PREFIXED_MARKER = `${UNET_PREFIX}${MMDIT_MARKER}`;
