@@ -1,5 +1,5 @@
-import { A1111_SAMPLERS } from '../../../engine/image/infotext.ts';
-import type { SchedulerName } from '../../../engine/schedulers/scheduler.ts';
+import { A1111_FLOW_SAMPLERS, A1111_SAMPLERS } from '../../../engine/image/infotext.ts';
+import type { AnySchedulerName } from '../../../engine/schedulers/scheduler.ts';
 import type { ModelInfo } from '../../../jobs/inference-workers.ts';
 
 /** AUTOMATIC1111's schedule types that Pictor's schedulers cover (`GET /sdapi/v1/schedulers`). */
@@ -15,7 +15,7 @@ export const A1111_SCHEDULERS = [
 ] as const;
 
 /** Old k-diffusion style names some clients still send. */
-const ALIASES: Readonly<Record<SchedulerName, readonly string[]>> = {
+const ALIASES: Readonly<Record<AnySchedulerName, readonly string[]>> = {
   euler: ['k_euler'],
   euler_a: ['k_euler_a', 'k_euler_ancestral'],
   ddim: [],
@@ -24,10 +24,16 @@ const ALIASES: Readonly<Record<SchedulerName, readonly string[]>> = {
   lms: ['k_lms'],
   pndm: ['plms'],
   lcm: ['k_lcm'],
+  flow_euler: ['k_euler'],
 };
 
-const entries = (): [SchedulerName, { sampler: string; schedule: string }][] =>
-  Object.entries(A1111_SAMPLERS) as [SchedulerName, { sampler: string; schedule: string }][];
+// Flow-matching models (FLUX) list their Euler as A1111 Forge does; a model's own schedulers
+// decide which of two same-labelled entries a request gets.
+const entries = (): [AnySchedulerName, { sampler: string; schedule: string }][] =>
+  Object.entries({ ...A1111_SAMPLERS, ...A1111_FLOW_SAMPLERS }) as [
+    AnySchedulerName,
+    { sampler: string; schedule: string },
+  ][];
 
 /** `GET /sdapi/v1/samplers`: one entry per A1111 sampler label some model supports. */
 export function samplerList(
@@ -72,8 +78,9 @@ export function resolveSampler(
   model: ModelInfo,
 ): ResolvedSampler {
   const fallback = (warnings: string[]): ResolvedSampler => {
-    const labels = A1111_SAMPLERS[model.defaultScheduler as SchedulerName] as
-      { sampler: string; schedule: string } | undefined;
+    const labels = { ...A1111_SAMPLERS, ...A1111_FLOW_SAMPLERS }[
+      model.defaultScheduler as AnySchedulerName
+    ] as { sampler: string; schedule: string } | undefined;
     return {
       scheduler: model.defaultScheduler,
       sampler: labels?.sampler ?? model.defaultScheduler,
