@@ -471,6 +471,17 @@ export class JobService {
     return upload;
   }
 
+  /**
+   * An upload and its bytes, whoever owns it: for links that are their own credential (irgolic's
+   * blob URLs). Undefined when it does not exist, expired, or its bytes are gone.
+   */
+  async uploadData(id: string): Promise<{ upload: Upload; data: Buffer } | undefined> {
+    const upload = await this.#d.uploads.get(id);
+    if (!upload || upload.expiresAt <= Date.now()) return undefined;
+    const data = await this.#d.blobs.get(upload.key);
+    return data ? { upload, data } : undefined;
+  }
+
   /** Depth and running jobs, overall and per model. */
   queueStats(): {
     depth: number;

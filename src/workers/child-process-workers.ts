@@ -16,7 +16,10 @@ import {
   type WorkerModel,
 } from './worker-protocol.ts';
 
-const ENTRY = fileURLToPath(new URL('./worker-entry.ts', import.meta.url));
+// `.ts` from the sources, `.js` from the compiled package (Node strips no types in node_modules).
+const ENTRY = fileURLToPath(
+  new URL(`./worker-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+);
 
 interface Current {
   readonly batchId: string;
