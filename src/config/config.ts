@@ -27,6 +27,8 @@ export interface ModelOverridesConfig {
   readonly height?: number;
   readonly steps?: number;
   readonly guidanceScale?: number;
+  /** SD3: `false` runs without the T5-XXL text encoder. */
+  readonly t5?: boolean;
 }
 
 /**

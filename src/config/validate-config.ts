@@ -238,7 +238,9 @@ function checkOverrides(overrides: unknown, where: string, problems: string[]): 
           ? typeof value === 'string'
           : key === 'guidanceScale'
             ? typeof value === 'number' && value >= 0
-            : POSITIVE_INTEGERS.includes(key) && Number.isInteger(value) && (value as number) > 0;
+            : key === 't5'
+              ? typeof value === 'boolean'
+              : POSITIVE_INTEGERS.includes(key) && Number.isInteger(value) && (value as number) > 0;
     if (!ok)
       problems.push(`${where}.${key}: ${overrideExpectation(key)}, got ${JSON.stringify(value)}`);
   }
@@ -248,8 +250,9 @@ function overrideExpectation(key: string): string {
   if (key === 'predictionType') return "'epsilon' or 'v_prediction'";
   if (key === 'scheduler') return 'a scheduler name';
   if (key === 'guidanceScale') return 'a number ≥ 0';
+  if (key === 't5') return 'true or false';
   if (POSITIVE_INTEGERS.includes(key)) return 'an integer > 0';
-  return `not a setting (predictionType, scheduler, width, height, steps, guidanceScale)`;
+  return `not a setting (predictionType, scheduler, width, height, steps, guidanceScale, t5)`;
 }
 
 function deepFreeze<T>(value: T): T {

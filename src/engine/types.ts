@@ -13,13 +13,18 @@ export interface ModelOverrides {
   readonly height?: number;
   readonly steps?: number;
   readonly guidanceScale?: number;
+  /**
+   * SD3: `false` runs without the T5-XXL encoder even when the model has one (zeros in its place,
+   * as diffusers does): about 19 GB less in fp32, weaker prompt following.
+   */
+  readonly t5?: boolean;
 }
 
 /** Image container formats the engine encodes to. */
 export type OutputFormat = 'png' | 'jpeg' | 'webp';
 
 /** Model families the engine can run; detected from the folder, never configured. */
-export type ModelFamily = 'sd' | 'sdxl' | 'flux';
+export type ModelFamily = 'sd' | 'sdxl' | 'flux' | 'sd3';
 
 /** Execution providers passed through to ONNX Runtime when the runtime has them. */
 export type ExecutionProvider = 'cpu' | 'cuda' | 'coreml' | 'dml' | 'webgpu';

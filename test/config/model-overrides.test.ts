@@ -16,7 +16,7 @@ function configWith(overrides: string) {
 
 test('models.list[].overrides are carried through, frozen', () => {
   const config = configWith(
-    '{ predictionType: v_prediction, scheduler: dpmpp_2m, width: 768, height: 768, steps: 25, guidanceScale: 6.5 }',
+    '{ predictionType: v_prediction, scheduler: dpmpp_2m, width: 768, height: 768, steps: 25, guidanceScale: 6.5, t5: false }',
   );
   const [model] = config.models.list;
   assert.deepEqual(model?.overrides, {
@@ -26,6 +26,7 @@ test('models.list[].overrides are carried through, frozen', () => {
     height: 768,
     steps: 25,
     guidanceScale: 6.5,
+    t5: false,
   });
   assert.ok(Object.isFrozen(model?.overrides));
 });
@@ -34,7 +35,7 @@ test('bad overrides are each reported, naming the setting', () => {
   assert.throws(
     () =>
       configWith(
-        '{ predictionType: sample, steps: 0, width: 7.5, guidanceScale: -1, clipskip: 2 }',
+        '{ predictionType: sample, steps: 0, width: 7.5, guidanceScale: -1, clipskip: 2, t5: no-thanks }',
       ),
     (error: unknown) => {
       assert.ok(error instanceof ConfigError);
@@ -44,6 +45,7 @@ test('bad overrides are each reported, naming the setting', () => {
         /overrides\.width: an integer > 0, got 7\.5/,
         /overrides\.guidanceScale: a number ≥ 0, got -1/,
         /overrides\.clipskip: not a setting/,
+        /overrides\.t5: true or false, got "no-thanks"/,
       ]) {
         assert.match(error.message, pattern);
       }

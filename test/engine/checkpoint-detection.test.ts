@@ -160,9 +160,10 @@ test('other architectures and parts of models are refused saying what they are',
     /has a FLUX transformer but no clip-l text encoder \(no "text_encoders\.clip_l\.transformer\.\*" tensors\)/,
     'MODEL_INVALID',
   );
+  // A bare MMDiT (SD3 single files carry the `model.diffusion_model.` prefix).
   await refused(
-    [tiny('model.diffusion_model.joint_blocks.0.context_block.attn.qkv.weight')],
-    /SD3/,
+    [tiny('joint_blocks.0.context_block.attn.qkv.weight')],
+    /an SD3 \/ SD 3.5 MMDiT without the single-file 'model.diffusion_model.' prefix/,
   );
   await refused([tiny('cap_embedder.1.weight'), tiny('noise_refiner.0.x')], /Z-Image/);
   await refused(

@@ -41,6 +41,7 @@ const SINGLE_FILE_DENOISERS: Readonly<
   sd2: { vaePrefixes: [VAE_PREFIX], denoiserNames: (index) => index },
   sdxl: { vaePrefixes: [VAE_PREFIX], denoiserNames: (index) => index },
   flux: { vaePrefixes: FLUX_VAE_PREFIXES, denoiserNames: fluxIndexFromBfl },
+  sd3: { vaePrefixes: [VAE_PREFIX], denoiserNames: (index) => index },
 };
 
 /** Splits a single-file checkpoint by the prefixes of its family. */
@@ -53,9 +54,12 @@ export function singleFileComponents(
   return {
     unet: denoiserNames(indexUnderPrefix(index, UNET_PREFIX)),
     vae: layout.hasVae && vaePrefix ? indexUnderPrefix(index, vaePrefix) : undefined,
-    textEncoders: TEXT_ENCODER_PREFIXES[layout.family].map(({ kind, prefix, ensureLeading }) => ({
-      kind,
-      index: indexUnderPrefix(index, prefix, ensureLeading),
-    })),
+    // Only the encoders the file carries: SD3 files may hold any of theirs, or none.
+    textEncoders: TEXT_ENCODER_PREFIXES[layout.family]
+      .filter(({ kind }) => layout.textEncoders.includes(kind))
+      .map(({ kind, prefix, ensureLeading }) => ({
+        kind,
+        index: indexUnderPrefix(index, prefix, ensureLeading),
+      })),
   };
 }

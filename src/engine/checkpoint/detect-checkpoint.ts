@@ -3,6 +3,7 @@ import type { PredictionType } from '../schedulers/prediction.ts';
 import type { CheckpointFamily, CheckpointLayout } from './checkpoint-layout.ts';
 import { detectFluxCheckpoint, FLUX_MARKER } from './detect-flux.ts';
 import { indexUnderPrefix } from './index-views.ts';
+import { detectSd3, MMDIT_PREFIXED_MARKER } from './detect-sd3.ts';
 import { readTensorValues, standardDeviation } from './read-tensor-values.ts';
 import { TEXT_ENCODER_PREFIXES, UNET_PREFIX, VAE_PREFIX } from './single-file-prefixes.ts';
 import type { TensorIndex, TensorRef } from './tensor-ref.ts';
@@ -25,7 +26,8 @@ const includes =
 /** Files that are not a checkpoint the engine runs, recognised to say what they are. */
 const OTHER_FILES: readonly Recognizer[] = [
   {
-    found: 'an SD3 / SD3.5 (MMDiT) transformer: not supported yet',
+    found:
+      "an SD3 / SD 3.5 MMDiT without the single-file 'model.diffusion_model.' prefix: use the released single file or the diffusers folder",
     matches: endsWith('joint_blocks.0.context_block.attn.qkv.weight'),
   },
   {
@@ -73,13 +75,17 @@ const PARTS: readonly Recognizer[] = [
 /**
  * Detects the family, prediction type and inpainting variant of a single-file checkpoint from its
  * tensor names and shapes (the rules of ComfyUI's `model_detection.py` and stable-diffusion.cpp);
- * FLUX files are described by `detect-flux.ts`.
- * Anything else is refused with `MODEL_UNSUPPORTED` saying what the file is.
+ * FLUX files are described by `detect-flux.ts`, SD3 files by `detect-sd3.ts` (also from their
+ * `__metadata__`). Anything else is refused with `MODEL_UNSUPPORTED` saying what the file is.
  */
 export async function detectCheckpoint(
   file: string,
   index: TensorIndex,
+  metadata: Readonly<Record<string, string>> = {},
 ): Promise<CheckpointLayout> {
+  if (index.has(MMDIT_PREFIXED_MARKER)) {
+    return detectSd3(file, index, indexUnderPrefix(index, UNET_PREFIX), metadata);
+  }
   const names = [...index.keys()];
   const unsupported = (found: string): EngineError =>
     new EngineError('MODEL_UNSUPPORTED', `${file} is ${found}`);

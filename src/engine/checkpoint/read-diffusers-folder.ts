@@ -3,11 +3,13 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError } from '../engine-error.ts';
 import type { PredictionType } from '../schedulers/prediction.ts';
-import type { CheckpointFamily, TextEncoderKind } from './checkpoint-layout.ts';
+import type { CheckpointFamily, Sd3Variant, TextEncoderKind } from './checkpoint-layout.ts';
 import type { TextEncoderIndex } from './checkpoint-components.ts';
 import type { CheckpointArchitecture, CheckpointSource } from './checkpoint-source.ts';
 import { componentWeightFile } from './component-weight-file.ts';
 import { describeUnet } from './detect-checkpoint.ts';
+import { sd3Variant } from './detect-sd3.ts';
+import { stabilityMmditIndex } from './diffusers-mmdit-names.ts';
 import { ldmUnetIndex } from './diffusers-unet-names.ts';
 import { ldmVaeIndex } from './diffusers-vae-names.ts';
 import { fluxIndexFromDiffusers } from './flux-transformer-names.ts';
@@ -27,6 +29,11 @@ const TEXT_ENCODERS: Readonly<Record<CheckpointFamily, readonly [string, TextEnc
     ['text_encoder', 'clip-l'],
     ['text_encoder_2', 't5'],
   ],
+  sd3: [
+    ['text_encoder', 'clip-l'],
+    ['text_encoder_2', 'openclip-bigg'],
+    ['text_encoder_3', 't5'],
+  ],
 };
 
 /** A diffusers denoiser folder read into the builder's names, with what its shapes say. */
@@ -40,21 +47,32 @@ interface DenoiserFolder {
     family: CheckpointFamily;
     unetInChannels: number;
     guidanceDistilled?: boolean;
+    variant?: Sd3Variant;
   };
 }
 
-/** FLUX pipelines keep a `transformer/`, Stable Diffusion ones a `unet/`. */
+/** FLUX and SD3 pipelines keep a `transformer/`, Stable Diffusion 1/2/XL ones a `unet/`. */
 const DENOISER_FOLDERS: readonly DenoiserFolder[] = [
   {
     folder: 'transformer',
     read: (index, dir) => {
+      if (index.has('pos_embed.pos_embed')) {
+        // SD3Transformer2DModel; a Large Turbo folder says so only in its name.
+        const mmdit = stabilityMmditIndex(index);
+        return {
+          index: mmdit,
+          family: 'sd3',
+          unetInChannels: mmdit.get('x_embedder.proj.weight')?.shape[1] ?? 16,
+          variant: sd3Variant(path.dirname(dir), mmdit, {}),
+        };
+      }
       if (
         !index.has('x_embedder.weight') ||
         !index.has('single_transformer_blocks.0.proj_out.weight')
       ) {
         throw new EngineError(
           'MODEL_UNSUPPORTED',
-          `${dir} is not a FLUX transformer (FluxTransformer2DModel); other transformers are not supported yet`,
+          `${dir} is neither a FLUX nor an SD3 transformer (FluxTransformer2DModel, SD3Transformer2DModel); other transformers are not supported yet`,
         );
       }
       return {
@@ -106,19 +124,25 @@ export async function readDiffusersFolder(
     family,
     unetInChannels,
     guidanceDistilled,
+    variant,
   } = denoiser.read(await component(denoiser.folder), path.join(dir, denoiser.folder));
   const textEncoders: TextEncoderIndex[] = [];
   for (const [folder, kind] of TEXT_ENCODERS[family]) {
+    // An SD3 folder may leave out T5 (`text_encoder_3: null`); the manifest refuses a folder
+    // missing an encoder its family needs, naming it.
+    if (!existsSync(path.join(dir, folder))) continue;
     // Hugging Face names as stored: the text-encoder builder reads them as well as OpenCLIP's.
     textEncoders.push({ kind, index: await component(folder) });
   }
   const hasVae = existsSync(path.join(dir, 'vae'));
+  const t5Folder = TEXT_ENCODERS[family].find(([, kind]) => kind === 't5')?.[0] ?? 'text_encoder_2';
   return {
     layout: {
       family,
       predictionType: await schedulerPredictionType(dir),
       unetInChannels,
       ...(guidanceDistilled === undefined ? {} : { guidanceDistilled }),
+      ...(variant === undefined ? {} : { variant }),
       textEncoders: textEncoders.map(({ kind }) => kind),
       hasVae,
     },
@@ -128,7 +152,8 @@ export async function readDiffusersFolder(
       textEncoders,
     },
     files,
-    tokenizerDirs: { t5: path.join(dir, 'tokenizer_2') },
+    // diffusers pairs `text_encoder_N/` with `tokenizer_N/`.
+    tokenizerDirs: { t5: path.join(dir, t5Folder.replace('text_encoder', 'tokenizer')) },
     architecture: await architectureOf(dir, TEXT_ENCODERS[family]),
   };
 }

@@ -6,7 +6,7 @@ import { readSafetensors } from './read-safetensors.ts';
 /** Reads and detects a single-file (LDM/SGM layout) `.safetensors` checkpoint. */
 export async function readSingleFileCheckpoint(file: string): Promise<CheckpointSource> {
   const read = await readSafetensors(file);
-  const layout = await detectCheckpoint(read.file, read.index);
+  const layout = await detectCheckpoint(read.file, read.index, read.metadata);
   return {
     layout,
     components: singleFileComponents(read.index, layout),

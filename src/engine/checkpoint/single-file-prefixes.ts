@@ -30,6 +30,12 @@ export const TEXT_ENCODER_PREFIXES: Readonly<
     { kind: 'clip-l', prefix: 'text_encoders.clip_l.transformer.', ensureLeading: 'text_model.' },
     { kind: 't5', prefix: 'text_encoders.t5xxl.transformer.' },
   ],
+  // SD3 files carry any of them ("incl_clips", "incl_clips_t5xxl") or none; all in HF names.
+  sd3: [
+    { kind: 'clip-l', prefix: 'text_encoders.clip_l.transformer.', ensureLeading: 'text_model.' },
+    { kind: 'openclip-bigg', prefix: 'text_encoders.clip_g.transformer.' },
+    { kind: 't5', prefix: 'text_encoders.t5xxl.transformer.' },
+  ],
 };
 
 /** All-in-one FLUX files keep the VAE under `vae.` (ComfyUI) or LDM's `first_stage_model.`. */

@@ -1,5 +1,6 @@
 import type { LatentProjection } from '../image/latent-preview.ts';
 import type { OnnxModel, RunOutputs } from '../onnx/onnx-model.ts';
+import type { TextConditioning } from '../pipeline/text-conditioning.ts';
 import type { AnySchedulerName, FlowTimestepOptions } from '../schedulers/scheduler.ts';
 import type { Denoiser, DenoiserInputs } from './denoiser.ts';
 
@@ -15,6 +16,22 @@ export interface EncoderContribution {
 
 /** Picks a family's conditioning from one text encoder's outputs (`label` names it in errors). */
 export type SelectEncoderOutputs = (outputs: RunOutputs, label: string) => EncoderContribution;
+
+/** What the denoiser's text input looks like, from its graph. */
+export interface DenoiserTextInput {
+  /** Width of each token `encoder_hidden_states` takes (SD3: T5-XXL's 4096). */
+  readonly tokenWidth: number;
+}
+
+/**
+ * Joins the encoders' contributions (in encoder order, `count` prompts each) into the denoiser's
+ * conditioning; an encoder the model runs without (SD3's T5-XXL) contributes nothing.
+ */
+export type CombineText = (
+  parts: readonly EncoderContribution[],
+  count: number,
+  input: DenoiserTextInput,
+) => TextConditioning;
 
 /**
  * How the guidance scale acts: `classifier-free` runs the denoiser on the negative and the
@@ -32,6 +49,8 @@ export type GuidanceKind = 'classifier-free' | 'embedded';
 export interface FamilyParts {
   /** Text conditioning: what each encoder's outputs contribute (concatenated in encoder order). */
   readonly selectEncoderOutputs: SelectEncoderOutputs;
+  /** How contributions are joined; default: hidden states side by side, the last pooled vector. */
+  readonly combineText?: CombineText;
   /** An empty negative prompt conditions on zeros (diffusers' `force_zeros_for_empty_prompt`). */
   readonly zeroEmptyNegativePrompt: boolean;
   readonly guidance: GuidanceKind;
@@ -54,7 +73,7 @@ export interface FamilyParts {
 export interface LatentFormat {
   /** Default VAE `scaling_factor` when the model does not state one. */
   readonly scalingFactor: number;
-  /** Default VAE `shift_factor` (FLUX's VAE centres its latents); 0 for SD. */
+  /** Default VAE `shift_factor` (latents = (z − shift) · scale; FLUX's and SD3's VAEs centre theirs); 0 for SD. */
   readonly shiftFactor: number;
   /** Native resolution in latent cells per side (64 → 512 px for SD). */
   readonly nativeLatentSide: number;

@@ -6,13 +6,14 @@ import type {
 } from '../checkpoint/checkpoint-layout.ts';
 import type { CheckpointSource } from '../checkpoint/checkpoint-source.ts';
 import type { TensorIndex } from '../checkpoint/tensor-ref.ts';
-import type { TextActivation } from '../checkpoint/graphs/index.ts';
+import { mmditShape, type TextActivation } from '../checkpoint/graphs/index.ts';
 import { FAMILIES } from '../families/families.ts';
 import type { PredictionType } from '../schedulers/prediction.ts';
 import type { AnySchedulerName, SchedulerConfig } from '../schedulers/scheduler.ts';
 import { OPENCLIP_PAD_TOKEN } from '../text/bundled-clip-tokenizer.ts';
 import type { ModelFamily } from '../types.ts';
 import type { ModelManifest } from './model-manifest.ts';
+import { sd3Sampling } from './sd3-releases.ts';
 
 /** How a release samples by default: its schedule, sampler, steps and guidance. */
 interface ReleaseSampling {
@@ -31,6 +32,14 @@ interface CheckpointFamilySpec {
   readonly sampling: (layout: CheckpointLayout) => ReleaseSampling;
   /** Latent cells per side each denoiser position covers: UNet down-sampling, FLUX's 2×2 patches. */
   readonly latentMultiple: (denoiser: TensorIndex) => number;
+  /** The largest latent side the denoiser can place (SD3: its position-embedding grid). */
+  readonly maxLatentSide?: (denoiser: TensorIndex) => number;
+  /** Text encoders it cannot run without (SD3 can without T5). */
+  readonly requiredTextEncoders: readonly TextEncoderKind[];
+  /** T5 tokens per prompt, for families with a T5 encoder. */
+  readonly t5Tokens?: (layout: CheckpointLayout) => number;
+  /** Where a single file's T5 tokenizer sits beside it in the release's repository. */
+  readonly t5TokenizerFolder?: string;
 }
 
 /** The noise schedule and sampler of the original SD 1.x/2.x/XL releases. */
@@ -79,6 +88,7 @@ const CHECKPOINT_FAMILIES: Readonly<Record<CheckpointFamily, CheckpointFamilySpe
     nativeSide: () => 512,
     sampling: sdSampling,
     latentMultiple: unetMultiple,
+    requiredTextEncoders: ['clip-l'],
   },
   sd2: {
     family: 'sd',
@@ -86,6 +96,7 @@ const CHECKPOINT_FAMILIES: Readonly<Record<CheckpointFamily, CheckpointFamilySpe
     nativeSide: (layout) => (layout.predictionType === 'v_prediction' ? 768 : 512),
     sampling: sdSampling,
     latentMultiple: unetMultiple,
+    requiredTextEncoders: ['openclip-h'],
   },
   sdxl: {
     family: 'sdxl',
@@ -93,6 +104,7 @@ const CHECKPOINT_FAMILIES: Readonly<Record<CheckpointFamily, CheckpointFamilySpe
     nativeSide: () => 1024,
     sampling: sdSampling,
     latentMultiple: unetMultiple,
+    requiredTextEncoders: ['clip-l', 'openclip-bigg'],
   },
   flux: {
     family: 'flux',
@@ -100,30 +112,62 @@ const CHECKPOINT_FAMILIES: Readonly<Record<CheckpointFamily, CheckpointFamilySpe
     nativeSide: () => 1024,
     sampling: fluxSampling,
     latentMultiple: () => 2,
+    requiredTextEncoders: ['clip-l', 't5'],
+    // BFL runs FLUX.1-schnell at 256 tokens and dev (guidance-distilled) at 512.
+    t5Tokens: (layout) => (layout.guidanceDistilled ? 512 : 256),
+    t5TokenizerFolder: 'tokenizer_2',
+  },
+  sd3: {
+    family: 'sd3',
+    className: 'StableDiffusion3Pipeline',
+    nativeSide: () => 1024,
+    sampling: sd3Sampling,
+    latentMultiple: (mmdit) => mmditShape(mmdit).patch,
+    maxLatentSide: (mmdit) => mmditShape(mmdit).positionGridSide * mmditShape(mmdit).patch,
+    requiredTextEncoders: ['clip-l', 'openclip-bigg'],
+    // sd3_infer.py pads T5 to 77 tokens (diffusers' 256 is not what SD3 was trained on).
+    t5Tokens: () => 77,
+    t5TokenizerFolder: 'tokenizer_3',
   },
 };
 
-/** T5 tokens per prompt: BFL runs FLUX.1-schnell at 256 and dev (guidance-distilled) at 512. */
-export function t5SequenceLength(layout: CheckpointLayout): number {
-  return layout.guidanceDistilled ? 512 : 256;
+/**
+ * T5's tokens per prompt and, for a single file, the tokenizer folder beside it (the release's
+ * Hugging Face repository holds the single file and the diffusers folders side by side).
+ */
+export function t5Settings(layout: CheckpointLayout): { tokens: number; tokenizerFolder: string } {
+  const spec = CHECKPOINT_FAMILIES[layout.family];
+  return {
+    tokens: spec.t5Tokens?.(layout) ?? 256,
+    tokenizerFolder: spec.t5TokenizerFolder ?? 'tokenizer_2',
+  };
 }
 
-/** How each text-encoder architecture is tokenized and compiled. */
+/** How each CLIP architecture is tokenized and compiled (T5 has its own builder). */
 export interface TextEncoderSettings {
   readonly activation: TextActivation;
   /** 2 = the final-normed penultimate layer as `last_hidden_state` (SD 2.x). */
   readonly clipSkip: number;
   /** OpenCLIP pads with `!`; undefined keeps CLIP's `<|endoftext|>`. */
   readonly padToken: string | undefined;
+  /** Whether `text_embeds` (the pooled output through `text_projection`) is output. */
+  readonly projection: boolean;
 }
 
 export const TEXT_ENCODER_SETTINGS: Readonly<
   Record<Exclude<TextEncoderKind, 't5'>, TextEncoderSettings>
 > = {
-  'clip-l': { activation: 'quick_gelu', clipSkip: 1, padToken: undefined },
-  'openclip-h': { activation: 'gelu', clipSkip: 2, padToken: OPENCLIP_PAD_TOKEN },
-  // SDXL conditions on the un-normed penultimate `hidden_states.K` (the family's parts pick it).
-  'openclip-bigg': { activation: 'gelu', clipSkip: 1, padToken: OPENCLIP_PAD_TOKEN },
+  // SD3 pools CLIP-L unprojected (Stability's `return_projected_pooled=False`), FLUX takes its
+  // pooler_output, SD 1/XL never pool it.
+  'clip-l': { activation: 'quick_gelu', clipSkip: 1, padToken: undefined, projection: false },
+  'openclip-h': { activation: 'gelu', clipSkip: 2, padToken: OPENCLIP_PAD_TOKEN, projection: true },
+  // SDXL and SD3 condition on the un-normed penultimate `hidden_states.K` (the families pick it).
+  'openclip-bigg': {
+    activation: 'gelu',
+    clipSkip: 1,
+    padToken: OPENCLIP_PAD_TOKEN,
+    projection: true,
+  },
 };
 
 /** The noise schedule of the original SD 1.x/2.x/XL releases. */
@@ -148,6 +192,14 @@ function releaseSchedulerConfig(predictionType: PredictionType): SchedulerConfig
 export function checkpointManifest(location: string, source: CheckpointSource): ModelManifest {
   const { layout, components } = source;
   const spec = CHECKPOINT_FAMILIES[layout.family];
+  const present = new Set(components.textEncoders.map(({ kind }) => kind));
+  const missing = spec.requiredTextEncoders.filter((kind) => !present.has(kind));
+  if (missing.length > 0) {
+    throw new EngineError(
+      'MODEL_UNSUPPORTED',
+      `${location} carries no ${missing.join(' or ')} text encoder; use a file that includes them (SD3: the "incl_clips" single files) or the model's diffusers folder`,
+    );
+  }
   const vae = components.vae;
   if (!vae) {
     throw new EngineError(
@@ -181,7 +233,10 @@ export function checkpointManifest(location: string, source: CheckpointSource): 
     },
     limits: {
       minSize: sizeMultiple,
-      maxSize: 2048,
+      maxSize: Math.min(
+        2048,
+        vaeScaleFactor * (spec.maxLatentSide?.(components.unet) ?? Number.POSITIVE_INFINITY),
+      ),
       sizeMultiple,
       maxSteps: 150,
       maxBatch: 16,

@@ -19,17 +19,30 @@ export interface TextEncoderUnit {
   readonly model: OnnxModel;
 }
 
+/** Joins the encoders' contributions for `count` prompts (a family's `combineText`, bound). */
+export type JoinContributions = (
+  parts: readonly EncoderContribution[],
+  count: number,
+) => TextConditioning;
+
 /**
- * Encodes prompts with each text encoder and concatenates what the family takes from each
- * (`select`: SD the last hidden state; SDXL the penultimate ones and a pooled projection).
+ * Encodes prompts with each text encoder and joins what the family takes from each (`select`: SD
+ * the last hidden state; SDXL the penultimate ones and a pooled projection) — side by side unless
+ * the family joins them otherwise (`join`: SD3 also along the sequence).
  */
 export class TextConditioner {
   readonly #select: SelectEncoderOutputs;
   readonly #units: readonly TextEncoderUnit[];
+  readonly #join: JoinContributions;
 
-  constructor(select: SelectEncoderOutputs, units: readonly TextEncoderUnit[]) {
+  constructor(
+    select: SelectEncoderOutputs,
+    units: readonly TextEncoderUnit[],
+    join: JoinContributions = concatHidden,
+  ) {
     this.#select = select;
     this.#units = units;
+    this.#join = join;
   }
 
   /**
@@ -53,13 +66,14 @@ export class TextConditioner {
       });
       perEncoder.push(this.#select(outputs, unit.model.label));
     }
-    const conditioning = concatHidden(perEncoder, prompts.length);
+    const conditioning = this.#join(perEncoder, prompts.length);
     zeroOut(conditioning, zeroed);
     return { ...conditioning, truncated };
   }
 }
 
-function concatHidden(
+/** Hidden states side by side on the feature axis (SDXL's CLIP-L ‖ bigG); the last pooled vector. */
+export function concatHidden(
   contributions: readonly EncoderContribution[],
   count: number,
 ): TextConditioning {

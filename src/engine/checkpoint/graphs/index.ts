@@ -8,6 +8,7 @@ export type { BuiltGraph, GraphOptions, GraphPrecision } from './graph-types.ts'
 export { buildTextEncoder, type TextActivation, type TextEncoderOptions } from './text-encoder.ts';
 export { buildUnet, type UnetHeads, type UnetOptions } from './unet.ts';
 export { buildVaeDecoder, buildVaeEncoder } from './vae.ts';
+export { buildMmdit, mmditShape, type MmditShape } from './mmdit.ts';
 export { buildT5Encoder, type T5EncoderOptions } from './t5-encoder.ts';
 export {
   buildFluxTransformer,

@@ -140,6 +140,14 @@ export function upsampleNearest(g: OnnxGraph, x: Value): Value {
   });
 }
 
+/** torch `nn.LayerNorm(width, elementwise_affine=False)` over the last axis. */
+export function plainLayerNorm(g: OnnxGraph, x: Value, width: number, epsilon: number): Value {
+  return g.op('LayerNormalization', [x, g.floats(new Float32Array(width).fill(1), [width])], {
+    axis: -1,
+    epsilon: float(epsilon),
+  });
+}
+
 /**
  * Root-mean-square norm over the last axis, `x / √(mean(x²) + ε) · weight` (T5's `T5LayerNorm`,
  * FLUX's QK `RMSNorm`): ONNX Runtime's SimplifiedLayerNormalization, which computes it in float32.

@@ -17,6 +17,8 @@ export interface TextEncoderOptions extends GraphOptions {
   readonly headDim?: number;
   /** Default: quick_gelu for 768-wide Hugging Face CLIP (CLIP-L), gelu otherwise (OpenCLIP H/bigG). */
   readonly activation?: TextActivation;
+  /** Whether `text_embeds` is output when the checkpoint has a projection; default true. */
+  readonly projection?: boolean;
 }
 
 /** Where one layout keeps each part of the same CLIP text transformer. */
@@ -173,7 +175,7 @@ export function buildTextEncoder(
   const endOfText = g.op('ArgMax', [ids], { axis: 1, keepdims: 1 });
   const pooled = g.op('GatherND', [last, endOfText], { batch_dims: 1 });
   g.output(pooled, { name: 'pooler_output', type: 'float', dims: ['batch', width] });
-  const projected = layout.project(root, pooled);
+  const projected = options.projection === false ? undefined : layout.project(root, pooled);
   const outputNames = [
     ...states.map((_, index) => `hidden_states.${index}`),
     'last_hidden_state',
