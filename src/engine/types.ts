@@ -15,6 +15,14 @@ export interface ModelOverrides {
   readonly guidanceScale?: number;
 }
 
+/**
+ * How a checkpoint's linear-layer weights are stored in memory: `none` keeps them in float;
+ * `int8` and `int4` quantize them block-wise into MatMulNBits codes (a derived file computed
+ * once, cached under {@link PipelineOptions.cacheDir}). Convolutions, norms and embeddings stay
+ * in float.
+ */
+export type WeightQuantization = 'none' | 'int8' | 'int4';
+
 /** Image container formats the engine encodes to. */
 export type OutputFormat = 'png' | 'jpeg' | 'webp';
 
@@ -40,6 +48,11 @@ export interface PipelineOptions {
    * spinning otherwise holds every core for a while after each run.
    */
   readonly spinWait?: boolean;
+  /**
+   * Where the engine keeps files it derives from a model (quantized weights): under the
+   * server's data dir. A folder under the system's temporary directory when absent.
+   */
+  readonly cacheDir?: string;
 }
 
 /** An image given to img2img or inpainting: encoded bytes (PNG, JPEG, WebP …). */

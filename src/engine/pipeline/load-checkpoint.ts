@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CheckpointSource } from '../checkpoint/checkpoint-source.ts';
 import { assertFileUnchanged } from '../checkpoint/file-identity.ts';
@@ -17,7 +18,8 @@ import { checkpointManifest, TEXT_ENCODER_SETTINGS } from '../model/checkpoint-m
 import { OnnxModel } from '../onnx/onnx-model.ts';
 import { BUNDLED_CLIP_TOKENIZER_DIR } from '../text/bundled-clip-tokenizer.ts';
 import { ClipTokenizer } from '../text/clip-tokenizer.ts';
-import type { ModelOverrides, PipelineOptions } from '../types.ts';
+import { quantizeGraph } from '../quantize/quantize-graph.ts';
+import type { ModelOverrides, PipelineOptions, WeightQuantization } from '../types.ts';
 import { DiffusionPipeline } from './diffusion-pipeline.ts';
 import { TextConditioner, type TextEncoderUnit } from './text-conditioning.ts';
 import { Vae } from './vae.ts';
@@ -41,7 +43,12 @@ export interface CheckpointLoadOptions extends PipelineOptions {
   readonly name?: string;
   readonly overrides?: ModelOverrides;
   readonly checkpoint?: CheckpointGraphSettings;
+  /** Linear-layer weights of the denoiser and text encoders; `none` by default. */
+  readonly quantization?: WeightQuantization;
 }
+
+/** Components whose linear layers are quantized: the VAE's few are left exact, for image quality. */
+const QUANTIZED_COMPONENTS: ReadonlySet<string> = new Set(['unet', 'text_encoder', 'text_encoder_2']);
 
 /**
  * Compiles a checkpoint's components into ONNX graphs whose weights point into the user's file
@@ -60,9 +67,18 @@ export async function loadCheckpointPipeline(
     (options.executionProvider ?? 'cpu') === 'cpu' ? 'fp32' : 'fp16';
   const { components } = source;
   const models: OnnxModel[] = [];
+  const quantization = options.quantization ?? 'none';
   const create = async (label: string, build: () => BuiltGraph): Promise<OnnxModel> => {
     for (const [file, identity] of source.files) await assertFileUnchanged(file, identity);
-    const model = await OnnxModel.fromBytes(build().bytes, label, { ...options, source: location });
+    let { bytes } = build();
+    if (quantization !== 'none' && QUANTIZED_COMPONENTS.has(label)) {
+      ({ bytes } = await quantizeGraph(bytes, {
+        quantization,
+        cacheDir: options.cacheDir ?? defaultCacheDir(),
+        name: label,
+      }));
+    }
+    const model = await OnnxModel.fromBytes(bytes, label, { ...options, source: location });
     models.push(model);
     return model;
   };
@@ -115,4 +131,8 @@ export async function loadCheckpointPipeline(
     await Promise.all(models.map((model) => model.dispose()));
     throw error;
   }
+}
+
+function defaultCacheDir(): string {
+  return path.join(tmpdir(), 'pictor-cache');
 }
