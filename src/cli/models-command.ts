@@ -4,6 +4,7 @@ import type { LibraryModel } from '../library/library-model.ts';
 import { ModelLibrary } from '../library/model-library.ts';
 import { formatBytes } from '../library/model-pulls.ts';
 import { fields, table } from './cli-table.ts';
+import { modelMemory } from './model-memory.ts';
 import { UsageError, parseCommand, type CliIo } from './cli-io.ts';
 import { showPullProgress } from './pull-progress.ts';
 
@@ -103,7 +104,9 @@ export async function modelsCommand(argv: readonly string[], io: CliIo): Promise
         await library.scan();
         const model = library.get(name);
         if (!model) throw new ProblemError('MODEL_NOT_FOUND', `no model named '${name}'`);
-        print(modelJson(model), `${fields(Object.entries(modelJson(model)))}\n`);
+        const info = { ...modelJson(model), quantization: model.quantization ?? 'none' };
+        const memory = await modelMemory(model, config.workers.memoryBudgetGb);
+        print({ ...info, memory: memory.data }, `${fields(Object.entries(info))}\n${memory.human}`);
         return 0;
       }
       case 'rm': {

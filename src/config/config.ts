@@ -1,3 +1,5 @@
+import type { QuantizationSetting } from './quantization-setting.ts';
+
 /** Execution providers a worker may ask ONNX Runtime for. */
 export type WorkerDevice = 'cpu' | 'cuda' | 'coreml' | 'dml' | 'webgpu';
 
@@ -12,6 +14,11 @@ export interface ModelConfig {
   readonly cost?: number;
   /** Seconds this model stays loaded while idle; `models.keepAliveSeconds` when absent. */
   readonly keepAliveSeconds?: number;
+  /**
+   * `int8`/`int4` (Scratchy's `8bit`/`4bit` accepted, normalized) quantize a checkpoint's linear
+   * layers to fit less memory; `none` when absent.
+   */
+  readonly quantization?: QuantizationSetting;
   /** What the model's files say (or detection guesses), overridden; the engine checks the scheduler name. */
   readonly overrides?: ModelOverridesConfig;
 }

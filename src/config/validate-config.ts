@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_CONFIG, type PictorConfig } from './config.ts';
 import { ConfigError } from './config-error.ts';
+import { parseQuantization, QUANTIZATION_SPELLINGS } from './quantization-setting.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -133,6 +134,12 @@ function checkModels(config: Raw, problems: string[]): void {
         `models.list[${index}].cost: must be an integer ≥ 0, got ${JSON.stringify(cost)}`,
       );
     }
+    const quantization = entry['quantization'];
+    if (quantization !== undefined && parseQuantization(quantization) === undefined) {
+      problems.push(
+        `models.list[${index}].quantization: one of ${QUANTIZATION_SPELLINGS.join(', ')}, got ${JSON.stringify(quantization)}`,
+      );
+    }
     checkOverrides(entry['overrides'], `models.list[${index}].overrides`, problems);
   }
   // The default may also be a library model (models.dir), found only at start: not checked here.
@@ -212,6 +219,7 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
       path: path.resolve(cwd, m.path),
       ...(m.cost === undefined ? {} : { cost: m.cost }),
       ...(m.keepAliveSeconds === undefined ? {} : { keepAliveSeconds: m.keepAliveSeconds }),
+      ...(m.quantization === undefined ? {} : { quantization: parseQuantization(m.quantization) }),
       ...(m.overrides === undefined ? {} : { overrides: m.overrides }),
     })),
     dir: path.resolve(config.dataDir, config.models.dir),

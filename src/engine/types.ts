@@ -23,6 +23,23 @@ export interface ModelOverrides {
  */
 export type WeightQuantization = 'none' | 'int8' | 'int4';
 
+/** Memory one setting of {@link WeightQuantization} needs, in bytes. */
+export interface MemoryNeed {
+  readonly weightBytes: number;
+  /** Working memory of a batch of two (guidance) at the native size: a per-family measure. */
+  readonly activationBytes: number;
+  readonly totalBytes: number;
+}
+
+/** What a checkpoint needs in memory on CPU, estimated from its header. */
+export interface MemoryEstimate {
+  readonly family: ModelFamily;
+  /** The native size the working memory is estimated at. */
+  readonly width: number;
+  readonly height: number;
+  readonly byQuantization: Readonly<Record<WeightQuantization, MemoryNeed>>;
+}
+
 /** Image container formats the engine encodes to. */
 export type OutputFormat = 'png' | 'jpeg' | 'webp';
 

@@ -27,6 +27,16 @@ export interface FamilyParts {
   /** Denoiser inputs beyond sample, timestep and hidden states: SDXL's size/crop `time_ids`. */
   readonly timeIds?: (count: number, height: number, width: number) => Float32Array;
   readonly latentFormat: LatentFormat;
+  readonly memory: FamilyMemory;
+}
+
+/** What a family needs in memory beyond its weights. */
+export interface FamilyMemory {
+  /**
+   * Peak working memory (activations, ONNX Runtime's arenas and pre-packed weight copies) of a
+   * batch of two, for guidance, at `width`×`height`: measured on the real-size model.
+   */
+  readonly activationBytes: (width: number, height: number) => number;
 }
 
 /** The latent space a family's VAE and denoiser share. */

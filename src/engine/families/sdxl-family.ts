@@ -1,6 +1,7 @@
 import { EngineError } from '../engine-error.ts';
 import type { RunOutputs } from '../onnx/onnx-model.ts';
 import type { FamilyParts } from './family-parts.ts';
+import { workingMemory } from './working-memory.ts';
 
 /**
  * SDXL: both encoders' penultimate hidden states concatenated, the second's pooled projection,
@@ -23,6 +24,8 @@ export const SDXL_FAMILY: FamilyParts = {
     const row = [height, width, 0, 0, height, width];
     return Float32Array.from({ length: count * row.length }, (_, i) => row[i % row.length] ?? 0);
   },
+  // SD 1.5's measure scaled by the UNet's width (not measured at real size here).
+  memory: workingMemory(1, 4),
   latentFormat: {
     scalingFactor: 0.13025,
     nativeLatentSide: 128,

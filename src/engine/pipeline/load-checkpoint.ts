@@ -13,6 +13,8 @@ import {
 } from '../checkpoint/graphs/index.ts';
 import { EngineError } from '../engine-error.ts';
 import { FAMILIES } from '../families/families.ts';
+import { estimateCheckpointMemory } from '../memory/estimate-memory.ts';
+import { assertFitsMemoryBudget } from '../memory/memory-budget.ts';
 import { applyModelOverrides } from '../model/apply-model-overrides.ts';
 import { checkpointManifest, TEXT_ENCODER_SETTINGS } from '../model/checkpoint-manifest.ts';
 import { OnnxModel } from '../onnx/onnx-model.ts';
@@ -45,6 +47,11 @@ export interface CheckpointLoadOptions extends PipelineOptions {
   readonly checkpoint?: CheckpointGraphSettings;
   /** Linear-layer weights of the denoiser and text encoders; `none` by default. */
   readonly quantization?: WeightQuantization;
+  /**
+   * Refuse (`MODEL_TOO_LARGE`) a checkpoint whose estimated memory at its quantization exceeds
+   * this many bytes, naming the quantization that would fit; no check when absent.
+   */
+  readonly memoryBudgetBytes?: number;
 }
 
 /** Components whose linear layers are quantized: the VAE's few are left exact, for image quality. */
@@ -62,12 +69,17 @@ export async function loadCheckpointPipeline(
 ): Promise<DiffusionPipeline> {
   const manifest = applyModelOverrides(checkpointManifest(location, source), options.overrides);
   const family = FAMILIES[manifest.family];
+  const name = options.name ?? path.basename(location).replace(/\.safetensors$/i, '');
+  const quantization = options.quantization ?? 'none';
+  if (options.memoryBudgetBytes !== undefined) {
+    const estimate = estimateCheckpointMemory(location, source);
+    assertFitsMemoryBudget(name, estimate, quantization, options.memoryBudgetBytes);
+  }
   const settings = options.checkpoint ?? {};
   const precision: GraphPrecision =
     (options.executionProvider ?? 'cpu') === 'cpu' ? 'fp32' : 'fp16';
   const { components } = source;
   const models: OnnxModel[] = [];
-  const quantization = options.quantization ?? 'none';
   const create = async (label: string, build: () => BuiltGraph): Promise<OnnxModel> => {
     for (const [file, identity] of source.files) await assertFileUnchanged(file, identity);
     let { bytes } = build();
@@ -117,7 +129,7 @@ export async function loadCheckpointPipeline(
       manifest.shiftFactor,
     );
     return new DiffusionPipeline({
-      name: options.name ?? path.basename(location).replace(/\.safetensors$/i, ''),
+      name,
       manifest,
       text: new TextConditioner(family.selectEncoderOutputs, units),
       unet,

@@ -22,6 +22,8 @@ export interface LoadPipelineOptions extends PipelineOptions {
   readonly checkpoint?: CheckpointGraphSettings;
   /** `int8`/`int4` quantize a checkpoint's linear layers (`.safetensors` only); `none` by default. */
   readonly quantization?: WeightQuantization;
+  /** Checkpoints only: refuse one whose estimated memory exceeds this (`MODEL_TOO_LARGE`). */
+  readonly memoryBudgetBytes?: number;
 }
 
 /**
