@@ -84,7 +84,11 @@ async function accuracyChild(file: string): Promise<void> {
   let bytes = buildUnet(source.components.unet).bytes;
   const quantization = values.quantization as WeightQuantization;
   if (quantization !== 'none') {
-    ({ bytes } = await quantizeGraph(bytes, { quantization, cacheDir: values.cache ?? tmpdir(), name: 'unet' }));
+    ({ bytes } = await quantizeGraph(bytes, {
+      quantization,
+      cacheDir: values.cache ?? tmpdir(),
+      name: 'unet',
+    }));
   }
   const unet = await OnnxModel.fromBytes(bytes, 'unet', { intraOpThreads: 2, source: file });
   const noise = new GaussianNoise(7);
@@ -127,7 +131,15 @@ function main(): void {
         `2 threads, median of ${runs} runs after a warm-up, node ${process.version}\n`,
     );
     console.log(
-      ['weights', 'size', 's/image', 'unet s/image', 'load s (1st start)', 'load s (2nd start)', 'peak RSS MB'].join('\t'),
+      [
+        'weights',
+        'size',
+        's/image',
+        'unet s/image',
+        'load s (1st start)',
+        'load s (2nd start)',
+        'peak RSS MB',
+      ].join('\t'),
     );
     for (const size of values.sizes.split(',').map(Number)) {
       for (const quantization of quantizations) {
@@ -141,10 +153,20 @@ function main(): void {
           const unet = [...first.unetMs, ...second.unetMs];
           const rss = Math.max(first.peakRssMb, second.peakRssMb);
           console.log(
-            [quantization, size, s(median(times)), s(median(unet)), s(first.loadedMs), s(second.loadedMs), rss.toFixed(0)].join('\t'),
+            [
+              quantization,
+              size,
+              s(median(times)),
+              s(median(unet)),
+              s(first.loadedMs),
+              s(second.loadedMs),
+              rss.toFixed(0),
+            ].join('\t'),
           );
         } catch (error) {
-          console.log(`${quantization}\t${size}\t(failed: ${(error as Error).message.slice(0, 200)})`);
+          console.log(
+            `${quantization}\t${size}\t(failed: ${(error as Error).message.slice(0, 200)})`,
+          );
         }
       }
     }
@@ -159,13 +181,27 @@ function accuracy(file: string, cache: string, quantizations: readonly string[])
   const outputs = new Map<string, Float32Array>();
   for (const quantization of ['none', ...quantizations.filter((q) => q !== 'none')]) {
     const out = path.join(cache, `unet-${quantization}.f32`);
-    spawnChild(['--accuracy', out, '--child', file, '--quantization', quantization, '--cache', cache]);
+    spawnChild([
+      '--accuracy',
+      out,
+      '--child',
+      file,
+      '--quantization',
+      quantization,
+      '--cache',
+      cache,
+    ]);
     const bytes = readFileSync(out);
-    outputs.set(quantization, new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
+    outputs.set(
+      quantization,
+      new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4),
+    );
   }
   const reference = outputs.get('none');
   if (!reference) return;
-  console.log('\nUNet output vs fp32 (batch 2, 32×32 latents, t=500): mean |diff| / mean |fp32|, max |diff| / max |fp32|');
+  console.log(
+    '\nUNet output vs fp32 (batch 2, 32×32 latents, t=500): mean |diff| / mean |fp32|, max |diff| / max |fp32|',
+  );
   for (const [quantization, out] of outputs) {
     if (quantization === 'none') continue;
     let diff = 0;
@@ -179,7 +215,9 @@ function accuracy(file: string, cache: string, quantizations: readonly string[])
       maxDiff = Math.max(maxDiff, d);
       maxRef = Math.max(maxRef, Math.abs(reference[i] as number));
     }
-    console.log(`${quantization}\t${(diff / scale).toExponential(2)}\t${(maxDiff / maxRef).toExponential(2)}`);
+    console.log(
+      `${quantization}\t${(diff / scale).toExponential(2)}\t${(maxDiff / maxRef).toExponential(2)}`,
+    );
   }
 }
 

@@ -14,5 +14,7 @@ export const QUANTIZATION_SPELLINGS = Object.keys(SPELLINGS);
 
 /** The setting `value` spells, or undefined when it spells none. */
 export function parseQuantization(value: unknown): QuantizationSetting | undefined {
-  return typeof value === 'string' && Object.hasOwn(SPELLINGS, value) ? SPELLINGS[value] : undefined;
+  return typeof value === 'string' && Object.hasOwn(SPELLINGS, value)
+    ? SPELLINGS[value]
+    : undefined;
 }

@@ -11,10 +11,7 @@ import { OnnxGraph } from '../../src/engine/checkpoint/graphs/onnx-graph.ts';
 import { linear } from '../../src/engine/checkpoint/graphs/layers.ts';
 import { ModuleWeights } from '../../src/engine/checkpoint/graphs/module-weights.ts';
 import { float32ToHalf } from '../../src/engine/onnx/float16.ts';
-import {
-  dequantizeMatrix,
-  quantizeMatrix,
-} from '../../src/engine/quantize/block-quantize.ts';
+import { dequantizeMatrix, quantizeMatrix } from '../../src/engine/quantize/block-quantize.ts';
 import { quantizeGraph } from '../../src/engine/quantize/quantize-graph.ts';
 import { sessionFor } from '../helpers/checkpoint-graphs.ts';
 import { writeSafetensors } from '../helpers/safetensors-files.ts';
@@ -45,7 +42,12 @@ before(async () => {
   plainWeight = random(N * N, 2);
   bias = random(N, 3);
   await writeSafetensors(checkpoint, [
-    { name: 'fc.weight', dtype: 'F16', shape: [N, K], data: new Uint8Array(float32ToHalf(linearWeight).buffer) },
+    {
+      name: 'fc.weight',
+      dtype: 'F16',
+      shape: [N, K],
+      data: new Uint8Array(float32ToHalf(linearWeight).buffer),
+    },
     { name: 'fc.bias', dtype: 'F32', shape: [N], data: new Uint8Array(bias.buffer) },
     { name: 'proj', dtype: 'F32', shape: [N, N], data: new Uint8Array(plainWeight.buffer) },
   ]);
@@ -94,11 +96,15 @@ test('block quantization: every weight within half a step of its value, zeros ex
     for (let i = 0; i < weights.length; i++) {
       const block = Math.floor(i / k) * 2 + Math.floor((i % k) / 32);
       const step = quantized.scales[block] as number;
-      assert.ok(Math.abs((restored[i] as number) - (weights[i] as number)) <= step / 2 + 1e-7, `weight ${i} at ${bits} bits`);
+      assert.ok(
+        Math.abs((restored[i] as number) - (weights[i] as number)) <= step / 2 + 1e-7,
+        `weight ${i} at ${bits} bits`,
+      );
     }
     // The transposed reading of the same values gives the same codes.
     const transposed = new Float32Array(weights.length);
-    for (let r = 0; r < 3; r++) for (let c = 0; c < k; c++) transposed[c * 3 + r] = weights[r * k + c] as number;
+    for (let r = 0; r < 3; r++)
+      for (let c = 0; c < k; c++) transposed[c * 3 + r] = weights[r * k + c] as number;
     const again = quantizeMatrix(transposed, 3, k, { bits, blockSize: 32, transposed: true });
     assert.deepEqual(again.codes, quantized.codes);
   }
@@ -116,7 +122,10 @@ test('MatMuls over constant weights become MatMulNBits; the float weights leave 
     const model = fromBinary(ModelProtoSchema, result.bytes);
     const ops = model.graph?.node.map((node) => node.opType) ?? [];
     assert.equal(ops.filter((op) => op === 'MatMulNBits').length, 2, ops.join());
-    assert.ok(!ops.includes('MatMul') && !ops.includes('Transpose') && !ops.includes('Cast'), ops.join());
+    assert.ok(
+      !ops.includes('MatMul') && !ops.includes('Transpose') && !ops.includes('Cast'),
+      ops.join(),
+    );
     // Only the bias is still read from the checkpoint; the rest comes from the derived file.
     const locations = model.graph?.initializer.map(
       (tensor) => tensor.externalData.find((entry) => entry.key === 'location')?.value,
@@ -147,7 +156,14 @@ test('the derived file is reused by the next load, and rebuilt when truncated, g
   const whole = await readFile(file);
   const damage: [string, () => Promise<void>][] = [
     ['truncated', () => writeFile(file, whole.subarray(0, whole.length - 10))],
-    ['garbled header', () => writeFile(file, Buffer.concat([whole.subarray(0, 8), Buffer.from('{not json'), whole.subarray(17)]))],
+    [
+      'garbled header',
+      () =>
+        writeFile(
+          file,
+          Buffer.concat([whole.subarray(0, 8), Buffer.from('{not json'), whole.subarray(17)]),
+        ),
+    ],
     ['trailing bytes', () => writeFile(file, Buffer.concat([whole, Buffer.alloc(3)]))],
     ['empty', () => writeFile(file, '')],
   ];
@@ -175,7 +191,9 @@ test('the derived file is reused by the next load, and rebuilt when truncated, g
 test('no temporary file is left behind when computing fails', async () => {
   const cacheDir = path.join(dir, 'failing');
   const broken = path.join(dir, 'broken.safetensors');
-  await writeSafetensors(broken, [{ name: 'proj', dtype: 'F32', shape: [N, N], data: new Uint8Array(plainWeight.buffer) }]);
+  await writeSafetensors(broken, [
+    { name: 'proj', dtype: 'F32', shape: [N, N], data: new Uint8Array(plainWeight.buffer) },
+  ]);
   const { index } = await readSafetensors(broken);
   const g = new OnnxGraph('fp32');
   const x = g.input({ name: 'x', type: 'float', dims: ['m', N] });
@@ -187,7 +205,10 @@ test('no temporary file is left behind when computing fails', async () => {
   const handle = await open(broken, 'r+');
   await handle.truncate(100); // the weight's bytes are gone
   await handle.close();
-  await assert.rejects(quantizeGraph(g.toBytes('broken'), { quantization: 'int8', cacheDir, name: 'broken' }), /ends before weight/);
+  await assert.rejects(
+    quantizeGraph(g.toBytes('broken'), { quantization: 'int8', cacheDir, name: 'broken' }),
+    /ends before weight/,
+  );
   const { readdir } = await import('node:fs/promises');
   assert.deepEqual(await readdir(path.join(cacheDir, 'quantized')), []);
 });

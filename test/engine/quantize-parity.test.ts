@@ -92,7 +92,9 @@ for (const c of CASES) {
   for (const quantization of ['int8', 'int4'] as const) {
     test(`${c.fixture}: ${quantization} UNet and text encoder stay within ${TOLERANCE[quantization]} of the reference`, async (t) => {
       const file = path.join(CHECKPOINTS, `${c.fixture}.safetensors`);
-      const references = await readReferences(path.join(CHECKPOINTS, `${c.fixture}.reference.safetensors`));
+      const references = await readReferences(
+        path.join(CHECKPOINTS, `${c.fixture}.reference.safetensors`),
+      );
       const ref = (name: string): ReferenceTensor => reference(references, name);
       const unet: TensorIndex = await componentIndex(file, c.unetPrefix);
       const text: TensorIndex = await componentIndex(file, c.textPrefix);
@@ -123,7 +125,9 @@ for (const c of CASES) {
         await run(textGraph.bytes, { input_ids: int32Tensor(ref('text.input_ids')) }, textOutput),
         ref(c.textReference),
       );
-      t.diagnostic(`${c.fixture} ${quantization}: UNet ${unetError.toExponential(2)}, text ${textError.toExponential(2)}`);
+      t.diagnostic(
+        `${c.fixture} ${quantization}: UNet ${unetError.toExponential(2)}, text ${textError.toExponential(2)}`,
+      );
       assert.ok(unetError <= TOLERANCE[quantization], `UNet relative error ${unetError}`);
       assert.ok(textError <= TOLERANCE[quantization], `text relative error ${textError}`);
       // Quantization changed the numbers: the check compares quantized weights, not float ones.

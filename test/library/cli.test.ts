@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { adminCli } from '../../src/cli/admin-cli.ts';
+import { realCheckpointTensors } from '../helpers/checkpoint-headers.ts';
 import { FakeHub, repoFromFolder } from '../helpers/fake-hub.ts';
+import { writeSafetensors } from '../helpers/safetensors-files.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const hub = new FakeHub();
@@ -28,8 +30,10 @@ after(async () => {
 
 function cliFor(
   dataDir: string,
+  extraEnv: Record<string, string> = {},
 ): (...argv: string[]) => Promise<{ code: number; out: string; err: string }> {
   const env = {
+    ...extraEnv,
     PICTOR_CONFIG: path.join(ROOT, 'test/helpers/empty.yaml'),
     PICTOR_DATA_DIR: dataDir,
     HF_ENDPOINT: hub.url,
@@ -102,4 +106,63 @@ test('pictor models: pull with JSON progress lines, list, info, rm; Scratchy dow
   const configured = await cli('rm', 'tiny', '--yes');
   assert.equal(configured.code, 1);
   assert.match(configured.err, /models\.list/);
+});
+
+test("pictor models info: a checkpoint's memory per quantization against the budget, the configured one marked", async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'pictor-cli-memory-'));
+  mkdirSync(path.join(dataDir, 'models'));
+  // SD 1.5's real header over a sparse file: the estimate reads names and shapes only.
+  await writeSafetensors(
+    path.join(dataDir, 'models', 'sd15.safetensors'),
+    realCheckpointTensors('sd15'),
+    {
+      sparse: true,
+    },
+  );
+  writeFileSync(
+    path.join(dataDir, 'models', 'sd15.pictor.json'),
+    JSON.stringify({ quantization: '8bit' }),
+  );
+  const cli = cliFor(dataDir, { PICTOR_WORKERS__MEMORY_BUDGET_GB: '5' });
+
+  const human = await cli('info', 'sd15');
+  assert.equal(human.code, 0, human.err);
+  assert.match(human.out, /quantization\s+int8/);
+  assert.match(
+    human.out,
+    /memory on CPU \(sd, 512×512, batch of 2; workers\.memoryBudgetGb 5\.0\):/,
+  );
+  assert.match(
+    human.out,
+    /none\s+\d+\.\d\d GB\s+\(weights 3\.97 \+ working \d+\.\d\d\) {2}over budget\n/,
+  );
+  assert.match(
+    human.out,
+    /int8\s+\d+\.\d\d GB\s+\(weights 3\.03 \+ working \d+\.\d\d\) {2}← configured\n/,
+  );
+
+  const json = JSON.parse((await cli('info', 'sd15', '--json')).out) as {
+    quantization: string;
+    memory: {
+      family: string;
+      budget_gb: number;
+      by_quantization: {
+        quantization: string;
+        total_gb: number;
+        fits_budget: boolean;
+        configured: boolean;
+      }[];
+    };
+  };
+  assert.equal(json.quantization, 'int8');
+  assert.equal(json.memory.family, 'sd');
+  assert.equal(json.memory.budget_gb, 5);
+  assert.deepEqual(
+    json.memory.by_quantization.map((q) => [q.quantization, q.fits_budget, q.configured]),
+    [
+      ['none', false, false],
+      ['int8', true, true],
+      ['int4', true, false],
+    ],
+  );
 });

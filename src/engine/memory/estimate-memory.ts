@@ -11,7 +11,10 @@ export const QUANTIZATIONS: readonly WeightQuantization[] = ['none', 'int8', 'in
  * and text encoders' weights (quantizable), the VAE's (always float), and the family's working
  * memory at its native size (a per-family part, measured).
  */
-export function estimateCheckpointMemory(location: string, source: CheckpointSource): MemoryEstimate {
+export function estimateCheckpointMemory(
+  location: string,
+  source: CheckpointSource,
+): MemoryEstimate {
   const manifest = checkpointManifest(location, source);
   const { components } = source;
   const quantized = [components.unet, ...components.textEncoders.map((encoder) => encoder.index)];
@@ -24,7 +27,10 @@ export function estimateCheckpointMemory(location: string, source: CheckpointSou
     const weightBytes =
       quantized.reduce((sum, index) => sum + componentWeightBytes(index, quantization), 0) +
       vaeBytes;
-    return [quantization, { weightBytes, activationBytes, totalBytes: weightBytes + activationBytes }];
+    return [
+      quantization,
+      { weightBytes, activationBytes, totalBytes: weightBytes + activationBytes },
+    ];
   });
   return {
     family: manifest.family,

@@ -7,7 +7,8 @@ import type { WeightQuantization } from '../types.ts';
  * Lookup tables, read by Gather rather than multiplied: never quantized (CLIP's token and
  * position embeddings, T5's shared embedding and relative attention bias).
  */
-const EMBEDDING = /(^|\.)(token_embedding|position_embedding|positional_embedding|embed_tokens|shared|relative_attention_bias)(\.|$)/;
+const EMBEDDING =
+  /(^|\.)(token_embedding|position_embedding|positional_embedding|embed_tokens|shared|relative_attention_bias)(\.|$)/;
 
 /**
  * Whether the quantize transform will turn this tensor into MatMulNBits codes, judged from the

@@ -55,7 +55,11 @@ export interface CheckpointLoadOptions extends PipelineOptions {
 }
 
 /** Components whose linear layers are quantized: the VAE's few are left exact, for image quality. */
-const QUANTIZED_COMPONENTS: ReadonlySet<string> = new Set(['unet', 'text_encoder', 'text_encoder_2']);
+const QUANTIZED_COMPONENTS: ReadonlySet<string> = new Set([
+  'unet',
+  'text_encoder',
+  'text_encoder_2',
+]);
 
 /**
  * Compiles a checkpoint's components into ONNX graphs whose weights point into the user's file

@@ -120,7 +120,13 @@ export function dequantizeMatrix(
   return out;
 }
 
-function writeCode(target: Uint8Array, base: number, index: number, code: number, bits: QuantBits): void {
+function writeCode(
+  target: Uint8Array,
+  base: number,
+  index: number,
+  code: number,
+  bits: QuantBits,
+): void {
   if (bits === 8) {
     target[base + index] = code;
     return;

@@ -95,7 +95,8 @@ export async function writeDerivedFile(
       }
       await handle.write(bytes);
     }
-    if (index !== tensors.length) throw new Error(`derived file got ${index} of ${tensors.length} tensors`);
+    if (index !== tensors.length)
+      throw new Error(`derived file got ${index} of ${tensors.length} tensors`);
     await handle.sync();
     await handle.close();
     await rename(temporary, file);

@@ -91,7 +91,9 @@ export async function quantizeGraph(
     format: DERIVED_FORMAT,
     bits,
     blockSize: BLOCK_SIZE,
-    sources: await Promise.all(sources.map(async (file) => ({ file, ...(await fileIdentity(file)) }))),
+    sources: await Promise.all(
+      sources.map(async (file) => ({ file, ...(await fileIdentity(file)) })),
+    ),
     weights: sha256(groups.map((g) => g.key).join('\n')),
   });
   const dir = path.join(options.cacheDir, 'quantized');
@@ -113,7 +115,11 @@ export async function quantizeGraph(
   };
 }
 
-function groupWeights(found: readonly LinearWeight[], root: string, bits: QuantBits): WeightGroup[] {
+function groupWeights(
+  found: readonly LinearWeight[],
+  root: string,
+  bits: QuantBits,
+): WeightGroup[] {
   const groups = new Map<string, WeightGroup>();
   for (const linear of found) {
     if (linear.k < MIN_INPUT_FEATURES) continue;
@@ -125,7 +131,13 @@ function groupWeights(found: readonly LinearWeight[], root: string, bits: QuantB
       .join(':');
     const group = groups.get(key);
     if (group) group.matMuls.push(linear);
-    else groups.set(key, { key, linear, matMuls: [linear], tensors: derivedTensors(groups.size, linear, bits) });
+    else
+      groups.set(key, {
+        key,
+        linear,
+        matMuls: [linear],
+        tensors: derivedTensors(groups.size, linear, bits),
+      });
   }
   return [...groups.values()];
 }
@@ -212,7 +224,9 @@ function rewrite(
     }
   }
   if (!model.opsetImport.some((opset) => opset.domain === 'com.microsoft')) {
-    model.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: 'com.microsoft', version: 1n }));
+    model.opsetImport.push(
+      create(OperatorSetIdProtoSchema, { domain: 'com.microsoft', version: 1n }),
+    );
   }
   pruneGraph(graph);
 }
@@ -242,7 +256,10 @@ function externalTensor(
   });
 }
 
-function intAttribute(name: string, value: number): ReturnType<typeof create<typeof AttributeProtoSchema>> {
+function intAttribute(
+  name: string,
+  value: number,
+): ReturnType<typeof create<typeof AttributeProtoSchema>> {
   return create(AttributeProtoSchema, { name, type: AttributeType.INT, i: BigInt(value) });
 }
 

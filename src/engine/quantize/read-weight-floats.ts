@@ -6,7 +6,12 @@ import { halfToFloat32 } from '../onnx/float16.ts';
 
 /** Where an initializer's bytes are: a file range (external data) or inside the graph. */
 export type WeightBytes =
-  | { readonly kind: 'external'; readonly file: string; readonly offset: number; readonly length: number }
+  | {
+      readonly kind: 'external';
+      readonly file: string;
+      readonly offset: number;
+      readonly length: number;
+    }
   | { readonly kind: 'inline'; readonly data: Uint8Array };
 
 /** Finds an initializer's bytes; external locations are relative to `root`. */
@@ -16,7 +21,10 @@ export function weightBytes(tensor: TensorProto, root: string): WeightBytes {
     tensor.externalData.find((item) => item.key === key)?.value;
   const location = entry('location');
   if (location === undefined) {
-    throw new EngineError('MODEL_INVALID', `weight ${tensor.name} has external data but no location`);
+    throw new EngineError(
+      'MODEL_INVALID',
+      `weight ${tensor.name} has external data but no location`,
+    );
   }
   const elements = tensor.dims.reduce((product, dim) => product * Number(dim), 1);
   return {
