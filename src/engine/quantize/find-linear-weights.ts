@@ -88,5 +88,5 @@ function isSwap(node: NodeProto): boolean {
 
 function castTarget(node: NodeProto): DataType | undefined {
   const to = node.attribute.find((a) => a.name === 'to');
-  return to === undefined ? undefined : (Number(to.i));
+  return to === undefined ? undefined : Number(to.i);
 }
