@@ -31,6 +31,10 @@ export interface ModelOverridesConfig {
   readonly height?: number;
   readonly steps?: number;
   readonly guidanceScale?: number;
+  /** Checkpoints, SD 1.x/2.x: the text layer from the end to condition on (A1111's clip skip). */
+  readonly clipSkip?: number;
+  /** Checkpoints: a standalone VAE `.safetensors` (absolute after loading) used instead of the model's. */
+  readonly vae?: string;
 }
 
 /**

@@ -160,7 +160,7 @@ function checkModels(config: Raw, problems: string[]): void {
   }
 }
 
-const POSITIVE_INTEGERS = ['width', 'height', 'steps'];
+const POSITIVE_INTEGERS = ['width', 'height', 'steps', 'clipSkip'];
 
 function checkOverrides(overrides: unknown, where: string, problems: string[]): void {
   if (overrides === undefined) return;
@@ -176,7 +176,9 @@ function checkOverrides(overrides: unknown, where: string, problems: string[]): 
           ? typeof value === 'string'
           : key === 'guidanceScale'
             ? typeof value === 'number' && value >= 0
-            : POSITIVE_INTEGERS.includes(key) && Number.isInteger(value) && (value as number) > 0;
+            : key === 'vae'
+              ? typeof value === 'string' && value !== ''
+              : POSITIVE_INTEGERS.includes(key) && Number.isInteger(value) && (value as number) > 0;
     if (!ok)
       problems.push(`${where}.${key}: ${overrideExpectation(key)}, got ${JSON.stringify(value)}`);
   }
@@ -186,8 +188,9 @@ function overrideExpectation(key: string): string {
   if (key === 'predictionType') return "'epsilon' or 'v_prediction'";
   if (key === 'scheduler') return 'a scheduler name';
   if (key === 'guidanceScale') return 'a number ≥ 0';
+  if (key === 'vae') return 'the path of a VAE .safetensors file';
   if (POSITIVE_INTEGERS.includes(key)) return 'an integer > 0';
-  return `not a setting (predictionType, scheduler, width, height, steps, guidanceScale)`;
+  return `not a setting (predictionType, scheduler, width, height, steps, guidanceScale, clipSkip, vae)`;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -220,7 +223,14 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
       ...(m.cost === undefined ? {} : { cost: m.cost }),
       ...(m.keepAliveSeconds === undefined ? {} : { keepAliveSeconds: m.keepAliveSeconds }),
       ...(m.quantization === undefined ? {} : { quantization: parseQuantization(m.quantization) }),
-      ...(m.overrides === undefined ? {} : { overrides: m.overrides }),
+      ...(m.overrides === undefined
+        ? {}
+        : {
+            overrides: {
+              ...m.overrides,
+              ...(m.overrides.vae === undefined ? {} : { vae: path.resolve(cwd, m.overrides.vae) }),
+            },
+          }),
     })),
     dir: path.resolve(config.dataDir, config.models.dir),
     dirs: config.models.dirs.map((dir) => path.resolve(cwd, dir)),

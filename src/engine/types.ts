@@ -13,6 +13,13 @@ export interface ModelOverrides {
   readonly height?: number;
   readonly steps?: number;
   readonly guidanceScale?: number;
+  /**
+   * Checkpoints, SD 1.x/2.x: condition on the text encoder's Nth layer from the end, final-normed
+   * (A1111's "clip skip"): 1 the last layer (SD 1.x's default), 2 the penultimate (SD 2.x's).
+   */
+  readonly clipSkip?: number;
+  /** Checkpoints: an absolute path to a standalone VAE `.safetensors` used instead of the model's own. */
+  readonly vae?: string;
 }
 
 /**

@@ -86,3 +86,20 @@ test('a bad quantization is reported naming the model entry and the accepted val
     },
   );
 });
+
+test('overrides.clipSkip and overrides.vae: the VAE path resolved against the config folder', () => {
+  const config = configWith('{ clipSkip: 2, vae: ./vae/fix.safetensors }');
+  const [model] = config.models.list;
+  assert.equal(model?.overrides?.clipSkip, 2);
+  assert.ok(path.isAbsolute(model?.overrides?.vae ?? ''));
+  assert.match(model?.overrides?.vae ?? '', /\/vae\/fix\.safetensors$/);
+  assert.throws(
+    () => configWith('{ clipSkip: 0, vae: "" }'),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /overrides\.clipSkip: an integer > 0, got 0/);
+      assert.match(error.message, /overrides\.vae: the path of a VAE \.safetensors file, got ""/);
+      return true;
+    },
+  );
+});

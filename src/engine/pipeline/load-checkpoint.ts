@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CheckpointSource } from '../checkpoint/checkpoint-source.ts';
 import { assertFileUnchanged } from '../checkpoint/file-identity.ts';
+import { readVaeFile } from '../checkpoint/read-vae-file.ts';
 import {
   buildTextEncoder,
   buildUnet,
@@ -83,9 +84,19 @@ export async function loadCheckpointPipeline(
   const precision: GraphPrecision =
     (options.executionProvider ?? 'cpu') === 'cpu' ? 'fp32' : 'fp16';
   const { components } = source;
+  const overrides = options.overrides ?? {};
+  const externalVae = overrides.vae === undefined ? undefined : await readVaeFile(overrides.vae);
+  const files = new Map([...source.files, ...(externalVae?.files ?? [])]);
+  if (overrides.clipSkip !== undefined && manifest.family !== 'sd') {
+    throw new EngineError(
+      'MODEL_INVALID',
+      `clipSkip override: ${location} is ${manifest.family}, which conditions on fixed layers; ` +
+        'clip skip applies to SD 1.x/2.x',
+    );
+  }
   const models: OnnxModel[] = [];
   const create = async (label: string, build: () => BuiltGraph): Promise<OnnxModel> => {
-    for (const [file, identity] of source.files) await assertFileUnchanged(file, identity);
+    for (const [file, identity] of files) await assertFileUnchanged(file, identity);
     let { bytes } = build();
     if (quantization !== 'none' && QUANTIZED_COMPONENTS.has(label)) {
       ({ bytes } = await quantizeGraph(bytes, {
@@ -118,14 +129,19 @@ export async function loadCheckpointPipeline(
           buildTextEncoder(encoder.index, {
             precision,
             activation,
-            clipSkip,
+            clipSkip: overrides.clipSkip ?? clipSkip,
             headDim: settings.textHeadDims?.[index] ?? 64,
           }),
         ),
       });
     }
-    const vaeIndex = components.vae;
-    if (!vaeIndex) throw new EngineError('MODEL_UNSUPPORTED', `${location} carries no VAE`);
+    const vaeIndex = externalVae?.index ?? components.vae;
+    if (!vaeIndex) {
+      throw new EngineError(
+        'MODEL_UNSUPPORTED',
+        `${location} carries no VAE: name one with the model's vae override`,
+      );
+    }
     const vae = new Vae(
       await create('vae_decoder', () => buildVaeDecoder(vaeIndex, { precision })),
       await create('vae_encoder', () => buildVaeEncoder(vaeIndex, { precision })),

@@ -41,6 +41,15 @@ export async function loadPipeline(
     preferHalf: (options.executionProvider ?? 'cpu') !== 'cpu',
   });
   if (checkpoint) return loadCheckpointPipeline(dir, checkpoint, options);
+  for (const setting of ['clipSkip', 'vae'] as const) {
+    if (options.overrides?.[setting] !== undefined) {
+      throw new EngineError(
+        'MODEL_UNSUPPORTED',
+        `${dir}: the ${setting} override applies to .safetensors checkpoints; ` +
+          'this is an ONNX folder, whose graphs are used as exported',
+      );
+    }
+  }
   if ((options.quantization ?? 'none') !== 'none') {
     throw new EngineError(
       'MODEL_UNSUPPORTED',
