@@ -23,6 +23,7 @@ const { values } = parseArgs({
     size: { type: 'string' },
     quantization: { type: 'string' },
     cache: { type: 'string' },
+    'unet-only': { type: 'boolean', default: false },
   },
 });
 const steps = Number(values.steps);
@@ -69,11 +70,20 @@ async function child(file: string): Promise<void> {
   console.log(JSON.stringify({ loadedMs, times, unetMs, peakRssMb } satisfies ChildResult));
 }
 
+interface UnetResult {
+  readonly quantizeMs: number;
+  readonly reused: boolean;
+  readonly sessionMs: number;
+  readonly runMs: number[];
+  readonly peakRssMb: number;
+}
+
 /**
- * Child: one UNet call (batch 2, 32×32 latents, fixed inputs) under `--quantization`; writes
- * the output's float32 bytes to `--accuracy`.
+ * Child: the UNet alone (batch 2, 32×32 latents = 256², fixed inputs) under `--quantization`:
+ * time to compute (or reuse) the quantized weights, to create the session and to run one step;
+ * writes the output's float32 bytes to `--accuracy`.
  */
-async function accuracyChild(file: string): Promise<void> {
+async function unetChild(file: string): Promise<void> {
   const { readCheckpoint } = await import('../src/engine/checkpoint/read-checkpoint.ts');
   const { buildUnet } = await import('../src/engine/checkpoint/graphs/index.ts');
   const { quantizeGraph } = await import('../src/engine/quantize/quantize-graph.ts');
@@ -83,25 +93,41 @@ async function accuracyChild(file: string): Promise<void> {
   if (!source) throw new Error(`${file} is not a checkpoint`);
   let bytes = buildUnet(source.components.unet).bytes;
   const quantization = values.quantization as WeightQuantization;
+  const started = performance.now();
+  let reused = false;
   if (quantization !== 'none') {
-    ({ bytes } = await quantizeGraph(bytes, {
+    const quantized = await quantizeGraph(bytes, {
       quantization,
       cacheDir: values.cache ?? tmpdir(),
       name: 'unet',
-    }));
+    });
+    ({ bytes, reused } = quantized);
   }
+  const quantizeMs = performance.now() - started;
+  const created = performance.now();
   const unet = await OnnxModel.fromBytes(bytes, 'unet', { intraOpThreads: 2, source: file });
+  const sessionMs = performance.now() - created;
   const noise = new GaussianNoise(7);
   const sample = Float32Array.from({ length: 2 * 4 * 32 * 32 }, () => noise.nextGaussian());
   const context = Float32Array.from({ length: 2 * 77 * 768 }, () => noise.nextGaussian());
-  const outputs = await unet.run({
-    sample: { data: sample, dims: [2, 4, 32, 32] },
-    timestep: { data: [500, 500], dims: [2] },
-    encoder_hidden_states: { data: context, dims: [2, 77, 768] },
-  });
-  const out = outputs['out_sample']?.data as Float32Array;
+  const runMs: number[] = [];
+  let out: Float32Array = new Float32Array(0);
+  for (let i = 0; i <= runs; i++) {
+    const t = performance.now();
+    const outputs = await unet.run({
+      sample: { data: sample, dims: [2, 4, 32, 32] },
+      timestep: { data: [500, 500], dims: [2] },
+      encoder_hidden_states: { data: context, dims: [2, 77, 768] },
+    });
+    if (i > 0) runMs.push(performance.now() - t); // the first run plans memory
+    out = outputs['out_sample']?.data as Float32Array;
+  }
   writeFileSync(values.accuracy ?? '', new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
   await unet.dispose();
+  const peakRssMb = process.resourceUsage().maxRSS / 1024;
+  console.log(
+    JSON.stringify({ quantizeMs, reused, sessionMs, runMs, peakRssMb } satisfies UnetResult),
+  );
 }
 
 function spawnChild(args: string[]): string {
@@ -141,7 +167,7 @@ function main(): void {
         'peak RSS MB',
       ].join('\t'),
     );
-    for (const size of values.sizes.split(',').map(Number)) {
+    for (const size of values['unet-only'] ? [] : values.sizes.split(',').map(Number)) {
       for (const quantization of quantizations) {
         const args = ['--child', file, '--size', String(size), '--quantization', quantization];
         args.push('--cache', cache, '--steps', String(steps), '--runs', String(runs));
@@ -170,57 +196,71 @@ function main(): void {
         }
       }
     }
-    accuracy(file, cache, quantizations);
+    unetAccuracy(file, cache, quantizations);
   } finally {
     rmSync(cache, { recursive: true, force: true });
   }
 }
 
-/** The UNet output of each quantization against fp32's, same inputs. */
-function accuracy(file: string, cache: string, quantizations: readonly string[]): void {
+/**
+ * The UNet alone per quantization: computing the quantized weights (a fresh cache), creating
+ * the session, one step's time, peak RSS, and the output's error against fp32 for the same inputs.
+ */
+function unetAccuracy(file: string, cache: string, quantizations: readonly string[]): void {
   const outputs = new Map<string, Float32Array>();
+  console.log(
+    '\nUNet alone (batch 2, 32×32 latents = 256², t=500): error vs fp32 as mean |diff| / mean |fp32| and max |diff| / max |fp32|',
+  );
+  console.log(
+    ['weights', 'quantize s', 'session s', 'step s', 'peak RSS MB', 'mean rel', 'max rel'].join(
+      '\t',
+    ),
+  );
   for (const quantization of ['none', ...quantizations.filter((q) => q !== 'none')]) {
     const out = path.join(cache, `unet-${quantization}.f32`);
-    spawnChild([
-      '--accuracy',
-      out,
-      '--child',
-      file,
-      '--quantization',
-      quantization,
-      '--cache',
-      cache,
-    ]);
-    const bytes = readFileSync(out);
-    outputs.set(
-      quantization,
-      new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4),
-    );
-  }
-  const reference = outputs.get('none');
-  if (!reference) return;
-  console.log(
-    '\nUNet output vs fp32 (batch 2, 32×32 latents, t=500): mean |diff| / mean |fp32|, max |diff| / max |fp32|',
-  );
-  for (const [quantization, out] of outputs) {
-    if (quantization === 'none') continue;
-    let diff = 0;
-    let scale = 0;
-    let maxDiff = 0;
-    let maxRef = 0;
-    for (let i = 0; i < reference.length; i++) {
-      const d = Math.abs((out[i] as number) - (reference[i] as number));
-      diff += d;
-      scale += Math.abs(reference[i] as number);
-      maxDiff = Math.max(maxDiff, d);
-      maxRef = Math.max(maxRef, Math.abs(reference[i] as number));
+    const args = ['--accuracy', out, '--child', file, '--quantization', quantization];
+    args.push('--cache', cache, '--runs', String(runs));
+    let result: UnetResult;
+    try {
+      result = JSON.parse(spawnChild(args)) as UnetResult;
+    } catch (error) {
+      console.log(`${quantization}\t(failed: ${(error as Error).message.slice(0, 200)})`);
+      continue;
     }
+    const bytes = readFileSync(out);
+    const output = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    outputs.set(quantization, output);
+    const [mean, max] = errors(output, outputs.get('none'));
     console.log(
-      `${quantization}\t${(diff / scale).toExponential(2)}\t${(maxDiff / maxRef).toExponential(2)}`,
+      [
+        quantization,
+        result.reused ? 'reused' : s(result.quantizeMs),
+        s(result.sessionMs),
+        s(median(result.runMs)),
+        result.peakRssMb.toFixed(0),
+        mean,
+        max,
+      ].join('\t'),
     );
   }
 }
 
-if (values.accuracy && values.child) await accuracyChild(values.child);
+function errors(output: Float32Array, reference: Float32Array | undefined): [string, string] {
+  if (!reference || reference === output) return ['-', '-'];
+  let diff = 0;
+  let scale = 0;
+  let maxDiff = 0;
+  let maxRef = 0;
+  for (let i = 0; i < reference.length; i++) {
+    const d = Math.abs((output[i] as number) - (reference[i] as number));
+    diff += d;
+    scale += Math.abs(reference[i] as number);
+    maxDiff = Math.max(maxDiff, d);
+    maxRef = Math.max(maxRef, Math.abs(reference[i] as number));
+  }
+  return [(diff / scale).toExponential(2), (maxDiff / maxRef).toExponential(2)];
+}
+
+if (values.accuracy && values.child) await unetChild(values.child);
 else if (values.child) await child(values.child);
 else main();
