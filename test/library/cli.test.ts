@@ -123,14 +123,14 @@ test("pictor models info: a checkpoint's memory per quantization against the bud
     path.join(dataDir, 'models', 'sd15.pictor.json'),
     JSON.stringify({ quantization: '8bit' }),
   );
-  const cli = cliFor(dataDir, { PICTOR_WORKERS__MEMORY_BUDGET_GB: '5' });
+  const cli = cliFor(dataDir, { PICTOR_WORKERS__MEMORY_BUDGET_GB: '6.5' });
 
   const human = await cli('info', 'sd15');
   assert.equal(human.code, 0, human.err);
   assert.match(human.out, /quantization\s+int8/);
   assert.match(
     human.out,
-    /memory on CPU \(sd, 512×512, batch of 2; workers\.memoryBudgetGb 5\.0\):/,
+    /memory on CPU \(sd, 512×512, batch of 2; workers\.memoryBudgetGb 6\.5\):/,
   );
   assert.match(
     human.out,
@@ -156,7 +156,7 @@ test("pictor models info: a checkpoint's memory per quantization against the bud
   };
   assert.equal(json.quantization, 'int8');
   assert.equal(json.memory.family, 'sd');
-  assert.equal(json.memory.budget_gb, 5);
+  assert.equal(json.memory.budget_gb, 6.5);
   assert.deepEqual(
     json.memory.by_quantization.map((q) => [q.quantization, q.fits_budget, q.configured]),
     [

@@ -1,6 +1,6 @@
 import { EngineError } from '../engine-error.ts';
 import type { FamilyParts } from './family-parts.ts';
-import { workingMemory } from './working-memory.ts';
+import { attentionWorkingMemory } from './working-memory.ts';
 
 /** SD 1.x / 2.x: one encoder's last hidden state; 4-channel latents at 0.18215. */
 export const SD_FAMILY: FamilyParts = {
@@ -10,8 +10,9 @@ export const SD_FAMILY: FamilyParts = {
     return { hidden: hidden.data as Float32Array, dims: hidden.dims, pooledSize: 0 };
   },
   zeroEmptyNegativePrompt: false,
-  // Measured on the random-weight SD 1.5 at 256² and 512² (docs/models.md).
-  memory: workingMemory(0.6, 4),
+  // Peak RSS less weights on the random-weight SD 1.5: 0.67 GB at 256² (bench:quantization),
+  // 3.3 GB at 512² (../shared/perf); attention runs at the latent's 1/8 scale.
+  memory: attentionWorkingMemory({ baseGb: 0.5, gbAt4096Tokens: 2.8, pixelsPerToken: 8 }),
   latentFormat: {
     scalingFactor: 0.18215,
     nativeLatentSide: 64,

@@ -1,7 +1,7 @@
 import { EngineError } from '../engine-error.ts';
 import type { RunOutputs } from '../onnx/onnx-model.ts';
 import type { FamilyParts } from './family-parts.ts';
-import { workingMemory } from './working-memory.ts';
+import { attentionWorkingMemory } from './working-memory.ts';
 
 /**
  * SDXL: both encoders' penultimate hidden states concatenated, the second's pooled projection,
@@ -24,8 +24,9 @@ export const SDXL_FAMILY: FamilyParts = {
     const row = [height, width, 0, 0, height, width];
     return Float32Array.from({ length: count * row.length }, (_, i) => row[i % row.length] ?? 0);
   },
-  // SD 1.5's measure scaled by the UNet's width (not measured at real size here).
-  memory: workingMemory(1, 4),
+  // Not measured at real size: SD 1.5's figures with SDXL's wider (640-channel, 10-head)
+  // finest attention level, which runs at 1/16 of the image side (4096 tokens at 1024²).
+  memory: attentionWorkingMemory({ baseGb: 1, gbAt4096Tokens: 3.5, pixelsPerToken: 16 }),
   latentFormat: {
     scalingFactor: 0.13025,
     nativeLatentSide: 128,
