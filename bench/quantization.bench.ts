@@ -156,18 +156,20 @@ function main(): void {
       `quantization bench: SD 1.5 architecture, random weights, ${steps} steps, guidance 7.5, euler, ` +
         `2 threads, median of ${runs} runs after a warm-up, node ${process.version}\n`,
     );
-    console.log(
-      [
-        'weights',
-        'size',
-        's/image',
-        'unet s/image',
-        'load s (1st start)',
-        'load s (2nd start)',
-        'peak RSS MB',
-      ].join('\t'),
-    );
-    for (const size of values['unet-only'] ? [] : values.sizes.split(',').map(Number)) {
+    const sizes = values['unet-only'] ? [] : values.sizes.split(',').map(Number);
+    if (sizes.length > 0)
+      console.log(
+        [
+          'weights',
+          'size',
+          's/image',
+          'unet s/image',
+          'load s (1st start)',
+          'load s (2nd start)',
+          'peak RSS MB',
+        ].join('\t'),
+      );
+    for (const size of sizes) {
       for (const quantization of quantizations) {
         const args = ['--child', file, '--size', String(size), '--quantization', quantization];
         args.push('--cache', cache, '--steps', String(steps), '--runs', String(runs));
