@@ -85,7 +85,7 @@ interface UnetResult {
  */
 async function unetChild(file: string): Promise<void> {
   const { readCheckpoint } = await import('../src/engine/checkpoint/read-checkpoint.ts');
-  const { buildUnet } = await import('../src/engine/checkpoint/graphs/index.ts');
+  const { buildUnet, buildTextEncoder } = await import('../src/engine/checkpoint/graphs/index.ts');
   const { quantizeGraph } = await import('../src/engine/quantize/quantize-graph.ts');
   const { OnnxModel } = await import('../src/engine/onnx/onnx-model.ts');
   const { GaussianNoise } = await import('../src/engine/random/gaussian-noise.ts');
@@ -124,6 +124,35 @@ async function unetChild(file: string): Promise<void> {
   }
   writeFileSync(values.accuracy ?? '', new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
   await unet.dispose();
+  // The random SD 1.5's UNet output is exactly zero (LDM zero-initialises every residual
+  // branch's last layer and the output conv), so its error says nothing: the text encoder,
+  // randomly initialised throughout, is compared too.
+  const encoder = source.components.textEncoders[0];
+  if (encoder) {
+    let textBytes = buildTextEncoder(encoder.index).bytes;
+    if (quantization !== 'none') {
+      ({ bytes: textBytes } = await quantizeGraph(textBytes, {
+        quantization,
+        cacheDir: values.cache ?? tmpdir(),
+        name: 'text_encoder',
+      }));
+    }
+    const text = await OnnxModel.fromBytes(textBytes, 'text_encoder', {
+      intraOpThreads: 2,
+      source: file,
+    });
+    const ids = Array.from({ length: 77 }, (_, i) =>
+      i === 0 ? 49406 : i < 12 ? 400 + i * 37 : 49407,
+    );
+    const hidden = (await text.run({ input_ids: { data: ids, dims: [1, 77] } }))[
+      'last_hidden_state'
+    ]?.data as Float32Array;
+    writeFileSync(
+      `${values.accuracy ?? ''}.text`,
+      new Uint8Array(hidden.buffer, hidden.byteOffset, hidden.byteLength),
+    );
+    await text.dispose();
+  }
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
   console.log(
     JSON.stringify({ quantizeMs, reused, sessionMs, runMs, peakRssMb } satisfies UnetResult),
@@ -211,12 +240,20 @@ function main(): void {
 function unetAccuracy(file: string, cache: string, quantizations: readonly string[]): void {
   const outputs = new Map<string, Float32Array>();
   console.log(
-    '\nUNet alone (batch 2, 32×32 latents = 256², t=500): error vs fp32 as mean |diff| / mean |fp32| and max |diff| / max |fp32|',
+    '\nUNet alone (batch 2, 32×32 latents = 256², t=500), then the CLIP text encoder: error vs fp32 as mean |diff| / mean |fp32| and max |diff| / max |fp32|',
   );
   console.log(
-    ['weights', 'quantize s', 'session s', 'step s', 'peak RSS MB', 'mean rel', 'max rel'].join(
-      '\t',
-    ),
+    [
+      'weights',
+      'quantize s',
+      'session s',
+      'step s',
+      'peak RSS MB',
+      'UNet mean rel',
+      'UNet max rel',
+      'text mean rel',
+      'text max rel',
+    ].join('\t'),
   );
   for (const quantization of ['none', ...quantizations.filter((q) => q !== 'none')]) {
     const out = path.join(cache, `unet-${quantization}.f32`);
@@ -229,10 +266,12 @@ function unetAccuracy(file: string, cache: string, quantizations: readonly strin
       console.log(`${quantization}\t(failed: ${(error as Error).message.slice(0, 200)})`);
       continue;
     }
-    const bytes = readFileSync(out);
-    const output = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    const output = readFloats(out);
     outputs.set(quantization, output);
+    const textOutput = readFloats(`${out}.text`);
+    outputs.set(`${quantization}.text`, textOutput);
     const [mean, max] = errors(output, outputs.get('none'));
+    const [textMean, textMax] = errors(textOutput, outputs.get('none.text'));
     console.log(
       [
         quantization,
@@ -242,13 +281,21 @@ function unetAccuracy(file: string, cache: string, quantizations: readonly strin
         result.peakRssMb.toFixed(0),
         mean,
         max,
+        textMean,
+        textMax,
       ].join('\t'),
     );
   }
 }
 
+function readFloats(file: string): Float32Array {
+  const bytes = readFileSync(file);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+}
+
 function errors(output: Float32Array, reference: Float32Array | undefined): [string, string] {
   if (!reference || reference === output) return ['-', '-'];
+  if (reference.every((value) => value === 0)) return ['(fp32 output is 0)', '-'];
   let diff = 0;
   let scale = 0;
   let maxDiff = 0;
