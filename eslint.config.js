@@ -41,6 +41,7 @@ export default tseslint.config(
             {
               group: [
                 './in-process/*',
+                './redis/*',
                 '../api/*',
                 '../store/*',
                 '../workers/*',
@@ -51,6 +52,40 @@ export default tseslint.config(
                 '../storage/*/*',
               ],
               message: 'the jobs core imports ports, not adapters (compose them in src/cli/)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  // Queue and event-bus adapters implement the core's ports and need nothing else of Pictor.
+  {
+    files: ['src/jobs/in-process/*.ts', 'src/jobs/redis/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['fastify', '@fastify/*', 'kysely', 'pg', '../../*'],
+              message: 'a jobs adapter implements a port of src/jobs/ and needs nothing else',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/jobs/in-process/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['ioredis', 'bullmq', '../redis/*', 'fastify', 'kysely', 'pg', '../../*'],
+              message:
+                'the in-process adapters run without Redis and outside Pictor’s other folders',
             },
           ],
         },

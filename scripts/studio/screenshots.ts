@@ -1,6 +1,6 @@
 // `npm run screenshots`: regenerates docs/studio/*.png — the studio's main screens, against a real
 // server with the bundled `tiny` model (temporary data dir), in Debian's Chromium.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
@@ -22,6 +22,14 @@ const config = loadConfig({
   },
   flags: { 'log.level': 'warn', 'log.file': '' },
 });
+// A second model in the library folder, as a pull would leave it, for the Models page.
+cpSync(path.join(root, 'models/tiny'), path.join(config.models.dir, 'tiny-pulled'), {
+  recursive: true,
+});
+writeFileSync(
+  path.join(config.models.dir, 'tiny-pulled.pictor.json'),
+  JSON.stringify({ source: 'hf:pictor/tiny-pulled@main' }),
+);
 const pictor = await createPictor(config, { logger: false });
 await pictor.start();
 await pictor.workers.ready();
@@ -88,6 +96,12 @@ try {
   await page.getByRole('button', { name: 'Usage' }).click();
   await page.locator('.chart svg').first().waitFor();
   await shoot(page, 'admin-usage');
+  await page.getByRole('button', { name: 'Queue' }).click();
+  await page.locator('.queue table').waitFor();
+  await shoot(page, 'admin-queue');
+  await page.getByRole('button', { name: 'Models' }).click();
+  await page.locator('tr[data-model=tiny-pulled]').waitFor();
+  await shoot(page, 'admin-models');
 
   const phone = await browser.newContext({
     viewport: { width: 390, height: 844 },

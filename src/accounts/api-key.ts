@@ -30,6 +30,11 @@ export interface ApiKey {
 /** Secrets start with this; login tokens with {@link SESSION_PREFIX}. */
 export const KEY_PREFIX = 'sk_';
 export const SESSION_PREFIX = 'ut_';
+/**
+ * Public tokens (irgolic's `POST /token/all`) start with this: they name a public session, not a
+ * key, and on key-less routes count as no key at all.
+ */
+export const PUBLIC_TOKEN_PREFIX = 'pub_';
 
 /** A new secret: `sk_` + 256 random bits, base64url. */
 export function generateSecret(prefix = KEY_PREFIX): string {

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ProblemError } from '../errors/index.ts';
 import type { Caller } from '../jobs/job-service.ts';
-import { SESSION_PREFIX, hashSecret, keyRefusal } from './api-key.ts';
+import { PUBLIC_TOKEN_PREFIX, SESSION_PREFIX, hashSecret, keyRefusal } from './api-key.ts';
 import { KEYLESS_OWNER } from './account-ledger.ts';
 import type { KeyService } from './key-service.ts';
 import type { RateLimiter } from './rate-limiter.ts';
@@ -125,13 +125,16 @@ export function createAuthenticator(
   };
 
   return async (request, reply) => {
-    const secret = credentialOf(request);
+    const given = credentialOf(request);
     // `token` is a credential, not a parameter: keep it out of validation and handlers.
     const query = request.query as Record<string, unknown> | undefined;
     if (query && 'token' in query) delete query['token'];
     if (!o.enabled) return LOCAL_CALLER;
     const access = accessOf(request, o);
     if (access === 'public') return PUBLIC_CALLER;
+    // A public token names a public session (the route reads it), not a key.
+    const secret =
+      access === 'keyless' && given?.startsWith(PUBLIC_TOKEN_PREFIX) ? undefined : given;
     if (secret === undefined) {
       if (access === 'keyless') {
         limit(reply, `ip:${request.ip}`, o.keylessRateLimit);

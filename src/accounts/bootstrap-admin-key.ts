@@ -1,5 +1,8 @@
 import type { KeyService } from './key-service.ts';
 
+/** The name of the admin key a first start generates (and `pictor keys admin-reset` replaces). */
+export const ADMIN_KEY_NAME = 'admin';
+
 /**
  * Makes sure an admin can get in. With `PICTOR_ADMIN_KEY` set, that key is created if it does not
  * exist (automation). Otherwise, when there are no keys at all (a first start), an admin key is
@@ -16,6 +19,6 @@ export async function bootstrapAdminKey(
     return undefined;
   }
   if ((await keys.count()) > 0) return undefined;
-  const { secret } = await keys.create({ ...admin, name: 'admin' });
+  const { secret } = await keys.create({ ...admin, name: ADMIN_KEY_NAME });
   return secret;
 }

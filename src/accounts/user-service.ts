@@ -40,8 +40,8 @@ export class UserService {
     return user;
   }
 
-  /** A login token valid for the session TTL; `UNAUTHORIZED` for a wrong name or password. */
-  async login(username: unknown, password: unknown): Promise<{ token: string; expiresAt: number }> {
+  /** The user with this name and password; `UNAUTHORIZED` for a wrong name or password. */
+  async verify(username: unknown, password: unknown): Promise<User> {
     const user =
       typeof username === 'string' ? await this.#users.getByUsername(username) : undefined;
     // Hash even for an unknown user, so timing does not tell which usernames exist.
@@ -49,6 +49,12 @@ export class UserService {
     const stored = user?.passwordHash ?? (await this.#dummyHash);
     const ok = await verifyPassword(typeof password === 'string' ? password : '', stored);
     if (!user || !ok) throw new ProblemError('UNAUTHORIZED', 'wrong username or password');
+    return user;
+  }
+
+  /** A login token valid for the session TTL; `UNAUTHORIZED` for a wrong name or password. */
+  async login(username: unknown, password: unknown): Promise<{ token: string; expiresAt: number }> {
+    const user = await this.verify(username, password);
     const token = generateSecret(SESSION_PREFIX);
     const now = Date.now();
     const expiresAt = now + this.#sessionTtlMs;

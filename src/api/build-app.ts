@@ -24,6 +24,8 @@ import { ENGINE_VERSION } from '../engine/version.ts';
 import { refuseStrayUpgrades } from './refuse-stray-upgrades.ts';
 import { guardJsonInput } from './json-body-parser.ts';
 import { studioPlugin } from './studio/studio-plugin.ts';
+import { registerCors } from './cors.ts';
+import { withExtraPaths } from './openapi-extra-paths.ts';
 
 export interface BuildAppOptions {
   /** Pino options or a ready logger; the config's level by default. */
@@ -72,6 +74,7 @@ export async function buildApp(
   await app.register(websocket);
   refuseStrayUpgrades(app);
   guardJsonInput(app);
+  await registerCors(app, config.server.corsOrigins);
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
     request.caller = await deps.authenticate(request, reply);
@@ -110,6 +113,11 @@ export async function buildApp(
       },
       security: [{ apiKey: [] }, { basic: [] }],
     },
+    transformObject: (document) =>
+      withExtraPaths('openapiObject' in document ? document.openapiObject : {}, {
+        metrics: deps.metrics !== undefined,
+        irgolicEvents: config.dialects.irgolic,
+      }),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());

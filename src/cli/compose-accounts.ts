@@ -31,6 +31,8 @@ export interface Accounts {
   readonly api: AccountsApi;
   readonly authenticate: (request: FastifyRequest, reply?: FastifyReply) => Promise<Caller>;
   readonly ledger: Ledger;
+  /** The same ledger writing through `trx`, a transaction's handle (a job's transition). */
+  readonly ledgerOn: (trx: Kysely<Database>) => Ledger;
   readonly admission: InFlightAdmission | undefined;
   readonly idempotency: IdempotencyStore;
   /**
@@ -73,10 +75,13 @@ export function createAccounts(
     rateLimit: auth.defaultRateLimit,
     maxJobs: auth.defaultMaxJobs,
   });
-  const accountLedger = new AccountLedger(keyRepository, credits, {
-    costOf: costFunction(config, options.modelCost),
-  });
+  const costOf = costFunction(config, options.modelCost);
+  const accountLedger = new AccountLedger(keyRepository, credits, { costOf });
   const ledger = auth.enabled ? accountLedger : new FreeLedger();
+  const ledgerOn = (trx: Kysely<Database>): Ledger =>
+    auth.enabled
+      ? new AccountLedger(new KyselyKeyRepository(trx), new KyselyCreditStore(trx), { costOf })
+      : ledger;
   const userRepository = new KyselyUserRepository(db);
   const users =
     auth.signup && auth.enabled
@@ -109,6 +114,7 @@ export function createAccounts(
     },
     authenticate: createAuthenticator({ keys, users: users && userRepository, limiter }, auth),
     ledger,
+    ledgerOn,
     admission,
     idempotency,
     async start() {

@@ -20,6 +20,7 @@ import { LocalDiskBlobStore } from '../storage/local-disk/local-disk-blob-store.
 import { RecentBlobCache } from '../storage/recent-blob-cache.ts';
 import {
   KyselyJobRepository,
+  KyselyTransitionStore,
   KyselyUploadRepository,
   KyselyWebhookOutbox,
   openDatabase,
@@ -167,15 +168,27 @@ export async function createPictor(
     },
     logger,
   );
+  const transitions = new KyselyTransitionStore(db, (trx) => ({
+    jobs: new KyselyJobRepository(trx),
+    ledger: accounts.ledgerOn(trx),
+    outbox: {
+      async record(job) {
+        const delivery = webhooks.deliveryOf(job);
+        if (delivery) await new KyselyWebhookOutbox(trx).add(delivery);
+      },
+    },
+  }));
   const lifecycle = new JobLifecycle({
-    jobs,
+    transitions,
     queue,
     events,
-    ledger,
-    outbox: { record: (job) => webhooks.enqueue(job) },
     logger,
     imageUrl,
     jobUrl: (id) => `${publicUrl}/v1/jobs/${id}`,
+  });
+  // A finished job's webhook row is committed with its final state: send it now.
+  lifecycle.onFinished((job) => {
+    if (job.webhookUrl) webhooks.poll();
   });
   const dispatcher = new JobDispatcher({
     jobs,

@@ -1,6 +1,7 @@
 import type { ApiKey } from '../accounts/api-key.ts';
 import { keyView, parseKeyFields, type KeyFieldsJson } from '../accounts/key-fields.ts';
 import { ledgerEntryView } from '../accounts/key-service.ts';
+import { ADMIN_KEY_NAME } from '../accounts/bootstrap-admin-key.ts';
 import type { LedgerEntry } from '../accounts/credit-store.ts';
 import { fields, table } from './cli-table.ts';
 import { UsageError, openAccounts, parseCommand, type CliIo, type Options } from './cli-io.ts';
@@ -13,7 +14,9 @@ export const KEYS_USAGE = `usage: pictor keys <command> [--json] [--data-dir DIR
   keys add-credits ID AMOUNT --reason TEXT                             negative AMOUNT removes
   keys update ID [--name N] [--rate-limit R] [--max-jobs J] [--expires-at TIME|never]
                  [--priority P] [--scopes S] [--active true|false]
-  keys delete ID                                                       deactivates the key`;
+  keys delete ID                                                       deactivates the key
+  keys admin-reset           a lost admin key: deactivates the generated 'admin' key(s) and
+                             prints a new one, once (run it on the server's data dir)`;
 
 const FIELD_OPTIONS: Options = {
   name: { type: 'string' },
@@ -92,7 +95,10 @@ export async function keysCommand(argv: readonly string[], io: CliIo): Promise<n
   const json = values['json'] === true;
   const print = (data: unknown, human: string): void =>
     io.out(json ? `${JSON.stringify(data, null, 2)}\n` : human);
-  if (!sub || !['create', 'list', 'show', 'add-credits', 'update', 'delete'].includes(sub))
+  if (
+    !sub ||
+    !['create', 'list', 'show', 'add-credits', 'update', 'delete', 'admin-reset'].includes(sub)
+  )
     throw new UsageError(sub ? `unknown command 'keys ${sub}'` : 'a command is required');
   const { db, accounts } = await openAccounts(parsed, io);
   const keys = accounts.api.keys;
@@ -145,6 +151,24 @@ export async function keysCommand(argv: readonly string[], io: CliIo): Promise<n
       case 'delete': {
         const key = await keys.deactivate(idOf(positionals));
         print(keyView(key), `deactivated ${key.id} '${key.name}'\n`);
+        return 0;
+      }
+      case 'admin-reset': {
+        const old = (await keys.list({ limit: 100_000 })).filter(
+          (key) => key.active && key.name === ADMIN_KEY_NAME && key.scopes.includes('admin'),
+        );
+        for (const key of old) await keys.deactivate(key.id);
+        const { key, secret } = await keys.create({
+          name: ADMIN_KEY_NAME,
+          scopes: ['generate', 'admin'],
+          rateLimit: 0,
+          maxJobs: 0,
+        });
+        print(
+          { ...keyView(key), key: secret, deactivated: old.map((k) => k.id) },
+          `${old.length === 0 ? '' : `deactivated ${old.map((k) => k.id).join(', ')}\n`}` +
+            `new admin key ${key.id} — shown once, store it now:\n\n  ${secret}\n\n`,
+        );
         return 0;
       }
     }

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 /** `pictor serve` — loads the config, starts the workers and the HTTP API, stops gracefully. */
+import { createServer } from 'node:net';
 import { ConfigError, loadConfig } from '../config/index.ts';
+import { listenProblem } from './listen-problem.ts';
+import { unavailableModelHint } from './model-hint.ts';
 import { createPictor } from './compose.ts';
 import { parseArgs } from './parse-flags.ts';
 import { ADMIN_COMMANDS, adminCli } from './admin-cli.ts';
@@ -11,11 +14,43 @@ const USAGE = `usage: pictor serve [--config pictor.yaml] [--port 8080] [--host 
        pictor backup create|list|restore|cleanup …                (pictor backup --help)
        pictor models pull|download|list|info|rm|scan …            (pictor models --help)`;
 
+/** Why `host:port` cannot be listened on (see {@link listenProblem}), or undefined. */
+function listenCheck(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (error) => resolve(listenProblem(error, host, port)));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(undefined)));
+  });
+}
+
+function exitWith(problem: string): never {
+  process.stderr.write(`${problem}\n`);
+  process.exit(1);
+}
+
 async function serve(flags: Record<string, string>, configFile: string | undefined): Promise<void> {
   const config = loadConfig({ flags, ...(configFile === undefined ? {} : { file: configFile }) });
+  const { host, port } = config.server;
+  // Checked before anything starts: a first start that cannot listen creates no admin key,
+  // so the next start creates (and prints) it.
+  const busy = await listenCheck(host, port);
+  if (busy !== undefined) exitWith(busy);
   const pictor = await createPictor(config);
   const recovered = await pictor.start();
-  const address = await pictor.app.listen({ host: config.server.host, port: config.server.port });
+  let address: string;
+  try {
+    address = await pictor.app.listen({ host, port });
+  } catch (error) {
+    const problem = listenProblem(error, host, port);
+    if (problem === undefined) throw error;
+    await pictor.stop();
+    // Taken between the check and now: the key exists and works at the next start.
+    if (recovered.adminKey !== undefined)
+      process.stderr.write(
+        `admin API key created (shown once; store it now): ${recovered.adminKey}\n`,
+      );
+    exitWith(problem);
+  }
   const base = config.server.publicUrl || address;
   const missing = config.models.list.find((m) => m.name === config.models.default);
   process.stdout.write(
@@ -45,7 +80,7 @@ async function serve(flags: Record<string, string>, configFile: string | undefin
     if (!model?.available) {
       process.stderr.write(
         `warning: the default model '${config.models.default}' is not available: ${model?.error ?? 'unknown'}\n` +
-          `  expected at ${missing?.path ?? '?'}; set models.list / models.default in pictor.yaml (or --model)\n`,
+          `${unavailableModelHint(model?.error ?? '', missing?.path ?? '?')}\n`,
       );
     }
   });

@@ -2,11 +2,13 @@ import { loadConfig } from '../config/index.ts';
 import { ProblemError } from '../errors/index.ts';
 import type { LibraryModel } from '../library/library-model.ts';
 import { ModelLibrary } from '../library/model-library.ts';
-import { formatBytes } from '../library/model-pulls.ts';
+import { sidecarSettingsHelp } from '../library/sidecar-settings.ts';
+import { formatBytes } from '../library/format-bytes.ts';
 import { fields, table } from './cli-table.ts';
 import { modelMemory } from './model-memory.ts';
 import { UsageError, parseCommand, type CliIo } from './cli-io.ts';
 import { showPullProgress } from './pull-progress.ts';
+import { servedModelStates } from './served-model-states.ts';
 
 export const MODELS_USAGE = `usage: pictor models <command> [--json] [--data-dir DIR | --config FILE]
   models pull REF [--name N] [--revision R]     REF: hf:org/repo[@rev][/subfolder], org/repo,
@@ -14,13 +16,16 @@ export const MODELS_USAGE = `usage: pictor models <command> [--json] [--data-dir
                                                 https://…/file.safetensors (with --name), a path
   models download <civitai-url|id> [--version V]   the same, Scratchy's spelling
   models download URL --name N
-  models list                                   name, format, size, source
-  models info NAME
+  models list [--key K]                         name, state on the running server, format, size,
+                                                source (--key: an API key when the server wants one)
+  models info NAME [--key K]                    the same, and where it is
+  models set NAME key=value…                    a pulled model's settings (key= removes one):
+${sidecarSettingsHelp().replace(/^/gm, '      ')}
   models rm NAME --yes                          removes the model and frees its disk
   models scan                                   looks for models in models.dir again
 Tokens: HF_TOKEN, CIVITAI_TOKEN (never printed). A running server picks changes up by itself.`;
 
-const SUBCOMMANDS = ['pull', 'download', 'list', 'info', 'rm', 'scan'];
+const SUBCOMMANDS = ['pull', 'download', 'list', 'info', 'set', 'rm', 'scan'];
 
 function modelJson(m: LibraryModel): Record<string, unknown> {
   return {
@@ -28,10 +33,26 @@ function modelJson(m: LibraryModel): Record<string, unknown> {
     format: m.format,
     family_hint: m.family ?? null,
     size_bytes: m.sizeBytes,
+    cost: m.cost ?? null,
+    keep_alive_seconds: m.keepAliveSeconds ?? null,
+    quantization: m.quantization ?? 'none',
     source: m.source ?? null,
     path: m.path,
     configured: m.origin === 'config',
   };
+}
+
+/** Why each failed model failed, under the table. */
+function failures(
+  models: readonly LibraryModel[],
+  served: ReadonlyMap<string, { readonly state: string; readonly error: string | null }>,
+): string {
+  return models
+    .flatMap((m) => {
+      const s = served.get(m.name);
+      return s?.state === 'failed' ? [`${m.name}: ${s.error ?? 'failed'}\n`] : [];
+    })
+    .join('');
 }
 
 function argument(positionals: readonly string[], what: string): string {
@@ -48,6 +69,7 @@ export async function modelsCommand(argv: readonly string[], io: CliIo): Promise
     name: { type: 'string' },
     revision: { type: 'string' },
     version: { type: 'string' },
+    key: { type: 'string' },
     yes: { type: 'boolean', short: 'y' },
   });
   const { values, positionals } = parsed;
@@ -63,6 +85,9 @@ export async function modelsCommand(argv: readonly string[], io: CliIo): Promise
     ...(parsed.configFile === undefined ? {} : { file: parsed.configFile }),
   });
   const library = new ModelLibrary(config);
+  const key = values['key'];
+  const askServer = (): ReturnType<typeof servedModelStates> =>
+    servedModelStates(config, typeof key === 'string' ? key : undefined);
   try {
     switch (sub) {
       case 'pull':
@@ -85,18 +110,40 @@ export async function modelsCommand(argv: readonly string[], io: CliIo): Promise
       }
       case 'list': {
         const models = await library.scan();
+        const served = await askServer();
+        const stateOf = (m: LibraryModel): string | null =>
+          served.known ? (served.models.get(m.name)?.state ?? 'not served') : null;
         print(
-          { data: models.map(modelJson) },
+          {
+            data: models.map((m) => ({ ...modelJson(m), state: stateOf(m) })),
+            server: served.known
+              ? { url: served.url, reachable: true }
+              : { url: served.url, reachable: false, reason: served.reason },
+          },
           models.length === 0
             ? 'no models\n'
             : `${table(models, [
                 ['NAME', (m) => m.name],
+                ['STATE', (m) => stateOf(m) ?? '?'],
                 ['FORMAT', (m) => m.format],
                 ['FAMILY', (m) => m.family],
                 ['SIZE', (m) => formatBytes(m.sizeBytes)],
                 ['SOURCE', (m) => m.source ?? (m.origin === 'config' ? 'models.list' : 'local')],
-              ])}\n` + `(loaded or not: GET /v1/models on the running server)\n`,
+              ])}\n` +
+                (served.known
+                  ? failures(models, served.models)
+                  : `(state unknown: ${served.reason})\n`),
         );
+        return 0;
+      }
+      case 'set': {
+        const name = positionals[1];
+        if (name === undefined) throw new UsageError('models set: NAME is required');
+        const assignments = positionals.slice(2);
+        if (assignments.length === 0)
+          throw new UsageError(`models set ${name}: give one or more key=value settings`);
+        const model = await library.configure(name, assignments);
+        print(modelJson(model), `${fields(Object.entries(modelJson(model)))}\n`);
         return 0;
       }
       case 'info': {
@@ -104,9 +151,19 @@ export async function modelsCommand(argv: readonly string[], io: CliIo): Promise
         await library.scan();
         const model = library.get(name);
         if (!model) throw new ProblemError('MODEL_NOT_FOUND', `no model named '${name}'`);
-        const info = { ...modelJson(model), quantization: model.quantization ?? 'none' };
+        const served = await askServer();
+        const state = served.known ? served.models.get(name) : undefined;
+        const info = {
+          ...modelJson(model),
+          state: served.known ? (state?.state ?? 'not served') : null,
+          ...(state?.error ? { error: state.error } : {}),
+        };
+        const shown = served.known ? info : { ...info, state: `unknown: ${served.reason}` };
         const memory = await modelMemory(model, config.workers.memoryBudgetGb);
-        print({ ...info, memory: memory.data }, `${fields(Object.entries(info))}\n${memory.human}`);
+        print(
+          { ...info, memory: memory.data },
+          `${fields(Object.entries(shown))}\n${memory.human}`,
+        );
         return 0;
       }
       case 'rm': {

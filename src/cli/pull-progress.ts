@@ -1,5 +1,5 @@
 import type { Pull } from '../library/model-pulls.ts';
-import { formatBytes } from '../library/model-pulls.ts';
+import { formatBytes } from '../library/format-bytes.ts';
 import type { PullEvent } from '../library/pull-event.ts';
 
 function duration(seconds: number): string {

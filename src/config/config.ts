@@ -54,6 +54,11 @@ export interface PictorConfig {
     readonly bodyLimitMb: number;
     /** How long a graceful shutdown lets the running job finish. */
     readonly shutdownTimeoutSeconds: number;
+    /**
+     * Browser origins allowed to call the API (CORS), e.g. `https://app.example.com`; `*` for
+     * any. Empty (the default): no CORS headers, preflights refused.
+     */
+    readonly corsOrigins: readonly string[];
   };
   readonly database: {
     readonly driver: 'sqlite' | 'postgres';
@@ -206,6 +211,26 @@ export interface PictorConfig {
     readonly a1111: boolean;
     readonly mflux: boolean;
     readonly sdxlFastapi: boolean;
+    /** irgolic/stable-diffusion-api: `/txt2img`, `/task`, `/blob`, `/events`, `/token`, `/user`. */
+    readonly irgolic: boolean;
+  };
+  /** Options of the irgolic/stable-diffusion-api dialect (`dialects.irgolic`). */
+  readonly irgolic: {
+    /**
+     * Its `ENABLE_PUBLIC_ACCESS`: its routes work without a key (as the key-less link: free,
+     * limited per address by `auth.keylessRateLimit` / `keylessMaxJobs`), and `POST /token/all`
+     * hands out public tokens.
+     */
+    readonly publicAccess: boolean;
+    /**
+     * Fetch `initial_image` / `mask` URLs that are not this server's own blobs. Off by default:
+     * the server would otherwise fetch any URL a caller names (through the webhook SSRF guard).
+     */
+    readonly fetchImageUrls: boolean;
+    /** Largest image fetched from a URL. */
+    readonly imageUrlMaxMb: number;
+    /** How long fetching one image URL may take. */
+    readonly imageUrlTimeoutMs: number;
   };
   readonly links: {
     /** HMAC-SHA256 key; generated and stored as `link-secret` under `dataDir` when empty. */
@@ -224,6 +249,7 @@ export const DEFAULT_CONFIG: PictorConfig = {
     publicUrl: '',
     bodyLimitMb: 25,
     shutdownTimeoutSeconds: 30,
+    corsOrigins: [],
   },
   database: { driver: 'sqlite', url: 'pictor.db' },
   models: {
@@ -280,6 +306,12 @@ export const DEFAULT_CONFIG: PictorConfig = {
   },
   credits: { costPerImage: 1 },
   backups: { dir: 'backups' },
-  dialects: { openai: true, a1111: true, mflux: true, sdxlFastapi: true },
+  dialects: { openai: true, a1111: true, mflux: true, sdxlFastapi: true, irgolic: true },
+  irgolic: {
+    publicAccess: false,
+    fetchImageUrls: false,
+    imageUrlMaxMb: 10,
+    imageUrlTimeoutMs: 10_000,
+  },
   links: { secret: '', ttlSeconds: 3600 },
 };

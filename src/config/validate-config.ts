@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_CONFIG, type PictorConfig } from './config.ts';
@@ -41,6 +42,8 @@ const RANGES: Record<string, readonly [number, number]> = {
   'auth.maxKeysPerUser': [1, 1000],
   'credits.costPerImage': [0, 1_000_000],
   'links.ttlSeconds': [1, 7 * 86400],
+  'irgolic.imageUrlMaxMb': [1, 1024],
+  'irgolic.imageUrlTimeoutMs': [100, 600_000],
   'log.fileMaxSizeMb': [1, 100_000],
   'log.fileKeep': [1, 1000],
 };
@@ -149,6 +152,15 @@ function checkModels(config: Raw, problems: string[]): void {
       `workers.memoryBudgetGb: must be ≥ 0 (0: three quarters of memory), got ${budget}`,
     );
   }
+  const origins = (config['server'] as Raw)['corsOrigins'];
+  if (Array.isArray(origins)) {
+    for (const origin of origins) {
+      if (origin !== '*' && !isOrigin(origin))
+        problems.push(
+          `server.corsOrigins: '${String(origin)}' is not an origin (scheme://host[:port], no path) or '*'`,
+        );
+    }
+  }
   const devices = (config['workers'] as Raw)['devices'];
   if (Array.isArray(devices)) {
     if (devices.length === 0) problems.push('workers.devices: at least one device');
@@ -158,6 +170,30 @@ function checkModels(config: Raw, problems: string[]): void {
       }
     }
   }
+}
+
+/** `https://app.example.com` or `http://localhost:3000`: what a browser sends as `Origin`. */
+function isOrigin(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    return new URL(value).origin === value;
+  } catch {
+    return false;
+  }
+}
+
+/** Pictor's own folder (the package root), where the bundled `models/tiny` is. */
+const PACKAGE_ROOT = path.resolve(import.meta.dirname, '../..');
+
+/**
+ * A model path from the working directory; one not there but in Pictor's own folder is that one
+ * (the default `models/tiny` when Pictor runs from an installed package in another folder).
+ */
+function modelPath(cwd: string, given: string): string {
+  const local = path.resolve(cwd, given);
+  if (path.isAbsolute(given) || existsSync(local)) return local;
+  const bundled = path.resolve(PACKAGE_ROOT, given);
+  return existsSync(bundled) ? bundled : local;
 }
 
 const POSITIVE_INTEGERS = ['width', 'height', 'steps', 'clipSkip'];
@@ -219,7 +255,7 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
     ...config.models,
     list: config.models.list.map((m) => ({
       name: m.name,
-      path: path.resolve(cwd, m.path),
+      path: modelPath(cwd, m.path),
       ...(m.cost === undefined ? {} : { cost: m.cost }),
       ...(m.keepAliveSeconds === undefined ? {} : { keepAliveSeconds: m.keepAliveSeconds }),
       ...(m.quantization === undefined ? {} : { quantization: parseQuantization(m.quantization) }),

@@ -4,7 +4,7 @@ import type { UploadRepository } from '../storage/upload-repository.ts';
 import type { EtaEstimator } from './eta-estimator.ts';
 import type { BatchJob, BatchOutcome, InferenceWorkers, OutputImage } from './inference-workers.ts';
 import type { Job, JobError, JobImage, JobResult } from './job.ts';
-import { entryOf, MAX_ATTEMPTS, type JobLifecycle } from './job-lifecycle.ts';
+import { MAX_ATTEMPTS, type JobLifecycle } from './job-lifecycle.ts';
 import type { JobQueue, QueueEntry } from './job-queue.ts';
 import type { JobRepository } from './job-repository.ts';
 import type { Logger } from './logger.ts';
@@ -21,15 +21,6 @@ export interface DispatcherDeps {
   readonly logger: Logger;
   readonly maxBatch: number;
   readonly resultTtlMs: number;
-}
-
-/** A job started without queueing (see {@link JobDispatcher.startReserved}). */
-interface DirectStart {
-  readonly job: Job;
-  /** The job's insert; its result is recorded only once this settles, and dropped if it fails. */
-  readonly stored: Promise<unknown>;
-  /** Called once the job is with a worker. */
-  readonly handedOver: () => void;
 }
 
 /** An image a job refers to is gone from storage. */
@@ -95,33 +86,6 @@ export class JobDispatcher {
     }
   }
 
-  /**
-   * Takes an idle worker for a new job when no job is waiting: that job skips the queue and its
-   * claim, and goes to {@link startReserved}. False when the job must queue.
-   */
-  reserveWorker(): boolean {
-    const { queue, workers } = this.#d;
-    if (this.#stopping || queue.size > 0 || workers.idleCount() <= this.#preparing) return false;
-    this.#preparing++;
-    return true;
-  }
-
-  /**
-   * Runs `job` (`running`, first attempt) on the worker {@link reserveWorker} took, and resolves
-   * with true once the worker has it (false if it could not start: its images could not be
-   * loaded; the caller then queues it). The caller stores the job after that — `stored` is that
-   * insert — so the write overlaps the engine instead of delaying it. Nothing is lost if the
-   * process dies in between: the worker dies with it, and no client was told of the job yet.
-   */
-  startReserved(job: Job, stored: Promise<unknown>): Promise<boolean> {
-    stored.catch(() => undefined); // observed below; never an unhandled rejection
-    this.#claiming.add(job.id);
-    const handed = Promise.withResolvers<boolean>();
-    const direct = { job, stored, handedOver: () => handed.resolve(true) };
-    this.#track(this.#runBatch([entryOf(job)], direct).finally(() => handed.resolve(false)));
-    return handed.promise;
-  }
-
   #track(batch: Promise<void>): void {
     const run = batch.catch((error: unknown) => {
       this.#d.logger.error({ err: error }, 'batch bookkeeping failed');
@@ -131,22 +95,19 @@ export class JobDispatcher {
   }
 
   /**
-   * Claims the queued jobs (or takes the ones already `running`) and loads their images. A job
-   * whose image is gone (its upload expired while it waited) fails alone, refunded.
+   * Claims the queued jobs and loads their images. A job whose image is gone (its upload expired
+   * while it waited) fails alone, refunded.
    */
   async #start(
     entries: readonly QueueEntry[],
     now: number,
-    claimed: readonly Job[] | undefined,
   ): Promise<{ jobs: Job[]; batchJobs: BatchJob[] }> {
     const { jobs: repo } = this.#d;
     const jobs: Job[] = [];
     const batchJobs: BatchJob[] = [];
     for (const entry of entries) {
       // One round trip claims the job and reads it; a cancelled or expired job is not claimed.
-      const job = claimed
-        ? claimed.find((j) => j.id === entry.id)
-        : await repo.claim(entry.id, now);
+      const job = await repo.claim(entry.id, now);
       if (!job) continue;
       let images: Pick<BatchJob, 'initImage' | 'mask'>;
       try {
@@ -155,8 +116,7 @@ export class JobDispatcher {
           mask: await this.#loadUpload(job.params.mask, 'mask'),
         };
       } catch (error) {
-        // A job not stored yet (a direct start) is queued by its caller and fails from there.
-        if (!claimed) await this.#d.lifecycle.fail(job, jobErrorOf(error), ['running']);
+        await this.#d.lifecycle.fail(job, jobErrorOf(error), ['running']);
         continue;
       }
       jobs.push(job);
@@ -173,13 +133,13 @@ export class JobDispatcher {
     return data;
   }
 
-  async #runBatch(entries: readonly QueueEntry[], direct?: DirectStart): Promise<void> {
+  async #runBatch(entries: readonly QueueEntry[]): Promise<void> {
     const { lifecycle, workers, eta } = this.#d;
     const now = Date.now();
     let jobs: Job[];
     let batchJobs: BatchJob[];
     try {
-      ({ jobs, batchJobs } = await this.#start(entries, now, direct && [direct.job]));
+      ({ jobs, batchJobs } = await this.#start(entries, now));
     } finally {
       this.#preparing--;
       // Running batches take over in this same tick (no await until `running.add`).
@@ -209,16 +169,13 @@ export class JobDispatcher {
         lifecycle.progress(job, progress.step, progress.totalSteps, progress.previews?.[job.id]);
       }
     });
-    direct?.handedOver();
-    direct?.stored.catch(() => workers.cancel(batchId));
-    const outcome = await running;
-    this.running.delete(batchId);
-    // A job that could not be stored never existed: its result goes nowhere.
-    const stored = await (direct?.stored ?? Promise.resolve()).then(
-      () => true,
-      () => false,
-    );
-    if (stored) await this.#settle(jobs, started, outcome);
+    try {
+      await this.#settle(jobs, started, await running);
+    } finally {
+      // Running until settled: its images are written and its jobs ended (or queued again), so
+      // no moment shows the batch neither running nor finished.
+      this.running.delete(batchId);
+    }
     this.dispatch();
   }
 

@@ -2,31 +2,20 @@ import type { EventHub } from './event-hub.ts';
 import { finalEventOf } from './job-event.ts';
 import type { Job, JobError, JobPatch, JobResult, JobStatus } from './job.ts';
 import type { JobQueue, QueueEntry } from './job-queue.ts';
-import type { JobRepository } from './job-repository.ts';
-import type { Ledger } from './ledger.ts';
 import type { Logger } from './logger.ts';
+import type { TransitionStore } from './transition-store.ts';
 
 /** A job tried this many times (its worker died or hung each time) fails. */
 export const MAX_ATTEMPTS = 2;
-
-/**
- * Where a finished job's webhook is recorded (the webhook outbox). `record` is awaited before the
- * job's final event goes out, so nobody learns of an end whose webhook could still be lost.
- */
-export interface FinishedJobOutbox {
-  /** Records the webhook of `job` if it has a URL; a no-op otherwise. */
-  record(job: Job): Promise<void>;
-}
 
 /** Called once per job that reached its final state, after its event. */
 export type JobFinishedListener = (job: Job) => void;
 
 export interface JobLifecycleDeps {
-  readonly jobs: JobRepository;
+  /** The job's update, its refund and its webhook row, written together. */
+  readonly transitions: TransitionStore;
   readonly queue: JobQueue;
   readonly events: EventHub;
-  readonly ledger: Ledger;
-  readonly outbox: FinishedJobOutbox;
   readonly logger: Logger;
   /** Absolute URL of a job's result image, for events. */
   readonly imageUrl: (jobId: string, index: number) => string;
@@ -50,8 +39,9 @@ export function entryOf(job: Job): QueueEntry {
 /**
  * The job state machine: `queued → running → completed | failed | cancelled | expired`, and
  * `running → queued` for a retry. Every transition happens here and only here: the conditional
- * update in the repository (so a cancel and a completion cannot both win), then what goes with
- * it — the refund, the webhook outbox row, the queue — then its one typed event. The service,
+ * update in the repository (so a cancel and a completion cannot both win) in one transaction
+ * with what goes with it — the refund, the webhook outbox row — then the queue, then its one
+ * typed event, once that is committed. The service,
  * dispatcher and sweeper decide *when*; this decides *what a transition does*.
  */
 export class JobLifecycle {
@@ -114,11 +104,13 @@ export class JobLifecycle {
     job: Job,
     options: { attempts: number; alone: boolean; requeue: boolean },
   ): Promise<boolean> {
-    const back = await this.#d.jobs.transition(job.id, ['running'], {
-      status: 'queued',
-      startedAt: null,
-      attempts: options.attempts,
-    });
+    const back = await this.#d.transitions.run(({ jobs }) =>
+      jobs.transition(job.id, ['running'], {
+        status: 'queued',
+        startedAt: null,
+        attempts: options.attempts,
+      }),
+    );
     if (!back || !options.requeue) return back;
     const entry = entryOf(job);
     this.#d.queue.add(options.alone ? { ...entry, batchKey: `alone:${job.id}` } : entry);
@@ -158,27 +150,28 @@ export class JobLifecycle {
   }
 
   /**
-   * The one way a job ends: the conditional update, then the refund (anything but a completion),
-   * the webhook outbox row, the queue entry gone, the final event, the listeners. Undefined when
-   * the job was no longer in `from` (another ending won; it did all of this).
+   * The one way a job ends: in one transaction the conditional update, the refund (anything but
+   * a completion) and the webhook outbox row; then the queue entry gone, the final event, the
+   * listeners. Undefined when the job was no longer in `from` (another ending won; it did all of
+   * this). Rejects, with nothing written, when the transaction fails: the job stays as it was.
    */
   async #finish(
     job: Job,
     from: readonly JobStatus[],
     patch: JobPatch & { status: JobStatus },
   ): Promise<Job | undefined> {
-    const { jobs, queue, ledger, outbox, events, logger } = this.#d;
-    if (!(await jobs.transition(job.id, from, patch))) return undefined;
+    const { transitions, queue, events, logger } = this.#d;
     const final: Job = { ...job, ...patch };
-    queue.remove(job.id);
-    if (final.status !== 'completed') {
-      await ledger.refund(job, final.error ? `failed: ${final.error.code}` : final.status);
-    }
-    try {
+    const ended = await transitions.run(async ({ jobs, ledger, outbox }) => {
+      if (!(await jobs.transition(job.id, from, patch))) return false;
+      if (final.status !== 'completed') {
+        await ledger.refund(job, final.error ? `failed: ${final.error.code}` : final.status);
+      }
       await outbox.record(final);
-    } catch (error) {
-      logger.error({ err: error, jobId: job.id }, 'webhook outbox write failed');
-    }
+      return true;
+    });
+    if (!ended) return undefined;
+    queue.remove(job.id);
     const event = finalEventOf(final, this.#d.imageUrl, this.#d.jobUrl);
     if (event) events.emit(job.id, job.owner, event.type, event.data);
     for (const listener of this.#finished) {

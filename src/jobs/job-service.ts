@@ -85,6 +85,14 @@ export interface JobProgress {
   readonly waitRemainingMs: number | undefined;
 }
 
+/** A name that looks like a Hugging Face or CivitAI reference is told how to pull it. */
+function unknownModelMessage(name: string): string {
+  const pullable = /^(hf:|civitai:)/.test(name) || /^[\w.-]+\/[\w.-]+$/.test(name);
+  return pullable
+    ? `model '${name}' is not in the library; pull it first: pictor models pull ${name} (or POST /v1/admin/models with an admin key)`
+    : `model '${name}' is not configured`;
+}
+
 /**
  * The use cases of the jobs API: accept, inspect, cancel, list, read results, wait. Routes call
  * it; it calls ports only (repository, queue, workers, blob store, ledger).
@@ -119,9 +127,7 @@ export class JobService {
           headers: { 'retry-after': '2' },
         });
       }
-      throw new ProblemError('MODEL_NOT_FOUND', `model '${wanted}' is not configured`, {
-        field: 'model',
-      });
+      throw new ProblemError('MODEL_NOT_FOUND', unknownModelMessage(wanted), { field: 'model' });
     }
     if (!model.available) {
       throw new ProblemError(
@@ -281,48 +287,18 @@ export class JobService {
       if (idem && idempotency) await idempotency.release(caller.owner, idem, job.id);
       throw error;
     }
-    const { dispatcher, lifecycle } = this.#d;
-    // Nothing waits and a worker is idle: the job starts at once, stored as `running`.
-    const direct = dispatcher.reserveWorker();
-    let stored: Job = {
-      ...job,
-      creditsUsed: charge.creditsUsed,
-      ...(direct ? { status: 'running', startedAt: Date.now(), attempts: 1 } : {}),
-    };
-    // Every job is `queued` first for its listeners, even one that starts at once.
-    const queued = (position: number, expectedMs: number): void =>
-      lifecycle.accepted(job, position, expectedMs);
-    const undo = async (error: unknown): Promise<never> => {
-      await ledger.refund(job, 'the job could not be stored');
-      if (idem && idempotency) await idempotency.release(caller.owner, idem, job.id);
-      throw error;
-    };
-    if (direct) {
-      const expectedMs = this.#d.eta.jobMs(entryOf(stored));
-      queued(0, expectedMs);
-      const insert = Promise.withResolvers<void>();
-      if (await dispatcher.startReserved(stored, insert.promise)) {
-        try {
-          await jobs.insert(stored);
-          insert.resolve();
-        } catch (error) {
-          insert.reject(error);
-          return undo(error);
-        }
-        return { job: stored, position: 0, expectedMs, charge };
-      }
-      insert.resolve(); // it did not start: it takes the queue's way below
-      stored = { ...stored, status: 'queued', startedAt: null, attempts: 0 };
-    }
+    const stored: Job = { ...job, creditsUsed: charge.creditsUsed };
     try {
       await jobs.insert(stored);
     } catch (error) {
-      return undo(error);
+      await ledger.refund(job, 'the job could not be stored');
+      if (idem && idempotency) await idempotency.release(caller.owner, idem, job.id);
+      throw error;
     }
     this.#d.queue.add(entryOf(stored));
     const { position, waitRemainingMs } = this.progress(stored);
-    queued(position ?? 0, waitRemainingMs ?? 0);
-    dispatcher.dispatch();
+    this.#d.lifecycle.accepted(stored, position ?? 0, waitRemainingMs ?? 0);
+    this.#d.dispatcher.dispatch();
     return { job: stored, position: position ?? 0, expectedMs: waitRemainingMs ?? 0, charge };
   }
 
@@ -493,6 +469,17 @@ export class JobService {
     await this.#d.blobs.put(upload.key, data);
     await this.#d.uploads.insert(upload);
     return upload;
+  }
+
+  /**
+   * An upload and its bytes, whoever owns it: for links that are their own credential (irgolic's
+   * blob URLs). Undefined when it does not exist, expired, or its bytes are gone.
+   */
+  async uploadData(id: string): Promise<{ upload: Upload; data: Buffer } | undefined> {
+    const upload = await this.#d.uploads.get(id);
+    if (!upload || upload.expiresAt <= Date.now()) return undefined;
+    const data = await this.#d.blobs.get(upload.key);
+    return data ? { upload, data } : undefined;
   }
 
   /** Depth and running jobs, overall and per model. */

@@ -25,7 +25,9 @@ export class RunningBatches {
     const batch = this.#batches.get(batchId);
     if (!batch) return;
     this.#batches.delete(batchId);
-    for (const entry of batch.entries) this.#byJob.delete(entry.id);
+    // A job retried while its old batch was still settling may already run in a new batch.
+    for (const entry of batch.entries)
+      if (this.#byJob.get(entry.id) === batch) this.#byJob.delete(entry.id);
   }
 
   byJob(jobId: string): RunningBatch | undefined {

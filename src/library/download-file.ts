@@ -5,6 +5,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProblemError } from '../errors/index.ts';
+import { withFileLock } from './file-lock.ts';
 import type { Digest, PlannedFile } from './pull-plan.ts';
 
 export interface DownloadOptions {
@@ -143,8 +144,20 @@ async function verifyAndPlace(file: PlannedFile): Promise<void> {
  * Range request, retries network failures with doubling backoff (keeping what arrived), checks
  * size and hash, and renames only a verified file into place. A file already at `dest` is kept.
  * 401/403/404 and hash mismatches are not retried. Headers (tokens) are never part of a message.
+ * One process at a time downloads a file (`withFileLock`); another waits for it.
  */
 export async function downloadFile(file: PlannedFile, options: DownloadOptions): Promise<void> {
+  try {
+    await withFileLock(partialPath(file.dest), options.signal, () => download(file, options));
+  } catch (error) {
+    if (options.signal.aborted && !(error instanceof ProblemError))
+      throw new ProblemError('PULL_CANCELLED', `the pull was cancelled during ${file.label}`);
+    throw error;
+  }
+}
+
+async function download(file: PlannedFile, options: DownloadOptions): Promise<void> {
+  // Another process may have finished it while this one waited for the lock.
   if (existsSync(file.dest)) {
     options.onProgress(await sizeOf(file.dest));
     return;

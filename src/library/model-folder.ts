@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseQuantization } from '../config/index.ts';
 import {
@@ -65,6 +65,14 @@ export function sidecarPath(dir: string, name: string): string {
   return path.join(dir, `${name}${SIDECAR_SUFFIX}`);
 }
 
+export async function writeSidecar(
+  dir: string,
+  name: string,
+  sidecar: ModelSidecar,
+): Promise<void> {
+  await writeFile(sidecarPath(dir, name), `${JSON.stringify(sidecar, null, 2)}\n`);
+}
+
 /** One model at `target` named `name`, or undefined when it is not a model. */
 export async function describeModelPath(
   name: string,
@@ -102,7 +110,12 @@ export async function scanModelFolder(dir: string): Promise<LibraryModel[]> {
   const entries = await readdir(dir).catch(() => [] as string[]);
   const models: LibraryModel[] = [];
   for (const entry of entries.sort()) {
-    if (entry.startsWith('.') || entry.endsWith('.partial') || entry.endsWith(SIDECAR_SUFFIX))
+    if (
+      entry.startsWith('.') ||
+      entry.endsWith('.partial') ||
+      entry.endsWith('.partial.lock') ||
+      entry.endsWith(SIDECAR_SUFFIX)
+    )
       continue;
     const name = entry.replace(/\.safetensors$/i, '');
     if (!isModelName(name)) continue;

@@ -5,8 +5,15 @@ import type { PictorConfig } from '../config/index.ts';
 import { ProblemError } from '../errors/index.ts';
 import { HfCache } from './hf-cache.ts';
 import type { LibraryModel } from './library-model.ts';
-import { describeModelPath, scanModelFolder, sidecarPath } from './model-folder.ts';
+import {
+  describeModelPath,
+  readSidecar,
+  scanModelFolder,
+  sidecarPath,
+  writeSidecar,
+} from './model-folder.ts';
 import { parseModelRef } from './model-ref.ts';
+import { applySidecarSettings } from './sidecar-settings.ts';
 import { ModelPulls, type Pull } from './model-pulls.ts';
 import type { ModelSource, PullRequest } from './pull-plan.ts';
 import { CivitaiSource } from './sources/civitai-source.ts';
@@ -135,18 +142,7 @@ export class ModelLibrary {
    */
   async remove(name: string): Promise<LibraryModel> {
     await this.scan();
-    const model = this.get(name);
-    if (!model) throw new ProblemError('MODEL_NOT_FOUND', `no model named '${name}'`);
-    if (model.origin === 'config')
-      throw new ProblemError(
-        'FORBIDDEN',
-        `'${name}' is configured in models.list; remove it from pictor.yaml instead`,
-      );
-    if (path.dirname(model.path) !== this.#config.models.dir)
-      throw new ProblemError(
-        'FORBIDDEN',
-        `'${name}' is in ${path.dirname(model.path)} (models.dirs), which Pictor does not write to`,
-      );
+    const model = this.#writable(name);
     if (this.#o.inUse?.(name))
       throw new ProblemError(
         'MODEL_IN_USE',
@@ -163,6 +159,37 @@ export class ModelLibrary {
     }
     await rm(sidecarPath(this.#config.models.dir, name), { force: true });
     await this.scan();
+    return model;
+  }
+
+  /**
+   * Changes a library model's settings in its sidecar (`cost=2`, `keepAliveSeconds=-1`,
+   * `family=sdxl`; `key=` removes one). A running server picks the change up from the folder.
+   */
+  async configure(name: string, assignments: readonly string[]): Promise<LibraryModel> {
+    await this.scan();
+    const model = this.#writable(name);
+    const dir = path.dirname(model.path);
+    const sidecar = applySidecarSettings(await readSidecar(sidecarPath(dir, name)), assignments);
+    await writeSidecar(dir, name, sidecar);
+    await this.scan();
+    return this.get(name) ?? model;
+  }
+
+  /** A library model Pictor may change: found in `models.dir`, not configured in pictor.yaml. */
+  #writable(name: string): LibraryModel {
+    const model = this.get(name);
+    if (!model) throw new ProblemError('MODEL_NOT_FOUND', `no model named '${name}'`);
+    if (model.origin === 'config')
+      throw new ProblemError(
+        'FORBIDDEN',
+        `'${name}' is configured in models.list; change it in pictor.yaml instead`,
+      );
+    if (path.dirname(model.path) !== this.#config.models.dir)
+      throw new ProblemError(
+        'FORBIDDEN',
+        `'${name}' is in ${path.dirname(model.path)} (models.dirs), which Pictor does not write to`,
+      );
     return model;
   }
 

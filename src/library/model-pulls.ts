@@ -3,6 +3,7 @@ import { mkdir, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { ProblemError } from '../errors/index.ts';
 import { downloadFile, partialPath } from './download-file.ts';
+import { formatBytes } from './format-bytes.ts';
 import { formatModelRef } from './model-ref.ts';
 import type { PullEvent, PullState, PullView } from './pull-event.ts';
 import type { ModelSource, PlannedFile, PullPlan, PullRequest } from './pull-plan.ts';
@@ -109,17 +110,6 @@ async function checkFreeSpace(files: readonly PlannedFile[]): Promise<void> {
       );
     }
   }
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
 /**

@@ -37,12 +37,16 @@ export class WebhookSender {
     this.#webhook = new Webhook(options.secret);
   }
 
-  /** Queues the delivery for a finished job (no-op without `webhook_url`). */
-  async enqueue(job: Job): Promise<void> {
-    if (!job.webhookUrl || job.status === 'queued' || job.status === 'running') return;
+  /**
+   * The outbox row announcing a finished job; undefined without `webhook_url`. The caller adds it
+   * in the transaction that ends the job (so neither happens without the other), then calls
+   * {@link poll} once that committed.
+   */
+  deliveryOf(job: Job): WebhookDelivery | undefined {
+    if (!job.webhookUrl || job.status === 'queued' || job.status === 'running') return undefined;
     const now = Date.now();
     const type = `job.${job.status}`;
-    await this.#outbox.add({
+    return {
       id: `msg_${randomUUID()}`,
       jobId: job.id,
       url: job.webhookUrl,
@@ -57,8 +61,7 @@ export class WebhookSender {
       status: 'pending',
       lastError: null,
       createdAt: now,
-    });
-    this.poll();
+    };
   }
 
   start(intervalMs = 1000): void {

@@ -16,7 +16,10 @@ import {
   type WorkerModel,
 } from './worker-protocol.ts';
 
-const ENTRY = fileURLToPath(new URL('./worker-entry.ts', import.meta.url));
+// `.ts` from the sources, `.js` from the compiled package (Node strips no types in node_modules).
+const ENTRY = fileURLToPath(
+  new URL(`./worker-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+);
 
 interface Current {
   readonly batchId: string;
@@ -183,17 +186,23 @@ export class ChildProcessWorkers implements InferenceWorkers {
 
   /**
    * The models as the workers describe them: the first live worker's view, `loaded` when any
-   * worker holds the model.
+   * worker holds the model, failed when any worker could not load it.
    */
   models(): readonly ModelInfo[] {
     const live = this.#slots.filter((s) => s.state === 'idle' || s.state === 'busy');
     // A restarting worker keeps what it last said, so its models stay listed (and jobs for them
     // queue) while it comes back, instead of looking unconfigured.
     const first = this.#slots.find((s) => s.models.length > 0)?.models ?? [];
-    return first.map((info) => ({
-      ...info,
-      loaded: live.some((s) => s.models.some((m) => m.name === info.name && m.loaded)),
-    }));
+    return first.map((info) => {
+      const views = live.flatMap((s) => s.models.filter((m) => m.name === info.name));
+      // A load fails in the one worker that tried it: the model is failed for all of them.
+      const failed = views.find((m) => !m.available);
+      return {
+        ...info,
+        ...(failed ? { available: false, error: failed.error } : {}),
+        loaded: views.some((m) => m.loaded),
+      };
+    });
   }
 
   /** Serves a new set of models without a restart: added ones load on first use, removed ones unload. */

@@ -1,10 +1,32 @@
 // The public API's JSON shapes the studio reads (snake_case, as `/v1` sends them).
 
+/** `loaded` in a worker, `available` (loads on first use), `failed` (see `error`). */
+export type ServedModelState = 'loaded' | 'available' | 'failed';
+
+/** A model being pulled, listed by `GET /v1/models` before it is served. */
+export interface DownloadingModel {
+  readonly name: string;
+  readonly state: 'downloading';
+  readonly source: string;
+  readonly progress: {
+    readonly total: number;
+    readonly completed: number;
+    readonly pull_id: string;
+  };
+}
+
+/** A model the server serves. */
 export interface ModelView {
   readonly name: string;
   readonly default: boolean;
+  readonly state: ServedModelState;
   readonly available: boolean;
+  readonly loaded: boolean;
   readonly error: string | null;
+  /** Library models only. */
+  readonly format?: string;
+  readonly source?: string | null;
+  readonly size_bytes?: number;
   readonly family: string;
   readonly defaults: {
     readonly width: number;
@@ -126,3 +148,37 @@ export interface ReadinessView {
   readonly status: string;
   readonly checks: Readonly<Record<string, { readonly status: string; readonly reason?: string }>>;
 }
+
+/** A model on disk, as the library sees it (`GET /v1/admin/models`). */
+export interface LibraryModelView {
+  readonly name: string;
+  readonly format: string;
+  readonly source: string | null;
+  readonly family_hint: string | null;
+  readonly size_bytes: number;
+  readonly removable: boolean;
+}
+
+export interface PullView {
+  readonly pull_id: string;
+  readonly source: string;
+  readonly model: string | null;
+  readonly state: 'running' | 'succeeded' | 'failed' | 'cancelled';
+  readonly total: number;
+  readonly completed: number;
+  readonly error: string | null;
+  readonly events_url: string;
+}
+
+/** One line of a pull's event stream (Ollama's pull shape). */
+export type PullEvent =
+  | { readonly status: 'pulling manifest'; readonly source: string }
+  | {
+      readonly status: 'downloading';
+      readonly file: string;
+      readonly total?: number;
+      readonly completed: number;
+    }
+  | { readonly status: 'verifying'; readonly file: string }
+  | { readonly status: 'success'; readonly model: string }
+  | { readonly status: 'error'; readonly code: string; readonly error: string };

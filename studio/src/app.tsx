@@ -1,7 +1,7 @@
 import { useCallback, useMemo, useState } from 'preact/hooks';
 import { AdminPage } from './admin/admin-page.tsx';
 import { ApiClient } from './api-client.ts';
-import type { Balance, JobParameters, ModelView } from './api-types.ts';
+import type { Balance, DownloadingModel, JobParameters, ModelView } from './api-types.ts';
 import { GalleryPage } from './gallery-page.tsx';
 import { GeneratePage } from './generate-page.tsx';
 import { formForModel, formFromJob, type GenerationForm } from './generation-form.ts';
@@ -30,7 +30,10 @@ export function App({ settings }: { readonly settings: StudioSettings }) {
     () =>
       key === ''
         ? Promise.resolve([] as ModelView[])
-        : api.json<{ data: ModelView[] }>('/v1/models').then((r) => r.data),
+        : api
+            .json<{ data: (ModelView | DownloadingModel)[] }>('/v1/models')
+            // A model still downloading has no defaults or limits yet: it cannot be chosen.
+            .then((r) => r.data.filter((m): m is ModelView => m.state !== 'downloading')),
     [api],
   );
   const [form, setForm] = useState<GenerationForm | undefined>(undefined);
@@ -100,7 +103,7 @@ export function App({ settings }: { readonly settings: StudioSettings }) {
               />
             </div>
             {tab === 'Results' && <GalleryPage api={api} actions={actions} refresh={submissions} />}
-            {tab === 'Admin' && isAdmin && <AdminPage api={api} models={list} />}
+            {tab === 'Admin' && isAdmin && <AdminPage api={api} onModelsChanged={models.reload} />}
           </>
         )}
         {key === '' && (

@@ -52,8 +52,14 @@ export function GenerateFormFields({ models, form, onChange }: Props) {
           }}
         >
           {models.map((m) => (
-            <option key={m.name} value={m.name} disabled={!m.available}>
-              {m.name} ({m.family}){m.available ? '' : ' — unavailable'}
+            <option
+              key={m.name}
+              value={m.name}
+              disabled={!m.available}
+              title={m.error ?? undefined}
+            >
+              {m.name} ({m.family})
+              {m.state === 'failed' ? ' — failed to load' : m.available ? '' : ' — unavailable'}
             </option>
           ))}
         </select>

@@ -1,4 +1,5 @@
 import { ApiError, type ApiClient } from './api-client.ts';
+import { readServerSentEvents } from './server-sent-events.ts';
 
 /** The events of one job as `/v1/jobs/{id}/events` sends them. */
 export type JobEvent =
@@ -19,8 +20,7 @@ const FINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled', 
 const RECONNECT_MS = 1000;
 
 /**
- * Follows a job's Server-Sent Events through `fetch`, so the key travels in a header (an
- * `EventSource` cannot send one). A dropped connection (server restart, network) is resumed with
+ * Follows a job's Server-Sent Events. A dropped connection (server restart, network) is resumed with
  * `Last-Event-ID`, so no event is missed. Resolves after the final event; rejects when the API
  * refuses (e.g. the job is unknown) or `signal` aborts.
  */
@@ -43,7 +43,11 @@ export async function followJobEvents(
         signal,
         headers: lastId === undefined ? {} : { 'last-event-id': lastId },
       });
-      await readEvents(response, receive);
+      await readServerSentEvents(response, (e) => {
+        // Job events are named (`event: progress`); an unnamed one is not a job event.
+        if (e.type !== '')
+          receive(e.id, { ...(JSON.parse(e.data) as object), type: e.type } as JobEvent);
+      });
     } catch (error) {
       if (signal.aborted || error instanceof ApiError) throw error;
       // The server or the network went away: wait a moment, then resume after the last event.
@@ -51,38 +55,4 @@ export async function followJobEvents(
     }
     if (!finished) await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
   }
-}
-
-async function readEvents(
-  response: Response,
-  receive: (id: string | undefined, event: JobEvent) => void,
-): Promise<void> {
-  const reader = response.body?.pipeThrough(new TextDecoderStream()).getReader();
-  if (!reader) return;
-  let buffered = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffered += value;
-    let end = buffered.indexOf('\n\n');
-    while (end >= 0) {
-      const parsed = parseEvent(buffered.slice(0, end));
-      if (parsed) receive(parsed.id, parsed.event);
-      buffered = buffered.slice(end + 2);
-      end = buffered.indexOf('\n\n');
-    }
-  }
-}
-
-function parseEvent(block: string): { id: string | undefined; event: JobEvent } | undefined {
-  let id: string | undefined;
-  let type = '';
-  let data = '';
-  for (const line of block.split('\n')) {
-    if (line.startsWith('id: ')) id = line.slice(4);
-    else if (line.startsWith('event: ')) type = line.slice(7);
-    else if (line.startsWith('data: ')) data += line.slice(6);
-  }
-  if (type === '' || data === '') return undefined; // a keep-alive comment
-  return { id, event: { ...(JSON.parse(data) as object), type } as JobEvent };
 }

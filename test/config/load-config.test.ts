@@ -13,7 +13,8 @@ test('defaults apply when nothing is configured, with paths resolved and the obj
   assert.equal(config.server.port, DEFAULT_CONFIG.server.port);
   assert.equal(config.dataDir, path.join(cwd, 'pictor-data'));
   assert.equal(config.database.url, path.join(cwd, 'pictor-data', 'pictor.db'));
-  assert.equal(config.models.list[0]?.path, path.join(cwd, 'models/tiny'));
+  // Not in the working directory: the bundled model in Pictor's own folder.
+  assert.equal(config.models.list[0]?.path, path.resolve(import.meta.dirname, '../../models/tiny'));
   assert.equal(config.log.file, path.join(cwd, 'pictor-data', 'logs', 'pictor.log'));
   assert.ok(Object.isFrozen(config.server));
   assert.throws(() => {

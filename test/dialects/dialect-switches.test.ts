@@ -10,6 +10,7 @@ test("dialects.* off: the seed servers' routes answer 404; on (the default) they
       PICTOR_DIALECTS__A1111: 'false',
       PICTOR_DIALECTS__MFLUX: 'false',
       PICTOR_DIALECTS__SDXL_FASTAPI: 'false',
+      PICTOR_DIALECTS__IRGOLIC: 'false',
     }),
   );
   const on = await startPictor(testConfig());
@@ -19,6 +20,9 @@ test("dialects.* off: the seed servers' routes answer 404; on (the default) they
       ['POST', '/sdapi/v1/txt2img'],
       ['POST', '/api/generate'],
       ['POST', '/generate/tiny'],
+      ['POST', '/task'],
+      ['GET', '/txt2img?prompt=x'],
+      ['POST', '/token/all'],
     ] as const;
     for (const [method, url] of routes) {
       const absent = await off.app.inject({ method, url, payload: {} });

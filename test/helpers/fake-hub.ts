@@ -15,6 +15,8 @@ export interface HubFile {
   dropAfter?: number;
   /** Keep dropping every request (a dead network). */
   alwaysDrop?: boolean;
+  /** Send `after` bytes, then hold the rest until `open` resolves (a download seen mid-way). */
+  gate?: { readonly after: number; readonly open: Promise<void> };
 }
 
 export interface HubRepo {
@@ -202,6 +204,12 @@ export class FakeHub {
       this.#dropped.add(key);
       const cut = Math.min(f.dropAfter ?? 10, body.length - 1);
       res.write(body.subarray(0, cut), () => res.destroy());
+      return;
+    }
+    if (f.gate) {
+      const cut = Math.min(f.gate.after, body.length - 1);
+      res.write(body.subarray(0, cut));
+      void f.gate.open.then(() => res.end(body.subarray(cut)));
       return;
     }
     res.end(body);

@@ -3,7 +3,11 @@ import type { Upload, UploadRepository } from '../../src/storage/upload-reposito
 import type { Job, JobPatch, JobStatus } from '../../src/jobs/job.ts';
 import type { JobRepository } from '../../src/jobs/job-repository.ts';
 import type { Charge, Ledger } from '../../src/jobs/ledger.ts';
-import type { FinishedJobOutbox } from '../../src/jobs/job-lifecycle.ts';
+import type {
+  FinishedJobOutbox,
+  TransitionStore,
+  TransitionWrites,
+} from '../../src/jobs/transition-store.ts';
 
 /** {@link JobRepository} in a Map, with the same conditional transitions as the SQL one. */
 export class MemoryJobRepository implements JobRepository {
@@ -76,6 +80,20 @@ export class RecordingOutbox implements FinishedJobOutbox {
     this.recorded.push(job);
     this.onRecord(job);
     return Promise.resolve();
+  }
+}
+
+/**
+ * {@link TransitionStore} over the fakes above, without atomicity: unit tests of the lifecycle
+ * check what a transition writes; the Kysely store's tests check that it writes it atomically.
+ */
+export class InlineTransitions implements TransitionStore {
+  readonly #writes: TransitionWrites;
+  constructor(writes: TransitionWrites) {
+    this.#writes = writes;
+  }
+  run<T>(work: (writes: TransitionWrites) => Promise<T>): Promise<T> {
+    return work(this.#writes);
   }
 }
 

@@ -3,13 +3,11 @@ import { test } from 'node:test';
 import { EventHub } from '../../src/jobs/event-hub.ts';
 import { InProcessJobQueue } from '../../src/jobs/in-process/in-process-job-queue.ts';
 import { entryOf, JobLifecycle } from '../../src/jobs/job-lifecycle.ts';
-import { JobSweeper } from '../../src/jobs/job-sweeper.ts';
 import type { Job } from '../../src/jobs/job.ts';
 import { makeJob } from '../helpers/jobs.ts';
 import {
-  MemoryBlobStore,
+  InlineTransitions,
   MemoryJobRepository,
-  MemoryUploadRepository,
   RecordingLedger,
   RecordingOutbox,
 } from '../helpers/fake-job-ports.ts';
@@ -23,11 +21,9 @@ function setup() {
   const ledger = new RecordingLedger();
   const outbox = new RecordingOutbox();
   const lifecycle = new JobLifecycle({
-    jobs,
+    transitions: new InlineTransitions({ jobs, ledger, outbox }),
     queue,
     events,
-    ledger,
-    outbox,
     logger: silent,
     imageUrl: (id, index) => `http://x/v1/jobs/${id}/image?index=${index}`,
     jobUrl: (id) => `http://x/v1/jobs/${id}`,
@@ -115,70 +111,4 @@ test('retry: running → queued with the attempts given; `alone` keeps it out of
     false,
   );
   assert.equal(p.queue.size, 0);
-});
-
-test('sweeper: expires only jobs queued too long (refunded, evented), deletes expired results and uploads', async () => {
-  const p = setup();
-  const blobs = new MemoryBlobStore();
-  const uploads = new MemoryUploadRepository();
-  const sweeper = new JobSweeper({
-    jobs: p.jobs,
-    queue: p.queue,
-    blobs,
-    uploads,
-    events: p.events,
-    lifecycle: p.lifecycle,
-    maxWaitMs: 1000,
-  });
-  const now = Date.now();
-  const old = await queued(p, { createdAt: now - 5000 });
-  const fresh = await queued(p, { createdAt: now - 10 });
-  const done = makeJob({
-    status: 'completed',
-    finishedAt: now - 5000,
-    resultExpiresAt: now - 1,
-    result: {
-      images: [
-        {
-          key: 'results/a-0.png',
-          seed: 1,
-          mimeType: 'image/png',
-          width: 1,
-          height: 1,
-          nsfw: false,
-        },
-      ],
-      warnings: [],
-      generationTime: 0,
-    },
-  });
-  await p.jobs.insert(done);
-  await blobs.put('results/a-0.png', new Uint8Array([1]));
-  await uploads.insert({
-    id: 'up_1',
-    owner: 'local',
-    key: 'uploads/up_1',
-    mimeType: 'image/png',
-    size: 1,
-    createdAt: 0,
-    expiresAt: now - 1,
-  });
-  await blobs.put('uploads/up_1', new Uint8Array([1]));
-
-  assert.deepEqual(await sweeper.sweep(now), { results: 1, uploads: 1, expired: 1 });
-  assert.equal((await p.jobs.get(old.id))?.status, 'expired');
-  assert.equal((await p.jobs.get(fresh.id))?.status, 'queued');
-  assert.deepEqual(
-    p.queue.entries().map((e) => e.id),
-    [fresh.id],
-  );
-  assert.deepEqual(p.ledger.refunds, [old.id]);
-  assert.deepEqual(
-    p.events.history(old.id).map((e) => e.type),
-    ['expired'],
-  );
-  assert.equal((await p.jobs.get(done.id))?.resultDeleted, true);
-  assert.equal(blobs.blobs.size, 0);
-  assert.equal(uploads.rows.size, 0);
-  assert.deepEqual(await sweeper.sweep(now), { results: 0, uploads: 0, expired: 0 }, 'idempotent');
 });

@@ -142,4 +142,20 @@ describe('EtaEstimator', () => {
     assert.ok(eta.jobMs(entry('t', { steps: 20 })) > small);
     assert.ok(eta.jobMs(entry('u', { pixels: 4 * 4096 })) > small);
   });
+
+  test('a wait adds the running batches’ time left and the work ahead, shared over the workers; batchable jobs share the overhead', () => {
+    const eta = new EtaEstimator();
+    // 10 steps × 1 image × (4096 / 1e6) MP in 100 ms of steps: stepMs per unit; 50 ms overhead.
+    eta.record('tiny', { steps: 10, images: 1, pixels: 4096, totalMs: 150, stepsMs: 100 });
+    const self = entry('self', { steps: 10 });
+    const one = eta.jobMs(self);
+    assert.ok(Math.abs(eta.waitMs([], self, [], 1, 4) - one) < 1e-6, 'nothing ahead: its own run');
+    const ahead = [entry('a', { steps: 10 }), entry('b', { steps: 10 })];
+    const alone = eta.waitMs(ahead, self, [], 1, 1);
+    assert.ok(Math.abs(alone - 3 * one) < 1e-6, 'unbatched: each job ahead pays its overhead');
+    const batched = eta.waitMs(ahead, self, [], 1, 4);
+    assert.ok(Math.abs(batched - (one * 2 - 50 + one)) < 1e-6, 'batched: one overhead for both');
+    const running = eta.waitMs(ahead, self, [300, 100], 2, 1);
+    assert.ok(Math.abs(running - ((300 + 100 + 2 * one) / 2 + one)) < 1e-6, 'two workers share it');
+  });
 });

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { adminCli } from '../../src/cli/admin-cli.ts';
 import { realCheckpointTensors } from '../helpers/checkpoint-headers.ts';
 import { FakeHub, repoFromFolder } from '../helpers/fake-hub.ts';
+import { startPictor, testConfig } from '../helpers/pictor.ts';
 import { writeSafetensors } from '../helpers/safetensors-files.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -28,18 +31,28 @@ after(async () => {
   await hub.close();
 });
 
+/** A port nothing listens on (a server's, once closed). */
+let closedPort = 0;
+before(async () => {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closedPort = (server.address() as AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+});
+
 function cliFor(
   dataDir: string,
   extraEnv: Record<string, string> = {},
 ): (...argv: string[]) => Promise<{ code: number; out: string; err: string }> {
   const env = {
-    ...extraEnv,
     PICTOR_CONFIG: path.join(ROOT, 'test/helpers/empty.yaml'),
+    PICTOR_SERVER__PORT: String(closedPort),
     PICTOR_DATA_DIR: dataDir,
     HF_ENDPOINT: hub.url,
     HF_HUB_CACHE: path.join(dataDir, 'hf'),
     HF_TOKEN: 'hf_never_printed',
     PICTOR_SOURCES__CIVITAI__ENDPOINT: hub.url,
+    ...extraEnv,
   };
   return async (...argv) => {
     let out = '';
@@ -73,9 +86,11 @@ test('pictor models: pull with JSON progress lines, list, info, rm; Scratchy dow
   assert.match(downloaded.out, /pulled 'dreamy'/);
 
   const list = await cli('list');
-  assert.match(list.out, /^NAME\s+FORMAT\s+FAMILY\s+SIZE\s+SOURCE/);
-  assert.match(list.out, /tiny2\s+onnx\s+-\s+8\.\d MB\s+hf:org\/tiny@main/);
-  assert.match(list.out, /dreamy\s+safetensors\s+sd\s+2\.0 KB\s+civitai:700@7001/);
+  assert.match(list.out, /^NAME\s+STATE\s+FORMAT\s+FAMILY\s+SIZE\s+SOURCE/);
+  assert.match(list.out, /tiny2\s+\?\s+onnx\s+-\s+8\.\d MB\s+hf:org\/tiny@main/);
+  assert.match(list.out, /dreamy\s+\?\s+safetensors\s+sd\s+2\.0 KB\s+civitai:700@7001/);
+  // No server runs on this config's port: the CLI says it cannot know what is loaded.
+  assert.match(list.out, /\(state unknown: no server answers at http:\/\/127\.0\.0\.1:\d+\)/);
   const listed = JSON.parse((await cli('list', '--json')).out) as { data: { name: string }[] };
   assert.deepEqual(
     listed.data.map((m) => m.name),
@@ -83,6 +98,7 @@ test('pictor models: pull with JSON progress lines, list, info, rm; Scratchy dow
   );
   const info = await cli('info', 'tiny2');
   assert.match(info.out, /format\s+onnx/);
+  assert.match(info.out, /state\s+unknown: no server answers at/);
 
   const unconfirmed = await cli('rm', 'tiny2');
   assert.equal(unconfirmed.code, 2);
@@ -165,4 +181,79 @@ test("pictor models info: a checkpoint's memory per quantization against the bud
       ['int4', true, false],
     ],
   );
+});
+
+test("pictor models set: edits a pulled model's sidecar, checked; configured models are refused", async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'pictor-cli-'));
+  const cli = cliFor(dataDir);
+  assert.equal((await cli('download', '700', '--version', '7001')).code, 0);
+  const set = await cli('set', 'dreamy', 'cost=3', 'keepAliveSeconds=-1', 'family=sdxl', '--json');
+  assert.equal(set.code, 0, set.err);
+  const changed = JSON.parse(set.out) as Record<string, unknown>;
+  assert.deepEqual(
+    [changed['cost'], changed['keep_alive_seconds'], changed['family_hint'], changed['source']],
+    [3, -1, 'sdxl', 'civitai:700@7001'],
+  );
+  const sidecar = JSON.parse(
+    readFileSync(path.join(dataDir, 'models', 'dreamy.pictor.json'), 'utf8'),
+  ) as Record<string, unknown>;
+  assert.deepEqual([sidecar['cost'], sidecar['source']], [3, 'civitai:700@7001']);
+  // A wrong value changes nothing and names the key; `key=` removes a setting.
+  const wrong = await cli('set', 'dreamy', 'cost=1', 'keepAliveSeconds=-5');
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.err, /keepAliveSeconds=-5: seconds an idle model stays loaded/);
+  const quantized = JSON.parse((await cli('set', 'dreamy', 'quantization=4bit', '--json')).out) as {
+    quantization: unknown;
+  };
+  assert.equal(quantized.quantization, 'int4', "Scratchy's 4bit is int4");
+  assert.match(
+    (await cli('set', 'dreamy', 'quantization=fp8')).err,
+    /quantization=fp8: a checkpoint's linear weights: none, int8, int4, 8bit, 4bit/,
+  );
+  const unknown = await cli('set', 'dreamy', 'colour=red');
+  assert.match(unknown.err, /key one of family, cost, keepAliveSeconds/);
+  const removed = JSON.parse((await cli('set', 'dreamy', 'cost=', '--json')).out) as {
+    cost: unknown;
+    keep_alive_seconds: unknown;
+  };
+  assert.deepEqual([removed.cost, removed.keep_alive_seconds], [null, -1]);
+  const configured = await cli('set', 'tiny', 'cost=1');
+  assert.equal(configured.code, 1);
+  assert.match(configured.err, /pictor\.yaml/);
+  assert.equal((await cli('set', 'dreamy')).code, 2);
+});
+
+test("pictor models list: each model's state from the running server, with a key when it wants one", async () => {
+  const adminKey = 'sk_test_cli_models_admin_0123456789abc';
+  const config = testConfig({ PICTOR_AUTH__ENABLED: 'true', PICTOR_ADMIN_KEY: adminKey });
+  const pictor = await startPictor(config);
+  try {
+    const address = await pictor.app.listen({ host: '127.0.0.1', port: 0 });
+    const port = new URL(address).port;
+    const cli = cliFor(config.dataDir, { PICTOR_SERVER__PORT: port });
+    const locked = await cli('list');
+    assert.match(locked.out, /tiny\s+\?\s+onnx/);
+    assert.match(
+      locked.out,
+      /state unknown: the server at http:\/\/127\.0\.0\.1:\d+ wants an API key/,
+    );
+    const listed = await cli('list', '--key', adminKey);
+    assert.equal(listed.code, 0, listed.err);
+    // The fake engine holds its models loaded.
+    assert.match(listed.out, /tiny\s+loaded\s+onnx/);
+    assert.doesNotMatch(listed.out, /state unknown/);
+    const json = JSON.parse((await cli('list', '--key', adminKey, '--json')).out) as {
+      data: { name: string; state: string }[];
+      server: { reachable: boolean };
+    };
+    assert.deepEqual(json.data.find((m) => m.name === 'tiny')?.state, 'loaded');
+    assert.equal(json.server.reachable, true);
+    const info = JSON.parse((await cli('info', 'tiny', '--key', adminKey, '--json')).out) as {
+      state: string;
+    };
+    assert.equal(info.state, 'loaded');
+    assert.doesNotMatch(JSON.stringify(json), new RegExp(adminKey));
+  } finally {
+    await pictor.stop();
+  }
 });

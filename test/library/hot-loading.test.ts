@@ -120,6 +120,16 @@ describe('hot loading with the ONNX engine and a memory budget that fits one mod
     assert.equal(row.state, 'available');
     assert.equal(row.format, 'onnx');
     assert.equal(row.source, 'hf:org/tiny-copy@main');
+    // The admin view of the library: what is on disk and whether Pictor may remove it.
+    const library = (await (await fetch(`${api.base}/v1/admin/models`)).json()) as {
+      data: { name: string; removable: boolean; source: string | null }[];
+      pulls: unknown[];
+    };
+    const onDisk = Object.fromEntries(library.data.map((m) => [m.name, m]));
+    assert.equal(onDisk['copy']?.removable, true);
+    assert.equal(onDisk['copy']?.source, 'hf:org/tiny-copy@main');
+    assert.equal(onDisk['tiny']?.removable, false);
+    assert.deepEqual(library.pulls, []);
     const res = await generate('copy');
     assert.equal(res.status, 200, await res.clone().text());
   });
@@ -141,6 +151,16 @@ describe('hot loading with the ONNX engine and a memory budget that fits one mod
     assert.equal(res.status, 500);
     const problem = (await res.json()) as { detail: string; error_code?: string };
     assert.match(problem.detail, /model 'broken' could not be loaded/);
+    // The failure shows in the model list, with its reason, and later jobs are refused with it
+    // up front (nothing is charged or queued for a model known not to load).
+    const row = await until(
+      async () => (await api.models()).find((m) => m.name === 'broken' && m.state === 'failed'),
+      'the failed load in GET /v1/models',
+    );
+    assert.match(row.error ?? '', /^could not be loaded: /);
+    const again = await generate('broken');
+    assert.equal(again.status, 503);
+    assert.match(((await again.json()) as { detail: string }).detail, /could not be loaded/);
     assert.equal((await generate('tiny')).status, 200);
   });
 
@@ -194,9 +214,20 @@ describe('removing a model while a job runs on it', () => {
     const removed = await fetch(`${api.base}/v1/admin/models/spare`, { method: 'DELETE' });
     assert.equal(removed.status, 200);
     assert.ok(existsSync(modelsDir) && !existsSync(path.join(modelsDir, 'spare')));
-    assert.ok(!(await api.models()).some((m) => m.name === 'spare'));
+    // The workers hear of the removal over IPC: wait for them rather than race them.
+    await until(
+      async () => ((await api.models()).some((m) => m.name === 'spare') ? undefined : true),
+      'the removed model to leave GET /v1/models',
+    );
     const gone = await api.post('/v1/generate', { model: 'spare', prompt: 'x' });
     assert.equal(gone.status, 404);
+    // A Hugging Face id that is not pulled yet gets the command that pulls it.
+    const unpulled = await api.post('/v1/generate', { model: 'stabilityai/sd-turbo', prompt: 'x' });
+    assert.equal(unpulled.status, 404);
+    assert.match(
+      ((await unpulled.json()) as { detail: string }).detail,
+      /not in the library; pull it first: pictor models pull stabilityai\/sd-turbo/,
+    );
     const configured = await fetch(`${api.base}/v1/admin/models/tiny`, { method: 'DELETE' });
     assert.equal(configured.status, 403);
   });

@@ -4,10 +4,12 @@ import { createHash } from 'node:crypto';
 import {
   existsSync,
   lstatSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   realpathSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -178,6 +180,59 @@ test('two concurrent pulls of one model share one download', async () => {
   const third = lib.pull(repo);
   await Promise.all([first.done, third.done]);
   assert.equal(hub.downloads(`${hub.repos.get(repo)?.sha}/unet/model.onnx`), 1);
+});
+
+test('two libraries sharing a Hugging Face cache (the server and a CLI pull) download each blob once', async () => {
+  const repo = tinyRepo();
+  const files = hub.repos.get(repo)?.files;
+  const unet = files?.get('unet/model.onnx');
+  assert.ok(files && unet);
+  let release = (): void => undefined;
+  files.set('unet/model.onnx', {
+    ...unet,
+    gate: { after: 1 << 20, open: new Promise((resolve) => (release = resolve)) },
+  });
+  const cache = mkdtempSync(path.join(tmpdir(), 'pictor-shared-hf-'));
+  const server = library({ HF_HUB_CACHE: cache });
+  const cli = library({ HF_HUB_CACHE: cache });
+  const unetUrl = `${hub.repos.get(repo)?.sha}/unet/model.onnx`;
+  const first = server.lib.pull(`hf:${repo}`);
+  // The first holds the UNet's lock (its download is under way) when the second starts.
+  while (hub.downloads(unetUrl) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  const second = cli.lib.pull(`hf:${repo}`);
+  const secondStarted = new Promise<void>((resolve) => {
+    const stop = second.subscribe((e) => {
+      if (e.status === 'downloading') {
+        resolve();
+        queueMicrotask(() => stop());
+      }
+    });
+  });
+  await secondStarted;
+  release();
+  const name = repo.split('/')[1];
+  assert.deepEqual(await Promise.all([first.done, second.done]), [name, name]);
+  assert.equal(hub.downloads(unetUrl), 1);
+  const blobs = readdirSync(path.join(cache, `models--${repo.replace('/', '--')}`, 'blobs'));
+  assert.deepEqual(
+    blobs.filter((b) => b.endsWith('.lock') || b.endsWith('.partial')),
+    [],
+  );
+});
+
+test('a lock left by a process that died is taken over', async () => {
+  const repo = tinyRepo();
+  const { lib, cache } = library();
+  const sha256 = createHash('sha256')
+    .update(hub.repos.get(repo)?.files.get('unet/model.onnx')?.data ?? '')
+    .digest('hex');
+  const blobs = path.join(cache, `models--${repo.replace('/', '--')}`, 'blobs');
+  mkdirSync(blobs, { recursive: true });
+  const dead = spawnSync(process.execPath, ['-e', '']).pid;
+  writeFileSync(path.join(blobs, `${sha256}.partial.lock`), String(dead));
+  assert.equal(await lib.pull(`hf:${repo}`).done, repo.split('/')[1]);
+  assert.ok(existsSync(path.join(blobs, sha256)));
+  assert.ok(!existsSync(path.join(blobs, `${sha256}.partial.lock`)));
 });
 
 test('a model already in the Hugging Face cache is linked with no network call', async () => {

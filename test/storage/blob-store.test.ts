@@ -1,14 +1,13 @@
 // The BlobStore contract, run against every adapter and decorator, plus what the recent-blob
 // cache adds on top.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { BlobStore } from '../../src/storage/blob-store.ts';
 import { LocalDiskBlobStore } from '../../src/storage/local-disk/local-disk-blob-store.ts';
 import { RecentBlobCache } from '../../src/storage/recent-blob-cache.ts';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 const roots: string[] = [];
 const freshRoot = (): string => {
@@ -22,7 +21,6 @@ const opening = <T extends BlobStore>(store: T): T => {
   return store;
 };
 after(async () => {
-  // Stores finish their background work (spare files) before their folders go.
   await Promise.all(opened.map((store) => store.close()));
   roots.forEach((root) => rmSync(root, { recursive: true, force: true }));
 });
@@ -108,44 +106,4 @@ test('local disk: a folder removed behind the store is made again on the next wr
   rmSync(path.join(root, 'results'), { recursive: true });
   await store.put('results/y-0.png', new Uint8Array([2]));
   assert.deepEqual([...((await store.get('results/y-0.png')) ?? [])], [2]);
-});
-
-describe('SpareFiles', () => {
-  test('a write fills a spare made ahead; the pool refills, cleans up orphans and its own', async () => {
-    const root = freshRoot();
-    const folder = path.join(root, '.spare');
-    mkdirSync(folder);
-    writeFileSync(path.join(folder, '999999999-1'), ''); // left by a process that is gone
-    writeFileSync(path.join(folder, `${process.pid}-0`), ''); // this process: not an orphan
-    const store = opening(new LocalDiskBlobStore(root));
-    await store.put('results/a.png', new Uint8Array([1])); // no spare yet: a temp file
-    const spares = (): string[] => readdirSync(folder).filter((f) => f !== `${process.pid}-0`);
-    for (let i = 0; i < 100 && spares().length < 8; i++) await sleep(20);
-    assert.deepEqual(spares().length, 8, 'the pool made 8 spares and removed the orphan');
-    const before = new Set(spares());
-    await store.put('results/b.png', new Uint8Array([2, 3]));
-    const used = [...before].filter((f) => !spares().includes(f));
-    assert.equal(used.length, 1, 'one spare became the blob');
-    assert.deepEqual([...((await store.get('results/b.png')) ?? [])], [2, 3]);
-    for (let i = 0; i < 100 && spares().length < 8; i++) await sleep(20);
-    assert.equal(spares().length, 8, 'refilled');
-    await store.close();
-    assert.deepEqual(readdirSync(folder), [`${process.pid}-0`], 'close removes its spares');
-  });
-
-  test('when the spares vanish, writes still land and the pool makes new ones', async () => {
-    const root = freshRoot();
-    const folder = path.join(root, '.spare');
-    const count = (): number => (existsSync(folder) ? readdirSync(folder).length : 0);
-    const store = opening(new LocalDiskBlobStore(root));
-    await store.put('x/1', new Uint8Array([1]));
-    for (let i = 0; i < 100 && count() < 8; i++) await sleep(20);
-    rmSync(folder, { recursive: true }); // an operator cleans up
-    await store.put('x/2', new Uint8Array([2]));
-    await store.put('x/3', new Uint8Array([3]));
-    assert.deepEqual([...((await store.get('x/2')) ?? [])], [2]);
-    assert.deepEqual([...((await store.get('x/3')) ?? [])], [3]);
-    for (let i = 0; i < 100 && count() < 8; i++) await sleep(20);
-    assert.equal(count(), 8, 'the pool made its folder and spares again');
-  });
 });

@@ -86,6 +86,8 @@ export async function waitAll(
   signal: AbortSignal,
 ): Promise<Job[]> {
   try {
+    // A client that left while its jobs were being submitted: its signal fired already.
+    signal.throwIfAborted();
     return await Promise.all(jobs.map((job) => service.waitForFinal(caller, job, signal)));
   } catch (error) {
     const current = await Promise.all(

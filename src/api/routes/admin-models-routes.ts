@@ -57,6 +57,20 @@ function pullOf(library: ModelLibrary, id: string): Pull {
  * Ollama's `status`/`total`/`completed` shape), cancel a pull, remove or rescan models.
  */
 export function adminModelsRoutes(app: FastifyInstance, library: ModelLibrary): void {
+  app.get(
+    '/v1/admin/models',
+    {
+      schema: {
+        tags,
+        summary: 'The library: every model on disk (removable or configured) and the pulls running',
+      },
+    },
+    () => ({
+      data: library.list().map(libraryModelView),
+      pulls: library.pulls.running().map((pull) => pullView(pull.view())),
+    }),
+  );
+
   app.post<{ Body: { source: string; name?: string; revision?: string } }>(
     '/v1/admin/models',
     {

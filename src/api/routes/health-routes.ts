@@ -9,11 +9,20 @@ const checksSchema = {
   },
 } as const;
 
+const providersSchema = {
+  type: 'array',
+  items: { type: 'string' },
+  description:
+    'The ONNX Runtime execution provider of each worker (workers.devices): cpu, cuda, webgpu, dml, coreml',
+} as const;
+
 export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
   const readiness = async () => {
     const checks = await deps.checks();
     return {
       ok: Object.values(checks).every((c) => c === true),
+      // One per worker process, in order; a provider that fails shows in the `model` check.
+      providers: deps.config.workers.devices,
       modelLoaded: checks['model'] === true,
       checks: Object.fromEntries(
         Object.entries(checks).map(([k, v]) => [
@@ -44,19 +53,31 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
         response: {
           '2xx': {
             type: 'object',
-            properties: { status: { type: 'string', enum: ['ok'] }, checks: checksSchema },
+            properties: {
+              status: { type: 'string', enum: ['ok'] },
+              checks: checksSchema,
+              execution_providers: providersSchema,
+            },
           },
           503: {
             type: 'object',
-            properties: { status: { type: 'string', enum: ['unavailable'] }, checks: checksSchema },
+            properties: {
+              status: { type: 'string', enum: ['unavailable'] },
+              checks: checksSchema,
+              execution_providers: providersSchema,
+            },
           },
         },
       },
       logLevel: 'warn',
     },
     async (_request, reply) => {
-      const { ok, checks } = await readiness();
-      return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks });
+      const { ok, checks, providers } = await readiness();
+      return reply.status(ok ? 200 : 503).send({
+        status: ok ? 'ok' : 'unavailable',
+        checks,
+        execution_providers: providers,
+      });
     },
   );
   // The SD 3.5 OpenAI-compatible server's health check (`healthy` | `degraded`, `model_loaded`),

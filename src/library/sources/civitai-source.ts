@@ -1,8 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ProblemError } from '../../errors/index.ts';
 import { modelNameFrom, type ModelSidecar } from '../library-model.ts';
-import { sidecarPath } from '../model-folder.ts';
+import { writeSidecar } from '../model-folder.ts';
 import type { ModelRef } from '../model-ref.ts';
 import type { ModelSource, PullPlan, PullRequest } from '../pull-plan.ts';
 
@@ -144,7 +144,7 @@ export class CivitaiSource implements ModelSource {
         },
       ],
       async commit() {
-        await writeFile(sidecarPath(libraryDir, name), `${JSON.stringify(sidecar, null, 2)}\n`);
+        await writeSidecar(libraryDir, name, sidecar);
       },
     };
   }

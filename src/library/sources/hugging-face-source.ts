@@ -1,11 +1,11 @@
-import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ListFileEntry } from '@huggingface/hub';
 import { ProblemError } from '../../errors/index.ts';
 import { chooseRepoFiles, type ChosenFiles } from '../choose-repo-files.ts';
 import { HfCache } from '../hf-cache.ts';
 import { modelNameFrom, type ModelSidecar } from '../library-model.ts';
-import { sidecarPath } from '../model-folder.ts';
+import { writeSidecar } from '../model-folder.ts';
 import { formatModelRef, type ModelRef } from '../model-ref.ts';
 import type { ModelSource, PlannedFile, PullPlan, PullRequest } from '../pull-plan.ts';
 
@@ -171,7 +171,7 @@ export class HuggingFaceSource implements ModelSource {
           source: formatModelRef(ref),
           pulledAt: new Date().toISOString(),
         };
-        await writeFile(sidecarPath(libraryDir, name), `${JSON.stringify(sidecar, null, 2)}\n`);
+        await writeSidecar(libraryDir, name, sidecar);
         await rm(link, { force: true });
         await symlink(target, link);
       },

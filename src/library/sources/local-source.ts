@@ -1,8 +1,8 @@
-import { mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ProblemError } from '../../errors/index.ts';
 import { modelNameFrom, type ModelSidecar } from '../library-model.ts';
-import { folderFormat, sidecarPath } from '../model-folder.ts';
+import { folderFormat, writeSidecar } from '../model-folder.ts';
 import type { ModelSource, PullPlan, PullRequest } from '../pull-plan.ts';
 
 /** {@link ModelSource} for a file or folder already on disk: linked into the library, not copied. */
@@ -41,7 +41,7 @@ export class LocalSource implements ModelSource {
         const link = path.join(libraryDir, isFile ? `${name}.safetensors` : name);
         if (path.resolve(link) === path.resolve(target)) return;
         const sidecar: ModelSidecar = { source: target };
-        await writeFile(sidecarPath(libraryDir, name), `${JSON.stringify(sidecar, null, 2)}\n`);
+        await writeSidecar(libraryDir, name, sidecar);
         await rm(link, { force: true });
         await symlink(target, link);
       },

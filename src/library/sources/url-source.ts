@@ -1,8 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ProblemError } from '../../errors/index.ts';
 import { modelNameFrom, type ModelSidecar } from '../library-model.ts';
-import { sidecarPath } from '../model-folder.ts';
+import { writeSidecar } from '../model-folder.ts';
 import type { ModelSource, PullPlan, PullRequest } from '../pull-plan.ts';
 
 /** {@link ModelSource} for a direct link to a `.safetensors` file (no published hash). */
@@ -50,7 +50,7 @@ export class UrlSource implements ModelSource {
       ],
       async commit() {
         await mkdir(libraryDir, { recursive: true });
-        await writeFile(sidecarPath(libraryDir, name), `${JSON.stringify(sidecar, null, 2)}\n`);
+        await writeSidecar(libraryDir, name, sidecar);
       },
     });
   }

@@ -1,8 +1,7 @@
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BlobStore } from '../blob-store.ts';
-import { SpareFiles } from './spare-files.ts';
 
 /**
  * Blobs up to this size are written synchronously: a small write takes tens of microseconds,
@@ -12,18 +11,16 @@ import { SpareFiles } from './spare-files.ts';
 const SYNC_WRITE_MAX_BYTES = 256 * 1024;
 
 /**
- * Blobs as files under one root directory. A write fills a file that is not yet visible (a
- * spare made ahead, or a temp file) and renames it into place, so a reader never sees half a blob.
+ * Blobs as files under one root directory. A write fills a temp file and renames it into place,
+ * so a reader never sees half a blob.
  */
 export class LocalDiskBlobStore implements BlobStore {
   readonly #root: string;
   // Folders already made; blobs share a few (results/, uploads/), so mkdir runs once each.
   readonly #folders = new Set<string>();
-  readonly #spares: SpareFiles;
 
   constructor(root: string) {
     this.#root = path.resolve(root);
-    this.#spares = new SpareFiles(path.join(this.#root, '.spare'));
   }
 
   #path(key: string): string {
@@ -48,19 +45,7 @@ export class LocalDiskBlobStore implements BlobStore {
   }
 
   async #write(file: string, data: Uint8Array): Promise<void> {
-    const spare = this.#spares.take();
-    if (spare !== undefined) {
-      try {
-        // 'r+': fill the spare, never create a file in its place if it vanished.
-        await fill(spare, file, data, 'r+');
-        return;
-      } catch {
-        // Gone (an operator cleaned up) or unwritable: start the pool over, use a temp file.
-        rmSync(spare, { force: true });
-        this.#spares.forget();
-      }
-    }
-    await fill(`${file}.${process.pid}.tmp`, file, data, 'w');
+    await fill(`${file}.${process.pid}.tmp`, file, data);
   }
 
   async #makeFolder(folder: string): Promise<void> {
@@ -81,18 +66,18 @@ export class LocalDiskBlobStore implements BlobStore {
     await rm(this.#path(key), { force: true });
   }
 
-  async close(): Promise<void> {
-    await this.#spares.close();
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 }
 
 /** Writes `data` into `temp` and renames it to `file`. */
-async function fill(temp: string, file: string, data: Uint8Array, flag: 'r+' | 'w'): Promise<void> {
+async function fill(temp: string, file: string, data: Uint8Array): Promise<void> {
   if (data.byteLength <= SYNC_WRITE_MAX_BYTES) {
-    writeFileSync(temp, data, { flag });
+    writeFileSync(temp, data);
     renameSync(temp, file);
     return;
   }
-  await writeFile(temp, data, { flag });
+  await writeFile(temp, data);
   await rename(temp, file);
 }

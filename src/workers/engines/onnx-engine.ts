@@ -104,6 +104,12 @@ export class OnnxEngine implements InferenceEngine {
   readonly #models = new Map<string, WorkerModel>();
   readonly #infos = new Map<string, ModelInfo>();
   readonly #cache: ModelCache<DiffusionPipeline>;
+  /**
+   * Why a model's last load failed: it is then reported unavailable with that reason (so
+   * `GET /v1/models` says `failed` and new jobs are refused with it) until its files change.
+   */
+  readonly #failures = new Map<string, string>();
+  readonly #onChange: () => void;
 
   constructor(options: {
     provider: string;
@@ -116,6 +122,7 @@ export class OnnxEngine implements InferenceEngine {
     this.#threads = options.threads;
     this.#cacheDir = options.cacheDir;
     this.#budgetBytes = options.budgetBytes;
+    this.#onChange = options.onChange;
     this.#cache = new ModelCache({
       budgetBytes: options.budgetBytes,
       load: (model) => this.#load(model),
@@ -178,6 +185,8 @@ export class OnnxEngine implements InferenceEngine {
     const wanted = new Map(models.map((m) => [m.name, m]));
     for (const [name, old] of this.#models) {
       const next = wanted.get(name);
+      // Changed files (a pull again, a new size) deserve another try at loading.
+      if (JSON.stringify(next) !== JSON.stringify(old)) this.#failures.delete(name);
       if (next?.path === old.path) continue;
       this.#models.delete(name);
       this.#infos.delete(name);
@@ -198,15 +207,24 @@ export class OnnxEngine implements InferenceEngine {
       await this.#acquire(model);
       this.#cache.release(name);
     } catch (error) {
-      this.#infos.set(name, unavailable(name, (error as Error).message));
+      this.#loadFailed(name, error);
     }
   }
 
+  #loadFailed(name: string, error: unknown): string {
+    const reason = `could not be loaded: ${(error as Error).message}`;
+    this.#failures.set(name, reason);
+    this.#onChange();
+    return reason;
+  }
+
   models(): readonly ModelInfo[] {
-    return [...this.#infos.values()].map((info) => ({
-      ...info,
-      loaded: this.#cache.isLoaded(info.name),
-    }));
+    return [...this.#infos.values()].map((info) => {
+      const failure = this.#failures.get(info.name);
+      return failure === undefined
+        ? { ...info, loaded: this.#cache.isLoaded(info.name) }
+        : { ...info, available: false, error: failure, loaded: false };
+    });
   }
 
   async run(
@@ -230,7 +248,7 @@ export class OnnxEngine implements InferenceEngine {
       return {
         ok: false,
         code: 'MODEL_UNAVAILABLE',
-        message: `model '${model}' could not be loaded: ${(error as Error).message}`,
+        message: `model '${model}' ${this.#loadFailed(model, error)}`,
         field: undefined,
       };
     }

@@ -1,6 +1,5 @@
 import { useState } from 'preact/hooks';
 import type { ApiClient } from '../api-client.ts';
-import type { ModelView } from '../api-types.ts';
 import { KeysPage } from './keys-page.tsx';
 import { ModelsPage } from './models-page.tsx';
 import { QueuePage } from './queue-page.tsx';
@@ -9,13 +8,14 @@ import { UsagePage } from './usage-page.tsx';
 const SECTIONS = ['Keys', 'Usage', 'Queue', 'Models'] as const;
 type Section = (typeof SECTIONS)[number];
 
-/** The operator's pages (an admin key): keys and credits, usage, queue and workers, models. */
+/** The operator's pages (an admin key): keys and credits, usage, queue and workers, the model library. */
 export function AdminPage({
   api,
-  models,
+  onModelsChanged,
 }: {
   readonly api: ApiClient;
-  readonly models: readonly ModelView[];
+  /** A model was pulled or removed: the Generate picker reloads its list. */
+  readonly onModelsChanged: () => void;
 }) {
   const [section, setSection] = useState<Section>('Keys');
   return (
@@ -30,7 +30,7 @@ export function AdminPage({
       {section === 'Keys' && <KeysPage api={api} />}
       {section === 'Usage' && <UsagePage api={api} />}
       {section === 'Queue' && <QueuePage api={api} />}
-      {section === 'Models' && <ModelsPage models={models} />}
+      {section === 'Models' && <ModelsPage api={api} onModelsChanged={onModelsChanged} />}
     </section>
   );
 }

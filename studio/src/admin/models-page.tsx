@@ -1,39 +1,163 @@
-import type { ModelView } from '../api-types.ts';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { formatBytes } from '../../../src/library/format-bytes.ts';
+import type { ApiClient } from '../api-client.ts';
+import type { DownloadingModel, LibraryModelView, ModelView, PullView } from '../api-types.ts';
+import { ProblemBanner } from '../problem-banner.tsx';
+import { useAsync } from '../use-async.ts';
+import { ModelStateCell } from './model-state-cell.tsx';
+import { PullCard } from './pull-card.tsx';
+import { PullForm } from './pull-form.tsx';
+import { usePulls } from './use-pulls.ts';
 
-/** Admin: the models served (pulling and removing arrive with the model library). */
-export function ModelsPage({ models }: { readonly models: readonly ModelView[] }) {
+interface Library {
+  readonly data: readonly LibraryModelView[];
+  readonly pulls: readonly PullView[];
+}
+
+const REFRESH_MS = 3000;
+
+/**
+ * Admin: the models with their state (loaded, available, failed with the reason, downloading),
+ * family, format, size and source; pull one by reference with live progress; remove one.
+ * `onModelsChanged` tells the rest of the studio (the Generate picker) that the list changed.
+ */
+export function ModelsPage({
+  api,
+  onModelsChanged,
+}: {
+  readonly api: ApiClient;
+  readonly onModelsChanged: () => void;
+}) {
+  const served = useAsync(
+    () => api.json<{ data: (ModelView | DownloadingModel)[] }>('/v1/models').then((r) => r.data),
+    [api],
+  );
+  const library = useAsync(() => api.json<Library>('/v1/admin/models'), [api]);
+  const [error, setError] = useState<unknown>(undefined);
+  const [notice, setNotice] = useState<string | undefined>(undefined);
+  const [confirming, setConfirming] = useState<string | undefined>(undefined);
+  const reloadAll = useCallback(() => {
+    served.reload();
+    library.reload();
+  }, [served.reload, library.reload]);
+  // Workers take up a pulled model a moment after the pull ends (and a pull may come from
+  // elsewhere), and a load can fail: tell the studio whenever the models it can generate with
+  // change.
+  const availability = (served.value ?? [])
+    .filter((m) => m.state !== 'downloading')
+    .map((m) => `${m.name} ${m.state === 'failed' ? 'failed' : 'ok'}`)
+    .join('\n');
+  const seenAvailability = useRef<string | undefined>(undefined);
+  useEffect(() => {
+    if (served.value === undefined) return;
+    const seen = seenAvailability.current;
+    if (seen !== undefined && seen !== availability) onModelsChanged();
+    seenAvailability.current = availability;
+  }, [availability, onModelsChanged]);
+  const pulls = usePulls(api, reloadAll);
+
+  // Loaded state changes as jobs run, and pulls may start elsewhere: keep the page current.
+  useEffect(() => {
+    const timer = setInterval(reloadAll, REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [reloadAll]);
+  useEffect(() => {
+    for (const running of library.value?.pulls ?? []) pulls.follow(running);
+  }, [library.value, pulls.follow]);
+
+  const act = (work: Promise<unknown>, done?: () => void): void => {
+    setError(undefined);
+    setNotice(undefined);
+    work.then(() => {
+      done?.();
+      reloadAll();
+    }, setError);
+  };
+  const remove = (model: LibraryModelView): void => {
+    setConfirming(undefined);
+    act(api.send('DELETE', `/v1/admin/models/${encodeURIComponent(model.name)}`), () =>
+      setNotice(`removed '${model.name}' (${formatBytes(model.size_bytes)} freed)`),
+    );
+  };
+  const onDisk = new Map((library.value?.data ?? []).map((m) => [m.name, m]));
+
   return (
     <section class="models">
-      <table>
-        <thead>
-          <tr>
-            <th>Model</th>
-            <th>Family</th>
-            <th>State</th>
-            <th>Defaults</th>
-            <th>Limits</th>
-          </tr>
-        </thead>
-        <tbody>
-          {models.map((m) => (
-            <tr key={m.name}>
-              <td>
-                {m.name}
-                {m.default ? ' (default)' : ''}
-              </td>
-              <td>{m.family}</td>
-              <td>{m.available ? 'available' : (m.error ?? 'unavailable')}</td>
-              <td>
-                {m.defaults.width}×{m.defaults.height}, {m.defaults.steps} steps,{' '}
-                {m.defaults.scheduler}
-              </td>
-              <td>
-                {m.limits.min_size}–{m.limits.max_size}px, ≤ {m.limits.max_steps} steps
-              </td>
+      <PullForm
+        onPull={(source, name) =>
+          act(
+            api
+              .send<PullView>('POST', '/v1/admin/models', {
+                source,
+                ...(name === '' ? {} : { name }),
+              })
+              .then((view) => pulls.follow(view, name === '' ? undefined : name)),
+          )
+        }
+      />
+      {pulls.pulls.map((p) => (
+        <PullCard
+          key={p.id}
+          pull={p}
+          onCancel={() => act(api.send('DELETE', `/v1/admin/models/pulls/${p.id}`))}
+          onDismiss={() => pulls.dismiss(p.id)}
+        />
+      ))}
+      <ProblemBanner error={error ?? pulls.error ?? served.error ?? library.error} />
+      {notice && <p role="status">{notice}</p>}
+      <div class="table-scroll">
+        <table>
+          <thead>
+            <tr>
+              <th>Model</th>
+              <th>State</th>
+              <th>Family</th>
+              <th>Format</th>
+              <th>Size</th>
+              <th>Source</th>
+              <th />
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {(served.value ?? []).map((m) => {
+              const stored = onDisk.get(m.name);
+              const isServed = m.state !== 'downloading';
+              return (
+                <tr key={m.name} data-model={m.name} data-state={m.state}>
+                  <td>
+                    {m.name}
+                    {isServed && m.default ? ' (default)' : ''}
+                  </td>
+                  <ModelStateCell model={m} />
+                  <td>{isServed ? m.family : (stored?.family_hint ?? '')}</td>
+                  <td>{stored?.format ?? (isServed ? (m.format ?? '') : '')}</td>
+                  <td>{stored ? formatBytes(stored.size_bytes) : ''}</td>
+                  <td>
+                    {stored?.source ?? m.source ?? (stored?.removable ? 'local' : 'pictor.yaml')}
+                  </td>
+                  <td>
+                    {stored?.removable &&
+                      (confirming === m.name ? (
+                        <span class="row">
+                          <button type="button" class="danger" onClick={() => remove(stored)}>
+                            Remove {m.name} and its files
+                          </button>
+                          <button type="button" onClick={() => setConfirming(undefined)}>
+                            Keep
+                          </button>
+                        </span>
+                      ) : (
+                        <button type="button" onClick={() => setConfirming(m.name)}>
+                          Remove
+                        </button>
+                      ))}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
     </section>
   );
 }
