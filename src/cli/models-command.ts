@@ -5,6 +5,7 @@ import { ModelLibrary } from '../library/model-library.ts';
 import { sidecarSettingsHelp } from '../library/sidecar-settings.ts';
 import { formatBytes } from '../library/format-bytes.ts';
 import { fields, table } from './cli-table.ts';
+import { modelMemory } from './model-memory.ts';
 import { UsageError, parseCommand, type CliIo } from './cli-io.ts';
 import { showPullProgress } from './pull-progress.ts';
 import { servedModelStates } from './served-model-states.ts';
@@ -34,6 +35,7 @@ function modelJson(m: LibraryModel): Record<string, unknown> {
     size_bytes: m.sizeBytes,
     cost: m.cost ?? null,
     keep_alive_seconds: m.keepAliveSeconds ?? null,
+    quantization: m.quantization ?? 'none',
     source: m.source ?? null,
     path: m.path,
     configured: m.origin === 'config',
@@ -157,7 +159,11 @@ export async function modelsCommand(argv: readonly string[], io: CliIo): Promise
           ...(state?.error ? { error: state.error } : {}),
         };
         const shown = served.known ? info : { ...info, state: `unknown: ${served.reason}` };
-        print(info, `${fields(Object.entries(shown))}\n`);
+        const memory = await modelMemory(model, config.workers.memoryBudgetGb);
+        print(
+          { ...info, memory: memory.data },
+          `${fields(Object.entries(shown))}\n${memory.human}`,
+        );
         return 0;
       }
       case 'rm': {

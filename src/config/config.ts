@@ -1,3 +1,5 @@
+import type { QuantizationSetting } from './quantization-setting.ts';
+
 /** Execution providers a worker may ask ONNX Runtime for. */
 export type WorkerDevice = 'cpu' | 'cuda' | 'coreml' | 'dml' | 'webgpu';
 
@@ -15,6 +17,11 @@ export interface ModelConfig {
   readonly cost?: number;
   /** Seconds this model stays loaded while idle; `models.keepAliveSeconds` when absent. */
   readonly keepAliveSeconds?: number;
+  /**
+   * `int8`/`int4` (Scratchy's `8bit`/`4bit` accepted, normalized) quantize a checkpoint's linear
+   * layers to fit less memory; `none` when absent.
+   */
+  readonly quantization?: QuantizationSetting;
   /** What the model's files say (or detection guesses), overridden; the engine checks the scheduler name. */
   readonly overrides?: ModelOverridesConfig;
 }
@@ -29,6 +36,10 @@ export interface ModelOverridesConfig {
   readonly guidanceScale?: number;
   /** SD3: `false` runs without the T5-XXL text encoder. */
   readonly t5?: boolean;
+  /** Checkpoints, SD 1.x/2.x: the text layer from the end to condition on (A1111's clip skip). */
+  readonly clipSkip?: number;
+  /** Checkpoints: a standalone VAE `.safetensors` (absolute after loading) used instead of the model's. */
+  readonly vae?: string;
 }
 
 /**

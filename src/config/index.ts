@@ -3,3 +3,8 @@ export { DEFAULT_CONFIG } from './config.ts';
 export { ConfigError } from './config-error.ts';
 export { loadConfig, envLayer, type LoadConfigOptions } from './load-config.ts';
 export { validateConfig } from './validate-config.ts';
+export {
+  parseQuantization,
+  QUANTIZATION_SPELLINGS,
+  type QuantizationSetting,
+} from './quantization-setting.ts';

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_CONFIG, type PictorConfig } from './config.ts';
 import { ConfigError } from './config-error.ts';
+import { parseQuantization, QUANTIZATION_SPELLINGS } from './quantization-setting.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -142,6 +143,12 @@ function checkModels(config: Raw, problems: string[]): void {
         `models.list[${index}].cost: must be an integer ≥ 0, got ${JSON.stringify(cost)}`,
       );
     }
+    const quantization = entry['quantization'];
+    if (quantization !== undefined && parseQuantization(quantization) === undefined) {
+      problems.push(
+        `models.list[${index}].quantization: one of ${QUANTIZATION_SPELLINGS.join(', ')}, got ${JSON.stringify(quantization)}`,
+      );
+    }
     checkOverrides(entry['overrides'], `models.list[${index}].overrides`, problems);
   }
   // The default may also be a library model (models.dir), found only at start: not checked here.
@@ -222,7 +229,7 @@ function checkSharedServices(config: Raw, problems: string[]): void {
   }
 }
 
-const POSITIVE_INTEGERS = ['width', 'height', 'steps'];
+const POSITIVE_INTEGERS = ['width', 'height', 'steps', 'clipSkip'];
 
 function checkOverrides(overrides: unknown, where: string, problems: string[]): void {
   if (overrides === undefined) return;
@@ -240,7 +247,11 @@ function checkOverrides(overrides: unknown, where: string, problems: string[]): 
             ? typeof value === 'number' && value >= 0
             : key === 't5'
               ? typeof value === 'boolean'
-              : POSITIVE_INTEGERS.includes(key) && Number.isInteger(value) && (value as number) > 0;
+              : key === 'vae'
+                ? typeof value === 'string' && value !== ''
+                : POSITIVE_INTEGERS.includes(key) &&
+                  Number.isInteger(value) &&
+                  (value as number) > 0;
     if (!ok)
       problems.push(`${where}.${key}: ${overrideExpectation(key)}, got ${JSON.stringify(value)}`);
   }
@@ -251,8 +262,9 @@ function overrideExpectation(key: string): string {
   if (key === 'scheduler') return 'a scheduler name';
   if (key === 'guidanceScale') return 'a number ≥ 0';
   if (key === 't5') return 'true or false';
+  if (key === 'vae') return 'the path of a VAE .safetensors file';
   if (POSITIVE_INTEGERS.includes(key)) return 'an integer > 0';
-  return `not a setting (predictionType, scheduler, width, height, steps, guidanceScale, t5)`;
+  return `not a setting (predictionType, scheduler, width, height, steps, guidanceScale, t5, clipSkip, vae)`;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -285,7 +297,15 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
       path: modelPath(cwd, m.path),
       ...(m.cost === undefined ? {} : { cost: m.cost }),
       ...(m.keepAliveSeconds === undefined ? {} : { keepAliveSeconds: m.keepAliveSeconds }),
-      ...(m.overrides === undefined ? {} : { overrides: m.overrides }),
+      ...(m.quantization === undefined ? {} : { quantization: parseQuantization(m.quantization) }),
+      ...(m.overrides === undefined
+        ? {}
+        : {
+            overrides: {
+              ...m.overrides,
+              ...(m.overrides.vae === undefined ? {} : { vae: path.resolve(cwd, m.overrides.vae) }),
+            },
+          }),
     })),
     dir: path.resolve(config.dataDir, config.models.dir),
     dirs: config.models.dirs.map((dir) => path.resolve(cwd, dir)),

@@ -7,6 +7,8 @@ export type EngineErrorCode =
   | 'MODEL_INVALID'
   /** The folder is a pipeline the engine does not run (SD3, FLUX, …). */
   | 'MODEL_UNSUPPORTED'
+  /** The model needs more memory than the budget allows at its quantization. */
+  | 'MODEL_TOO_LARGE'
   /** The requested execution provider is not available in this runtime. */
   | 'PROVIDER_UNAVAILABLE'
   /** A request parameter is out of range; `field` names it. */

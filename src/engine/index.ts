@@ -3,6 +3,8 @@
  * diffusers ONNX layout, run with onnxruntime-node. Exported by the package as `pictor/engine`.
  */
 export { loadPipeline, type LoadPipelineOptions } from './pipeline/load-pipeline.ts';
+export { estimateModelMemory } from './memory/estimate-model-memory.ts';
+export { assertFitsMemoryBudget } from './memory/memory-budget.ts';
 export {
   DiffusionPipeline,
   type BatchImage,

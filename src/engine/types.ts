@@ -18,6 +18,38 @@ export interface ModelOverrides {
    * as diffusers does): about 19 GB less in fp32, weaker prompt following.
    */
   readonly t5?: boolean;
+  /**
+   * Checkpoints, SD 1.x/2.x: condition on the text encoder's Nth layer from the end, final-normed
+   * (A1111's "clip skip"): 1 the last layer (SD 1.x's default), 2 the penultimate (SD 2.x's).
+   */
+  readonly clipSkip?: number;
+  /** Checkpoints: an absolute path to a standalone VAE `.safetensors` used instead of the model's own. */
+  readonly vae?: string;
+}
+
+/**
+ * How a checkpoint's linear-layer weights are stored in memory: `none` keeps them in float;
+ * `int8` and `int4` quantize them block-wise into MatMulNBits codes (a derived file computed
+ * once, cached under {@link PipelineOptions.cacheDir}). Convolutions, norms and embeddings stay
+ * in float.
+ */
+export type WeightQuantization = 'none' | 'int8' | 'int4';
+
+/** Memory one setting of {@link WeightQuantization} needs, in bytes. */
+export interface MemoryNeed {
+  readonly weightBytes: number;
+  /** Working memory of a batch of two (guidance) at the native size: a per-family measure. */
+  readonly activationBytes: number;
+  readonly totalBytes: number;
+}
+
+/** What a checkpoint needs in memory on CPU, estimated from its header. */
+export interface MemoryEstimate {
+  readonly family: ModelFamily;
+  /** The native size the working memory is estimated at. */
+  readonly width: number;
+  readonly height: number;
+  readonly byQuantization: Readonly<Record<WeightQuantization, MemoryNeed>>;
 }
 
 /** Image container formats the engine encodes to. */
@@ -45,6 +77,11 @@ export interface PipelineOptions {
    * spinning otherwise holds every core for a while after each run.
    */
   readonly spinWait?: boolean;
+  /**
+   * Where the engine keeps files it derives from a model (quantized weights): under the
+   * server's data dir. A folder under the system's temporary directory when absent.
+   */
+  readonly cacheDir?: string;
 }
 
 /** An image given to img2img or inpainting: encoded bytes (PNG, JPEG, WebP …). */

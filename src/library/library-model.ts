@@ -1,3 +1,5 @@
+import type { QuantizationSetting } from '../config/index.ts';
+
 /** How a model's weights are stored. */
 export type ModelFormat = 'onnx' | 'diffusers' | 'safetensors';
 
@@ -15,6 +17,8 @@ export interface LibraryModel {
   readonly sizeBytes: number;
   readonly cost: number | undefined;
   readonly keepAliveSeconds: number | undefined;
+  /** How its linear weights are held in memory (`models.list` entry or sidecar). */
+  readonly quantization: QuantizationSetting | undefined;
   /** `config`: from `models.list` (not removable); `library`: found in a models folder. */
   readonly origin: 'config' | 'library';
 }
@@ -28,6 +32,8 @@ export interface ModelSidecar {
   readonly family?: string;
   readonly cost?: number;
   readonly keepAliveSeconds?: number;
+  /** `none`, `int8` or `int4` (`8bit`/`4bit` accepted). */
+  readonly quantization?: QuantizationSetting;
   readonly pulledAt?: string;
 }
 

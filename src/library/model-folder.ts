@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parseQuantization } from '../config/index.ts';
 import {
   SIDECAR_SUFFIX,
   isModelName,
@@ -55,6 +56,7 @@ export async function readSidecar(file: string): Promise<ModelSidecar> {
     pulledAt: text('pulledAt'),
     cost: integer('cost', 0),
     keepAliveSeconds: integer('keepAliveSeconds', -1),
+    quantization: parseQuantization(raw['quantization']),
   };
   return Object.fromEntries(Object.entries(sidecar).filter(([, v]) => v !== undefined));
 }
@@ -94,6 +96,7 @@ export async function describeModelPath(
     sizeBytes: await diskSize(target),
     cost: sidecar.cost,
     keepAliveSeconds: sidecar.keepAliveSeconds,
+    quantization: sidecar.quantization,
     origin: 'library',
   };
 }

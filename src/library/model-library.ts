@@ -100,6 +100,7 @@ export class ModelLibrary {
         sizeBytes: found?.sizeBytes ?? 0,
         cost: entry.cost,
         keepAliveSeconds: entry.keepAliveSeconds,
+        quantization: entry.quantization,
         origin: 'config',
       });
     }

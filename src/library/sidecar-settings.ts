@@ -1,3 +1,4 @@
+import { parseQuantization, QUANTIZATION_SPELLINGS } from '../config/index.ts';
 import { ProblemError } from '../errors/index.ts';
 import type { ModelSidecar } from './library-model.ts';
 
@@ -15,6 +16,10 @@ const SETTABLE = {
   keepAliveSeconds: {
     help: 'seconds an idle model stays loaded; -1: while memory allows, 0: unload after each batch',
     parse: (value: string): number | undefined => wholeNumber(value, -1),
+  },
+  quantization: {
+    help: `a checkpoint's linear weights: ${QUANTIZATION_SPELLINGS.join(', ')}`,
+    parse: parseQuantization,
   },
 } as const;
 

@@ -33,6 +33,7 @@ async function createEngine(): Promise<InferenceEngine> {
   return new OnnxEngine({
     provider: init.executionProvider,
     threads: init.intraOpThreads,
+    cacheDir: init.cacheDir,
     budgetBytes: init.memoryBudgetBytes,
     onChange: modelsChanged,
   });

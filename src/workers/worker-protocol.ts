@@ -17,6 +17,8 @@ export interface WorkerInit {
   readonly memoryBudgetBytes: number;
   readonly executionProvider: string;
   readonly intraOpThreads: number;
+  /** Where the engine keeps files derived from models (quantized weights): `DATA_DIR/cache`. */
+  readonly cacheDir: string;
   /** Milliseconds per step of the fake engine. */
   readonly fakeStepMs: number;
 }

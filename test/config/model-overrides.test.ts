@@ -54,3 +54,54 @@ test('bad overrides are each reported, naming the setting', () => {
   );
   assert.throws(() => configWith('fast'), /models\.list\[0\]\.overrides: expected an object/);
 });
+
+function configWithQuantization(values: readonly string[]) {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'pictor-quantization-'));
+  const entries = values.map(
+    (q, i) => `    - name: m${i}\n      path: ./m${i}.safetensors\n      quantization: ${q}\n`,
+  );
+  writeFileSync(
+    path.join(cwd, 'pictor.yaml'),
+    `models:\n  default: m0\n  list:\n${entries.join('')}`,
+  );
+  return loadConfig({ cwd, env: {} });
+}
+
+test("models.list[].quantization: none, int8, int4, and Scratchy's 8bit/4bit as int8/int4", () => {
+  const config = configWithQuantization(['none', 'int8', 'int4', '8bit', '4bit']);
+  assert.deepEqual(
+    config.models.list.map((m) => m.quantization),
+    ['none', 'int8', 'int4', 'int8', 'int4'],
+  );
+});
+
+test('a bad quantization is reported naming the model entry and the accepted values', () => {
+  assert.throws(
+    () => configWithQuantization(['int8', 'fp8']),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(
+        error.message,
+        /models\.list\[1\]\.quantization: one of none, int8, int4, 8bit, 4bit, got "fp8"/,
+      );
+      return true;
+    },
+  );
+});
+
+test('overrides.clipSkip and overrides.vae: the VAE path resolved against the config folder', () => {
+  const config = configWith('{ clipSkip: 2, vae: ./vae/fix.safetensors }');
+  const [model] = config.models.list;
+  assert.equal(model?.overrides?.clipSkip, 2);
+  assert.ok(path.isAbsolute(model?.overrides?.vae ?? ''));
+  assert.match(model?.overrides?.vae ?? '', /\/vae\/fix\.safetensors$/);
+  assert.throws(
+    () => configWith('{ clipSkip: 0, vae: "" }'),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /overrides\.clipSkip: an integer > 0, got 0/);
+      assert.match(error.message, /overrides\.vae: the path of a VAE \.safetensors file, got ""/);
+      return true;
+    },
+  );
+});

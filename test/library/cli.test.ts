@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { adminCli } from '../../src/cli/admin-cli.ts';
+import { realCheckpointTensors } from '../helpers/checkpoint-headers.ts';
 import { FakeHub, repoFromFolder } from '../helpers/fake-hub.ts';
 import { startPictor, testConfig } from '../helpers/pictor.ts';
+import { writeSafetensors } from '../helpers/safetensors-files.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const hub = new FakeHub();
@@ -122,6 +124,65 @@ test('pictor models: pull with JSON progress lines, list, info, rm; Scratchy dow
   assert.match(configured.err, /models\.list/);
 });
 
+test("pictor models info: a checkpoint's memory per quantization against the budget, the configured one marked", async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'pictor-cli-memory-'));
+  mkdirSync(path.join(dataDir, 'models'));
+  // SD 1.5's real header over a sparse file: the estimate reads names and shapes only.
+  await writeSafetensors(
+    path.join(dataDir, 'models', 'sd15.safetensors'),
+    realCheckpointTensors('sd15'),
+    {
+      sparse: true,
+    },
+  );
+  writeFileSync(
+    path.join(dataDir, 'models', 'sd15.pictor.json'),
+    JSON.stringify({ quantization: '8bit' }),
+  );
+  const cli = cliFor(dataDir, { PICTOR_WORKERS__MEMORY_BUDGET_GB: '6.5' });
+
+  const human = await cli('info', 'sd15');
+  assert.equal(human.code, 0, human.err);
+  assert.match(human.out, /quantization\s+int8/);
+  assert.match(
+    human.out,
+    /memory on CPU \(sd, 512×512, batch of 2; workers\.memoryBudgetGb 6\.5\):/,
+  );
+  assert.match(
+    human.out,
+    /none\s+\d+\.\d\d GB\s+\(weights 3\.97 \+ working \d+\.\d\d\) {2}over budget\n/,
+  );
+  assert.match(
+    human.out,
+    /int8\s+\d+\.\d\d GB\s+\(weights 3\.03 \+ working \d+\.\d\d\) {2}← configured\n/,
+  );
+
+  const json = JSON.parse((await cli('info', 'sd15', '--json')).out) as {
+    quantization: string;
+    memory: {
+      family: string;
+      budget_gb: number;
+      by_quantization: {
+        quantization: string;
+        total_gb: number;
+        fits_budget: boolean;
+        configured: boolean;
+      }[];
+    };
+  };
+  assert.equal(json.quantization, 'int8');
+  assert.equal(json.memory.family, 'sd');
+  assert.equal(json.memory.budget_gb, 6.5);
+  assert.deepEqual(
+    json.memory.by_quantization.map((q) => [q.quantization, q.fits_budget, q.configured]),
+    [
+      ['none', false, false],
+      ['int8', true, true],
+      ['int4', true, false],
+    ],
+  );
+});
+
 test("pictor models set: edits a pulled model's sidecar, checked; configured models are refused", async () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'pictor-cli-'));
   const cli = cliFor(dataDir);
@@ -141,6 +202,14 @@ test("pictor models set: edits a pulled model's sidecar, checked; configured mod
   const wrong = await cli('set', 'dreamy', 'cost=1', 'keepAliveSeconds=-5');
   assert.equal(wrong.code, 1);
   assert.match(wrong.err, /keepAliveSeconds=-5: seconds an idle model stays loaded/);
+  const quantized = JSON.parse((await cli('set', 'dreamy', 'quantization=4bit', '--json')).out) as {
+    quantization: unknown;
+  };
+  assert.equal(quantized.quantization, 'int4', "Scratchy's 4bit is int4");
+  assert.match(
+    (await cli('set', 'dreamy', 'quantization=fp8')).err,
+    /quantization=fp8: a checkpoint's linear weights: none, int8, int4, 8bit, 4bit/,
+  );
   const unknown = await cli('set', 'dreamy', 'colour=red');
   assert.match(unknown.err, /key one of family, cost, keepAliveSeconds/);
   const removed = JSON.parse((await cli('set', 'dreamy', 'cost=', '--json')).out) as {

@@ -135,8 +135,10 @@ test('a models folder: each .safetensors file and diffusers folder is a model, w
   writeFileSync(path.join(dir, 'one.safetensors'), Buffer.alloc(10));
   writeFileSync(
     path.join(dir, 'one.pictor.json'),
-    JSON.stringify({ cost: 3, family: 'sdxl', keepAliveSeconds: 'x' }),
+    JSON.stringify({ cost: 3, family: 'sdxl', keepAliveSeconds: 'x', quantization: '4bit' }),
   );
+  writeFileSync(path.join(dir, 'three.safetensors'), Buffer.alloc(10));
+  writeFileSync(path.join(dir, 'three.pictor.json'), JSON.stringify({ quantization: 'int3' }));
   writeFileSync(path.join(dir, 'two.safetensors.partial'), Buffer.alloc(10));
   writeFileSync(path.join(dir, 'notes.txt'), 'hi');
   mkdirSync(path.join(dir, 'folder/unet'), { recursive: true });
@@ -146,11 +148,13 @@ test('a models folder: each .safetensors file and diffusers folder is a model, w
   symlinkSync(path.resolve(import.meta.dirname, '../../models/tiny'), path.join(dir, 'linked'));
   const models = await scanModelFolder(dir);
   assert.deepEqual(
-    models.map((m) => [m.name, m.format, m.cost, m.family, m.keepAliveSeconds]),
+    models.map((m) => [m.name, m.format, m.cost, m.family, m.keepAliveSeconds, m.quantization]),
     [
-      ['folder', 'onnx', undefined, undefined, undefined],
-      ['linked', 'onnx', undefined, undefined, undefined],
-      ['one', 'safetensors', 3, 'sdxl', undefined],
+      ['folder', 'onnx', undefined, undefined, undefined, undefined],
+      ['linked', 'onnx', undefined, undefined, undefined, undefined],
+      // Scratchy's `4bit` is int4; a misspelt setting is ignored like any wrongly typed field.
+      ['one', 'safetensors', 3, 'sdxl', undefined, 'int4'],
+      ['three', 'safetensors', undefined, undefined, undefined, undefined],
     ],
   );
   assert.ok((models[1]?.sizeBytes ?? 0) > 8_000_000);

@@ -67,6 +67,16 @@ export interface FamilyParts {
   /** Wraps the family's denoising network for one batch. */
   readonly createDenoiser: (model: OnnxModel, inputs: DenoiserInputs) => Denoiser;
   readonly latentFormat: LatentFormat;
+  readonly memory: FamilyMemory;
+}
+
+/** What a family needs in memory beyond its weights. */
+export interface FamilyMemory {
+  /**
+   * Peak working memory (activations, ONNX Runtime's arenas and pre-packed weight copies) of a
+   * batch of two, for guidance, at `width`×`height`: measured on the real-size model.
+   */
+  readonly activationBytes: (width: number, height: number) => number;
 }
 
 /** The latent space a family's VAE and denoiser share. */

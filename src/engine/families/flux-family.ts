@@ -3,6 +3,7 @@ import { FluxDenoiser } from '../flow/flux-denoiser.ts';
 import { linspace } from '../schedulers/numpy-ranges.ts';
 import { FLOW_SCHEDULER_NAMES } from '../schedulers/scheduler.ts';
 import type { FamilyParts } from './family-parts.ts';
+import { attentionWorkingMemory } from './working-memory.ts';
 
 /**
  * FLUX.1 (schnell, dev): T5's last hidden state as the token sequence and CLIP-L's pooled output
@@ -22,6 +23,9 @@ export const FLUX_FAMILY: FamilyParts = {
   },
   zeroEmptyNegativePrompt: false,
   guidance: 'embedded',
+  // Not measured (FLUX at real size does not fit fp32 here): the attention matrices of 24 heads
+  // over 4096 image + 512 text tokens at 1024², batch 1 (no classifier-free guidance).
+  memory: attentionWorkingMemory({ baseGb: 1, gbAt4096Tokens: 2.5, pixelsPerToken: 16 }),
   schedulers: FLOW_SCHEDULER_NAMES,
   // BFL's get_schedule: σ from 1 to 1/steps (then 0), shifted for the image's token count.
   flowTimesteps: (steps, latentHeight, latentWidth) => ({

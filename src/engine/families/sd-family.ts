@@ -2,6 +2,7 @@ import { EngineError } from '../engine-error.ts';
 import { UnetRunner } from '../pipeline/unet-runner.ts';
 import { SCHEDULER_NAMES } from '../schedulers/scheduler.ts';
 import type { FamilyParts } from './family-parts.ts';
+import { attentionWorkingMemory } from './working-memory.ts';
 
 /** SD 1.x / 2.x: one encoder's last hidden state; 4-channel latents at 0.18215. */
 export const SD_FAMILY: FamilyParts = {
@@ -14,6 +15,9 @@ export const SD_FAMILY: FamilyParts = {
   guidance: 'classifier-free',
   schedulers: SCHEDULER_NAMES,
   createDenoiser: (model, inputs) => new UnetRunner(model, inputs),
+  // Peak RSS less weights on the random-weight SD 1.5: 0.67 GB at 256² (bench:quantization),
+  // 3.3 GB at 512² (../shared/perf); attention runs at the latent's 1/8 scale.
+  memory: attentionWorkingMemory({ baseGb: 0.5, gbAt4096Tokens: 2.8, pixelsPerToken: 8 }),
   latentFormat: {
     scalingFactor: 0.18215,
     shiftFactor: 0,

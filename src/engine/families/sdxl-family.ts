@@ -3,6 +3,7 @@ import { UnetRunner } from '../pipeline/unet-runner.ts';
 import { SCHEDULER_NAMES } from '../schedulers/scheduler.ts';
 import type { RunOutputs } from '../onnx/onnx-model.ts';
 import type { FamilyParts } from './family-parts.ts';
+import { attentionWorkingMemory } from './working-memory.ts';
 
 /**
  * SDXL: both encoders' penultimate hidden states concatenated, the second's pooled projection,
@@ -28,6 +29,9 @@ export const SDXL_FAMILY: FamilyParts = {
     const row = [height, width, 0, 0, height, width];
     return Float32Array.from({ length: count * row.length }, (_, i) => row[i % row.length] ?? 0);
   },
+  // Not measured at real size: SD 1.5's figures with SDXL's wider (640-channel, 10-head)
+  // finest attention level, which runs at 1/16 of the image side (4096 tokens at 1024²).
+  memory: attentionWorkingMemory({ baseGb: 1, gbAt4096Tokens: 3.5, pixelsPerToken: 16 }),
   latentFormat: {
     scalingFactor: 0.13025,
     shiftFactor: 0,

@@ -1,8 +1,10 @@
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CheckpointSource } from '../checkpoint/checkpoint-source.ts';
 import { assertFileUnchanged } from '../checkpoint/file-identity.ts';
 import type { TextEncoderIndex } from '../checkpoint/checkpoint-components.ts';
 import type { CheckpointFamily } from '../checkpoint/checkpoint-layout.ts';
+import { readVaeFile } from '../checkpoint/read-vae-file.ts';
 import {
   buildFluxTransformer,
   buildMmdit,
@@ -19,6 +21,8 @@ import {
 import type { TensorIndex } from '../checkpoint/tensor-ref.ts';
 import { EngineError } from '../engine-error.ts';
 import { FAMILIES } from '../families/families.ts';
+import { estimateCheckpointMemory } from '../memory/estimate-memory.ts';
+import { assertFitsMemoryBudget } from '../memory/memory-budget.ts';
 import { applyModelOverrides } from '../model/apply-model-overrides.ts';
 import type { RotaryAxes } from '../flow/rotary-positions.ts';
 import {
@@ -30,7 +34,8 @@ import { OnnxModel } from '../onnx/onnx-model.ts';
 import { BUNDLED_CLIP_TOKENIZER_DIR } from '../text/bundled-clip-tokenizer.ts';
 import { ClipTokenizer } from '../text/clip-tokenizer.ts';
 import { T5Tokenizer } from '../text/t5-tokenizer.ts';
-import type { ModelOverrides, PipelineOptions } from '../types.ts';
+import type { ModelOverrides, PipelineOptions, WeightQuantization } from '../types.ts';
+import { quantizeGraph } from '../quantize/quantize-graph.ts';
 import { DiffusionPipeline } from './diffusion-pipeline.ts';
 import { TextConditioner, type TextEncoderUnit } from './text-conditioning.ts';
 import { Vae } from './vae.ts';
@@ -109,7 +114,22 @@ export interface CheckpointLoadOptions extends PipelineOptions {
   readonly name?: string;
   readonly overrides?: ModelOverrides;
   readonly checkpoint?: CheckpointGraphSettings;
+  /** Linear-layer weights of the denoiser and text encoders; `none` by default. */
+  readonly quantization?: WeightQuantization;
+  /**
+   * Refuse (`MODEL_TOO_LARGE`) a checkpoint whose estimated memory at its quantization exceeds
+   * this many bytes, naming the quantization that would fit; no check when absent.
+   */
+  readonly memoryBudgetBytes?: number;
 }
+
+/** Components whose linear layers are quantized (T5-XXL is SD3's third): the VAE's few are left exact, for image quality. */
+const QUANTIZED_COMPONENTS: ReadonlySet<string> = new Set([
+  'unet',
+  'text_encoder',
+  'text_encoder_2',
+  'text_encoder_3',
+]);
 
 /**
  * Compiles a checkpoint's components into ONNX graphs whose weights point into the user's file
@@ -123,15 +143,39 @@ export async function loadCheckpointPipeline(
 ): Promise<DiffusionPipeline> {
   const manifest = applyModelOverrides(checkpointManifest(location, source), options.overrides);
   const family = FAMILIES[manifest.family];
+  const name = options.name ?? path.basename(location).replace(/\.safetensors$/i, '');
+  const quantization = options.quantization ?? 'none';
+  if (options.memoryBudgetBytes !== undefined) {
+    const estimate = estimateCheckpointMemory(location, source);
+    assertFitsMemoryBudget(name, estimate, quantization, options.memoryBudgetBytes);
+  }
   // Explicit settings first, then what a diffusers folder's configs say, then released defaults.
   const settings: CheckpointGraphSettings = { ...source.architecture, ...options.checkpoint };
   const precision: GraphPrecision =
     (options.executionProvider ?? 'cpu') === 'cpu' ? 'fp32' : 'fp16';
   const { components } = source;
+  const overrides = options.overrides ?? {};
+  const externalVae = overrides.vae === undefined ? undefined : await readVaeFile(overrides.vae);
+  const files = new Map([...source.files, ...(externalVae?.files ?? [])]);
+  if (overrides.clipSkip !== undefined && manifest.family !== 'sd') {
+    throw new EngineError(
+      'MODEL_INVALID',
+      `clipSkip override: ${location} is ${manifest.family}, which conditions on fixed layers; ` +
+        'clip skip applies to SD 1.x/2.x',
+    );
+  }
   const models: OnnxModel[] = [];
   const create = async (label: string, build: () => BuiltGraph): Promise<OnnxModel> => {
-    for (const [file, identity] of source.files) await assertFileUnchanged(file, identity);
-    const model = await OnnxModel.fromBytes(build().bytes, label, { ...options, source: location });
+    for (const [file, identity] of files) await assertFileUnchanged(file, identity);
+    let { bytes } = build();
+    if (quantization !== 'none' && QUANTIZED_COMPONENTS.has(label)) {
+      ({ bytes } = await quantizeGraph(bytes, {
+        quantization,
+        cacheDir: options.cacheDir ?? defaultCacheDir(),
+        name: label,
+      }));
+    }
+    const model = await OnnxModel.fromBytes(bytes, label, { ...options, source: location });
     models.push(model);
     return model;
   };
@@ -162,7 +206,7 @@ export async function loadCheckpointPipeline(
           buildTextEncoder(encoder.index, {
             precision,
             activation,
-            clipSkip,
+            clipSkip: overrides.clipSkip ?? clipSkip,
             projection,
             headDim: settings.textHeadDims?.[index] ?? 64,
           }),
@@ -177,8 +221,13 @@ export async function loadCheckpointPipeline(
     }
     const join = family.combineText;
     const tokenWidth = unet.input('encoder_hidden_states').shape[2];
-    const vaeIndex = components.vae;
-    if (!vaeIndex) throw new EngineError('MODEL_UNSUPPORTED', `${location} carries no VAE`);
+    const vaeIndex = externalVae?.index ?? components.vae;
+    if (!vaeIndex) {
+      throw new EngineError(
+        'MODEL_UNSUPPORTED',
+        `${location} carries no VAE: name one with the model's vae override`,
+      );
+    }
     const vae = new Vae(
       await create('vae_decoder', () => buildVaeDecoder(vaeIndex, { precision })),
       await create('vae_encoder', () => buildVaeEncoder(vaeIndex, { precision })),
@@ -186,7 +235,7 @@ export async function loadCheckpointPipeline(
       manifest.shiftFactor,
     );
     return new DiffusionPipeline({
-      name: options.name ?? path.basename(location).replace(/\.safetensors$/i, ''),
+      name,
       manifest,
       text: new TextConditioner(
         family.selectEncoderOutputs,
@@ -209,4 +258,8 @@ export async function loadCheckpointPipeline(
     await Promise.all(models.map((model) => model.dispose()));
     throw error;
   }
+}
+
+function defaultCacheDir(): string {
+  return path.join(tmpdir(), 'pictor-cache');
 }

@@ -6,7 +6,8 @@ import { readModelManifest } from '../model/model-manifest.ts';
 import { OnnxModel } from '../onnx/onnx-model.ts';
 import { SafetyChecker } from '../safety/safety-checker.ts';
 import { ClipTokenizer } from '../text/clip-tokenizer.ts';
-import type { ModelOverrides, PipelineOptions } from '../types.ts';
+import { EngineError } from '../engine-error.ts';
+import type { ModelOverrides, PipelineOptions, WeightQuantization } from '../types.ts';
 import { DiffusionPipeline } from './diffusion-pipeline.ts';
 import { type CheckpointGraphSettings, loadCheckpointPipeline } from './load-checkpoint.ts';
 import { TextConditioner, type TextEncoderUnit } from './text-conditioning.ts';
@@ -19,6 +20,10 @@ export interface LoadPipelineOptions extends PipelineOptions {
   readonly overrides?: ModelOverrides;
   /** Checkpoints of non-released architectures: what their weights cannot say (head widths, …). */
   readonly checkpoint?: CheckpointGraphSettings;
+  /** `int8`/`int4` quantize a checkpoint's linear layers (`.safetensors` only); `none` by default. */
+  readonly quantization?: WeightQuantization;
+  /** Checkpoints only: refuse one whose estimated memory exceeds this (`MODEL_TOO_LARGE`). */
+  readonly memoryBudgetBytes?: number;
 }
 
 /**
@@ -36,6 +41,22 @@ export async function loadPipeline(
     preferHalf: (options.executionProvider ?? 'cpu') !== 'cpu',
   });
   if (checkpoint) return loadCheckpointPipeline(dir, checkpoint, options);
+  for (const setting of ['clipSkip', 'vae'] as const) {
+    if (options.overrides?.[setting] !== undefined) {
+      throw new EngineError(
+        'MODEL_UNSUPPORTED',
+        `${dir}: the ${setting} override applies to .safetensors checkpoints; ` +
+          'this is an ONNX folder, whose graphs are used as exported',
+      );
+    }
+  }
+  if ((options.quantization ?? 'none') !== 'none') {
+    throw new EngineError(
+      'MODEL_UNSUPPORTED',
+      `${dir}: quantization '${options.quantization}' applies to .safetensors checkpoints; ` +
+        'this is an ONNX folder, whose graphs are used as exported (set quantization: none)',
+    );
+  }
   const manifest = applyModelOverrides(await readModelManifest(dir), options.overrides);
   const { files } = manifest;
   const family = FAMILIES[manifest.family];

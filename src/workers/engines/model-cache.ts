@@ -1,4 +1,5 @@
 import type { ModelOverridesConfig } from '../../config/config.ts';
+import type { QuantizationSetting } from '../../config/quantization-setting.ts';
 
 /** A model a worker may serve, as the parent process describes it. */
 export interface WorkerModel {
@@ -6,6 +7,8 @@ export interface WorkerModel {
   readonly path: string;
   /** What `models.list[].overrides` says over the model's own files. */
   readonly overrides?: ModelOverridesConfig | undefined;
+  /** Linear weights of a checkpoint in float (`none`, the default), int8 or int4. */
+  readonly quantization?: QuantizationSetting | undefined;
   /** Weights on disk: what loading it is expected to cost in memory. */
   readonly sizeBytes: number;
   /** The source's family hint (CivitAI's base model) for a model described before loading. */

@@ -6,6 +6,7 @@ import type {
   EngineError,
   ExecutionProvider,
   LatentPreview,
+  MemoryEstimate,
   ModelManifest,
   ModelOverrides,
 } from '../../engine/index.ts';
@@ -96,6 +97,10 @@ async function previewUris(
 export class OnnxEngine implements InferenceEngine {
   readonly #provider: ExecutionProvider;
   readonly #threads: number;
+  readonly #cacheDir: string;
+  readonly #budgetBytes: number;
+  /** Checkpoints' memory needs, from their headers when described. */
+  readonly #estimates = new Map<string, MemoryEstimate>();
   readonly #models = new Map<string, WorkerModel>();
   readonly #infos = new Map<string, ModelInfo>();
   readonly #cache: ModelCache<DiffusionPipeline>;
@@ -110,10 +115,13 @@ export class OnnxEngine implements InferenceEngine {
     provider: string;
     threads: number;
     budgetBytes: number;
+    cacheDir: string;
     onChange: () => void;
   }) {
     this.#provider = options.provider as ExecutionProvider;
     this.#threads = options.threads;
+    this.#cacheDir = options.cacheDir;
+    this.#budgetBytes = options.budgetBytes;
     this.#onChange = options.onChange;
     this.#cache = new ModelCache({
       budgetBytes: options.budgetBytes,
@@ -131,6 +139,8 @@ export class OnnxEngine implements InferenceEngine {
       overrides: model.overrides as ModelOverrides | undefined,
       executionProvider: this.#provider,
       intraOpThreads: this.#threads,
+      quantization: model.quantization ?? 'none',
+      cacheDir: this.#cacheDir,
       // The API process shares these cores; idle ORT threads must not spin on them.
       spinWait: false,
     });
@@ -139,21 +149,38 @@ export class OnnxEngine implements InferenceEngine {
     return pipeline;
   }
 
+  /**
+   * Loads through the cache. A checkpoint is sized by its estimate at its quantization rather
+   * than its bytes on disk, and one that cannot fit the budget is refused naming the numbers
+   * and the quantization that would fit.
+   */
+  async #acquire(model: WorkerModel): Promise<DiffusionPipeline> {
+    const estimate = this.#estimates.get(model.name);
+    if (!estimate) return this.#cache.acquire(model);
+    const { assertFitsMemoryBudget } = await import('../../engine/index.ts');
+    const quantization = model.quantization ?? 'none';
+    assertFitsMemoryBudget(model.name, estimate, quantization, this.#budgetBytes);
+    const sizeBytes = estimate.byQuantization[quantization].totalBytes;
+    return this.#cache.acquire({ ...model, sizeBytes });
+  }
+
   async #describe(model: WorkerModel): Promise<ModelInfo> {
     if (!existsSync(model.path)) return unavailable(model.name, `${model.path} does not exist`);
-    const { SCHEDULER_NAMES, readCheckpointManifest, schedulersOf } =
+    const { SCHEDULER_NAMES, readCheckpointManifest, schedulersOf, estimateModelMemory } =
       await import('../../engine/index.ts');
     if (!(await isOnnxFolder(model.path))) {
       // Headers and configs say the family, defaults and limits (a FLUX model's flow_euler and
-      // 16-pixel grid) before the first load; a file they cannot describe is left for that load
-      // to report on the first job.
+      // 16-pixel grid) and the memory it needs before the first load; a file they cannot
+      // describe is left for that load to report on the first job.
+      const estimate = await estimateModelMemory(model.path).catch(() => undefined);
+      if (estimate) this.#estimates.set(model.name, estimate);
       const manifest = await readCheckpointManifest(
         model.path,
         model.overrides as ModelOverrides | undefined,
       ).catch(() => undefined);
       return manifest
         ? infoOf(model.name, manifest, schedulersOf(manifest.family))
-        : describedLater(model.name, model.family ?? 'sd', SCHEDULER_NAMES);
+        : describedLater(model.name, estimate?.family ?? model.family ?? 'sd', SCHEDULER_NAMES);
     }
     const { readModelManifest } = await import('../../engine/model/model-manifest.ts');
     try {
@@ -172,6 +199,7 @@ export class OnnxEngine implements InferenceEngine {
       if (next?.path === old.path) continue;
       this.#models.delete(name);
       this.#infos.delete(name);
+      this.#estimates.delete(name);
       await this.#cache.remove(name);
     }
     for (const model of models) {
@@ -185,7 +213,7 @@ export class OnnxEngine implements InferenceEngine {
     const model = this.#models.get(name);
     if (!model) return;
     try {
-      await this.#cache.acquire(model);
+      await this.#acquire(model);
       this.#cache.release(name);
     } catch (error) {
       this.#loadFailed(name, error);
@@ -224,7 +252,7 @@ export class OnnxEngine implements InferenceEngine {
       };
     let pipeline: DiffusionPipeline;
     try {
-      pipeline = await this.#cache.acquire(entry);
+      pipeline = await this.#acquire(entry);
     } catch (error) {
       return {
         ok: false,

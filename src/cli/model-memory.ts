@@ -1,0 +1,55 @@
+import type { LibraryModel } from '../library/library-model.ts';
+import type { MemoryEstimate } from '../engine/index.ts';
+
+const GB = 1024 ** 3;
+const gb = (bytes: number): number => Math.round((bytes / GB) * 100) / 100;
+
+/** `models info`'s memory section: the checkpoint's need per quantization against the budget. */
+export interface ModelMemory {
+  readonly data: Record<string, unknown> | null;
+  readonly human: string;
+}
+
+/**
+ * What the model needs in memory on CPU under each quantization (from its header; no weight is
+ * read), which setting is configured and which fit `workers.memoryBudgetGb`. ONNX folders run
+ * their graphs as exported: no estimate.
+ */
+export async function modelMemory(model: LibraryModel, budgetGb: number): Promise<ModelMemory> {
+  if (model.format === 'onnx') return { data: null, human: '' };
+  const { estimateModelMemory } = await import('../engine/index.ts');
+  let estimate: MemoryEstimate | undefined;
+  try {
+    estimate = await estimateModelMemory(model.path);
+  } catch (error) {
+    const message = (error as Error).message;
+    return { data: { error: message }, human: `\nmemory: cannot estimate (${message})\n` };
+  }
+  if (!estimate) return { data: null, human: '' };
+  const configured = model.quantization ?? 'none';
+  const rows = Object.entries(estimate.byQuantization).map(([quantization, need]) => ({
+    quantization,
+    weights_gb: gb(need.weightBytes),
+    working_gb: gb(need.activationBytes),
+    total_gb: gb(need.totalBytes),
+    fits_budget: need.totalBytes <= budgetGb * GB,
+    configured: quantization === configured,
+  }));
+  const lines = rows.map(
+    (r) =>
+      `  ${r.quantization.padEnd(5)} ${r.total_gb.toFixed(2).padStart(7)} GB  ` +
+      `(weights ${r.weights_gb.toFixed(2)} + working ${r.working_gb.toFixed(2)})` +
+      `${r.fits_budget ? '' : '  over budget'}${r.configured ? '  ← configured' : ''}`,
+  );
+  return {
+    data: {
+      family: estimate.family,
+      at: `${estimate.width}x${estimate.height}`,
+      budget_gb: gb(budgetGb * GB),
+      by_quantization: rows,
+    },
+    human:
+      `\nmemory on CPU (${estimate.family}, ${estimate.width}×${estimate.height}, batch of 2; ` +
+      `workers.memoryBudgetGb ${budgetGb.toFixed(1)}):\n${lines.join('\n')}\n`,
+  };
+}

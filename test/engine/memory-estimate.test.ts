@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { EngineError } from '../../src/engine/engine-error.ts';
+import { estimateModelMemory } from '../../src/engine/memory/estimate-model-memory.ts';
+import { assertFitsMemoryBudget } from '../../src/engine/memory/memory-budget.ts';
+import { isQuantizableWeight } from '../../src/engine/memory/weight-memory.ts';
+import type { MemoryEstimate } from '../../src/engine/types.ts';
+import { realCheckpointTensors } from '../helpers/checkpoint-headers.ts';
+import { writeSafetensors } from '../helpers/safetensors-files.ts';
+
+// Estimates from the headers of the real SD 1.5 and SDXL base (sparse files: real names and
+// shapes, no weights).
+const GB = 1024 ** 3;
+let dir: string;
+const estimates = new Map<string, MemoryEstimate>();
+
+before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'pictor-memory-'));
+  for (const name of ['sd15', 'sdxl-base']) {
+    const file = path.join(dir, `${name}.safetensors`);
+    await writeSafetensors(file, realCheckpointTensors(name), { sparse: true });
+    const estimate = await estimateModelMemory(file);
+    assert.ok(estimate);
+    estimates.set(name, estimate);
+  }
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The components' parameters (the LDM files also hold the noise schedule's buffers). */
+const COMPONENT = /^(model\.diffusion_model|first_stage_model|cond_stage_model|conditioner)\./;
+
+function parameters(name: string): number {
+  return realCheckpointTensors(name)
+    .filter((t) => COMPONENT.test(t.name))
+    .reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+test('fp32 weights are 4 bytes per parameter; int8 and int4 shrink only the linear layers', () => {
+  for (const [name, family] of [
+    ['sd15', 'sd'],
+    ['sdxl-base', 'sdxl'],
+  ] as const) {
+    const estimate = estimates.get(name);
+    assert.ok(estimate);
+    assert.equal(estimate.family, family);
+    const { none, int8, int4 } = estimate.byQuantization;
+    assert.equal(none.weightBytes, parameters(name) * 4, `${name}: every parameter as float32`);
+    assert.ok(none.weightBytes > int8.weightBytes && int8.weightBytes > int4.weightBytes);
+    // Convolutions stay float: the savings are bounded by the linear layers' share.
+    const linear = realCheckpointTensors(name)
+      .filter(
+        (t) => !t.name.startsWith('first_stage_model.') && isQuantizableWeight(t.name, t.shape),
+      )
+      .reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1), 0);
+    assert.ok(Math.abs(none.weightBytes - int8.weightBytes - linear * (4 - 1 - 5 / 32)) < 1e6);
+    assert.ok(Math.abs(none.weightBytes - int4.weightBytes - linear * (4 - 0.5 - 4.5 / 32)) < 1e6);
+    for (const need of [none, int8, int4]) {
+      assert.equal(need.totalBytes, need.weightBytes + need.activationBytes);
+    }
+  }
+  const sd15 = estimates.get('sd15');
+  const sdxl = estimates.get('sdxl-base');
+  assert.ok(sd15 && sdxl);
+  assert.deepEqual([sd15.width, sdxl.width], [512, 1024], 'estimated at the native size');
+  assert.ok(sdxl.byQuantization.none.weightBytes > 3 * sd15.byQuantization.none.weightBytes);
+  assert.ok(sdxl.byQuantization.none.activationBytes > sd15.byQuantization.none.activationBytes);
+});
+
+test('embeddings and norms are never counted as quantizable', () => {
+  assert.equal(
+    isQuantizableWeight('text_model.embeddings.token_embedding.weight', [49408, 768]),
+    false,
+  );
+  assert.equal(isQuantizableWeight('encoder.embed_tokens.weight', [32128, 4096]), false);
+  assert.equal(isQuantizableWeight('shared.weight', [32128, 4096]), false);
+  assert.equal(isQuantizableWeight('norm.weight', [768]), false);
+  assert.equal(isQuantizableWeight('conv.weight', [320, 320, 3, 3]), false);
+  assert.equal(isQuantizableWeight('attn.to_q.weight', [320, 320]), true);
+  assert.equal(isQuantizableWeight('time_embed.0.weight', [1280, 320]), true);
+});
+
+test('over the budget: refused naming the need, the budget and the quantization that fits', () => {
+  const estimate = estimates.get('sdxl-base');
+  assert.ok(estimate);
+  const { none, int8, int4 } = estimate.byQuantization;
+  assert.doesNotThrow(() => assertFitsMemoryBudget('xl', estimate, 'none', none.totalBytes));
+  const refusal = (quantization: 'none' | 'int8', budget: number, pattern: RegExp): void => {
+    assert.throws(
+      () => assertFitsMemoryBudget('xl', estimate, quantization, budget),
+      (error: unknown) => {
+        assert.ok(error instanceof EngineError);
+        assert.equal(error.code, 'MODEL_TOO_LARGE');
+        assert.match(error.message, pattern);
+        return true;
+      },
+    );
+  };
+  const gb = (bytes: number): string => (bytes / GB).toFixed(1).replace('.', '\\.');
+  refusal(
+    'none',
+    (none.totalBytes + int8.totalBytes) / 2,
+    new RegExp(
+      `model 'xl' needs about ${gb(none.totalBytes)} GB with quantization none \\(weights ${gb(none.weightBytes)} GB \\+ working memory ${gb(none.activationBytes)} GB at 1024×1024\\), more than workers\\.memoryBudgetGb \\(.* GB\\); quantization: int8 would fit \\(about ${gb(int8.totalBytes)} GB\\)`,
+    ),
+  );
+  refusal('none', (int8.totalBytes + int4.totalBytes) / 2, /quantization: int4 would fit/);
+  refusal('int8', int4.totalBytes - 1, /no quantization fits: int4 still needs about/);
+});
