@@ -7,9 +7,10 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { childEnv } from '../helpers/child-env.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/pictor.js');
-const env = { ...process.env, PICTOR_WORKERS__ENGINE: 'fake', PICTOR_LOG__LEVEL: 'warn' };
+const env = childEnv({ PICTOR_WORKERS__ENGINE: 'fake', PICTOR_LOG__LEVEL: 'warn' });
 
 function keys(dataDir: string, ...args: string[]): { status: number | null; stdout: string } {
   const run = spawnSync(process.execPath, [bin, 'keys', ...args, '--data-dir', dataDir], {
@@ -31,7 +32,7 @@ test('a taken port is one line naming it and what to do; no admin key is spent',
       [bin, 'serve', '--port', String(port), '--data-dir', dataDir],
       { encoding: 'utf8', env, timeout: 60_000 },
     );
-    assert.equal(run.status, 1);
+    assert.equal(run.status, 1, run.stderr);
     const lines = run.stderr.trim().split('\n');
     assert.equal(lines.length, 1, run.stderr);
     assert.match(lines[0] ?? '', new RegExp(`127\\.0\\.0\\.1:${port} is already in use`));

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { childEnv } from '../helpers/child-env.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -45,7 +46,7 @@ test('npm pack → npm install in an empty folder → npx pictor serve is ready'
     'npx',
     ['--no-install', 'pictor', 'serve', '--port', '0', '--data-dir', './data'],
     // Its own process group: npx runs pictor as a child, and both are stopped together.
-    { cwd: app, env: { ...process.env, PICTOR_LOG__LEVEL: 'warn' }, detached: true },
+    { cwd: app, env: childEnv({ PICTOR_LOG__LEVEL: 'warn' }), detached: true },
   );
   let out = '';
   let err = '';
@@ -76,8 +77,11 @@ test('npm pack → npm install in an empty folder → npx pictor serve is ready'
     assert.equal(models.checks['model']?.status, 'ok');
     assert.match(out, /admin API key \(shown once; store it now\)/);
   } finally {
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    if (server.pid !== undefined) process.kill(-server.pid, 'SIGTERM');
-    await exited;
+    // A server that already exited has nothing to stop (and its error is the one to see).
+    if (server.exitCode === null && server.signalCode === null && server.pid !== undefined) {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      process.kill(-server.pid, 'SIGTERM');
+      await exited;
+    }
   }
 });

