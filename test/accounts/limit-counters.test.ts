@@ -1,55 +1,13 @@
 // The LimitCounters contract, run over every adapter: in-process, and Redis (two clients acting
 // as two API nodes) when it answers.
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
-import { InProcessLimitCounters } from '../../src/accounts/in-process/in-process-limit-counters.ts';
-import type { LimitCounters } from '../../src/accounts/limit-counters.ts';
+import { describe, test } from 'node:test';
 import { RateLimiter } from '../../src/accounts/rate-limiter.ts';
-import { RedisLimitCounters } from '../../src/accounts/redis/redis-limit-counters.ts';
-import { redisUnavailable, REDIS_URL, uniquePrefix, wipePrefix } from '../helpers/redis.ts';
-
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const cleanup of cleanups) await cleanup();
-});
-
-interface CountersUnderTest {
-  readonly name: string;
-  readonly skip?: string | undefined;
-  /** Two handles on the same counters, as two API nodes have (one object in-process). */
-  readonly open: () => [LimitCounters, LimitCounters];
-}
-
-const ADAPTERS: CountersUnderTest[] = [
-  {
-    name: 'in-process',
-    open: () => {
-      const counters = new InProcessLimitCounters();
-      return [counters, counters];
-    },
-  },
-  {
-    name: 'Redis',
-    skip: await redisUnavailable(),
-    open: () => {
-      const runPrefix = uniquePrefix('limits');
-      const keyPrefix = `${runPrefix}:`;
-      const nodes: [LimitCounters, LimitCounters] = [
-        new RedisLimitCounters({ url: REDIS_URL, keyPrefix }),
-        new RedisLimitCounters({ url: REDIS_URL, keyPrefix }),
-      ];
-      cleanups.push(async () => {
-        await Promise.all(nodes.map((node) => node.close()));
-        await wipePrefix(runPrefix);
-      });
-      return nodes;
-    },
-  },
-];
+import { LIMIT_COUNTER_ADAPTERS } from '../helpers/limit-counter-adapters.ts';
 
 const LEASE = { leaseMs: 60_000 };
 
-for (const { name, skip, open } of ADAPTERS) {
+for (const { name, skip, open } of LIMIT_COUNTER_ADAPTERS) {
   describe(`LimitCounters conformance: ${name}`, { skip }, () => {
     test('a bucket starts full, refuses when empty, and refills at perMinute / 60 per second', async () => {
       const [counters] = open();

@@ -1,54 +1,15 @@
 // In-flight limits (max_jobs) on LimitCounters slots, over the in-process counters and Redis:
 // two API nodes, each with its own admission and its own event hub, share one limit.
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
-import { InProcessLimitCounters } from '../../src/accounts/in-process/in-process-limit-counters.ts';
-import type { LimitCounters } from '../../src/accounts/limit-counters.ts';
-import { RedisLimitCounters } from '../../src/accounts/redis/redis-limit-counters.ts';
+import { describe, test } from 'node:test';
 import { SlotAdmission } from '../../src/accounts/slot-admission.ts';
 import { ProblemError } from '../../src/errors/index.ts';
 import { EventHub } from '../../src/jobs/event-hub.ts';
-import { redisUnavailable, REDIS_URL, uniquePrefix, wipePrefix } from '../helpers/redis.ts';
-
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const cleanup of cleanups) await cleanup();
-});
-
-const ADAPTERS: {
-  name: string;
-  skip?: string | undefined;
-  open: () => [LimitCounters, LimitCounters];
-}[] = [
-  {
-    name: 'in-process',
-    open: () => {
-      const counters = new InProcessLimitCounters();
-      return [counters, counters];
-    },
-  },
-  {
-    name: 'Redis',
-    skip: await redisUnavailable(),
-    open: () => {
-      const runPrefix = uniquePrefix('limits');
-      const keyPrefix = `${runPrefix}:`;
-      const nodes: [LimitCounters, LimitCounters] = [
-        new RedisLimitCounters({ url: REDIS_URL, keyPrefix }),
-        new RedisLimitCounters({ url: REDIS_URL, keyPrefix }),
-      ];
-      cleanups.push(async () => {
-        await Promise.all(nodes.map((node) => node.close()));
-        await wipePrefix(runPrefix);
-      });
-      return nodes;
-    },
-  },
-];
+import { LIMIT_COUNTER_ADAPTERS } from '../helpers/limit-counter-adapters.ts';
 
 const caller = { owner: 'key-1', maxPriority: 0, maxJobs: 3 };
 
-for (const { name, skip, open } of ADAPTERS) {
+for (const { name, skip, open } of LIMIT_COUNTER_ADAPTERS) {
   describe(`SlotAdmission: ${name}`, { skip }, () => {
     test('50 concurrent submissions with max_jobs 3 on two nodes: exactly 3 admitted', async () => {
       const [a, b] = open();
