@@ -24,7 +24,7 @@ export {
 export { FlowMatchEulerScheduler, flowShiftMu } from './schedulers/flow-match-euler.ts';
 export { EngineError, type EngineErrorCode } from './engine-error.ts';
 export type { ModelManifest, ModelDefaults, ModelLimits } from './model/model-manifest.ts';
-export { readCheckpointManifest } from './model/read-checkpoint-manifest.ts';
+export { describeCheckpoint, type CheckpointDescription } from './model/describe-checkpoint.ts';
 export { schedulersOf } from './families/families.ts';
 export {
   formatInfotext,

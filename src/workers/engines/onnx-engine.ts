@@ -166,21 +166,19 @@ export class OnnxEngine implements InferenceEngine {
 
   async #describe(model: WorkerModel): Promise<ModelInfo> {
     if (!existsSync(model.path)) return unavailable(model.name, `${model.path} does not exist`);
-    const { SCHEDULER_NAMES, readCheckpointManifest, schedulersOf, estimateModelMemory } =
+    const { SCHEDULER_NAMES, describeCheckpoint, schedulersOf } =
       await import('../../engine/index.ts');
     if (!(await isOnnxFolder(model.path))) {
       // Headers and configs say the family, defaults and limits (a FLUX model's flow_euler and
       // 16-pixel grid) and the memory it needs before the first load; a file they cannot
       // describe is left for that load to report on the first job.
-      const estimate = await estimateModelMemory(model.path).catch(() => undefined);
-      if (estimate) this.#estimates.set(model.name, estimate);
-      const manifest = await readCheckpointManifest(
+      const described = await describeCheckpoint(
         model.path,
         model.overrides as ModelOverrides | undefined,
       ).catch(() => undefined);
-      return manifest
-        ? infoOf(model.name, manifest, schedulersOf(manifest.family))
-        : describedLater(model.name, estimate?.family ?? model.family ?? 'sd', SCHEDULER_NAMES);
+      if (!described) return describedLater(model.name, model.family ?? 'sd', SCHEDULER_NAMES);
+      this.#estimates.set(model.name, described.memory);
+      return infoOf(model.name, described.manifest, schedulersOf(described.manifest.family));
     }
     const { readModelManifest } = await import('../../engine/model/model-manifest.ts');
     try {
