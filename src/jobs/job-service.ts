@@ -291,7 +291,7 @@ export class JobService {
       );
     }
     if (this.#d.queue.size >= this.#o.maxQueued) {
-      const retryAfter = Math.max(1, Math.ceil(this.#retryAfterMs() / 1000));
+      const retryAfter = this.#retryAfterSeconds();
       throw new ProblemError(
         'QUEUE_FULL',
         `the queue holds ${this.#o.maxQueued} jobs; retry in ${retryAfter} s`,
@@ -350,10 +350,10 @@ export class JobService {
       return this.#d.admission?.reserve(caller);
     } catch (error) {
       if (!(error instanceof ProblemError) || error.code !== 'TOO_MANY_JOBS') throw error;
-      const retryAfter = String(Math.max(1, Math.ceil(this.#retryAfterMs() / 1000)));
+      const retryAfter = this.#retryAfterSeconds();
       throw new ProblemError(error.code, error.message, {
-        headers: { ...error.headers, 'retry-after': retryAfter },
-        extensions: { ...error.extensions, retry_after: Number(retryAfter) },
+        headers: { ...error.headers, 'retry-after': String(retryAfter) },
+        extensions: { ...error.extensions, retry_after: retryAfter },
       });
     }
   }
@@ -386,6 +386,11 @@ export class JobService {
     this.#d.lifecycle.accepted(stored, position ?? 0, waitRemainingMs ?? 0);
     this.#d.dispatcher.dispatch();
     return { job: stored, position: position ?? 0, expectedMs: waitRemainingMs ?? 0, charge };
+  }
+
+  /** Whole seconds until a slot is expected to free (at least 1), for `Retry-After`. */
+  #retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.#retryAfterMs() / 1000));
   }
 
   #retryAfterMs(): number {
