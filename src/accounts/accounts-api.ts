@@ -1,5 +1,5 @@
 import type { DatabaseBackups } from '../store/database-backups.ts';
-import type { InFlightAdmission } from './in-flight-admission.ts';
+import type { Admission } from '../jobs/admission.ts';
 import type { KeyService } from './key-service.ts';
 import type { Ledger } from '../jobs/ledger.ts';
 import type { RateLimiter } from './rate-limiter.ts';
@@ -14,7 +14,7 @@ export interface AccountsApi {
   readonly analytics: UsageAnalytics;
   readonly backups: DatabaseBackups;
   /** Jobs in flight per owner; absent when auth is off. */
-  readonly admission: InFlightAdmission | undefined;
+  readonly admission: Admission | undefined;
   /** Sign-up and login; absent unless `auth.signup` is on. */
   readonly users: UserService | undefined;
   /** Limits login attempts per client address. */

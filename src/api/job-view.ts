@@ -1,5 +1,5 @@
 import type { Job } from '../jobs/job.ts';
-import type { JobProgress } from '../jobs/job-service.ts';
+import type { JobProgress } from '../jobs/job-forecast.ts';
 
 /** The public JSON shape of a job (snake_case, times in seconds / ISO). */
 export function jobView(

@@ -6,12 +6,12 @@ import { AccountLedger } from '../accounts/account-ledger.ts';
 import type { AccountsApi } from '../accounts/accounts-api.ts';
 import { createAuthenticator } from '../accounts/authenticator.ts';
 import { bootstrapAdminKey } from '../accounts/bootstrap-admin-key.ts';
-import { InFlightAdmission } from '../accounts/in-flight-admission.ts';
 import { KeyService } from '../accounts/key-service.ts';
 import { InProcessLimitCounters } from '../accounts/in-process/in-process-limit-counters.ts';
 import type { LimitCounters } from '../accounts/limit-counters.ts';
 import { RateLimiter } from '../accounts/rate-limiter.ts';
 import { RedisLimitCounters } from '../accounts/redis/redis-limit-counters.ts';
+import { SlotAdmission } from '../accounts/slot-admission.ts';
 import { UserService } from '../accounts/user-service.ts';
 import type { EventHub } from '../jobs/event-hub.ts';
 import type { IdempotencyStore } from '../jobs/idempotency-store.ts';
@@ -36,7 +36,7 @@ export interface Accounts {
   readonly ledger: Ledger;
   /** The same ledger writing through `trx`, a transaction's handle (a job's transition). */
   readonly ledgerOn: (trx: Kysely<Database>) => Ledger;
-  readonly admission: InFlightAdmission | undefined;
+  readonly admission: SlotAdmission | undefined;
   readonly idempotency: IdempotencyStore;
   /**
    * Before taking requests: refunds jobs charged but never settled (a crash between two writes)
@@ -60,7 +60,16 @@ export function costFunction(
     job.params.n;
 }
 
-/** Rate-limit counters every API node shares when `redis.url` is set, else this process's own. */
+/**
+ * How long a job's in-flight slot outlives its node's last renewal (renewed every third of it):
+ * how soon a dead API node's slots come back to their keys.
+ */
+const ADMISSION_LEASE_MS = 60_000;
+
+/**
+ * Rate-limit and in-flight counters every API node shares when `redis.url` is set, else this
+ * process's own.
+ */
 function createLimitCounters(config: PictorConfig): LimitCounters {
   return config.redis.url === ''
     ? new InProcessLimitCounters()
@@ -99,7 +108,10 @@ export function createAccounts(
       : undefined;
   const counters = createLimitCounters(config);
   const limiter = new RateLimiter(counters);
-  const admission = auth.enabled && events ? new InFlightAdmission(events) : undefined;
+  const admission =
+    auth.enabled && events
+      ? new SlotAdmission(counters, events, { leaseMs: ADMISSION_LEASE_MS })
+      : undefined;
   const idempotency = new KyselyIdempotencyStore(db);
   const backups = new DatabaseBackups(
     db,
@@ -143,6 +155,7 @@ export function createAccounts(
     },
     stop() {
       clearInterval(timer);
+      admission?.stop();
       counters.close().catch(() => undefined);
     },
   };

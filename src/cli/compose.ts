@@ -272,6 +272,8 @@ export async function createPictor(
     webhookSecret: secret,
     async start() {
       const { adminKey, reconciled } = await accounts.start();
+      // Before recovery finishes or fails any of them: they count toward their keys' max_jobs.
+      await accounts.admission?.adopt(await jobs.listByStatus(['queued', 'running']));
       const recovered = { ...(await dispatcher.recover()), adminKey, refunded: reconciled.length };
       sweeper.start(config.results.sweepIntervalSeconds * 1000, (error) =>
         logger.error({ err: error }, 'sweep failed'),

@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { ProblemError } from '../errors/index.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { Upload, UploadRepository } from '../storage/upload-repository.ts';
-import type { EtaEstimator } from './eta-estimator.ts';
 import type { GenerationInput } from './generation-input.ts';
 import type { InferenceWorkers, ModelInfo } from './inference-workers.ts';
 import { batchKeyOf, isTerminal, type Job, type JobError, type JobImage } from './job.ts';
 import type { JobDispatcher } from './job-dispatcher.ts';
 import { entryOf, type JobLifecycle } from './job-lifecycle.ts';
+import { JobAdmission } from './job-admission.ts';
+import { JobForecast, type JobProgress } from './job-forecast.ts';
+import type { EtaEstimator } from './eta-estimator.ts';
 import type { JobQueue } from './job-queue.ts';
 import type { JobRepository } from './job-repository.ts';
 import type { Charge, Ledger } from './ledger.ts';
@@ -145,13 +147,6 @@ export interface Submitted {
   readonly replayed?: boolean;
 }
 
-export interface JobProgress {
-  /** Jobs ahead (queued jobs only). */
-  readonly position: number | undefined;
-  /** Milliseconds until the job is expected to finish (queued or running). */
-  readonly waitRemainingMs: number | undefined;
-}
-
 /** A name that looks like a Hugging Face or CivitAI reference is told how to pull it. */
 function unknownModelMessage(name: string): string {
   const pullable = /^(hf:|civitai:)/.test(name) || /^[\w.-]+\/[\w.-]+$/.test(name);
@@ -168,6 +163,8 @@ export class JobService {
   readonly #d: JobServiceDeps;
   readonly #o: JobServiceOptions;
   readonly #idempotency: IdempotentSubmissions | undefined;
+  readonly #forecast: JobForecast;
+  readonly #admission: JobAdmission;
   /** Callers of {@link waitForFinal}, by job id: handed the final job, no database read. */
   readonly #waiting = new Map<string, Set<(job: Job) => void>>();
   #lastCreatedAt = 0;
@@ -176,6 +173,11 @@ export class JobService {
     this.#d = deps;
     this.#o = options;
     this.#idempotency = deps.idempotency && new IdempotentSubmissions(deps.idempotency, deps.jobs);
+    this.#forecast = new JobForecast(deps, options.maxBatch);
+    this.#admission = new JobAdmission(
+      { ...deps, forecast: this.#forecast },
+      { maxQueued: options.maxQueued },
+    );
     deps.lifecycle.onFinished((job) => {
       for (const resolve of this.#waiting.get(job.id) ?? []) resolve(job);
     });
@@ -290,17 +292,6 @@ export class JobService {
         },
       );
     }
-    if (this.#d.queue.size >= this.#o.maxQueued) {
-      const retryAfter = this.#retryAfterSeconds();
-      throw new ProblemError(
-        'QUEUE_FULL',
-        `the queue holds ${this.#o.maxQueued} jobs; retry in ${retryAfter} s`,
-        {
-          headers: { 'retry-after': String(retryAfter) },
-          extensions: { retry_after: retryAfter },
-        },
-      );
-    }
     const model = this.model(input.model);
     const { params: resolved } = resolveParams(withinLimits(input, model, caller.limits), model, {
       maxImages: this.#o.maxImagesPerJob,
@@ -332,29 +323,15 @@ export class JobService {
       resultExpiresAt: null,
       resultDeleted: false,
     };
-    const release = this.#reserve(caller);
+    const release = await this.#admission.admit(caller, job.id);
     try {
-      return await this.#accept(caller, job, idem);
-    } finally {
-      release?.();
-    }
-  }
-
-  /**
-   * A slot for one more of the caller's jobs. Refused (`TOO_MANY_JOBS`), the retry is advised
-   * for when the first running batch is expected to finish — no slot of the caller's can free
-   * sooner — rather than after a fixed second.
-   */
-  #reserve(caller: Caller): (() => void) | undefined {
-    try {
-      return this.#d.admission?.reserve(caller);
+      const submitted = await this.#accept(caller, job, idem);
+      // Another request's job (an idempotent replay) holds its own slot.
+      if (submitted.job.id !== job.id) await release();
+      return submitted;
     } catch (error) {
-      if (!(error instanceof ProblemError) || error.code !== 'TOO_MANY_JOBS') throw error;
-      const retryAfter = this.#retryAfterSeconds();
-      throw new ProblemError(error.code, error.message, {
-        headers: { ...error.headers, 'retry-after': String(retryAfter) },
-        extensions: { ...error.extensions, retry_after: retryAfter },
-      });
+      await release();
+      throw error;
     }
   }
 
@@ -388,44 +365,9 @@ export class JobService {
     return { job: stored, position: position ?? 0, expectedMs: waitRemainingMs ?? 0, charge };
   }
 
-  /** Whole seconds until a slot is expected to free (at least 1), for `Retry-After`. */
-  #retryAfterSeconds(): number {
-    return Math.max(1, Math.ceil(this.#retryAfterMs() / 1000));
-  }
-
-  #retryAfterMs(): number {
-    const remaining = this.#d.dispatcher.running.remainingMs(Date.now());
-    const head = this.#d.queue.entries()[0];
-    const soonest = Math.min(...remaining, head ? this.#d.eta.jobMs(head) : Infinity);
-    return Number.isFinite(soonest) ? soonest : 1000;
-  }
-
   /** Queue position and time left, from measured step times. */
   progress(job: Job): JobProgress {
-    const now = Date.now();
-    const { queue, eta, dispatcher, workers } = this.#d;
-    if (job.status === 'queued') {
-      const position = queue.position(job.id);
-      if (position === undefined) return { position: undefined, waitRemainingMs: undefined };
-      const running = dispatcher.running.remainingMs(now);
-      const self = entryOf(job);
-      // Most asks are for the newest job, at the back: the totals answer without a walk.
-      const ms =
-        position === queue.size - 1
-          ? eta.waitMsAtBack(queue.totals(), self, running, workers.count, this.#o.maxBatch)
-          : eta.waitMs(queue.ahead(job.id), self, running, workers.count, this.#o.maxBatch);
-      return { position, waitRemainingMs: ms };
-    }
-    if (job.status === 'running') {
-      const batch = dispatcher.running.byJob(job.id);
-      return {
-        position: 0,
-        waitRemainingMs: batch
-          ? Math.max(0, batch.expectedMs - (now - batch.startedAt))
-          : undefined,
-      };
-    }
-    return { position: undefined, waitRemainingMs: undefined };
+    return this.#forecast.progress(job);
   }
 
   /** The caller's job; someone else's job is reported as not found. */

@@ -11,12 +11,10 @@ import {
   visiblePrefix,
 } from '../../src/accounts/api-key.ts';
 import { credentialOf } from '../../src/accounts/authenticator.ts';
-import { InFlightAdmission } from '../../src/accounts/in-flight-admission.ts';
 import { parseExpiry, parseKeyFields } from '../../src/accounts/key-fields.ts';
 import { hashPassword, verifyPassword } from '../../src/accounts/passwords.ts';
 import { redactUrl } from '../../src/accounts/redact-url.ts';
 import { ProblemError } from '../../src/errors/index.ts';
-import { EventHub } from '../../src/jobs/event-hub.ts';
 import type { Job } from '../../src/jobs/job.ts';
 import { costFunction } from '../../src/cli/compose-accounts.ts';
 import { DEFAULT_CONFIG, loadConfig } from '../../src/config/index.ts';
@@ -137,32 +135,6 @@ test('credentials: Bearer, Basic (key as password, or as user), and ?token= on G
     redactUrl('/v1/txt2img?prompt=a&token=sk_secret&n=1'),
     '/v1/txt2img?prompt=a&token=[redacted]&n=1',
   );
-});
-
-test('in-flight admission: counts queued..final per owner; reservations cannot overshoot', () => {
-  const events = new EventHub();
-  const admission = new InFlightAdmission(events);
-  const caller = { owner: 'k1', maxPriority: 0, maxJobs: 2 };
-  const r1 = admission.reserve(caller);
-  const r2 = admission.reserve(caller);
-  assert.throws(
-    () => admission.reserve(caller),
-    (e: ProblemError) => e.code === 'TOO_MANY_JOBS',
-  );
-  events.emit('j1', 'k1', 'queued', { job_id: 'j1', position: 0 });
-  r1();
-  r1();
-  assert.equal(admission.count('k1'), 1);
-  assert.throws(() => admission.reserve(caller));
-  r2();
-  const r3 = admission.reserve(caller);
-  r3();
-  events.emit('j2', 'k1', 'queued', { job_id: 'j2', position: 1 });
-  assert.throws(() => admission.reserve(caller));
-  events.emit('j1', 'k1', 'cancelled', { job_id: 'j1', status: 'cancelled' });
-  admission.reserve(caller)();
-  assert.equal(admission.count('k1'), 1);
-  assert.doesNotThrow(() => admission.reserve({ owner: 'k1', maxPriority: 0, maxJobs: 0 }));
 });
 
 test('config: cost per image with a per-model override; a bad admin key or cost is refused', () => {

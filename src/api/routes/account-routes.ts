@@ -28,7 +28,7 @@ export function accountRoutes(app: FastifyInstance, accounts: AccountsApi): void
         scopes: key?.scopes ?? request.caller.scopes ?? [],
         rate_limit: key?.rateLimit ?? 0,
         max_jobs: key?.maxJobs ?? 0,
-        jobs_in_flight: accounts.admission?.count(owner) ?? null,
+        jobs_in_flight: (await accounts.admission?.count(owner)) ?? null,
         priority: key?.priority ?? request.caller.maxPriority,
         expires_at:
           key?.expiresAt === null || key === undefined

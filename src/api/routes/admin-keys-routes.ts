@@ -30,12 +30,12 @@ const keyFieldsSchema = {
 } as const;
 
 /** With a key's view, how many of its jobs are queued or running. */
-function withInFlight(
+async function withInFlight(
   accounts: AccountsApi,
   view: Record<string, unknown>,
-): Record<string, unknown> {
+): Promise<Record<string, unknown>> {
   const id = view['id'] as string;
-  return { ...view, jobs_in_flight: accounts.admission?.count(id) ?? null };
+  return { ...view, jobs_in_flight: (await accounts.admission?.count(id)) ?? null };
 }
 
 /** `/v1/admin/keys`: create, list, show, update and deactivate keys; grant credits. */
@@ -63,7 +63,9 @@ export function adminKeysRoutes(app: FastifyInstance, accounts: AccountsApi): vo
       const offset = request.query.offset ?? 0;
       const page = await keys.list({ limit: limit + 1, offset });
       return {
-        data: page.slice(0, limit).map((k) => withInFlight(accounts, keyView(k))),
+        data: await Promise.all(
+          page.slice(0, limit).map((k) => withInFlight(accounts, keyView(k))),
+        ),
         next_offset: page.length > limit ? offset + limit : null,
       };
     },
