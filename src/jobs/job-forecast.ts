@@ -1,9 +1,9 @@
 import type { EtaEstimator } from './eta-estimator.ts';
 import type { InferenceWorkers } from './inference-workers.ts';
 import type { Job } from './job.ts';
-import type { JobDispatcher } from './job-dispatcher.ts';
 import { entryOf } from './job-lifecycle.ts';
 import type { JobQueue } from './job-queue.ts';
+import type { RunningBatches } from './running-batches.ts';
 
 export interface JobProgress {
   /** Jobs ahead (queued jobs only). */
@@ -15,8 +15,10 @@ export interface JobProgress {
 export interface JobForecastDeps {
   readonly queue: JobQueue;
   readonly eta: EtaEstimator;
-  readonly dispatcher: JobDispatcher;
-  readonly workers: InferenceWorkers;
+  /** The batches running now (the dispatcher's). */
+  readonly dispatcher: { readonly running: RunningBatches };
+  /** How many batches can run at once. */
+  readonly workers: Pick<InferenceWorkers, 'count'>;
 }
 
 /**
