@@ -87,6 +87,8 @@ export interface InferenceWorkers {
   readonly count: number;
   /** Workers ready to take a batch now. */
   idleCount(): number;
+  /** Milliseconds until a worker is expected to take work (0 when one is live). */
+  readyInMs(): number;
   /** Models known from the workers; empty until the first worker is ready. */
   models(): readonly ModelInfo[];
   /** Runs a batch on an idle worker. */

@@ -8,7 +8,7 @@ import { batchKeyOf, isTerminal, type Job, type JobError, type JobImage } from '
 import type { JobDispatcher } from './job-dispatcher.ts';
 import { entryOf, type JobLifecycle } from './job-lifecycle.ts';
 import { JobAdmission } from './job-admission.ts';
-import { JobForecast, type JobProgress } from './job-forecast.ts';
+import { JobForecast, retryAfterSeconds, type JobProgress } from './job-forecast.ts';
 import type { EtaEstimator } from './eta-estimator.ts';
 import type { JobQueue } from './job-queue.ts';
 import type { JobRepository } from './job-repository.ts';
@@ -192,9 +192,15 @@ export class JobService {
     const model = this.models().find((m) => m.name === wanted);
     if (!model) {
       if (name === undefined && this.models().length === 0) {
-        throw new ProblemError('MODEL_UNAVAILABLE', 'no worker is ready yet; retry shortly', {
-          headers: { 'retry-after': '2' },
-        });
+        const retryAfter = retryAfterSeconds(this.#d.workers.readyInMs());
+        throw new ProblemError(
+          'MODEL_UNAVAILABLE',
+          `no worker is ready yet; retry in ${retryAfter} s`,
+          {
+            headers: { 'retry-after': String(retryAfter) },
+            extensions: { retry_after: retryAfter },
+          },
+        );
       }
       throw new ProblemError('MODEL_NOT_FOUND', unknownModelMessage(wanted), { field: 'model' });
     }

@@ -42,6 +42,10 @@ interface Slot {
   lastHeardAt: number;
   /** Why the watchdog killed it, for the batch's outcome. */
   killedBecause: string | undefined;
+  /** When it was last forked (it is `starting` until it says `ready`). */
+  spawnedAt: number;
+  /** When a dead worker is forked again (the restart delay's end). */
+  respawnAt: number | undefined;
 }
 
 export interface ChildProcessWorkersOptions {
@@ -67,6 +71,8 @@ export class ChildProcessWorkers implements InferenceWorkers {
   #closing = false;
   readonly #watchdog: NodeJS.Timeout;
   #firstReady: Promise<void>;
+  /** How long the last worker took from fork to `ready` (loading its models), once known. */
+  #startupMs: number | undefined;
   #resolveFirstReady: () => void = () => undefined;
 
   constructor(options: ChildProcessWorkersOptions) {
@@ -83,6 +89,8 @@ export class ChildProcessWorkers implements InferenceWorkers {
       startedWith: [],
       lastHeardAt: 0,
       killedBecause: undefined,
+      spawnedAt: 0,
+      respawnAt: undefined,
     }));
     this.#firstReady = new Promise((resolve) => {
       this.#resolveFirstReady = resolve;
@@ -144,6 +152,26 @@ export class ChildProcessWorkers implements InferenceWorkers {
 
   get count(): number {
     return this.#slots.length;
+  }
+
+  /**
+   * Milliseconds until a worker is expected to take work: 0 while one is live; else, over the
+   * workers, the least of what is left of the restart delay plus a start, and what is left of a
+   * start under way. A start is expected to take as long as the last one did; before any worker
+   * was ever ready, as long again as this one has taken so far (at least a second).
+   */
+  readyInMs(): number {
+    const now = Date.now();
+    if (this.liveCount() > 0) return 0;
+    const waits = this.#slots.flatMap((slot) => {
+      if (slot.state === 'starting') {
+        const elapsed = now - slot.spawnedAt;
+        return [Math.max(0, (this.#startupMs ?? Math.max(1000, 2 * elapsed)) - elapsed)];
+      }
+      if (slot.respawnAt === undefined) return []; // stopped for good (closing)
+      return [Math.max(0, slot.respawnAt - now) + (this.#startupMs ?? 1000)];
+    });
+    return waits.length > 0 ? Math.min(...waits) : 0;
   }
 
   /** Resolves once a worker has loaded its models. */
@@ -225,6 +253,8 @@ export class ChildProcessWorkers implements InferenceWorkers {
       executionProvider: slot.device,
     };
     slot.startedWith = this.#workerModels;
+    slot.spawnedAt = Date.now();
+    slot.respawnAt = undefined;
     const child = fork(ENTRY, [JSON.stringify(init)], {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -250,6 +280,7 @@ export class ChildProcessWorkers implements InferenceWorkers {
       case 'ready':
         slot.models = message.models;
         slot.state = 'idle';
+        this.#startupMs = slot.lastHeardAt - slot.spawnedAt;
         // The set may have changed while this worker was starting.
         if (slot.child && slot.startedWith !== this.#workerModels)
           slot.child.send({ type: 'models', models: this.#workerModels } satisfies ParentMessage);
@@ -294,6 +325,7 @@ export class ChildProcessWorkers implements InferenceWorkers {
     if (this.#closing) return;
     this.#o.logger.warn({ worker: slot.index, code, signal }, 'worker died; restarting');
     slot.restarts++;
+    slot.respawnAt = Date.now() + this.#o.restartDelayMs;
     setTimeout(() => {
       if (!this.#closing) this.#spawn(slot);
     }, this.#o.restartDelayMs).unref();

@@ -51,6 +51,10 @@ export class ScriptedWorkers implements InferenceWorkers {
     return this.count - this.#busy;
   }
 
+  readyInMs(): number {
+    return 0;
+  }
+
   models(): readonly ModelInfo[] {
     return [];
   }
