@@ -518,7 +518,10 @@ export class JobService {
 
   /**
    * Stores an image for later use as `init_image` / `mask`, within the owner's upload quota.
-   * Either both the bytes and the row are stored or neither (a full disk leaves nothing behind).
+   * The row is written first — its bytes reserved in the quota, so racing uploads cannot
+   * overshoot it — then the bytes; a failed write removes the row, so a full disk leaves nothing
+   * behind. (A crash in between leaves a row without bytes, which nothing can read and which
+   * expires with its TTL.)
    */
   async upload(
     caller: Caller,
@@ -528,7 +531,6 @@ export class JobService {
   ): Promise<Upload> {
     this.checkInputImage(data, field);
     const now = Date.now();
-    await this.#checkUploadQuota(caller, data.byteLength, now);
     const id = `up_${randomUUID()}`;
     const upload: Upload = {
       id,
@@ -539,11 +541,11 @@ export class JobService {
       createdAt: now,
       expiresAt: now + this.#o.uploadTtlMs,
     };
-    await this.#d.blobs.put(upload.key, data);
+    await this.#insertWithinQuota(upload);
     try {
-      await this.#d.uploads.insert(upload);
+      await this.#d.blobs.put(upload.key, data);
     } catch (error) {
-      await this.#d.blobs.delete(upload.key).catch(() => undefined);
+      await this.#d.uploads.delete(upload.id).catch(() => undefined);
       throw error;
     }
     return upload;
@@ -560,19 +562,17 @@ export class JobService {
     return data ? { upload, data } : undefined;
   }
 
-  // Two uploads racing can both pass: the overshoot is bounded by one body per request in flight.
-  async #checkUploadQuota(caller: Caller, bytes: number, now: number): Promise<void> {
+  async #insertWithinQuota(upload: Upload): Promise<void> {
     const quota = this.#o.uploadQuotaBytes;
-    if (quota <= 0) return;
-    const stored = await this.#d.uploads.storedBytes(caller.owner, now);
-    if (stored + bytes > quota) {
-      throw new ProblemError(
-        'UPLOAD_QUOTA_EXCEEDED',
-        `uploads of this key would hold ${stored + bytes} bytes; the quota is ${quota} bytes ` +
-          '(uploads expire with results, or use an image inline)',
-        { extensions: { quota_bytes: quota, stored_bytes: stored } },
-      );
-    }
+    if (quota <= 0) return this.#d.uploads.insert(upload);
+    const { inserted, heldBytes } = await this.#d.uploads.insertWithinQuota(upload, quota);
+    if (inserted) return;
+    throw new ProblemError(
+      'UPLOAD_QUOTA_EXCEEDED',
+      `uploads of this key would hold ${heldBytes + upload.size} bytes; the quota is ${quota} bytes ` +
+        '(uploads expire with results, or use an image inline)',
+      { extensions: { quota_bytes: quota, stored_bytes: heldBytes } },
+    );
   }
 
   /** Depth and running jobs, overall and per model. */

@@ -1,6 +1,7 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Upload, UploadRepository } from '../storage/upload-repository.ts';
 import type { Database, UploadsTable } from './database-schema.ts';
+import { isSqlite, writeTransaction } from './write-transaction.ts';
 
 function toUpload(row: Selectable<UploadsTable>): Upload {
   return {
@@ -35,6 +36,26 @@ export class KyselyUploadRepository implements UploadRepository {
         expires_at: upload.expiresAt,
       })
       .execute();
+  }
+
+  insertWithinQuota(
+    upload: Upload,
+    quotaBytes: number,
+  ): Promise<{ readonly inserted: boolean; readonly heldBytes: number }> {
+    return writeTransaction(this.#db, async (trx) => {
+      // SQLite's write transaction is already exclusive; PostgreSQL's READ COMMITTED would let
+      // two of them sum the same rows, so each owner's inserts queue on a lock of their own.
+      if (!isSqlite(trx)) {
+        await sql`SELECT pg_advisory_xact_lock(hashtext(${`pictor-uploads:${upload.owner}`}))`.execute(
+          trx,
+        );
+      }
+      const uploads = new KyselyUploadRepository(trx);
+      const heldBytes = await uploads.storedBytes(upload.owner, upload.createdAt);
+      if (heldBytes + upload.size > quotaBytes) return { inserted: false, heldBytes };
+      await uploads.insert(upload);
+      return { inserted: true, heldBytes };
+    });
   }
 
   async get(id: string): Promise<Upload | undefined> {

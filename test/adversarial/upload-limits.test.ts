@@ -68,6 +68,19 @@ function upload(key: string, image: Buffer): Promise<Response> {
   });
 }
 
+test('racing uploads cannot overshoot the quota: of 6 × 300 KB at once under 1 MB, 3 are stored', async () => {
+  const { key } = await s.createKey({ name: 'racer', credits: 0 });
+  const image = await noisePng(300);
+  const statuses = await Promise.all(
+    Array.from({ length: 6 }, async () => (await upload(key, image)).status),
+  );
+  assert.deepEqual(
+    statuses.sort(),
+    [201, 201, 201, 507, 507, 507],
+    'the quota holds whatever the interleaving',
+  );
+});
+
 test('uploads have a per-key quota: 507 UPLOAD_QUOTA_EXCEEDED, other keys unaffected', async () => {
   const { key } = await s.createKey({ name: 'filler', credits: 0 });
   const image = await noisePng(300);

@@ -146,6 +146,15 @@ export class MemoryUploadRepository implements UploadRepository {
     this.rows.set(upload.id, upload);
     return Promise.resolve();
   }
+  async insertWithinQuota(
+    upload: Upload,
+    quotaBytes: number,
+  ): Promise<{ inserted: boolean; heldBytes: number }> {
+    const heldBytes = await this.storedBytes(upload.owner, upload.createdAt);
+    if (heldBytes + upload.size > quotaBytes) return { inserted: false, heldBytes };
+    this.rows.set(upload.id, upload);
+    return { inserted: true, heldBytes };
+  }
   get(id: string): Promise<Upload | undefined> {
     return Promise.resolve(this.rows.get(id));
   }

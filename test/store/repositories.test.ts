@@ -141,6 +141,35 @@ for (const dialect of await dialects()) {
       assert.equal(await uploads.get('up1'), undefined);
     });
 
+    test('uploads within a quota: 40 racing inserts of 10 bytes under a quota of 30 store exactly 3', async () => {
+      const uploads = new KyselyUploadRepository(t.db);
+      const owner = `quota-${Math.random().toString(36).slice(2)}`;
+      const upload = (i: number) => ({
+        id: `${owner}-${i}`,
+        owner,
+        key: `uploads/${owner}-${i}`,
+        mimeType: 'image/png',
+        size: 10,
+        createdAt: 100,
+        expiresAt: 1000,
+      });
+      // Every pooled connection open first, so the inserts really run side by side.
+      await Promise.all(Array.from({ length: 10 }, () => uploads.storedBytes(owner, 0)));
+      const outcomes = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => uploads.insertWithinQuota(upload(i), 30)),
+      );
+      assert.equal(outcomes.filter((o) => o.inserted).length, 3);
+      assert.equal(await uploads.storedBytes(owner, 100), 30);
+      const refused = outcomes.find((o) => !o.inserted);
+      assert.equal(refused?.heldBytes, 30);
+      // What has expired by the new upload's time no longer counts.
+      const later = { ...upload(40), createdAt: 1001, expiresAt: 2000 };
+      assert.deepEqual(await uploads.insertWithinQuota(later, 30), {
+        inserted: true,
+        heldBytes: 0,
+      });
+    });
+
     test('webhook outbox lists due deliveries and updates them', async () => {
       const outbox = new KyselyWebhookOutbox(t.db);
       const d = {
