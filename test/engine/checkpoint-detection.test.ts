@@ -274,3 +274,21 @@ test('the graph builders build every component of the real SD 1.5, SD 2.1 and SD
     }
   }
 });
+
+test('narrow SD 1/2 files are told apart by a text encoder as wide as the UNet reads', async () => {
+  const fixture = async (name: string) => {
+    const file = path.join(import.meta.dirname, '../fixtures/checkpoints', name);
+    const read = await readSafetensors(file);
+    return detectCheckpoint(file, read.index, read.metadata);
+  };
+  assert.equal((await fixture('tiny-sd1.safetensors')).family, 'sd1');
+  const sd2 = await fixture('tiny-sd2-inpaint.safetensors');
+  assert.deepEqual([sd2.family, sd2.unetInChannels], ['sd2', 9]);
+  // A narrow SDXL has a class embedding no released model has: still refused by its widths.
+  await assert.rejects(fixture('tiny-sdxl.safetensors'), /cross-attention width of 96/);
+  // A UNet reading 32-wide text next to a 768-wide CLIP-L is no SD 1.x.
+  const mismatched = realCheckpointTensors('sd15').map((tensor) =>
+    tensor.name.includes('attn2.to_k.weight') ? { ...tensor, shape: [320, 32] } : tensor,
+  );
+  await refused(mismatched, /cross-attention width of 32, not SD 1\/2\/XL/);
+});

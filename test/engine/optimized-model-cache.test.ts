@@ -2,19 +2,32 @@
 // saved under the cache dir on the first load and used by the next, keyed by the graph, the
 // checkpoint file's identity, ORT and the CPU; damaged or stale entries are never used.
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, open, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import {
+  copyFile,
+  mkdir,
+  mkdtemp,
+  open,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadPipeline } from '../../src/engine/index.ts';
+import { BUNDLED_CLIP_TOKENIZER_DIR } from '../../src/engine/text/bundled-clip-tokenizer.ts';
+import { CHECKPOINTS } from '../helpers/checkpoint-graphs.ts';
 
-const TRAINED = path.resolve(
-  import.meta.dirname,
-  '../../models/tiny-sd1-ckpt/tiny-sd1-ckpt.safetensors',
-);
+// The SD 1.x parity fixture: CLIP 32 wide in 8-wide heads over a 1024-token vocabulary (the first
+// 510 CLIP merges give it, as in checkpoint-run.test.ts).
 const request = { prompt: 'a red circle on a blue background', seed: 3, steps: 3 };
 let dir: string;
 let file: string;
+let tokenizerDir: string;
 let cacheDir: string;
 let uncached: Buffer;
 
@@ -22,6 +35,7 @@ async function imageWith(cache: string | undefined): Promise<Buffer> {
   const pipeline = await loadPipeline(file, {
     intraOpThreads: 1,
     overrides: { width: 64, height: 64 },
+    checkpoint: { tokenizerDir, textHeadDims: [8] },
     ...(cache ? { cacheDir: cache } : {}),
   });
   try {
@@ -31,22 +45,37 @@ async function imageWith(cache: string | undefined): Promise<Buffer> {
   }
 }
 
-/** Each entry folder with its inode, so a rebuilt entry (renamed into place anew) shows. */
+/** Each entry with its manifest's modification time, so a rebuilt entry (a new manifest) shows. */
 async function entries(): Promise<Map<string, number>> {
   const root = path.join(cacheDir, 'optimized');
   const names = await readdir(root);
   return new Map(
     await Promise.all(
-      names.map(async (name) => [name, (await stat(path.join(root, name))).ino] as const),
+      names.map(
+        async (name) =>
+          [name, (await stat(path.join(root, name, 'manifest.json'))).mtimeMs] as const,
+      ),
     ),
   );
+}
+
+async function sha256(file: string): Promise<string> {
+  return createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 }
 
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'pictor-optimized-cache-'));
   file = path.join(dir, 'model.safetensors');
   cacheDir = path.join(dir, 'cache');
-  await copyFile(TRAINED, file);
+  tokenizerDir = path.join(dir, 'tokenizer');
+  await copyFile(path.join(CHECKPOINTS, 'tiny-sd1.safetensors'), file);
+  const merges = (await readFile(path.join(BUNDLED_CLIP_TOKENIZER_DIR, 'merges.txt'), 'utf8'))
+    .split('\n')
+    .filter((line) => line.length > 0 && !line.startsWith('#'));
+  await mkdir(tokenizerDir);
+  await writeFile(path.join(tokenizerDir, 'merges.txt'), merges.slice(0, 510).join('\n') + '\n');
   uncached = await imageWith(undefined);
 });
 after(() => rm(dir, { recursive: true, force: true }));
@@ -94,6 +123,14 @@ test('a damaged entry is never used: it is rebuilt, and the image stays right', 
   const after = await entries();
   assert.equal(after.size, 4);
   assert.notEqual(after.get(damaged), before.get(damaged), 'the damaged entry was rebuilt');
+  const manifest = JSON.parse(
+    await readFile(path.join(path.dirname(largest.file), 'manifest.json'), 'utf8'),
+  ) as { files: Record<string, { sha256: string }> };
+  assert.equal(
+    await sha256(largest.file),
+    manifest.files[path.basename(largest.file)]?.sha256,
+    'whole again',
+  );
   for (const [name, inode] of before) {
     if (name !== damaged) assert.equal(after.get(name), inode, `${name} kept`);
   }
