@@ -30,12 +30,21 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '8' },
     'scheduler-prompts': { type: 'string', default: '48' },
     quick: { type: 'boolean', default: false },
+    // Another model of the same world (a `.safetensors` checkpoint), optionally quantized.
+    model: { type: 'string' },
+    quantization: { type: 'string', default: 'none' },
   },
 });
 const seedsPerCase = Number(values.seeds);
 const batchSize = Number(values.batch);
+const quantization = values.quantization;
+if (quantization !== 'none' && quantization !== 'int8' && quantization !== 'int4') {
+  throw new Error(`--quantization: none, int8 or int4, got ${quantization}`);
+}
 const pipeline = await loadPipeline(
-  process.env['TINY_DIR'] ?? path.join(import.meta.dirname, '../models/tiny'),
+  values.model ?? process.env['TINY_DIR'] ?? path.join(import.meta.dirname, '../models/tiny'),
+  // The world is 64×64; a checkpoint's native size would be its family's (SD 1.x: 512).
+  { overrides: { width: 64, height: 64 }, quantization },
 );
 const guidance = Number(values.guidance ?? pipeline.manifest.defaults.guidanceScale);
 const pct = (hits: number, total: number): string =>
@@ -102,7 +111,7 @@ const started = performance.now();
 const full = grid(values.quick ? 1 : seedsPerCase);
 const main = await runCases(full, undefined, Number(values.steps));
 console.log(
-  `tiny model eval: ${full.length} images (${COLOURS.length} colours × ${COLOURS.length - 1} backgrounds × ${SHAPES.length} shapes × ${values.quick ? 1 : seedsPerCase} seeds), default scheduler (${pipeline.manifest.defaultScheduler}), ${values.steps} steps, guidance ${guidance}`,
+  `${pipeline.name} eval (quantization ${quantization}): ${full.length} images (${COLOURS.length} colours × ${COLOURS.length - 1} backgrounds × ${SHAPES.length} shapes × ${values.quick ? 1 : seedsPerCase} seeds), default scheduler (${pipeline.manifest.defaultScheduler}), ${values.steps} steps, guidance ${guidance}`,
 );
 console.log(
   `  foreground colour: ${pct(main.fg, main.total)}   background colour: ${pct(main.bg, main.total)}   shape: ${pct(main.shape, main.total)}`,

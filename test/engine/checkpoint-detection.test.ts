@@ -13,7 +13,7 @@ import { detectCheckpoint } from '../../src/engine/checkpoint/detect-checkpoint.
 import { readSafetensors } from '../../src/engine/checkpoint/read-safetensors.ts';
 import { EngineError } from '../../src/engine/engine-error.ts';
 import { loadPipeline } from '../../src/engine/index.ts';
-import { realCheckpointTensors } from '../helpers/checkpoint-headers.ts';
+import { realCheckpointMetadata, realCheckpointTensors } from '../helpers/checkpoint-headers.ts';
 import { float32Bytes, writeSafetensors, type TensorSpec } from '../helpers/safetensors-files.ts';
 
 let dir: string;
@@ -26,11 +26,15 @@ after(async () => {
 
 let counter = 0;
 /** Writes the tensors as a sparse file (real sizes, no weights) and detects it. */
-async function detect(tensors: readonly TensorSpec[]) {
+async function detect(tensors: readonly TensorSpec[], metadata?: Record<string, string>) {
   const file = path.join(dir, `model-${counter++}.safetensors`);
-  await writeSafetensors(file, tensors, { sparse: true });
-  const { index } = await readSafetensors(file);
-  return { file, index, layout: await detectCheckpoint(file, index) };
+  await writeSafetensors(file, tensors, { sparse: true, ...(metadata ? { metadata } : {}) });
+  const read = await readSafetensors(file);
+  return {
+    file,
+    index: read.index,
+    layout: await detectCheckpoint(file, read.index, read.metadata),
+  };
 }
 
 async function refused(
@@ -79,6 +83,29 @@ test('SD 2.1 768-v is v-prediction by the spread of its late norm bias; 512-base
   const narrow = spread.map((value) => value / 10);
   const eps = await detect(replaced(tensors, V_BIAS, { data: float32Bytes(narrow) }));
   assert.equal(eps.layout.predictionType, 'epsilon');
+});
+
+test('the real-shape SD 2.1 768-v header is v-prediction by its ModelSpec metadata alone', async () => {
+  const tensors = realCheckpointTensors('sd21-768-v');
+  const declared = await detect(tensors, realCheckpointMetadata('sd21-768-v'));
+  assert.equal(declared.layout.family, 'sd2');
+  assert.equal(declared.layout.predictionType, 'v_prediction');
+  // Without metadata a header-only file says nothing (its all-zero bias has no spread).
+  assert.equal((await detect(tensors)).layout.predictionType, 'epsilon');
+  // Each tool's key is read; a declaration wins over the weights' spread.
+  const spread = Array.from({ length: 320 }, (_, i) => (i % 2 ? 0.15 : -0.15));
+  const wide = replaced(tensors, V_BIAS, { data: float32Bytes(spread) });
+  const cases: [Record<string, string>, string][] = [
+    [{ 'modelspec.predict_key': 'v' }, 'v_prediction'],
+    [{ 'modelspec.prediction_type': 'epsilon' }, 'epsilon'],
+    [{ ss_v_parameterization: 'True' }, 'v_prediction'],
+    [{ 'modelspec.architecture': 'stable-diffusion-v2-768-v' }, 'v_prediction'],
+    [{ 'modelspec.architecture': 'stable-diffusion-v2-512' }, 'epsilon'],
+  ];
+  for (const [metadata, expected] of cases) {
+    const found = await detect(metadata['modelspec.prediction_type'] ? wide : tensors, metadata);
+    assert.equal(found.layout.predictionType, expected, JSON.stringify(metadata));
+  }
 });
 
 test('SDXL base has both encoders; a v_pred marker makes it v-prediction', async () => {
@@ -246,4 +273,22 @@ test('the graph builders build every component of the real SD 1.5, SD 2.1 and SD
       assert.ok(buildTextEncoder(encoder.index).outputNames.includes('last_hidden_state'), name);
     }
   }
+});
+
+test('narrow SD 1/2 files are told apart by a text encoder as wide as the UNet reads', async () => {
+  const fixture = async (name: string) => {
+    const file = path.join(import.meta.dirname, '../fixtures/checkpoints', name);
+    const read = await readSafetensors(file);
+    return detectCheckpoint(file, read.index, read.metadata);
+  };
+  assert.equal((await fixture('tiny-sd1.safetensors')).family, 'sd1');
+  const sd2 = await fixture('tiny-sd2-inpaint.safetensors');
+  assert.deepEqual([sd2.family, sd2.unetInChannels], ['sd2', 9]);
+  // A narrow SDXL has a class embedding no released model has: still refused by its widths.
+  await assert.rejects(fixture('tiny-sdxl.safetensors'), /cross-attention width of 96/);
+  // A UNet reading 32-wide text next to a 768-wide CLIP-L is no SD 1.x.
+  const mismatched = realCheckpointTensors('sd15').map((tensor) =>
+    tensor.name.includes('attn2.to_k.weight') ? { ...tensor, shape: [320, 32] } : tensor,
+  );
+  await refused(mismatched, /cross-attention width of 32, not SD 1\/2\/XL/);
 });

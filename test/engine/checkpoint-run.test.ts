@@ -40,7 +40,7 @@ after(async () => {
 
 interface Fixture {
   readonly file: string;
-  /** What detection would say of the real-width model (it refuses these narrow widths). */
+  /** The layout, given: detection refuses the narrow SDXL (its widths are no released one). */
   readonly layout: CheckpointLayout;
   readonly options: () => CheckpointLoadOptions;
 }

@@ -11,8 +11,11 @@ export interface TensorSpec {
 }
 
 /** The header entries of `tensors` laid out one after another, as safetensors writers do. */
-export function headerFor(tensors: readonly TensorSpec[]): Record<string, unknown> {
-  const header: Record<string, unknown> = {};
+export function headerFor(
+  tensors: readonly TensorSpec[],
+  metadata?: Readonly<Record<string, string>>,
+): Record<string, unknown> {
+  const header: Record<string, unknown> = metadata ? { __metadata__: metadata } : {};
   let offset = 0;
   for (const { name, dtype, shape } of tensors) {
     const length = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
@@ -47,9 +50,9 @@ function dataLength(header: Record<string, unknown>): number {
 export async function writeSafetensors(
   file: string,
   tensors: readonly TensorSpec[],
-  options: { sparse?: boolean } = {},
+  options: { sparse?: boolean; metadata?: Readonly<Record<string, string>> } = {},
 ): Promise<void> {
-  const header = headerFor(tensors);
+  const header = headerFor(tensors, options.metadata);
   await writeHeaderFile(file, header, options.sparse ?? false);
   const handle = await open(file, 'r+');
   try {

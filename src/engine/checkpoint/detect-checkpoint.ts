@@ -97,7 +97,11 @@ export async function detectCheckpoint(
     const part = PARTS.find((recognizer) => recognizer.matches(names));
     throw unsupported(part?.found ?? `not a Stable Diffusion checkpoint (${describe(names)})`);
   }
-  const { family, unetInChannels } = describeUnet(file, indexUnderPrefix(index, UNET_PREFIX));
+  const { family, unetInChannels } = describeUnet(
+    file,
+    indexUnderPrefix(index, UNET_PREFIX),
+    (width) => narrowFamilyByTextEncoder(index, width),
+  );
   if (index.has(`edm_vpred.sigma_max`)) throw unsupported('an EDM v-prediction (CosXL) model');
   const encoders = TEXT_ENCODER_PREFIXES[family];
   const missing = encoders.find(({ prefix }) => !names.some((name) => name.startsWith(prefix)));
@@ -110,7 +114,8 @@ export async function detectCheckpoint(
   }
   return {
     family,
-    predictionType: await predictionTypeOf(family, unetInChannels, index),
+    predictionType:
+      declaredPrediction(metadata) ?? (await predictionTypeOf(family, unetInChannels, index)),
     unetInChannels,
     textEncoders: encoders.map(({ kind }) => kind),
     hasVae: index.has(`${VAE_PREFIX}decoder.conv_in.weight`),
@@ -119,11 +124,13 @@ export async function detectCheckpoint(
 
 /**
  * The family of an SD UNet in LDM/SGM names (prefix removed), by its cross-attention width (the
- * text embedding it reads) and class embedding, and its input channels (9: inpainting).
+ * text embedding it reads) and class embedding, and its input channels (9: inpainting). A width
+ * no released model has is asked of `narrowFamily` (a single file's own text encoder), if given.
  */
 export function describeUnet(
   file: string,
   unet: TensorIndex,
+  narrowFamily?: (width: number) => CheckpointFamily | undefined,
 ): { family: CheckpointFamily; unetInChannels: number } {
   const unsupported = (found: string): EngineError =>
     new EngineError('MODEL_UNSUPPORTED', `${file} is ${found}`);
@@ -131,12 +138,43 @@ export function describeUnet(
   const width = toK ? unet.get(toK)?.shape[1] : undefined;
   const classEmbedding = unet.get('label_emb.0.0.weight')?.shape[1];
   const unetInChannels = unet.get('input_blocks.0.0.weight')?.shape[1] ?? 0;
-  const family = familyByWidth(width, classEmbedding, unsupported);
+  const narrow =
+    width !== undefined && classEmbedding === undefined ? narrowFamily?.(width) : undefined;
+  const family = narrow ?? familyByWidth(width, classEmbedding, unsupported);
   if (unetInChannels === 8) throw unsupported('an InstructPix2Pix UNet (8 input channels)');
   if (unetInChannels !== 4 && unetInChannels !== 9) {
     throw unsupported(`a UNet with ${unetInChannels} input channels (4 or 9 are supported)`);
   }
   return { family, unetInChannels };
+}
+
+/**
+ * Where each SD family's single file keeps its text encoder's final norm, whose length is the
+ * encoder's width: CLIP-L's Hugging Face layout (old SD 1 files lack `text_model.`) for SD 1.x,
+ * OpenCLIP's for SD 2.x.
+ */
+const FINAL_NORMS: readonly { family: CheckpointFamily; names: readonly string[] }[] = [
+  {
+    family: 'sd1',
+    names: [
+      'cond_stage_model.transformer.text_model.final_layer_norm.weight',
+      'cond_stage_model.transformer.final_layer_norm.weight',
+    ],
+  },
+  { family: 'sd2', names: ['cond_stage_model.model.ln_final.weight'] },
+];
+
+/**
+ * A UNet narrower than the released ones (a small model trained in SD's architecture) is SD 1.x
+ * or 2.x by the text encoder the file ships with, when that encoder is exactly as wide as the
+ * UNet's cross-attention input: the released widths (768, 1024) say the same for real files.
+ */
+function narrowFamilyByTextEncoder(
+  index: TensorIndex,
+  width: number,
+): CheckpointFamily | undefined {
+  return FINAL_NORMS.find(({ names }) => names.some((name) => index.get(name)?.shape[0] === width))
+    ?.family;
 }
 
 function familyByWidth(
@@ -154,7 +192,26 @@ function familyByWidth(
 }
 
 /**
- * SD 2.x 768-v checkpoints are v-prediction and nothing in their names says so; ComfyUI tells
+ * What a file's `__metadata__` says it predicts, the only word a header can have on it (SD 2.x
+ * 768-v and 512-base have the same names and shapes): ComfyUI's saves write
+ * `modelspec.predict_key`, Stability's ModelSpec `modelspec.prediction_type` and an architecture
+ * such as `stable-diffusion-v2-768-v`, kohya's trainer `ss_v_parameterization`.
+ */
+function declaredPrediction(
+  metadata: Readonly<Record<string, string>>,
+): PredictionType | undefined {
+  const stated = metadata['modelspec.predict_key'] ?? metadata['modelspec.prediction_type'];
+  if (stated === 'v' || stated === 'v_prediction') return 'v_prediction';
+  if (stated === 'epsilon' || stated === 'eps') return 'epsilon';
+  const kohya = metadata['ss_v_parameterization']?.toLowerCase();
+  if (kohya === 'true') return 'v_prediction';
+  if (kohya === 'false') return 'epsilon';
+  if (metadata['modelspec.architecture']?.endsWith('-v')) return 'v_prediction';
+  return undefined;
+}
+
+/**
+ * Without metadata: SD 2.x 768-v checkpoints are v-prediction and nothing in their names says so; ComfyUI tells
  * them apart by the spread of one late norm's bias (> 0.09 in v-models). SDXL v-models carry a
  * `v_pred` marker. 9-channel SD 2 inpainting models are epsilon.
  */

@@ -67,21 +67,48 @@ export class OnnxModel {
   static async fromBytes(
     bytes: Uint8Array,
     label: string,
-    options: PipelineOptions & { readonly source: string; readonly externalDataRoot?: string },
+    options: PipelineOptions & {
+      readonly source: string;
+      readonly externalDataRoot?: string;
+      /** Also write ORT's optimized model there, its initializers in `dataFileName` beside it. */
+      readonly saveOptimized?: { readonly modelFile: string; readonly dataFileName: string };
+    },
   ): Promise<OnnxModel> {
     return OnnxModel.#create(label, options.source, options, () => {
       const sessionOptions = buildSessionOptions(options);
+      const save = options.saveOptimized;
       return ort.InferenceSession.create(bytes, {
         ...sessionOptions,
+        ...(save ? { optimizedModelFilePath: save.modelFile } : {}),
         extra: {
           ...sessionOptions.extra,
           session: {
             ...(sessionOptions.extra as { session?: Record<string, unknown> } | undefined)?.session,
             model_external_initializers_file_folder_path: options.externalDataRoot ?? '/',
+            ...(save
+              ? {
+                  optimized_model_external_initializers_file_name: save.dataFileName,
+                  optimized_model_external_initializers_min_size_in_bytes: '1024',
+                }
+              : {}),
           },
         },
       });
     });
+  }
+
+  /** Creates the session for a model ORT already optimized (its own saved output): no optimizing. */
+  static async fromOptimized(
+    file: string,
+    label: string,
+    options: PipelineOptions & { readonly source: string },
+  ): Promise<OnnxModel> {
+    return OnnxModel.#create(label, options.source, options, () =>
+      ort.InferenceSession.create(file, {
+        ...buildSessionOptions(options),
+        graphOptimizationLevel: 'disabled',
+      }),
+    );
   }
 
   static async #create(

@@ -30,7 +30,8 @@ import {
   t5Settings,
   TEXT_ENCODER_SETTINGS,
 } from '../model/checkpoint-manifest.ts';
-import { OnnxModel } from '../onnx/onnx-model.ts';
+import { createCompiledModel } from '../onnx/compiled-model.ts';
+import type { OnnxModel } from '../onnx/onnx-model.ts';
 import { BUNDLED_CLIP_TOKENIZER_DIR } from '../text/bundled-clip-tokenizer.ts';
 import { ClipTokenizer } from '../text/clip-tokenizer.ts';
 import { T5Tokenizer } from '../text/t5-tokenizer.ts';
@@ -175,7 +176,13 @@ export async function loadCheckpointPipeline(
         name: label,
       }));
     }
-    const model = await OnnxModel.fromBytes(bytes, label, { ...options, source: location });
+    const model = await createCompiledModel(bytes, label, {
+      ...options,
+      source: location,
+      files,
+      variant: quantization,
+      ...(options.cacheDir === undefined ? {} : { optimizedCacheDir: options.cacheDir }),
+    });
     models.push(model);
     return model;
   };
