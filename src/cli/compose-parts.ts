@@ -14,7 +14,8 @@ import {
   KyselyWebhookOutbox,
   type Database,
 } from '../store/index.ts';
-import { WebhookSender } from '../webhooks/webhook-sender.ts';
+import type { Job } from '../jobs/job.ts';
+import type { WebhookDelivery } from '../webhooks/webhook-outbox.ts';
 import { ChildProcessWorkers } from '../workers/child-process-workers.ts';
 import type { WorkerModel } from '../workers/worker-protocol.ts';
 import { logStream } from './log-stream.ts';
@@ -77,24 +78,11 @@ export function createInferenceWorkers(
   return workers;
 }
 
-/** Builds the webhook sender (its outbox rows are written with each job's final state). */
-export function createWebhookSender(
-  config: PictorConfig,
-  db: Kysely<Database>,
-  secret: string,
+/** A job as webhook payloads show it (`data` of `job.completed`, …). */
+export function describeJob(
   imageUrl: (jobId: string, index: number) => string,
-  logger: PinoLogger,
-): WebhookSender {
-  return new WebhookSender(
-    new KyselyWebhookOutbox(db),
-    {
-      ...config.webhooks,
-      secret,
-      describe: (job) =>
-        jobView(job, { position: undefined, waitRemainingMs: undefined }, imageUrl),
-    },
-    logger,
-  );
+): (job: Job) => Record<string, unknown> {
+  return (job) => jobView(job, { position: undefined, waitRemainingMs: undefined }, imageUrl);
 }
 
 /**
@@ -104,20 +92,21 @@ export function createWebhookSender(
 export function createLifecycle(parts: {
   readonly db: Kysely<Database>;
   readonly ledgerOn: (trx: Kysely<Database>) => Ledger;
-  readonly webhooks: WebhookSender;
+  /** The webhook outbox row of a finished job (written with its final state), if any. */
+  readonly webhookOf: (job: Job) => WebhookDelivery | undefined;
   readonly queue: LifecycleQueue;
   readonly events: JobEventSink;
   readonly logger: PinoLogger;
   readonly publicUrl: string;
   readonly imageUrl: (jobId: string, index: number) => string;
 }): JobLifecycle {
-  const { db, ledgerOn, webhooks, publicUrl } = parts;
+  const { db, ledgerOn, webhookOf, publicUrl } = parts;
   const transitions = new KyselyTransitionStore(db, (trx) => ({
     jobs: new KyselyJobRepository(trx),
     ledger: ledgerOn(trx),
     outbox: {
       async record(job) {
-        const delivery = webhooks.deliveryOf(job);
+        const delivery = webhookOf(job);
         if (delivery) await new KyselyWebhookOutbox(trx).add(delivery);
       },
     },

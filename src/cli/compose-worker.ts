@@ -7,6 +7,7 @@ import { EtaEstimator } from '../jobs/eta-estimator.ts';
 import { WorkerNode } from '../jobs/worker-node.ts';
 import { ModelLibrary } from '../library/model-library.ts';
 import { KyselyJobRepository, KyselyUploadRepository, openDatabase } from '../store/index.ts';
+import { webhookDeliveryOf } from '../webhooks/webhook-delivery-of.ts';
 import type { ChildProcessWorkers } from '../workers/child-process-workers.ts';
 import { createAccounts } from './compose-accounts.ts';
 import { createBlobStore } from './compose-blobs.ts';
@@ -15,7 +16,7 @@ import {
   createInferenceWorkers,
   createLifecycle,
   createLogger,
-  createWebhookSender,
+  describeJob,
   publicUrlOf,
 } from './compose-parts.ts';
 
@@ -60,12 +61,12 @@ export async function createWorkerNode(
   const publicUrl = publicUrlOf(config);
   const imageUrl = (id: string, index: number): string =>
     `${publicUrl}/v1/jobs/${id}/image?index=${index}`;
-  // Rows only: the API nodes send webhooks (and sign them); a worker records them.
-  const webhooks = createWebhookSender(config, db, config.webhooks.secret, imageUrl, logger);
+  const describe = describeJob(imageUrl);
   const lifecycle = createLifecycle({
     db,
     ledgerOn: accounts.ledgerOn,
-    webhooks,
+    // Rows only: the API nodes send (and sign) webhooks; a worker records them.
+    webhookOf: (job) => webhookDeliveryOf(job, describe),
     queue: feed,
     events,
     logger,

@@ -12,9 +12,14 @@ import { InProcessJobQueue } from '../jobs/in-process/in-process-job-queue.ts';
 import { JobDispatcher } from '../jobs/job-dispatcher.ts';
 import { JobService } from '../jobs/job-service.ts';
 import { JobSweeper } from '../jobs/job-sweeper.ts';
-import { KyselyJobRepository, KyselyUploadRepository, openDatabase } from '../store/index.ts';
+import {
+  KyselyJobRepository,
+  KyselyUploadRepository,
+  KyselyWebhookOutbox,
+  openDatabase,
+} from '../store/index.ts';
 import { checkWebhookUrl } from '../webhooks/check-webhook-url.ts';
-import type { WebhookSender } from '../webhooks/webhook-sender.ts';
+import { WebhookSender } from '../webhooks/webhook-sender.ts';
 import type { ChildProcessWorkers } from '../workers/child-process-workers.ts';
 import { ModelLibrary } from '../library/model-library.ts';
 import { createAccounts } from './compose-accounts.ts';
@@ -23,7 +28,7 @@ import {
   createInferenceWorkers,
   createLifecycle,
   createLogger,
-  createWebhookSender,
+  describeJob,
   publicUrlOf,
 } from './compose-parts.ts';
 import { BlobExpirySweeper } from '../storage/blob-expiry-sweeper.ts';
@@ -112,11 +117,15 @@ export async function createPictor(
   await library.scan();
   const workers = createInferenceWorkers(config, library, logger, options.fakeStepMs ?? 20);
   const secret = webhookSecret(config);
-  const webhooks = createWebhookSender(config, db, secret, imageUrl, logger);
+  const webhooks = new WebhookSender(
+    new KyselyWebhookOutbox(db),
+    { ...config.webhooks, secret, describe: describeJob(imageUrl) },
+    logger,
+  );
   const lifecycle = createLifecycle({
     db,
     ledgerOn: accounts.ledgerOn,
-    webhooks,
+    webhookOf: (job) => webhooks.deliveryOf(job),
     queue,
     events,
     logger,
