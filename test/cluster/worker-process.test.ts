@@ -95,9 +95,13 @@ async function sharedState(t: { after: (fn: () => Promise<void>) => void }) {
   });
   const children: ChildProcess[] = [];
   t.after(async () => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    const alive = children.filter((c) => c.exitCode === null && c.signalCode === null);
     await Promise.all(
-      children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)),
+      alive.map((c) => {
+        const exited = new Promise((resolve) => c.once('exit', resolve));
+        c.kill('SIGKILL');
+        return exited;
+      }),
     );
     await queue.close();
     await bus.close();
