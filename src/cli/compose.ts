@@ -2,35 +2,35 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { sql } from 'kysely';
-import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { PictorConfig } from '../config/index.ts';
 import { buildApp } from '../api/build-app.ts';
-import { logStream } from './log-stream.ts';
-import { jobView } from '../api/job-view.ts';
 import { createMetrics } from '../api/metrics.ts';
 import { EtaEstimator } from '../jobs/eta-estimator.ts';
 import { EventHub } from '../jobs/event-hub.ts';
 import { InProcessJobQueue } from '../jobs/in-process/in-process-job-queue.ts';
 import { JobDispatcher } from '../jobs/job-dispatcher.ts';
-import { JobLifecycle } from '../jobs/job-lifecycle.ts';
 import { JobService } from '../jobs/job-service.ts';
 import { JobSweeper } from '../jobs/job-sweeper.ts';
 import {
   KyselyJobRepository,
-  KyselyTransitionStore,
   KyselyUploadRepository,
   KyselyWebhookOutbox,
   openDatabase,
 } from '../store/index.ts';
 import { checkWebhookUrl } from '../webhooks/check-webhook-url.ts';
 import { WebhookSender } from '../webhooks/webhook-sender.ts';
-import { ChildProcessWorkers } from '../workers/child-process-workers.ts';
-import type { WorkerModel } from '../workers/worker-protocol.ts';
-import type { LibraryModel } from '../library/library-model.ts';
+import type { ChildProcessWorkers } from '../workers/child-process-workers.ts';
 import { ModelLibrary } from '../library/model-library.ts';
 import { createAccounts } from './compose-accounts.ts';
 import { createBlobStore } from './compose-blobs.ts';
+import {
+  createInferenceWorkers,
+  createLifecycle,
+  createLogger,
+  describeJob,
+  publicUrlOf,
+} from './compose-parts.ts';
 import { BlobExpirySweeper } from '../storage/blob-expiry-sweeper.ts';
 
 export interface PictorOptions {
@@ -78,31 +78,13 @@ function webhookSecret(config: PictorConfig): string {
   return secret;
 }
 
-/** What a worker needs of each library model; keep-alive falls back to `models.keepAliveSeconds`. */
-function workerModels(models: readonly LibraryModel[], config: PictorConfig): WorkerModel[] {
-  const overrides = new Map(config.models.list.map((m) => [m.name, m.overrides]));
-  return models.map((m) => ({
-    name: m.name,
-    path: m.path,
-    overrides: m.origin === 'config' ? overrides.get(m.name) : undefined,
-    quantization: m.quantization,
-    sizeBytes: m.sizeBytes,
-    family: m.family,
-    keepAliveSeconds: m.keepAliveSeconds ?? config.models.keepAliveSeconds,
-  }));
-}
-
 /** The composition root: picks every adapter from the config and wires the core to them. */
 export async function createPictor(
   config: PictorConfig,
   options: PictorOptions = {},
 ): Promise<Pictor> {
   mkdirSync(config.dataDir, { recursive: true });
-  const stream = options.logger === false ? undefined : logStream(config.log);
-  const logger =
-    options.logger === false
-      ? pino({ level: 'silent' })
-      : pino({ level: config.log.level }, stream);
+  const { logger, stream } = createLogger(config, options.logger === false);
   const db = await openDatabase({
     driver: config.database.driver,
     url: config.database.url,
@@ -110,7 +92,6 @@ export async function createPictor(
   });
   const jobs = new KyselyJobRepository(db);
   const uploads = new KyselyUploadRepository(db);
-  const outbox = new KyselyWebhookOutbox(db);
   const blobs = await createBlobStore(config, db);
   const blobSweeper = new BlobExpirySweeper(blobs);
   const queue = new InProcessJobQueue();
@@ -122,10 +103,7 @@ export async function createPictor(
     modelCost: (name: string): number | undefined => library.get(name)?.cost,
   });
   const ledger = accounts.ledger;
-  const publicUrl =
-    config.server.publicUrl !== ''
-      ? config.server.publicUrl.replace(/\/$/, '')
-      : `http://${config.server.host}:${config.server.port}`;
+  const publicUrl = publicUrlOf(config);
   const imageUrl = (id: string, index: number): string =>
     `${publicUrl}/v1/jobs/${id}/image?index=${index}`;
   // Jobs queued or running on a model keep it from being removed (`service` is built below;
@@ -137,50 +115,22 @@ export async function createPictor(
     },
   });
   await library.scan();
-  const workers = new ChildProcessWorkers({
-    devices: config.workers.devices,
-    init: {
-      engine: config.workers.engine,
-      models: workerModels(library.list(), config),
-      preload: config.models.preload,
-      memoryBudgetBytes: Math.round(config.workers.memoryBudgetGb * 1024 ** 3),
-      intraOpThreads: config.workers.intraOpThreads,
-      cacheDir: path.join(config.dataDir, 'cache'),
-      fakeStepMs: options.fakeStepMs ?? 20,
-    },
-    restartDelayMs: config.workers.restartDelayMs,
-    stepTimeoutMs: config.workers.stepTimeoutMs,
-    logger,
-  });
-  library.onChange((models) => workers.setModels(workerModels(models, config)));
+  const workers = createInferenceWorkers(config, library, logger, options.fakeStepMs ?? 20);
   const secret = webhookSecret(config);
   const webhooks = new WebhookSender(
-    outbox,
-    {
-      ...config.webhooks,
-      secret,
-      describe: (job) =>
-        jobView(job, { position: undefined, waitRemainingMs: undefined }, imageUrl),
-    },
+    new KyselyWebhookOutbox(db),
+    { ...config.webhooks, secret, describe: describeJob(imageUrl) },
     logger,
   );
-  const transitions = new KyselyTransitionStore(db, (trx) => ({
-    jobs: new KyselyJobRepository(trx),
-    ledger: accounts.ledgerOn(trx),
-    outbox: {
-      async record(job) {
-        const delivery = webhooks.deliveryOf(job);
-        if (delivery) await new KyselyWebhookOutbox(trx).add(delivery);
-      },
-    },
-  }));
-  const lifecycle = new JobLifecycle({
-    transitions,
+  const lifecycle = createLifecycle({
+    db,
+    ledgerOn: accounts.ledgerOn,
+    webhookOf: (job) => webhooks.deliveryOf(job),
     queue,
     events,
     logger,
+    publicUrl,
     imageUrl,
-    jobUrl: (id) => `${publicUrl}/v1/jobs/${id}`,
   });
   // A finished job's webhook row is committed with its final state: send it now.
   lifecycle.onFinished((job) => {

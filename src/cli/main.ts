@@ -5,11 +5,13 @@ import { ConfigError, loadConfig } from '../config/index.ts';
 import { listenProblem } from './listen-problem.ts';
 import { unavailableModelHint } from './model-hint.ts';
 import { createPictor } from './compose.ts';
+import { createWorkerNode } from './compose-worker.ts';
 import { parseArgs } from './parse-flags.ts';
 import { ADMIN_COMMANDS, adminCli } from './admin-cli.ts';
 
 const USAGE = `usage: pictor serve [--config pictor.yaml] [--port 8080] [--host 127.0.0.1] [--data-dir ./pictor-data]
                     [--model NAME] [--section.key=value …]
+       pictor worker [--config pictor.yaml] [--section.key=value …]   (a cluster's worker node)
        pictor keys create|list|show|add-credits|update|delete …   (pictor keys --help)
        pictor backup create|list|restore|cleanup …                (pictor backup --help)
        pictor models pull|download|list|info|rm|scan …            (pictor models --help)`;
@@ -103,6 +105,42 @@ async function serve(flags: Record<string, string>, configFile: string | undefin
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** `pictor worker`: runs this machine's inference workers for a cluster, until SIGTERM. */
+async function worker(
+  flags: Record<string, string>,
+  configFile: string | undefined,
+): Promise<void> {
+  const config = loadConfig({
+    flags,
+    role: 'worker',
+    ...(configFile === undefined ? {} : { file: configFile }),
+  });
+  const node = await createWorkerNode(config);
+  await node.start();
+  const devices = config.workers.devices.join(', ');
+  process.stdout.write(
+    `Pictor worker node: ${node.workers.count} inference worker(s) on ${devices}, ` +
+      `taking jobs from ${new URL(config.redis.url).host} (prefix ${config.redis.prefix})\n`,
+  );
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    process.stdout.write(
+      `${signal}: finishing the running job (up to ${config.server.shutdownTimeoutSeconds} s); others go back to the queue\n`,
+    );
+    node.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`shutdown failed: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
 if ((ADMIN_COMMANDS as readonly string[]).includes(process.argv[2] ?? '')) {
   const io = {
     out: (text: string) => process.stdout.write(text),
@@ -116,12 +154,13 @@ if (['--help', '-h', 'help'].includes(process.argv[2] ?? '')) {
   process.exit(0);
 }
 const args = parseArgs(process.argv.slice(2));
-if (args.problems.length > 0 || args.command !== 'serve') {
+const command = args.command === 'serve' ? serve : args.command === 'worker' ? worker : undefined;
+if (args.problems.length > 0 || command === undefined) {
   process.stderr.write(`${args.problems.join('\n')}${args.problems.length ? '\n' : ''}${USAGE}\n`);
   process.exit(2);
 }
 try {
-  await serve(args.flags, args.configFile);
+  await command(args.flags, args.configFile);
 } catch (error) {
   if (error instanceof ConfigError) {
     process.stderr.write(`${error.message}\n`);

@@ -80,6 +80,16 @@ export interface PictorConfig {
   readonly redis: {
     /** `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS). */
     readonly url: string;
+    /** Namespaces the cluster's keys (queue, events), so deployments can share one Redis. */
+    readonly prefix: string;
+  };
+  /** The distributed mode (`pictor api`, `pictor worker`). */
+  readonly cluster: {
+    /**
+     * How long a worker node holds a job without renewing its lease (it renews three times as
+     * often): a node that died or hung loses its job this long after, to another node.
+     */
+    readonly leaseMs: number;
   };
   readonly storage: {
     /**
@@ -307,7 +317,8 @@ export const DEFAULT_CONFIG: PictorConfig = {
     requestTimeoutSeconds: 120,
   },
   database: { driver: 'sqlite', url: 'pictor.db' },
-  redis: { url: '' },
+  redis: { url: '', prefix: 'pictor' },
+  cluster: { leaseMs: 30_000 },
   storage: {
     blobs: 'local',
     s3: {

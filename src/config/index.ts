@@ -8,3 +8,4 @@ export {
   QUANTIZATION_SPELLINGS,
   type QuantizationSetting,
 } from './quantization-setting.ts';
+export type { NodeRole } from './node-role.ts';

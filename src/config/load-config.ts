@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { PictorConfig } from './config.ts';
 import { ConfigError } from './config-error.ts';
+import { nodeRoleProblems, type NodeRole } from './node-role.ts';
 import { validateConfig } from './validate-config.ts';
 
 type Raw = Record<string, unknown>;
@@ -16,6 +17,8 @@ export interface LoadConfigOptions {
   readonly flags?: Readonly<Record<string, string>>;
   /** Path of the YAML file; `pictor.yaml` in `cwd` (if present) by default, or `PICTOR_CONFIG`. */
   readonly file?: string;
+  /** The process's role; `api` and `worker` refuse a config without the shared services. */
+  readonly role?: NodeRole;
 }
 
 const camel = (segment: string): string =>
@@ -109,5 +112,8 @@ export function loadConfig(options: LoadConfigOptions = {}): PictorConfig {
     envLayer(env),
     flagLayer(options.flags ?? {}),
   ];
-  return validateConfig(layers, cwd);
+  const config = validateConfig(layers, cwd);
+  const problems = nodeRoleProblems(config, options.role ?? 'serve');
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
 }

@@ -1,7 +1,7 @@
-import type { EventHub } from './event-hub.ts';
 import { finalEventOf } from './job-event.ts';
 import type { Job, JobError, JobPatch, JobResult, JobStatus } from './job.ts';
-import type { JobQueue, QueueEntry } from './job-queue.ts';
+import type { QueueEntry } from './job-queue.ts';
+import type { JobEventSink, LifecycleQueue } from './lifecycle-ports.ts';
 import type { Logger } from './logger.ts';
 import type { TransitionStore } from './transition-store.ts';
 
@@ -14,8 +14,8 @@ export type JobFinishedListener = (job: Job) => void;
 export interface JobLifecycleDeps {
   /** The job's update, its refund and its webhook row, written together. */
   readonly transitions: TransitionStore;
-  readonly queue: JobQueue;
-  readonly events: EventHub;
+  readonly queue: LifecycleQueue;
+  readonly events: JobEventSink;
   readonly logger: Logger;
   /** Absolute URL of a job's result image, for events. */
   readonly imageUrl: (jobId: string, index: number) => string;
@@ -67,8 +67,8 @@ export class JobLifecycle {
   }
 
   /** Puts a stored `queued` job in the queue (boot recovery) and announces it. */
-  enqueue(job: Job): void {
-    this.#d.queue.add(entryOf(job));
+  async enqueue(job: Job): Promise<void> {
+    await this.#d.queue.add(entryOf(job));
     this.#d.events.emit(job.id, job.owner, 'queued', {
       job_id: job.id,
       position: this.#d.queue.position(job.id) ?? 0,
@@ -113,7 +113,7 @@ export class JobLifecycle {
     );
     if (!back || !options.requeue) return back;
     const entry = entryOf(job);
-    this.#d.queue.add(options.alone ? { ...entry, batchKey: `alone:${job.id}` } : entry);
+    await this.#d.queue.add(options.alone ? { ...entry, batchKey: `alone:${job.id}` } : entry);
     this.#d.events.emit(job.id, job.owner, 'queued', {
       job_id: job.id,
       position: this.#d.queue.position(job.id) ?? 0,
@@ -171,7 +171,7 @@ export class JobLifecycle {
       return true;
     });
     if (!ended) return undefined;
-    queue.remove(job.id);
+    await queue.remove(job.id);
     const event = finalEventOf(final, this.#d.imageUrl, this.#d.jobUrl);
     if (event) events.emit(job.id, job.owner, event.type, event.data);
     for (const listener of this.#finished) {

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import type { Job } from '../jobs/job.ts';
 import type { Logger } from '../jobs/logger.ts';
 import { checkWebhookUrl } from './check-webhook-url.ts';
 import { postWebhook, type ResolveHost } from './post-webhook.ts';
+import { webhookDeliveryOf } from './webhook-delivery-of.ts';
 import type { WebhookDelivery, WebhookOutbox } from './webhook-outbox.ts';
 
 export interface WebhookSenderOptions {
@@ -37,31 +37,9 @@ export class WebhookSender {
     this.#webhook = new Webhook(options.secret);
   }
 
-  /**
-   * The outbox row announcing a finished job; undefined without `webhook_url`. The caller adds it
-   * in the transaction that ends the job (so neither happens without the other), then calls
-   * {@link poll} once that committed.
-   */
+  /** The outbox row of a finished job ({@link webhookDeliveryOf}); {@link poll} sends it. */
   deliveryOf(job: Job): WebhookDelivery | undefined {
-    if (!job.webhookUrl || job.status === 'queued' || job.status === 'running') return undefined;
-    const now = Date.now();
-    const type = `job.${job.status}`;
-    return {
-      id: `msg_${randomUUID()}`,
-      jobId: job.id,
-      url: job.webhookUrl,
-      eventType: type,
-      payload: JSON.stringify({
-        type,
-        timestamp: new Date(now).toISOString(),
-        data: this.#o.describe(job),
-      }),
-      attempts: 0,
-      nextAttemptAt: now,
-      status: 'pending',
-      lastError: null,
-      createdAt: now,
-    };
+    return webhookDeliveryOf(job, this.#o.describe);
   }
 
   start(intervalMs = 1000): void {

@@ -1,0 +1,30 @@
+import type { PictorConfig } from '../config/index.ts';
+import { BullmqDispatchQueue } from '../jobs/redis/bullmq-dispatch-queue.ts';
+import { RedisEventBus } from '../jobs/redis/redis-event-bus.ts';
+
+/** What the nodes of a cluster share in Redis: the dispatch queue and the event bus. */
+export function createClusterPorts(config: PictorConfig): {
+  queue: BullmqDispatchQueue;
+  bus: RedisEventBus;
+} {
+  const { url, prefix } = config.redis;
+  const leaseMs = config.cluster.leaseMs;
+  return {
+    queue: new BullmqDispatchQueue({
+      url,
+      prefix,
+      queueName: 'jobs',
+      leaseMs,
+      // An expired lease is noticed within half a lease: a lost job waits at most 1.5 leases.
+      checkIntervalMs: Math.max(250, Math.round(leaseMs / 2)),
+    }),
+    bus: new RedisEventBus({
+      url,
+      prefix,
+      // As long as the embedded mode keeps a finished job's events (EventHub).
+      retainMs: 10 * 60_000,
+      idleRetainMs: 60 * 60_000,
+      maxEventsPerJob: 1000,
+    }),
+  };
+}

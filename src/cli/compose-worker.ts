@@ -1,0 +1,115 @@
+import { mkdirSync } from 'node:fs';
+import type { PictorConfig } from '../config/index.ts';
+import { BatchRunner } from '../jobs/batch-runner.ts';
+import { BusEventSink } from '../jobs/bus-event-sink.ts';
+import { DispatchFeed } from '../jobs/dispatch-feed.ts';
+import { EtaEstimator } from '../jobs/eta-estimator.ts';
+import { WorkerNode } from '../jobs/worker-node.ts';
+import { ModelLibrary } from '../library/model-library.ts';
+import { KyselyJobRepository, KyselyUploadRepository, openDatabase } from '../store/index.ts';
+import { webhookDeliveryOf } from '../webhooks/webhook-delivery-of.ts';
+import type { ChildProcessWorkers } from '../workers/child-process-workers.ts';
+import { createAccounts } from './compose-accounts.ts';
+import { createBlobStore } from './compose-blobs.ts';
+import { createClusterPorts } from './compose-cluster.ts';
+import {
+  createInferenceWorkers,
+  createLifecycle,
+  createLogger,
+  describeJob,
+  publicUrlOf,
+} from './compose-parts.ts';
+
+export interface WorkerNodeOptions {
+  /** Step time of the fake engine (`workers.engine: fake`). */
+  readonly fakeStepMs?: number;
+  /** Silences logs (tests). */
+  readonly logger?: false;
+}
+
+/** A composed worker node: this machine's inference workers serving the cluster's queue. */
+export interface PictorWorker {
+  readonly workers: ChildProcessWorkers;
+  start(): Promise<void>;
+  /** Graceful stop: no new jobs; the running batch finishes (deadline) or its jobs go back. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root of `pictor worker`: the same batch running as `pictor serve`
+ * ({@link BatchRunner}), fed by leases on the shared dispatch queue, its events on the shared
+ * bus, its results in the shared blob store, its transitions in the shared database.
+ */
+export async function createWorkerNode(
+  config: PictorConfig,
+  options: WorkerNodeOptions = {},
+): Promise<PictorWorker> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const { logger } = createLogger(config, options.logger === false);
+  const db = await openDatabase({ driver: config.database.driver, url: config.database.url });
+  const blobs = await createBlobStore(config, db);
+  const library = new ModelLibrary(config, { inUse: () => false });
+  await library.scan();
+  const workers = createInferenceWorkers(config, library, logger, options.fakeStepMs ?? 20);
+  const { queue, bus } = createClusterPorts(config);
+  const feed = new DispatchFeed(queue, logger);
+  const events = new BusEventSink(bus, logger);
+  // Refunds only: the credits a failed job is given back.
+  const accounts = createAccounts(db, config, undefined, {
+    modelCost: (name) => library.get(name)?.cost,
+  });
+  const publicUrl = publicUrlOf(config);
+  const imageUrl = (id: string, index: number): string =>
+    `${publicUrl}/v1/jobs/${id}/image?index=${index}`;
+  const describe = describeJob(imageUrl);
+  const lifecycle = createLifecycle({
+    db,
+    ledgerOn: accounts.ledgerOn,
+    // Rows only: the API nodes send (and sign) webhooks; a worker records them.
+    webhookOf: (job) => webhookDeliveryOf(job, describe),
+    queue: feed,
+    events,
+    logger,
+    publicUrl,
+    imageUrl,
+  });
+  const deps = {
+    jobs: new KyselyJobRepository(db),
+    workers,
+    blobs,
+    uploads: new KyselyUploadRepository(db),
+    lifecycle,
+    eta: new EtaEstimator(),
+    logger,
+    resultTtlMs: config.results.ttlSeconds * 1000,
+  };
+  const node = new WorkerNode({
+    ...deps,
+    queue,
+    feed,
+    runner: new BatchRunner(deps),
+    maxBatch: config.queue.maxBatch,
+    heartbeatMs: Math.round(config.cluster.leaseMs / 3),
+    pollMs: 200,
+  });
+  return {
+    workers,
+    async start() {
+      node.start();
+      library.watch((error) => logger.warn({ err: error }, 'models folder watch failed'));
+      await workers.ready();
+    },
+    async stop() {
+      await node.stop(config.server.shutdownTimeoutSeconds * 1000);
+      await library.close();
+      await workers.close(0);
+      await node.drain();
+      await events.flush();
+      await queue.close();
+      await bus.close();
+      accounts.stop();
+      await blobs.close();
+      await db.destroy();
+    },
+  };
+}

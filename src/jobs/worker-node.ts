@@ -1,0 +1,217 @@
+import { randomUUID } from 'node:crypto';
+import type { BatchRunner } from './batch-runner.ts';
+import type { DispatchFeed } from './dispatch-feed.ts';
+import type { DispatchQueue, Lease } from './dispatch-queue.ts';
+import type { InferenceWorkers } from './inference-workers.ts';
+import { MAX_ATTEMPTS, type JobLifecycle } from './job-lifecycle.ts';
+import type { JobRepository } from './job-repository.ts';
+import type { Logger } from './logger.ts';
+
+export interface WorkerNodeDeps {
+  readonly queue: DispatchQueue;
+  /** The lifecycle's queue over `queue`; it keeps this node's leases. */
+  readonly feed: DispatchFeed;
+  readonly jobs: JobRepository;
+  readonly workers: InferenceWorkers;
+  readonly runner: BatchRunner;
+  readonly lifecycle: JobLifecycle;
+  readonly logger: Logger;
+  readonly maxBatch: number;
+  /** How often held leases are renewed: well under the queue's lease time. */
+  readonly heartbeatMs: number;
+  /** How long an idle node waits before it looks at an empty queue again. */
+  readonly pollMs: number;
+}
+
+/**
+ * A worker node's loop: while a local inference worker is idle, it leases jobs from the shared
+ * dispatch queue (a batch of jobs with the head's batch key), renews the leases while they run,
+ * lets the {@link BatchRunner} run them — the same code the embedded dispatcher uses — and then
+ * ends each lease: done, or handed back when the job waits again (a stop). A job found `running`
+ * under a new lease lost its previous holder (the lease expired: the node died or hung); that
+ * run counts as an attempt, as a worker death does in the embedded mode.
+ */
+export class WorkerNode {
+  readonly #d: WorkerNodeDeps;
+  readonly #inFlight = new Set<Promise<void>>();
+  /** Leases whose renewal failed: another node may hold their job now. */
+  readonly #lost = new Set<string>();
+  #preparing = 0;
+  #pumping = false;
+  #stopping = false;
+  #poll: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(deps: WorkerNodeDeps) {
+    this.#d = deps;
+  }
+
+  start(): void {
+    this.#d.workers.onIdle(() => this.#pump());
+    this.#heartbeat = setInterval(() => void this.#renew(), this.#d.heartbeatMs);
+    this.#pump();
+  }
+
+  /** Jobs this node holds now. */
+  get holding(): number {
+    return this.#d.feed.leases().length;
+  }
+
+  /** Leases jobs while workers are idle; one loop at a time. */
+  #pump(): void {
+    if (this.#pumping || this.#stopping) return;
+    this.#pumping = true;
+    clearTimeout(this.#poll);
+    void this.#fill()
+      .catch((error: unknown) => this.#d.logger.error({ err: error }, 'leasing jobs failed'))
+      .then((empty) => {
+        this.#pumping = false;
+        // An empty queue (or an unreachable one) is looked at again later.
+        if (empty !== false && !this.#stopping)
+          this.#poll = setTimeout(() => this.#pump(), this.#d.pollMs);
+      });
+  }
+
+  /** Starts batches while workers are idle; true when it stopped because the queue was empty. */
+  async #fill(): Promise<boolean> {
+    while (!this.#stopping && this.#d.workers.idleCount() > this.#preparing) {
+      this.#preparing++;
+      let leases: Lease[];
+      try {
+        leases = await this.#leaseBatch();
+      } catch (error) {
+        this.#preparing--;
+        throw error;
+      }
+      if (leases.length === 0) {
+        this.#preparing--;
+        return true;
+      }
+      this.#track(this.#runBatch(leases));
+    }
+    return false;
+  }
+
+  /** The head job and the following ones that share its batch key, up to the batch size. */
+  async #leaseBatch(): Promise<Lease[]> {
+    const { queue, feed, workers, maxBatch } = this.#d;
+    const head = await queue.claim();
+    if (!head) return [];
+    feed.hold(head);
+    const modelLimit = workers.models().find((m) => m.name === head.item.model)?.limits.maxBatch;
+    const limit = Math.min(maxBatch, modelLimit ?? maxBatch);
+    const leases = [head];
+    while (leases.length < limit && !this.#stopping) {
+      const next = await queue.claim();
+      if (!next) break;
+      if (next.item.batchKey !== head.item.batchKey) {
+        await queue.release(next); // back to wait, for a batch of its own
+        break;
+      }
+      feed.hold(next);
+      leases.push(next);
+    }
+    return leases;
+  }
+
+  #track(batch: Promise<void>): void {
+    const run = batch.catch((error: unknown) => {
+      this.#d.logger.error({ err: error }, 'batch bookkeeping failed');
+    });
+    this.#inFlight.add(run);
+    void run.finally(() => this.#inFlight.delete(run));
+  }
+
+  async #runBatch(leases: readonly Lease[]): Promise<void> {
+    const { runner } = this.#d;
+    const ids = leases.map((l) => l.item.jobId);
+    let prepared = false;
+    try {
+      const runnable: string[] = [];
+      for (const id of ids) if (await this.#takeOver(id)) runnable.push(id);
+      const batch = await runner.claim(runnable, Date.now());
+      this.#preparing--;
+      prepared = true;
+      await runner.run(batch, {
+        batchId: randomUUID(),
+        isCancelled: () => false,
+        stopping: () => this.#stopping,
+        owns: (jobId) => this.#owns(jobId),
+      });
+    } finally {
+      if (!prepared) this.#preparing--;
+      await this.#endLeases(ids);
+    }
+    this.#pump();
+  }
+
+  /**
+   * Makes a leased job claimable: a job still `running` lost its previous holder, so it goes
+   * back to `queued` with that attempt counted, or fails and is refunded after its last
+   * attempt. False when the job is not to run (it ended meanwhile, or failed here).
+   */
+  async #takeOver(jobId: string): Promise<boolean> {
+    const { jobs, lifecycle } = this.#d;
+    const job = await jobs.get(jobId);
+    if (job?.status === 'queued') return true;
+    if (job?.status !== 'running') return false;
+    if (job.attempts >= MAX_ATTEMPTS) {
+      await lifecycle.fail(
+        job,
+        { code: 'WORKER_DIED', message: 'the worker running the job stopped answering, twice' },
+        ['running'],
+      );
+      return false;
+    }
+    this.#d.logger.warn({ jobId, attempt: job.attempts }, 'job lost its worker; running it again');
+    return lifecycle.retry(job, { attempts: job.attempts, alone: false, requeue: false });
+  }
+
+  /** Ends the leases still held: the job waits again (handed back) or is done (removed). */
+  async #endLeases(jobIds: readonly string[]): Promise<void> {
+    const { feed, queue, jobs } = this.#d;
+    for (const id of jobIds) {
+      const lease = feed.release(id);
+      this.#lost.delete(id);
+      if (!lease) continue; // a retry already put it back
+      const job = await jobs.get(id);
+      await (job?.status === 'queued' ? queue.release(lease) : queue.complete(lease));
+    }
+  }
+
+  async #owns(jobId: string): Promise<boolean> {
+    const lease = this.#d.feed.leases().find((l) => l.item.jobId === jobId);
+    return lease !== undefined && !this.#lost.has(jobId) && this.#d.queue.heartbeat(lease);
+  }
+
+  async #renew(): Promise<void> {
+    for (const lease of this.#d.feed.leases()) {
+      const held = await this.#d.queue.heartbeat(lease).catch((error: unknown) => {
+        this.#d.logger.error({ err: error }, 'renewing a lease failed');
+        return true; // unknown: the next renewal tells
+      });
+      if (!held && !this.#lost.has(lease.item.jobId)) {
+        this.#lost.add(lease.item.jobId);
+        this.#d.logger.warn({ jobId: lease.item.jobId }, 'lease lost; the job may run elsewhere');
+      }
+    }
+  }
+
+  /** Stops leasing and waits (up to `deadlineMs`) for the running batches to finish. */
+  async stop(deadlineMs: number): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#poll);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, deadlineMs);
+    });
+    await Promise.race([Promise.all(this.#inFlight), deadline]);
+    clearTimeout(timer);
+  }
+
+  /** Waits for every batch's bookkeeping (after the workers were closed), then stops renewing. */
+  async drain(): Promise<void> {
+    await Promise.all(this.#inFlight);
+    clearInterval(this.#heartbeat);
+  }
+}
