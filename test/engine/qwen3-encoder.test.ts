@@ -19,7 +19,7 @@ import {
   type ReferenceTensor,
 } from '../helpers/checkpoint-graphs.ts';
 
-// A tiny Qwen3 (width 64, 3 layers, 4 query heads and 2 KV heads of 24, SwiGLU 112, θ 10⁶) stored
+// A tiny Qwen3 (width 24, vocabulary 260, 3 layers, 4 query heads and 2 KV heads of 24, SwiGLU 40, θ 10⁶) stored
 // BF16 in Qwen3ForCausalLM names, with the hidden state Z-Image's pipeline takes
 // (`hidden_states[-2]` of a right-padded, masked batch, real tokens selected), from a
 // transcription of transformers' modeling_qwen3.py (scripts/fixtures/make_zimage_fixtures.py).
@@ -49,7 +49,7 @@ async function encode(index: TensorIndex, item: number, ropeTheta?: number): Pro
 
 test('Qwen3 sized from its tensors: grouped-query heads, head width apart from the model width', () => {
   assert.deepEqual(qwen3Shape(weights), {
-    width: 64,
+    width: 24,
     layers: 3,
     heads: 4,
     kvHeads: 2,

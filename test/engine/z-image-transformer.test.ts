@@ -11,8 +11,8 @@ import {
   unpatchifyZImage,
   zImagePositions,
   zImageRotaryTables,
-  type ZImageRotary,
 } from '../../src/engine/flow/z-image-tokens.ts';
+import type { RotaryAxes } from '../../src/engine/flow/rotary-positions.ts';
 import {
   assertClose,
   CHECKPOINTS,
@@ -29,7 +29,7 @@ import {
 // BF16 in the diffusers layout and in the single-file layout of ComfyUI (fused qkv), with the
 // reference outputs of a padded batch of 2 and an unpadded single image
 // (scripts/fixtures/make_zimage_fixtures.py).
-const ROTARY: ZImageRotary = { dims: [8, 12, 12], theta: 256 };
+const ROTARY: RotaryAxes = { dims: [8, 12, 12], theta: 256 };
 let references: Map<string, ReferenceTensor>;
 let diffusers: TensorIndex;
 let singleFile: TensorIndex;

@@ -1,3 +1,5 @@
+import type { RotaryAxes } from './rotary-positions.ts';
+
 /**
  * How Z-Image lays out its single token stream (diffusers `ZImageTransformer2DModel.
  * patchify_and_embed`): each 2×2 patch of a `[C, H, W]` latent is one token of `(ph, pw, C)`
@@ -88,20 +90,14 @@ export function zImagePositions(rows: number, columns: number, captionTokens: nu
   return positions;
 }
 
-export interface ZImageRotary {
-  /** Dimensions per axis (Z-Image-Turbo: [32, 48, 48], the head width). */
-  readonly dims: readonly number[];
-  /** 256 for Z-Image-Turbo. */
-  readonly theta: number;
-}
-
 /**
- * cos/sin of every token's angles, `[batch, tokens, headDim / 2]`, as diffusers' `RopeEmbedder`
+ * cos/sin of every token's angles, `[batch, tokens, headDim / 2]` (Z-Image-Turbo: axes
+ * [32, 48, 48] at θ 256), as diffusers' `RopeEmbedder`
  * makes them: frequencies and `position · frequency` in float64, the angle rounded to float32.
  */
 export function zImageRotaryTables(
   positions: Int32Array,
-  rotary: ZImageRotary,
+  rotary: RotaryAxes,
   batch: number,
 ): { cos: Float32Array; sin: Float32Array; dims: readonly [number, number, number] } {
   const axes = rotary.dims.length;
