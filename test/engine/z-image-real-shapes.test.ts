@@ -19,7 +19,6 @@ import { EngineError } from '../../src/engine/engine-error.ts';
 import { estimateCheckpointMemory } from '../../src/engine/memory/estimate-memory.ts';
 import { checkpointManifest } from '../../src/engine/model/checkpoint-manifest.ts';
 import { realCheckpointTensors } from '../helpers/checkpoint-headers.ts';
-import { CHECKPOINTS } from '../helpers/checkpoint-graphs.ts';
 import { diffusersVaeNames } from '../helpers/diffusers-names.ts';
 import { writeSafetensors, type TensorSpec } from '../helpers/safetensors-files.ts';
 
@@ -188,9 +187,7 @@ for (const [label, prefix] of [
   });
 }
 
-test('the single-file names (fused qkv) give the same transformer index as the diffusers names', async () => {
-  const { zImageTransformerIndex } =
-    await import('../../src/engine/checkpoint/z-image-transformer-names.ts');
+test('the single-file names (fused qkv) give the same transformer index as the diffusers names', () => {
   const comfy = realCheckpointTensors('zimage-turbo-comfy');
   const asIndex = (specs: TensorSpec[]): TensorIndex =>
     new Map(
