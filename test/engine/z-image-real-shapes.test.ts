@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import ort from 'onnxruntime-node';
+import { adminCli } from '../../src/cli/admin-cli.ts';
 import { ldmVaeIndex } from '../../src/engine/checkpoint/diffusers-vae-names.ts';
 import {
   buildQwen3Encoder,
@@ -26,9 +27,11 @@ import { writeSafetensors, type TensorSpec } from '../helpers/safetensors-files.
 // the transformer from diffusers' transformer_z_image.py on torch's meta device, Qwen3-4B from its
 // config (scripts/fixtures/make_zimage_real_shape_headers.py), and the FLUX.1 VAE it reuses, in
 // diffusers names (renamed here from the FLUX.1-dev header's LDM names).
+let dataDir: string;
 let folder: string;
 before(async () => {
-  folder = await mkdtemp(path.join(tmpdir(), 'pictor-zimage-shapes-'));
+  dataDir = await mkdtemp(path.join(tmpdir(), 'pictor-zimage-shapes-'));
+  folder = path.join(dataDir, 'models', 'zimage-turbo');
   const part = async (name: string, file: string, tensors: TensorSpec[]): Promise<void> => {
     await mkdir(path.join(folder, name), { recursive: true });
     await writeSafetensors(path.join(folder, name, file), tensors, { sparse: true });
@@ -44,7 +47,7 @@ before(async () => {
   await writeFile(path.join(folder, 'model_index.json'), '{"_class_name": "ZImagePipeline"}');
 });
 after(async () => {
-  await rm(folder, { recursive: true, force: true });
+  await rm(dataDir, { recursive: true, force: true });
 });
 
 /** The FLUX.1 VAE's tensors under diffusers' AutoencoderKL names (attention as Linear, no quant convs). */
@@ -202,4 +205,30 @@ test('the single-file names (fused qkv) give the same transformer index as the d
     [...fromComfy].map(([name, ref]) => [name, ref.shape]).sort(),
     [...diffusers].map(([name, ref]) => [name, ref.shape]).sort(),
   );
+});
+
+test('pictor models info prints the Z-Image-Turbo memory per quantization against the budget', async () => {
+  let out = '';
+  let err = '';
+  const code = await adminCli(['models', 'info', 'zimage-turbo'], {
+    out: (text) => (out += text),
+    err: (text) => (err += text),
+    env: {
+      PICTOR_CONFIG: path.resolve(import.meta.dirname, '../helpers/empty.yaml'),
+      PICTOR_DATA_DIR: dataDir,
+      // Nothing listens on port 1: the CLI says it cannot reach a running server.
+      PICTOR_SERVER__PORT: '1',
+      PICTOR_WORKERS__MEMORY_BUDGET_GB: '16',
+    },
+  });
+  assert.equal(code, 0, err);
+  assert.match(
+    out,
+    /memory on CPU \(zimage, 1024×1024, batch of 2; workers\.memoryBudgetGb 16\.0\):/,
+  );
+  assert.match(
+    out,
+    /none\s+\d+\.\d\d GB\s+\(weights 38\.\d\d \+ working \d+\.\d\d\) {2}over budget/,
+  );
+  assert.match(out, /int4\s+\d+\.\d\d GB\s+\(weights 7\.\d\d \+ working \d+\.\d\d\)/);
 });
