@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import ort from 'onnxruntime-node';
@@ -7,6 +9,7 @@ import {
   qwen3Index,
   qwen3Shape,
 } from '../../src/engine/checkpoint/graphs/qwen3-encoder.ts';
+import { quantizeGraph } from '../../src/engine/quantize/quantize-graph.ts';
 import { readSafetensors } from '../../src/engine/checkpoint/read-safetensors.ts';
 import type { TensorIndex } from '../../src/engine/checkpoint/tensor-ref.ts';
 import {
@@ -35,10 +38,13 @@ before(async () => {
   weights = qwen3Index((await readSafetensors(file)).index);
 });
 
-async function encode(index: TensorIndex, item: number, ropeTheta?: number): Promise<ort.Tensor> {
-  const session = await sessionFor(
-    buildQwen3Encoder(index, ropeTheta === undefined ? {} : { ropeTheta }).bytes,
-  );
+async function encode(
+  index: TensorIndex,
+  item: number,
+  ropeTheta?: number,
+  bytes = buildQwen3Encoder(index, ropeTheta === undefined ? {} : { ropeTheta }).bytes,
+): Promise<ort.Tensor> {
+  const session = await sessionFor(bytes);
   const ids = Int32Array.from(ref(`qwen3.${item}.input_ids`).data as Float32Array);
   const outputs = await session.run({ input_ids: new ort.Tensor('int32', ids, [1, ids.length]) });
   await session.release();
@@ -72,3 +78,30 @@ test('negative control: a rotary base of 10⁴ instead of Qwen3’s 10⁶ does n
   const error = relativeError(await encode(weights, 1, 10_000), ref('qwen3.1.hidden'));
   assert.ok(error > 1e-3, `relative error ${error} should be far above 1e-4`);
 });
+
+// The tolerances of quantize-parity.test.ts; measured on this random tiny Qwen3: int8 1.3e-2,
+// int4 2.6e-1.
+for (const [quantization, tolerance] of [
+  ['int8', 0.04],
+  ['int4', 0.3],
+] as const) {
+  test(`Qwen3 encoder quantized ${quantization} (MatMulNBits) stays within ${tolerance} of the reference`, async (t) => {
+    const cacheDir = await mkdtemp(path.join(tmpdir(), 'pictor-qwen3-quant-'));
+    try {
+      const quantized = await quantizeGraph(buildQwen3Encoder(weights).bytes, {
+        quantization,
+        cacheDir,
+        name: 'qwen3',
+      });
+      assert.ok(quantized.quantizedWeights > 10, `${quantized.quantizedWeights} weights quantized`);
+      const error = relativeError(
+        await encode(weights, 1, undefined, quantized.bytes),
+        ref('qwen3.1.hidden'),
+      );
+      t.diagnostic(`Qwen3 ${quantization}: relative error ${error.toExponential(2)}`);
+      assert.ok(error <= tolerance, `${quantization} relative error ${error}`);
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
+    }
+  });
+}
