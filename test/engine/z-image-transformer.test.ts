@@ -5,6 +5,9 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import ort from 'onnxruntime-node';
 import { buildZImageTransformer } from '../../src/engine/checkpoint/graphs/z-image-transformer.ts';
+import { Z_IMAGE_FAMILY } from '../../src/engine/families/z-image-family.ts';
+import { OnnxModel } from '../../src/engine/onnx/onnx-model.ts';
+import { FlowMatchEulerScheduler } from '../../src/engine/schedulers/flow-match-euler.ts';
 import { quantizeGraph } from '../../src/engine/quantize/quantize-graph.ts';
 import { readSafetensors } from '../../src/engine/checkpoint/read-safetensors.ts';
 import type { TensorIndex } from '../../src/engine/checkpoint/tensor-ref.ts';
@@ -145,3 +148,68 @@ for (const [quantization, tolerance] of [
     }
   });
 }
+
+test('the 8-step Turbo run and a guided run through ZImageDenoiser and flow Euler match ZImagePipeline’s loop', async () => {
+  const model = await OnnxModel.fromBytes(buildZImageTransformer(diffusers).bytes, 'unet', {
+    source: path.join(CHECKPOINTS, 'tiny-zimage'),
+    intraOpThreads: 1,
+  });
+  try {
+    const cap = ref('run.cap').data as Float32Array;
+    const negative = ref('run.negative').data as Float32Array;
+    for (const [label, guidanceScale] of [
+      ['turbo', 0],
+      ['guided', 2.5],
+    ] as const) {
+      const scheduler = new FlowMatchEulerScheduler({
+        _class_name: 'FlowMatchEulerDiscreteScheduler',
+        num_train_timesteps: 1000,
+        shift: 3,
+        use_dynamic_shifting: false,
+      });
+      scheduler.setTimesteps(8, Z_IMAGE_FAMILY.flowTimesteps?.(8, 8, 8));
+      const sigmas = ref('run.sigmas').data as Float32Array;
+      scheduler.sigmas.forEach((sigma, index) =>
+        assert.ok(Math.abs(sigma - (sigmas[index] ?? 0)) < 1e-6, `σ${index} ${sigma}`),
+      );
+      const classifierFree = guidanceScale > 1;
+      // Rows [negative, prompt] under guidance, padded to the longer caption (7 tokens).
+      const hiddenStates = new Float32Array((classifierFree ? 2 : 1) * 7 * 24);
+      if (classifierFree) hiddenStates.set(negative);
+      hiddenStates.set(cap, classifierFree ? 7 * 24 : 0);
+      const denoiser = Z_IMAGE_FAMILY.createDenoiser(model, {
+        batch: 1,
+        latentChannels: 16,
+        latentHeight: 8,
+        latentWidth: 8,
+        conditioning: {
+          hiddenStates,
+          sequenceLength: 7,
+          hiddenSize: 24,
+          pooled: undefined,
+          pooledSize: 0,
+          tokenCounts: classifierFree ? [4, 7] : [7],
+        },
+        guidanceScale,
+        classifierFree,
+        inpaint: undefined,
+        timeIds: undefined,
+        timestepCond: undefined,
+        rotaryAxes: ROTARY,
+      });
+      let latents = Float32Array.from(ref('run.latents').data as Float32Array);
+      for (let index = 0; index < scheduler.timesteps.length; index++) {
+        const velocity = await denoiser.predict(latents, scheduler.timesteps[index] ?? 0);
+        latents = scheduler.step(velocity, index, latents, () => new Float32Array()).slice();
+      }
+      const error = assertClose(
+        new ort.Tensor('float32', latents, [1, 16, 8, 8]),
+        ref(`run.${label}.out`),
+        label,
+      );
+      console.log(`Z-Image ${label} 8-step run relative error ${error.toExponential(2)}`);
+    }
+  } finally {
+    await model.dispose();
+  }
+});
