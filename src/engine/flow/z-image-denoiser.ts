@@ -77,15 +77,16 @@ export class ZImageDenoiser implements Denoiser {
       this.#inputs;
     const itemSize = latentChannels * latentHeight * latentWidth;
     const tokens = (latentHeight / 2) * (latentWidth / 2);
-    const perRow = patchifyZImage(latents, batch, latentChannels, latentHeight, latentWidth);
-    const rowTokens = (row: number): Float32Array => {
+    // Every row of item i (its negative and its positive prompt) denoises the same latents.
+    const itemPatches = patchifyZImage(latents, batch, latentChannels, latentHeight, latentWidth);
+    const rowPatches = (row: number): Float32Array => {
       const item = row % batch;
-      return perRow.subarray(item * itemSize, (item + 1) * itemSize);
+      return itemPatches.subarray(item * itemSize, (item + 1) * itemSize);
     };
     const outputs = new Float32Array(this.#rows * itemSize);
     for (const group of this.#groups) {
       const patches = new Float32Array(group.items.length * itemSize);
-      group.items.forEach((row, slot) => patches.set(rowTokens(row), slot * itemSize));
+      group.items.forEach((row, slot) => patches.set(rowPatches(row), slot * itemSize));
       const result = await this.#model.run({
         ...group.feeds,
         hidden_states: { data: patches, dims: [group.items.length, tokens, latentChannels * 4] },

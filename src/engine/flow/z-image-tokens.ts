@@ -7,6 +7,7 @@ import type { RotaryAxes } from './rotary-positions.ts';
  * of 32 (the model's pad tokens fill the gap, and they are attended to like any other token), and
  * the joint sequence is `[image (padded), caption (padded)]`.
  */
+/** diffusers' `SEQ_MULTI_OF`: image and caption tokens are each padded to a multiple of it. */
 export const Z_IMAGE_SEQUENCE_MULTIPLE = 32;
 const PATCH = 2;
 

@@ -1,4 +1,5 @@
 import { EngineError } from '../../engine-error.ts';
+import { Z_IMAGE_SEQUENCE_MULTIPLE } from '../../flow/z-image-tokens.ts';
 import type { TensorIndex } from '../tensor-ref.ts';
 import { Z_IMAGE_DIFFUSERS_MARKER } from '../z-image-transformer-names.ts';
 import type { BuiltGraph, GraphOptions } from './graph-types.ts';
@@ -20,8 +21,6 @@ export interface ZImageTransformerShape {
 }
 
 const EPSILON = 1e-5;
-/** Image and caption tokens are each padded to a multiple of this (`SEQ_MULTI_OF`). */
-const SEQUENCE_MULTIPLE = 32;
 /** The model embeds `t_scale · t` (`t_scale` is 1000 in every released config). */
 const TIME_SCALE = 1000;
 
@@ -162,7 +161,7 @@ function padded(
 ): { tokens: Value; length: Value } {
   const shape = g.op('Shape', [tokens]);
   const length = g.op('Gather', [shape, g.ints([1])]);
-  const multiple = g.ints([SEQUENCE_MULTIPLE]);
+  const multiple = g.ints([Z_IMAGE_SEQUENCE_MULTIPLE]);
   const missing = g.op('Mod', [g.op('Sub', [multiple, g.op('Mod', [length, multiple])]), multiple]);
   const padShape = g.op(
     'Concat',
