@@ -56,7 +56,7 @@ export interface MemoryEstimate {
 export type OutputFormat = 'png' | 'jpeg' | 'webp';
 
 /** Model families the engine can run; detected from the folder, never configured. */
-export type ModelFamily = 'sd' | 'sdxl' | 'flux' | 'sd3';
+export type ModelFamily = 'sd' | 'sdxl' | 'flux' | 'sd3' | 'zimage';
 
 /** Execution providers passed through to ONNX Runtime when the runtime has them. */
 export type ExecutionProvider = 'cpu' | 'cuda' | 'coreml' | 'dml' | 'webgpu';

@@ -192,7 +192,11 @@ test('other architectures and parts of models are refused saying what they are',
     [tiny('joint_blocks.0.context_block.attn.qkv.weight')],
     /an SD3 \/ SD 3.5 MMDiT without the single-file 'model.diffusion_model.' prefix/,
   );
-  await refused([tiny('cap_embedder.1.weight'), tiny('noise_refiner.0.x')], /Z-Image/);
+  // Z-Image is told from Lumina 2 by `layers.0.adaLN_modulation.0` (z-image-real-shapes.test.ts).
+  await refused(
+    [tiny('cap_embedder.1.weight'), tiny('noise_refiner.0.x')],
+    /a Lumina 2 transformer/,
+  );
   await refused(
     [tiny('lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight')],
     /a LoRA, not a checkpoint/,

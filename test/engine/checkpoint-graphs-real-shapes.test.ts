@@ -29,7 +29,7 @@ after(async () => {
 });
 
 /** How each family conditions: SD 2.x on the penultimate OpenCLIP-H layer. */
-const TEXT_OPTIONS: Record<Exclude<TextEncoderKind, 't5'>, TextEncoderOptions> = {
+const TEXT_OPTIONS: Record<Exclude<TextEncoderKind, 't5' | 'qwen3'>, TextEncoderOptions> = {
   'clip-l': {},
   'openclip-h': { clipSkip: 2 },
   'openclip-bigg': {},
@@ -61,7 +61,9 @@ async function graphsOf(name: string) {
     unet: await compile(buildUnet(components.unet)),
     text: await Promise.all(
       components.textEncoders.map(({ kind, index }) =>
-        compile(buildTextEncoder(index, TEXT_OPTIONS[kind as Exclude<TextEncoderKind, 't5'>])),
+        compile(
+          buildTextEncoder(index, TEXT_OPTIONS[kind as Exclude<TextEncoderKind, 't5' | 'qwen3'>]),
+        ),
       ),
     ),
     decoder: await compile(buildVaeDecoder(components.vae)),

@@ -8,6 +8,7 @@ import {
   VAE_PREFIX,
 } from './single-file-prefixes.ts';
 import type { TensorIndex } from './tensor-ref.ts';
+import { zImageTransformerIndex } from './z-image-transformer-names.ts';
 
 export interface TextEncoderIndex {
   readonly kind: TextEncoderKind;
@@ -42,6 +43,7 @@ const SINGLE_FILE_DENOISERS: Readonly<
   sdxl: { vaePrefixes: [VAE_PREFIX], denoiserNames: (index) => index },
   flux: { vaePrefixes: FLUX_VAE_PREFIXES, denoiserNames: fluxIndexFromBfl },
   sd3: { vaePrefixes: [VAE_PREFIX], denoiserNames: (index) => index },
+  zimage: { vaePrefixes: [], denoiserNames: zImageTransformerIndex },
 };
 
 /** Splits a single-file checkpoint by the prefixes of its family. */

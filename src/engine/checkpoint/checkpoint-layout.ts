@@ -1,7 +1,7 @@
 import type { PredictionType } from '../schedulers/prediction.ts';
 
 /** The model generations the engine builds graphs for. */
-export type CheckpointFamily = 'sd1' | 'sd2' | 'sdxl' | 'flux' | 'sd3';
+export type CheckpointFamily = 'sd1' | 'sd2' | 'sdxl' | 'flux' | 'sd3' | 'zimage';
 
 /**
  * The SD 3.x releases, told apart by their MMDiT (QK norm, Medium's dual attention) and, for
@@ -21,14 +21,16 @@ export type TextEncoderKind =
   /** OpenCLIP ViT-bigG/14 (SDXL's second encoder, SD3's CLIP-G). */
   | 'openclip-bigg'
   /** T5 v1.1 encoder (XXL in FLUX and SD 3), Hugging Face `T5EncoderModel` names. */
-  | 't5';
+  | 't5'
+  /** Qwen3 decoder (Qwen3-4B in Z-Image), Hugging Face `Qwen3ForCausalLM` names. */
+  | 'qwen3';
 
 /** What detection found in a checkpoint, before any per-model override. */
 export interface CheckpointLayout {
   readonly family: CheckpointFamily;
   /** What an SD UNet predicts; flow-matching families (FLUX, SD3) predict a velocity and ignore it. */
   readonly predictionType: PredictionType;
-  /** 4, or 9 for an inpainting UNet (latents + mask + masked-image latents); FLUX, SD3: 16. */
+  /** 4, or 9 for an inpainting UNet (latents + mask + masked-image latents); FLUX, SD3, Z-Image: 16. */
   readonly unetInChannels: number;
   /** FLUX.1-dev and other guidance-distilled transformers take the guidance scale as an input. */
   readonly guidanceDistilled?: boolean;

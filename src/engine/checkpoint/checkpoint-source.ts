@@ -22,6 +22,6 @@ export interface CheckpointSource {
 export interface CheckpointArchitecture {
   /** Attention head width of each text encoder, in order (`hidden_size / num_attention_heads`). */
   readonly textHeadDims?: readonly number[];
-  /** FLUX: the transformer's rotary axes (`axes_dims_rope`). */
+  /** FLUX, Z-Image: the transformer's rotary axes (`axes_dims_rope`; `axes_dims`, `rope_theta`). */
   readonly rotaryAxes?: RotaryAxes;
 }

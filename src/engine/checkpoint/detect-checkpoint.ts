@@ -3,6 +3,8 @@ import type { PredictionType } from '../schedulers/prediction.ts';
 import type { CheckpointFamily, CheckpointLayout } from './checkpoint-layout.ts';
 import { detectFluxCheckpoint, FLUX_MARKER } from './detect-flux.ts';
 import { indexUnderPrefix } from './index-views.ts';
+import { refuseZImageFile } from './detect-z-image.ts';
+import { Z_IMAGE_MARKER } from './z-image-transformer-names.ts';
 import { detectSd3, MMDIT_PREFIXED_MARKER } from './detect-sd3.ts';
 import { readTensorValues, standardDeviation } from './read-tensor-values.ts';
 import { TEXT_ENCODER_PREFIXES, UNET_PREFIX, VAE_PREFIX } from './single-file-prefixes.ts';
@@ -31,7 +33,7 @@ const OTHER_FILES: readonly Recognizer[] = [
     matches: endsWith('joint_blocks.0.context_block.attn.qkv.weight'),
   },
   {
-    found: 'a Z-Image / Lumina 2 transformer: not supported yet',
+    found: 'a Lumina 2 transformer: not supported',
     matches: endsWith('cap_embedder.1.weight'),
   },
   {
@@ -90,6 +92,7 @@ export async function detectCheckpoint(
   const unsupported = (found: string): EngineError =>
     new EngineError('MODEL_UNSUPPORTED', `${file} is ${found}`);
   if (endsWith(FLUX_MARKER)(names)) return detectFluxCheckpoint(file, index);
+  if (endsWith(Z_IMAGE_MARKER)(names)) refuseZImageFile(file, index);
   const other = OTHER_FILES.find((recognizer) => recognizer.matches(names));
   if (other) throw unsupported(other.found);
   const conv = index.get(`${UNET_PREFIX}input_blocks.0.0.weight`);

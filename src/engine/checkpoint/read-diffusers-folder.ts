@@ -13,6 +13,9 @@ import { stabilityMmditIndex } from './diffusers-mmdit-names.ts';
 import { ldmUnetIndex } from './diffusers-unet-names.ts';
 import { ldmVaeIndex } from './diffusers-vae-names.ts';
 import { fluxIndexFromDiffusers } from './flux-transformer-names.ts';
+import { qwen3Index } from './graphs/qwen3-encoder.ts';
+import { zImageTransformerShape } from './graphs/z-image-transformer.ts';
+import { Z_IMAGE_DIFFUSERS_MARKER } from './z-image-transformer-names.ts';
 import type { FileIdentity } from './file-identity.ts';
 import { readWeightFiles, type WeightFiles } from './sharded-safetensors.ts';
 import type { TensorIndex } from './tensor-ref.ts';
@@ -34,6 +37,7 @@ const TEXT_ENCODERS: Readonly<Record<CheckpointFamily, readonly [string, TextEnc
     ['text_encoder_2', 'openclip-bigg'],
     ['text_encoder_3', 't5'],
   ],
+  zimage: [['text_encoder', 'qwen3']],
 };
 
 /** A diffusers denoiser folder read into the builder's names, with what its shapes say. */
@@ -51,7 +55,7 @@ interface DenoiserFolder {
   };
 }
 
-/** FLUX and SD3 pipelines keep a `transformer/`, Stable Diffusion 1/2/XL ones a `unet/`. */
+/** FLUX, SD3 and Z-Image pipelines keep a `transformer/`, Stable Diffusion 1/2/XL ones a `unet/`. */
 const DENOISER_FOLDERS: readonly DenoiserFolder[] = [
   {
     folder: 'transformer',
@@ -66,13 +70,21 @@ const DENOISER_FOLDERS: readonly DenoiserFolder[] = [
           variant: sd3Variant(path.dirname(dir), mmdit, {}),
         };
       }
+      if (index.has(Z_IMAGE_DIFFUSERS_MARKER)) {
+        // ZImageTransformer2DModel: 2×2 patches of the latent channels.
+        return {
+          index,
+          family: 'zimage',
+          unetInChannels: zImageTransformerShape(index).patchWidth / 4,
+        };
+      }
       if (
         !index.has('x_embedder.weight') ||
         !index.has('single_transformer_blocks.0.proj_out.weight')
       ) {
         throw new EngineError(
           'MODEL_UNSUPPORTED',
-          `${dir} is neither a FLUX nor an SD3 transformer (FluxTransformer2DModel, SD3Transformer2DModel); other transformers are not supported yet`,
+          `${dir} is neither a FLUX, an SD3 nor a Z-Image transformer (FluxTransformer2DModel, SD3Transformer2DModel, ZImageTransformer2DModel); other transformers are not supported yet`,
         );
       }
       return {
@@ -131,8 +143,10 @@ export async function readDiffusersFolder(
     // An SD3 folder may leave out T5 (`text_encoder_3: null`); the manifest refuses a folder
     // missing an encoder its family needs, naming it.
     if (!existsSync(path.join(dir, folder))) continue;
-    // Hugging Face names as stored: the text-encoder builder reads them as well as OpenCLIP's.
-    textEncoders.push({ kind, index: await component(folder) });
+    // Hugging Face names as stored: the text-encoder builder reads them as well as OpenCLIP's;
+    // Qwen3ForCausalLM's `model.` level removed.
+    const index = await component(folder);
+    textEncoders.push({ kind, index: kind === 'qwen3' ? qwen3Index(index) : index });
   }
   const hasVae = existsSync(path.join(dir, 'vae'));
   const t5Folder = TEXT_ENCODERS[family].find(([, kind]) => kind === 't5')?.[0] ?? 'text_encoder_2';
@@ -153,7 +167,10 @@ export async function readDiffusersFolder(
     },
     files,
     // diffusers pairs `text_encoder_N/` with `tokenizer_N/`.
-    tokenizerDirs: { t5: path.join(dir, t5Folder.replace('text_encoder', 'tokenizer')) },
+    tokenizerDirs: {
+      t5: path.join(dir, t5Folder.replace('text_encoder', 'tokenizer')),
+      qwen3: path.join(dir, 'tokenizer'),
+    },
     architecture: await architectureOf(dir, TEXT_ENCODERS[family]),
   };
 }
@@ -172,12 +189,16 @@ async function architectureOf(
     return typeof width === 'number' && typeof heads === 'number' && heads > 0 ? width / heads : 64;
   };
   const transformer = await readOptionalConfig(path.join(dir, 'transformer', 'config.json'));
-  const axes = transformer?.['axes_dims_rope'];
+  // FLUX: `axes_dims_rope` at θ 10000 (not configurable); Z-Image: `axes_dims` and `rope_theta`.
+  const axes = transformer?.['axes_dims_rope'] ?? transformer?.['axes_dims'];
   const rotaryDims =
     Array.isArray(axes) && axes.every((dim) => typeof dim === 'number') ? axes : [];
+  const theta = transformer?.['rope_theta'];
   return {
     textHeadDims: textConfigs.map(headDim),
-    ...(rotaryDims.length > 0 ? { rotaryAxes: { dims: rotaryDims, theta: 10000 } } : {}),
+    ...(rotaryDims.length > 0
+      ? { rotaryAxes: { dims: rotaryDims, theta: typeof theta === 'number' ? theta : 10000 } }
+      : {}),
   };
 }
 

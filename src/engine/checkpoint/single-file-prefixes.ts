@@ -36,6 +36,9 @@ export const TEXT_ENCODER_PREFIXES: Readonly<
     { kind: 'openclip-bigg', prefix: 'text_encoders.clip_g.transformer.' },
     { kind: 't5', prefix: 'text_encoders.t5xxl.transformer.' },
   ],
+  // Z-Image ships as a diffusers folder (and ComfyUI's separate files); detection refuses a bare
+  // transformer file, so no single file reaches these.
+  zimage: [],
 };
 
 /** All-in-one FLUX files keep the VAE under `vae.` (ComfyUI) or LDM's `first_stage_model.`. */

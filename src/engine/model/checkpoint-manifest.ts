@@ -81,6 +81,23 @@ function fluxSampling(layout: CheckpointLayout): ReleaseSampling {
       };
 }
 
+/**
+ * Z-Image-Turbo as Tongyi-MAI ships it: its scheduler config (shift 3, no dynamic shifting) and
+ * the model card's run, 8 transformer calls without guidance (the card's
+ * `num_inference_steps=9` in older diffusers, whose last step is at σ = 0).
+ */
+const zImageSampling = (): ReleaseSampling => ({
+  schedulerConfig: {
+    _class_name: 'FlowMatchEulerDiscreteScheduler',
+    num_train_timesteps: 1000,
+    shift: 3,
+    use_dynamic_shifting: false,
+  },
+  defaultScheduler: 'flow_euler',
+  steps: 8,
+  guidanceScale: 0,
+});
+
 const CHECKPOINT_FAMILIES: Readonly<Record<CheckpointFamily, CheckpointFamilySpec>> = {
   sd1: {
     family: 'sd',
@@ -129,6 +146,14 @@ const CHECKPOINT_FAMILIES: Readonly<Record<CheckpointFamily, CheckpointFamilySpe
     t5Tokens: () => 77,
     t5TokenizerFolder: 'tokenizer_3',
   },
+  zimage: {
+    family: 'zimage',
+    className: 'ZImagePipeline',
+    nativeSide: () => 1024,
+    sampling: zImageSampling,
+    latentMultiple: () => 2,
+    requiredTextEncoders: ['qwen3'],
+  },
 };
 
 /**
@@ -143,7 +168,7 @@ export function t5Settings(layout: CheckpointLayout): { tokens: number; tokenize
   };
 }
 
-/** How each CLIP architecture is tokenized and compiled (T5 has its own builder). */
+/** How each CLIP architecture is tokenized and compiled (T5 and Qwen3 have their own builders). */
 export interface TextEncoderSettings {
   readonly activation: TextActivation;
   /** 2 = the final-normed penultimate layer as `last_hidden_state` (SD 2.x). */
@@ -155,7 +180,7 @@ export interface TextEncoderSettings {
 }
 
 export const TEXT_ENCODER_SETTINGS: Readonly<
-  Record<Exclude<TextEncoderKind, 't5'>, TextEncoderSettings>
+  Record<Exclude<TextEncoderKind, 't5' | 'qwen3'>, TextEncoderSettings>
 > = {
   // SD3 pools CLIP-L unprojected (Stability's `return_projected_pooled=False`), FLUX takes its
   // pooler_output, SD 1/XL never pool it.

@@ -13,7 +13,10 @@ import {
   buildUnet,
   buildVaeDecoder,
   buildVaeEncoder,
+  buildQwen3Encoder,
+  buildZImageTransformer,
   fluxTransformerShape,
+  zImageTransformerShape,
   type BuiltGraph,
   type GraphPrecision,
   type UnetHeads,
@@ -34,6 +37,7 @@ import { createCompiledModel } from '../onnx/compiled-model.ts';
 import type { OnnxModel } from '../onnx/onnx-model.ts';
 import { BUNDLED_CLIP_TOKENIZER_DIR } from '../text/bundled-clip-tokenizer.ts';
 import { ClipTokenizer } from '../text/clip-tokenizer.ts';
+import { Qwen3Tokenizer } from '../text/qwen3-tokenizer.ts';
 import { T5Tokenizer } from '../text/t5-tokenizer.ts';
 import type { ModelOverrides, PipelineOptions, WeightQuantization } from '../types.ts';
 import { quantizeGraph } from '../quantize/quantize-graph.ts';
@@ -86,6 +90,10 @@ const DENOISERS: Readonly<Record<CheckpointFamily, DenoiserSpec>> = {
     rotaryAxes: rotaryAxesOf,
   },
   sd3: { graph: (index, _settings, precision) => buildMmdit(index, { precision }) },
+  zimage: {
+    graph: (index, _settings, precision) => buildZImageTransformer(index, { precision }),
+    rotaryAxes: zImageRotaryAxesOf,
+  },
 };
 
 function unetGraph(
@@ -108,6 +116,20 @@ function rotaryAxesOf(index: TensorIndex, settings: CheckpointGraphSettings): Ro
   throw new EngineError(
     'MODEL_UNSUPPORTED',
     `a FLUX transformer with ${headDim}-wide heads: its rotary axes are not FLUX.1's; set them`,
+  );
+}
+
+/** Z-Image-Turbo's rotary axes (`axes_dims`, `rope_theta`), for its 128-wide heads. */
+const Z_IMAGE_ROTARY_AXES: RotaryAxes = { dims: [32, 48, 48], theta: 256 };
+
+/** The rotary axes of a Z-Image transformer: its folder's config, or Z-Image-Turbo's. */
+function zImageRotaryAxesOf(index: TensorIndex, settings: CheckpointGraphSettings): RotaryAxes {
+  if (settings.rotaryAxes) return settings.rotaryAxes;
+  const { headDim } = zImageTransformerShape(index);
+  if (headDim === 128) return Z_IMAGE_ROTARY_AXES;
+  throw new EngineError(
+    'MODEL_UNSUPPORTED',
+    `a Z-Image transformer with ${headDim}-wide heads and no transformer/config.json axes_dims: its rotary axes are unknown`,
   );
 }
 
@@ -192,6 +214,14 @@ export async function loadCheckpointPipeline(
     const unet = await create('unet', () => denoiser.graph(components.unet, settings, precision));
     const textUnit = async (encoder: TextEncoderIndex, index: number): Promise<TextEncoderUnit> => {
       const label = index === 0 ? 'text_encoder' : `text_encoder_${index + 1}`;
+      if (encoder.kind === 'qwen3') {
+        const tokenizerDir =
+          source.tokenizerDirs?.qwen3 ?? path.join(path.dirname(location), 'tokenizer');
+        return {
+          tokenizer: await Qwen3Tokenizer.load(tokenizerDir),
+          model: await create(label, () => buildQwen3Encoder(encoder.index, { precision })),
+        };
+      }
       if (encoder.kind === 't5') {
         const t5 = t5Settings(layout);
         const tokenizerDir =

@@ -11,6 +11,11 @@ export interface TextConditioning {
   /** SDXL only: [N, P] pooled text embeddings. */
   readonly pooled: Float32Array | undefined;
   readonly pooledSize: number;
+  /**
+   * Each prompt's real tokens (through the end token) in the first encoder's sequence, for
+   * denoisers that take only those (Z-Image); the rest of its `sequenceLength` rows is padding.
+   */
+  readonly tokenCounts?: readonly number[];
 }
 
 /** One tokenizer + text encoder pair. */
@@ -55,12 +60,18 @@ export class TextConditioner {
     zeroed: readonly boolean[] = [],
   ): Promise<TextConditioning & { truncated: readonly (string | undefined)[] }> {
     let truncated: (string | undefined)[] = [];
+    let tokenCounts: number[] = [];
     const perEncoder: EncoderContribution[] = [];
     for (const [index, unit] of this.#units.entries()) {
       const tokenized = prompts.map((prompt) => unit.tokenizer.encode(prompt));
-      if (index === 0) truncated = tokenized.map((item) => item.truncated);
-      const length = unit.tokenizer.maxLength;
-      const ids = tokenized.flatMap((item) => item.ids);
+      if (index === 0) {
+        truncated = tokenized.map((item) => item.truncated);
+        tokenCounts = tokenized.map((item) => item.eosIndex + 1);
+      }
+      const length = unit.tokenizer.padsToLongest
+        ? Math.max(...tokenized.map((item) => item.eosIndex + 1))
+        : unit.tokenizer.maxLength;
+      const ids = tokenized.flatMap((item) => item.ids.slice(0, length));
       const outputs = await unit.model.run({
         input_ids: { data: ids, dims: [prompts.length, length] },
       });
@@ -68,7 +79,7 @@ export class TextConditioner {
     }
     const conditioning = this.#join(perEncoder, prompts.length);
     zeroOut(conditioning, zeroed);
-    return { ...conditioning, truncated };
+    return { ...conditioning, truncated, tokenCounts };
   }
 }
 

@@ -13,5 +13,10 @@ export interface TokenizedPrompt {
  */
 export interface PromptTokenizer {
   readonly maxLength: number;
+  /**
+   * A causal encoder's tokenizer (Qwen3): padding changes no real token's state, so one call's
+   * prompts are cut to the longest one's `eosIndex + 1` tokens instead of `maxLength`.
+   */
+  readonly padsToLongest?: boolean;
   encode(prompt: string): TokenizedPrompt;
 }

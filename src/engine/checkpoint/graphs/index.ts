@@ -15,3 +15,15 @@ export {
   fluxTransformerShape,
   type FluxTransformerShape,
 } from './flux-transformer.ts';
+export {
+  buildZImageTransformer,
+  zImageTransformerShape,
+  type ZImageTransformerShape,
+} from './z-image-transformer.ts';
+export {
+  buildQwen3Encoder,
+  qwen3Index,
+  qwen3Shape,
+  type Qwen3EncoderOptions,
+  type Qwen3Shape,
+} from './qwen3-encoder.ts';

@@ -1,0 +1,48 @@
+// `npm run bench:zimage` (also run by `npm run bench:engine`): the tiny random-weight Z-Image
+// diffusers folder (test/fixtures/checkpoints/tiny-zimage) through the engine: session
+// create time, time per step in ONNX Runtime (the transformer) and outside it (patching, rotary
+// tables, scheduler), the Qwen3 encoder, VAE decode, peak RSS. Real-size Z-Image-Turbo (about
+// 38 GB of fp32 weights, 7.6 GB at int4) does not fit this machine; this measures the pipeline.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadPipeline, type GenerationTimings } from '../src/engine/index.ts';
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '64,128,256' },
+    steps: { type: 'string', default: '8' },
+    runs: { type: 'string', default: '3' },
+    threads: { type: 'string', default: '2' },
+  },
+});
+const steps = Number(values.steps);
+const runs = Number(values.runs);
+const folder = path.join(import.meta.dirname, '../test/fixtures/checkpoints/tiny-zimage');
+
+const started = performance.now();
+const pipeline = await loadPipeline(folder, { intraOpThreads: Number(values.threads) });
+const createMs = performance.now() - started;
+console.log(`tiny Z-Image (diffusers folder): sessions created in ${createMs.toFixed(0)} ms`);
+console.log('size | ms/step in ORT | ms/step outside | text enc ms | VAE decode ms | total ms');
+for (const size of values.sizes.split(',').map(Number)) {
+  const request = { prompt: 'a red circle on a blue background', width: size, height: size, steps };
+  await pipeline.generate({ ...request, seed: 0 }); // warm-up: first-run allocations
+  const samples: GenerationTimings[] = [];
+  for (let run = 0; run < runs; run++) {
+    samples.push((await pipeline.generate({ ...request, seed: run + 1 })).timings);
+  }
+  const median = (pick: (t: GenerationTimings) => number): number =>
+    samples.map(pick).sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? 0;
+  console.log(
+    [
+      `${size}²`,
+      (median((t) => t.unet) / steps).toFixed(2),
+      (median((t) => t.stepOverhead) / steps).toFixed(2),
+      median((t) => t.textEncoder).toFixed(1),
+      median((t) => t.vaeDecoder).toFixed(1),
+      median((t) => t.total).toFixed(0),
+    ].join(' | '),
+  );
+}
+console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+await pipeline.dispose();
