@@ -7,7 +7,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { loadPipeline, type BatchItem } from '../src/engine/index.ts';
-import { classify, COLOURS, promptFor, SHAPES, type Colour, type Shape } from './tiny-world.ts';
+import {
+  classify,
+  COLOURS,
+  promptFor,
+  renderScene,
+  SHAPES,
+  type Colour,
+  type Shape,
+} from './tiny-world.ts';
 
 const { values } = parseArgs({
   options: {
@@ -80,6 +88,31 @@ const subset = grid.filter((_, i) => i % 2 === 0);
 report(
   `  ${values['fast-steps']} steps (schnell's default, ${subset.length} images)`,
   await runCases(subset, Number(values['fast-steps'])),
+);
+// img2img (flow matching: the encoded init image noised to the σ of `strength`, as diffusers'
+// FluxImg2ImgPipeline does): a red circle repainted blue.
+let recoloured = 0;
+const img2imgCases = COLOURS.filter((bg) => bg !== 'red' && bg !== 'blue');
+for (const bg of img2imgCases) {
+  const init = await sharp(renderScene({ fg: 'red', bg, shape: 'circle', cx: 32, cy: 32, r: 18 }), {
+    raw: { width: 64, height: 64, channels: 3 },
+  })
+    .png()
+    .toBuffer();
+  const result = await pipeline.generate({
+    prompt: promptFor('blue', 'circle', bg),
+    initImage: init,
+    strength: 0.7,
+    seed: 5,
+    steps: Number(values.steps),
+  });
+  const got = classify(
+    new Uint8Array(await sharp(result.images[0]!.data).removeAlpha().raw().toBuffer()),
+  );
+  if (got.fg === 'blue') recoloured += 1;
+}
+console.log(
+  `  img2img: red circle + "a blue circle on a … background", strength 0.7 → blue in ${recoloured}/${img2imgCases.length}`,
 );
 console.log(`\n(${((performance.now() - started) / 1000).toFixed(0)} s)`);
 await pipeline.dispose();

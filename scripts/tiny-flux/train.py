@@ -240,6 +240,8 @@ def train_vae(work, bfl):
     torch.manual_seed(c["seed"])
     rng = np.random.default_rng(c["seed"])
     ae = make_vae(bfl)
+    if c.get("resume"):  # continue from <work>/vae.pt (a second round at a fresh learning rate)
+        ae.load_state_dict(torch.load(os.path.join(work, "vae.pt"))["ae"])
     log(f"[vae] {n_params(ae):,} params")
     opt = torch.optim.Adam(ae.parameters(), lr=c["lr"])
     target_std = 1.0 / c["scale"]

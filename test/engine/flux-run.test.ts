@@ -149,3 +149,20 @@ test('FLUX.1 refuses a negative prompt it could not apply; an empty or blank one
     await pipeline.dispose();
   }
 });
+
+test('a scheduler override on a FLUX model takes the flow scheduler and refuses an epsilon one by name', async () => {
+  const flow = await loadPipeline(SCHNELL, {
+    intraOpThreads: 1,
+    overrides: { scheduler: 'flow_euler' },
+  });
+  try {
+    assert.equal(flow.manifest.defaultScheduler, 'flow_euler');
+  } finally {
+    await flow.dispose();
+  }
+  await assert.rejects(
+    loadPipeline(SCHNELL, { intraOpThreads: 1, overrides: { scheduler: 'euler_a' } }),
+    (error: unknown) =>
+      error instanceof EngineError && /'euler_a' is not one of flow_euler/.test(error.message),
+  );
+});
