@@ -1,8 +1,9 @@
-// `npm run eval:tiny-flux`: how well the bundled `tiny-flux` model (a FLUX.1-schnell-layout
-// diffusers folder trained on the `tiny` world, scripts/tiny-flux/train.py) follows prompts,
+// `npm run eval:tiny-flux`: how well a `tiny-flux` model (a FLUX.1-schnell-layout
+// diffusers folder trained on the `tiny` world by scripts/tiny-flux/train.py) follows prompts,
 // measured through Pictor's own TypeScript engine: the checkpoint compiler builds its transformer,
 // T5, CLIP and VAE graphs from the safetensors files, as for a real FLUX.1 folder. The same grid
 // and classifier as `npm run eval:tiny`; FLUX has no classifier-free guidance and one sampler.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
@@ -27,9 +28,16 @@ const { values } = parseArgs({
   },
 });
 const batchSize = Number(values.batch);
-const pipeline = await loadPipeline(
-  process.env['TINY_FLUX_DIR'] ?? path.join(import.meta.dirname, '../models/tiny-flux'),
-);
+const folder =
+  process.env['TINY_FLUX_DIR'] ?? path.join(import.meta.dirname, '../models/tiny-flux');
+if (!existsSync(folder)) {
+  console.error(
+    `${folder} does not exist: build it with /usr/bin/python3 scripts/tiny-flux/train.py SRC_DIR ` +
+      '(see the script), or point TINY_FLUX_DIR at a FLUX folder trained on the tiny world',
+  );
+  process.exit(1);
+}
+const pipeline = await loadPipeline(folder);
 const pct = (hits: number, total: number): string =>
   `${((100 * hits) / Math.max(total, 1)).toFixed(1)}%`;
 
