@@ -1,5 +1,6 @@
 // `npm run bench:flux` (also run by `npm run bench:engine`): the tiny random-weight FLUX.1-schnell
-// diffusers folder (test/fixtures/checkpoints/tiny-flux-schnell) through the engine: session
+// diffusers folder (test/fixtures/checkpoints/tiny-flux-schnell; `-- --model models/tiny-flux` for
+// the trained one) through the engine: session
 // create time, time per step in ONNX Runtime (the transformer) and outside it (packing, rotary
 // tables, scheduler), text encoders, VAE decode, peak RSS. Real-size FLUX needs int4 weights
 // (the quantization work) to fit this machine; this measures the pipeline around the graphs.
@@ -13,18 +14,19 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '4' },
     runs: { type: 'string', default: '3' },
     threads: { type: 'string', default: '2' },
+    // Another FLUX folder or file, e.g. the trained `models/tiny-flux`.
+    model: { type: 'string' },
   },
 });
 const steps = Number(values.steps);
 const runs = Number(values.runs);
-const folder = path.join(import.meta.dirname, '../test/fixtures/checkpoints/tiny-flux-schnell');
+const folder =
+  values.model ?? path.join(import.meta.dirname, '../test/fixtures/checkpoints/tiny-flux-schnell');
 
 const started = performance.now();
 const pipeline = await loadPipeline(folder, { intraOpThreads: Number(values.threads) });
 const createMs = performance.now() - started;
-console.log(
-  `tiny FLUX.1-schnell (diffusers folder): sessions created in ${createMs.toFixed(0)} ms`,
-);
+console.log(`${path.basename(folder)}: sessions created in ${createMs.toFixed(0)} ms`);
 console.log('size | ms/step in ORT | ms/step outside | text enc ms | VAE decode ms | total ms');
 for (const size of values.sizes.split(',').map(Number)) {
   const request = { prompt: 'a red circle on a blue background', width: size, height: size, steps };

@@ -25,7 +25,7 @@ export { FlowMatchEulerScheduler, flowShiftMu } from './schedulers/flow-match-eu
 export { EngineError, type EngineErrorCode } from './engine-error.ts';
 export type { ModelManifest, ModelDefaults, ModelLimits } from './model/model-manifest.ts';
 export { describeCheckpoint, type CheckpointDescription } from './model/describe-checkpoint.ts';
-export { schedulersOf } from './families/families.ts';
+export { appliesNegativePrompt, schedulersOf } from './families/families.ts';
 export {
   formatInfotext,
   parseInfotext,

@@ -26,6 +26,11 @@ export interface ModelInfo {
   readonly schedulers: readonly string[];
   readonly supportsImg2Img: boolean;
   readonly supportsInpainting: boolean;
+  /**
+   * Whether a negative prompt does anything: false for guidance-distilled models (FLUX.1), which
+   * refuse a non-empty one rather than ignore it.
+   */
+  readonly appliesNegativePrompt: boolean;
 }
 
 /** One job inside a batch sent to a worker, with its input images resolved to bytes. */

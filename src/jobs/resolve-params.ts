@@ -40,6 +40,12 @@ export function resolveParams(
       throw invalid(field, `must be at most ${maxPromptLength} characters, got ${text.length}`);
   }
   if (input.prompt.trim() === '') throw invalid('prompt', 'must not be empty');
+  if (!model.appliesNegativePrompt && (input.negativePrompt ?? '').trim() !== '') {
+    throw invalid(
+      'negative_prompt',
+      `model '${model.name}' (${model.family}) has no classifier-free guidance, so a negative prompt would be ignored; send an empty one`,
+    );
+  }
   const width = input.width ?? model.defaults.width;
   const height = input.height ?? model.defaults.height;
   checkSize('width', width, model);

@@ -128,3 +128,41 @@ test('FLUX img2img: the init image is encoded by the 16-channel VAE and noised a
     await pipeline.dispose();
   }
 });
+
+test('FLUX.1 refuses a negative prompt it could not apply; an empty or blank one is fine', async () => {
+  const pipeline = await loadPipeline(SCHNELL, { intraOpThreads: 1 });
+  try {
+    const request = { prompt: 'a red circle', width: 32, height: 32, steps: 1, seed: 1 };
+    await assert.rejects(
+      pipeline.generate({ ...request, negativePrompt: 'blurry' }),
+      (error: unknown) =>
+        error instanceof EngineError &&
+        error.code === 'INVALID_REQUEST' &&
+        error.field === 'negative_prompt' &&
+        /no classifier-free guidance/.test(error.message),
+    );
+    for (const negativePrompt of ['', '  ']) {
+      const result = await pipeline.generate({ ...request, negativePrompt });
+      assert.equal(result.images.length, 1);
+    }
+  } finally {
+    await pipeline.dispose();
+  }
+});
+
+test('a scheduler override on a FLUX model takes the flow scheduler and refuses an epsilon one by name', async () => {
+  const flow = await loadPipeline(SCHNELL, {
+    intraOpThreads: 1,
+    overrides: { scheduler: 'flow_euler' },
+  });
+  try {
+    assert.equal(flow.manifest.defaultScheduler, 'flow_euler');
+  } finally {
+    await flow.dispose();
+  }
+  await assert.rejects(
+    loadPipeline(SCHNELL, { intraOpThreads: 1, overrides: { scheduler: 'euler_a' } }),
+    (error: unknown) =>
+      error instanceof EngineError && /'euler_a' is not one of flow_euler/.test(error.message),
+  );
+});

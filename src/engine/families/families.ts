@@ -16,6 +16,14 @@ export const FAMILIES: Readonly<Record<ModelFamily, FamilyParts>> = {
   zimage: Z_IMAGE_FAMILY,
 };
 
+/**
+ * Whether a negative prompt does anything for a model of `family`: not for guidance-distilled
+ * FLUX.1, which runs no classifier-free guidance and refuses a non-empty one.
+ */
+export function appliesNegativePrompt(family: ModelFamily): boolean {
+  return FAMILIES[family].guidance !== 'embedded';
+}
+
 /** The schedulers a request may name for a model of `family`. */
 export function schedulersOf(family: ModelFamily): readonly AnySchedulerName[] {
   return FAMILIES[family].schedulers;

@@ -140,6 +140,7 @@ function expandItem(manifest: ModelManifest, request: BatchItem): ResolvedItem[]
     }
   }
   if (typeof request.prompt !== 'string') throw invalid('prompt', 'prompt is required');
+  assertNegativePromptUsable(manifest, request.negativePrompt);
   const format = request.outputFormat ?? 'png';
   if (!['png', 'jpeg', 'webp'].includes(format)) {
     throw invalid(
@@ -161,6 +162,20 @@ function expandItem(manifest: ModelManifest, request: BatchItem): ResolvedItem[]
     format,
     quality,
   }));
+}
+
+/**
+ * A guidance-distilled model (FLUX.1) runs no classifier-free guidance, so it has nothing to apply
+ * a negative prompt to: a non-empty one is refused rather than silently dropped. An empty or
+ * blank one, which A1111 clients always send, is fine.
+ */
+function assertNegativePromptUsable(manifest: ModelManifest, negativePrompt: unknown): void {
+  if (FAMILIES[manifest.family].guidance !== 'embedded') return;
+  if (typeof negativePrompt !== 'string' || negativePrompt.trim() === '') return;
+  throw invalid(
+    'negative_prompt',
+    `this ${manifest.family} model has no classifier-free guidance, so a negative prompt would be ignored; send an empty one`,
+  );
 }
 
 function invalid(field: string, message: string): EngineError {

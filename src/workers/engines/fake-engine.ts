@@ -45,6 +45,7 @@ export class FakeEngine implements InferenceEngine {
       schedulers: ['euler', 'euler_a', 'ddim', 'lcm'],
       supportsImg2Img: true,
       supportsInpainting: true,
+      appliesNegativePrompt: true,
     }));
   }
 

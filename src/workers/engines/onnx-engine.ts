@@ -48,10 +48,17 @@ function describedLater(name: string, family: string, schedulers: readonly strin
     schedulers: [...schedulers],
     supportsImg2Img: false,
     supportsInpainting: false,
+    // Not known before the first load; the engine still refuses what the model cannot apply.
+    appliesNegativePrompt: true,
   };
 }
 
-function infoOf(name: string, m: ModelManifest, schedulers: readonly string[]): ModelInfo {
+function infoOf(
+  name: string,
+  m: ModelManifest,
+  schedulers: readonly string[],
+  appliesNegativePrompt: boolean,
+): ModelInfo {
   return {
     name,
     available: true,
@@ -64,6 +71,7 @@ function infoOf(name: string, m: ModelManifest, schedulers: readonly string[]): 
     schedulers: [...schedulers],
     supportsImg2Img: m.files.vaeEncoder !== undefined,
     supportsInpainting: m.files.vaeEncoder !== undefined,
+    appliesNegativePrompt,
   };
 }
 
@@ -132,7 +140,8 @@ export class OnnxEngine implements InferenceEngine {
   }
 
   async #load(model: WorkerModel): Promise<DiffusionPipeline> {
-    const { loadPipeline, schedulersOf } = await import('../../engine/index.ts');
+    const { appliesNegativePrompt, loadPipeline, schedulersOf } =
+      await import('../../engine/index.ts');
     const pipeline = await loadPipeline(model.path, {
       name: model.name,
       // The config checks the shape; the engine checks the scheduler name at load.
@@ -145,7 +154,15 @@ export class OnnxEngine implements InferenceEngine {
       spinWait: false,
     });
     const { manifest } = pipeline;
-    this.#infos.set(model.name, infoOf(model.name, manifest, schedulersOf(manifest.family)));
+    this.#infos.set(
+      model.name,
+      infoOf(
+        model.name,
+        manifest,
+        schedulersOf(manifest.family),
+        appliesNegativePrompt(manifest.family),
+      ),
+    );
     return pipeline;
   }
 
@@ -166,7 +183,7 @@ export class OnnxEngine implements InferenceEngine {
 
   async #describe(model: WorkerModel): Promise<ModelInfo> {
     if (!existsSync(model.path)) return unavailable(model.name, `${model.path} does not exist`);
-    const { SCHEDULER_NAMES, describeCheckpoint, schedulersOf } =
+    const { SCHEDULER_NAMES, appliesNegativePrompt, describeCheckpoint, schedulersOf } =
       await import('../../engine/index.ts');
     if (!(await isOnnxFolder(model.path))) {
       // Headers and configs say the family, defaults and limits (a FLUX model's flow_euler and
@@ -178,11 +195,18 @@ export class OnnxEngine implements InferenceEngine {
       ).catch(() => undefined);
       if (!described) return describedLater(model.name, model.family ?? 'sd', SCHEDULER_NAMES);
       this.#estimates.set(model.name, described.memory);
-      return infoOf(model.name, described.manifest, schedulersOf(described.manifest.family));
+      const { family } = described.manifest;
+      return infoOf(
+        model.name,
+        described.manifest,
+        schedulersOf(family),
+        appliesNegativePrompt(family),
+      );
     }
     const { readModelManifest } = await import('../../engine/model/model-manifest.ts');
     try {
-      return infoOf(model.name, await readModelManifest(model.path), SCHEDULER_NAMES);
+      const manifest = await readModelManifest(model.path);
+      return infoOf(model.name, manifest, SCHEDULER_NAMES, appliesNegativePrompt(manifest.family));
     } catch (error) {
       return unavailable(model.name, (error as Error).message);
     }
