@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppDeps } from '../../app-deps.ts';
-import { mfluxErrorHandler } from './mflux-errors.ts';
+import { documentErrors } from '../../documented-errors.ts';
+import { mfluxErrorHandler, mfluxErrorResponses } from './mflux-errors.ts';
 import { mfluxRoutes } from './mflux-routes.ts';
 
 /**
@@ -11,6 +12,7 @@ export async function mfluxDialect(app: FastifyInstance, deps: AppDeps): Promise
   await app.register(
     (scope, _options, done) => {
       scope.setErrorHandler(mfluxErrorHandler);
+      documentErrors(scope, mfluxErrorResponses);
       scope.setNotFoundHandler((request, reply) =>
         reply.status(404).send({
           message: `The requested URL ${request.url.split('?')[0] ?? ''} was not found on the server.`,

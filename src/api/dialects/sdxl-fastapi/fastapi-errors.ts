@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ProblemError } from '../../../errors/index.ts';
 import { toProblemError } from '../../problem-handler.ts';
+import { jsonResponse, type ResponseDoc } from '../../documented-errors.ts';
 
 /** FastAPI's error body: `HTTPException(status, detail)`, or pydantic's list for a bad field. */
 export interface FastAPIErrorBody {
@@ -37,3 +38,36 @@ export function fastAPIErrorHandler(
   if (mapped.status >= 500) request.log.error({ err: error }, 'request failed');
   return reply.status(mapped.status).headers(mapped.headers).send(mapped.body);
 }
+
+/** `detail`: a message, or pydantic's list of `{loc, msg, type}` for bad fields. */
+export const fastAPIDetailSchema = {
+  oneOf: [
+    { type: 'string' },
+    {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: true,
+        properties: {
+          loc: { type: 'array', items: { type: ['string', 'integer'] } },
+          msg: { type: 'string' },
+          type: { type: 'string' },
+        },
+      },
+    },
+  ],
+} as const;
+
+const fastAPIError = (description: string): ResponseDoc =>
+  jsonResponse(description, {
+    type: 'object',
+    required: ['detail'],
+    additionalProperties: true,
+    properties: { detail: fastAPIDetailSchema },
+  });
+
+/** FastAPI's `{detail}` on every error status (the SDXL FastAPI server, irgolic's server). */
+export const fastAPIErrorResponses: Readonly<Record<string, ResponseDoc>> = {
+  '4xx': fastAPIError('Refused: {detail}; 422 lists the bad fields'),
+  '5xx': fastAPIError('Failed: {detail}'),
+};

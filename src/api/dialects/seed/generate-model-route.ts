@@ -7,6 +7,7 @@ import {
   type GenerationBody,
 } from '../../generation-schema.ts';
 import { generateResponse } from '../../routes/generate-routes.ts';
+import { generatedResponse } from '../../job-schemas.ts';
 import { submitAll, waitAll } from '../dialect-jobs.ts';
 import { clientGone, jobFailure } from '../../job-outcome.ts';
 
@@ -27,6 +28,7 @@ export function generateModelRoute(app: FastifyInstance, deps: AppDeps): void {
           required: ['model'],
         },
         body: generationBodySchema,
+        response: { 200: generatedResponse },
       },
     },
     async (request, reply) => {
