@@ -38,6 +38,10 @@ export async function irgolicDialect(app: FastifyInstance, deps: AppDeps): Promi
   await app.register(async (scope) => {
     scope.setErrorHandler(irgolicErrorHandler);
     documentErrors(scope, fastAPIErrorResponses);
+    // irgolic takes `?token=` on every call (its README: "among query parameters"), POST too.
+    scope.addHook('onRoute', (route) => {
+      route.config = { ...route.config, queryToken: true };
+    });
     await scope.register(multipart, {
       limits: { fileSize: config.server.bodyLimitMb * 1024 * 1024, files: 2 },
     });
