@@ -448,6 +448,27 @@ describe('stable-diffusion-api with ENABLE_PUBLIC_ACCESS and ENABLE_SIGNUP', () 
     assert.deepEqual(await ws.closed, { code: 1008, reason: 'Missing token' });
   });
 
+  test("POST /user (the README's sign-up) takes the username and password as JSON or a form", async () => {
+    const json = await fetch(`${server.base}/user`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'beagle', password: 'beagle-password-1' }),
+    });
+    assert.equal(json.status, 200, await json.clone().text());
+    assert.deepEqual(await json.json(), { username: 'beagle' });
+    const form = await fetch(`${server.base}/user`, {
+      method: 'POST',
+      body: new URLSearchParams({ username: 'poodle', password: 'poodle-password-1' }),
+    });
+    assert.equal(form.status, 200, await form.clone().text());
+    const token = await fetch(`${server.base}/token/poodle`, {
+      method: 'POST',
+      body: new URLSearchParams({ password: 'poodle-password-1' }),
+    });
+    assert.equal(token.status, 200);
+    assert.equal(((await token.json()) as { token_type: string }).token_type, 'bearer');
+  });
+
   test('POST /user/{username}?password= signs up; POST /token gives a token that generates', async () => {
     const signup = await fetch(`${server.base}/user/corgi?password=corgi-password-1`, {
       method: 'POST',
