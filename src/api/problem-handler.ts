@@ -40,6 +40,9 @@ function validationMessage(error: FastifyError, field: string | undefined): stri
 export function toProblemError(error: FastifyError | Error, contentType?: string): ProblemError {
   if (error instanceof ProblemError) return error;
   const e = error as FastifyError;
+  // fetch() sends a string body as text/plain: JSON meant, the content type forgotten.
+  if (e.validation && e.validationContext === 'body' && /^text\/plain\b/i.test(contentType ?? ''))
+    return unsupportedMediaType(contentType);
   if (e.validation) {
     const field = fieldOf(e);
     return new ProblemError(
