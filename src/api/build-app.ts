@@ -128,6 +128,10 @@ export async function buildApp(
       }),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  // The SD 3.5 API's README sends readers to /redoc as well as /docs.
+  app.get('/redoc', { schema: { hide: true }, config: { auth: 'public' } }, (_request, reply) =>
+    reply.redirect('/docs'),
+  );
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   if (deps.metrics) {
     const registry = deps.metrics;

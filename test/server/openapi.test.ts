@@ -21,6 +21,9 @@ test('the OpenAPI document has /health, /metrics, the WebSockets and response sc
     };
     const schemaOf = (operation: Operation, status: string) =>
       Object.values(operation.responses?.[status]?.content ?? {})[0]?.schema;
+    const redoc = await pictor.app.inject({ method: 'GET', url: '/redoc' });
+    assert.equal(redoc.statusCode, 302, 'the SD 3.5 API README links /redoc');
+    assert.equal(redoc.headers.location, '/docs');
     assert.ok(schemaOf(op('/health'), '200'));
     assert.ok(schemaOf(op('/metrics'), '200'));
     assert.ok(
