@@ -17,8 +17,7 @@ export async function mfluxDialect(app: FastifyInstance, deps: AppDeps): Promise
       // Query parameters the route does not know are ignored, as flask does, and named.
       scope.addHook('preHandler', async (request, reply) => {
         const query = request.routeOptions.schema?.querystring as
-          | { properties?: Record<string, unknown> }
-          | undefined;
+          { properties?: Record<string, unknown> } | undefined;
         if (query?.properties && typeof request.query === 'object' && request.query !== null)
           warnIgnoredParams(reply, request.query, Object.keys(query.properties));
       });

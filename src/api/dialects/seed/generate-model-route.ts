@@ -33,7 +33,7 @@ export function generateModelRoute(app: FastifyInstance, deps: AppDeps): void {
     },
     async (request, reply) => {
       const { model } = request.params;
-      if (request.body.model !== undefined && request.body.model !== model) {
+      if ((request.body.model ?? model) !== model) {
         throw new ProblemError(
           'VALIDATION_FAILED',
           `model: the path names '${model}' but the body '${request.body.model}'`,
