@@ -18,6 +18,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Overrides the access a route needs (see `Access`); derived from its path otherwise. */
     auth?: Access;
+    /**
+     * Takes a `?token=` key on every method, not only on GET links (irgolic's clients send it on
+     * POST and DELETE too). Never an admin key.
+     */
+    queryToken?: boolean;
   }
 }
 
@@ -71,7 +76,8 @@ export function accessOf(request: FastifyRequest, o: AuthenticatorOptions): Acce
 /**
  * The secret a request presents: `Authorization: Bearer <key>`, HTTP Basic with the key as the
  * password (AUTOMATIC1111 clients; the user name is ignored, or is the key when the password is
- * empty), or — for GET links a browser opens — a `token` query parameter (never an admin key).
+ * empty), or — for GET links a browser opens, and on routes with `config.queryToken` — a `token`
+ * query parameter (never an admin key).
  */
 export function credentialOf(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -90,7 +96,8 @@ export function credentialOf(request: FastifyRequest): string | undefined {
     return undefined;
   }
   const token = (request.query as Record<string, unknown> | undefined)?.['token'];
-  if ((request.method === 'GET' || request.method === 'HEAD') && typeof token === 'string')
+  const link = request.method === 'GET' || request.method === 'HEAD';
+  if ((link || request.routeOptions.config.queryToken === true) && typeof token === 'string')
     return token;
   return undefined;
 }

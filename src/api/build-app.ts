@@ -27,6 +27,8 @@ import { guardJsonInput } from './json-body-parser.ts';
 import { studioPlugin } from './studio/studio-plugin.ts';
 import { registerCors } from './cors.ts';
 import { withExtraPaths } from './openapi-extra-paths.ts';
+import { documentErrors } from './documented-errors.ts';
+import { problemResponses } from './problem-schema.ts';
 
 export interface BuildAppOptions {
   /** Pino options or a ready logger; the config's level by default. */
@@ -71,6 +73,10 @@ export async function buildApp(
     ...requestTimeouts(config.server.requestTimeoutSeconds * 1000),
   });
   app.decorateRequest('caller', null as never);
+  // Response schemas document the API; they do not serialize it. fast-json-stringify would drop
+  // every property a schema leaves out and coerce types, silently changing what clients read.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  documentErrors(app, problemResponses);
   // Registered before the auth hook so that its own hook marks upgrade requests first: a refused
   // upgrade (401) then has its socket closed after the answer instead of left open.
   await app.register(websocket);
@@ -122,6 +128,10 @@ export async function buildApp(
       }),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  // The SD 3.5 API's README sends readers to /redoc as well as /docs.
+  app.get('/redoc', { schema: { hide: true }, config: { auth: 'public' } }, (_request, reply) =>
+    reply.redirect('/docs'),
+  );
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   if (deps.metrics) {
     const registry = deps.metrics;

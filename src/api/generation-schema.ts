@@ -1,9 +1,10 @@
 import type { GenerationInput } from '../jobs/generation-input.ts';
 
-// `null` means "the default", as if the field were absent: clients send it for unset values, and
-// schema coercion would otherwise read it as 0.
+// `null` means "the default", as if the field were absent: clients send it for unset values
+// (Python's None; Scratchy documents null defaults), and schema coercion would read it as 0 or "".
 const nullableInteger = { type: ['integer', 'null'] } as const;
 const nullableNumber = { type: ['number', 'null'] } as const;
+const nullableString = { type: ['string', 'null'] } as const;
 
 /** JSON schema of a generation request body (types only; ranges depend on the model). */
 export const generationBodySchema = {
@@ -13,69 +14,69 @@ export const generationBodySchema = {
   properties: {
     // Length limits are the configured queue.maxPromptLength, checked with the other ranges.
     prompt: { type: 'string' },
-    negative_prompt: { type: 'string' },
-    model: { type: 'string' },
+    negative_prompt: nullableString,
+    model: nullableString,
     width: nullableInteger,
     height: nullableInteger,
     steps: nullableInteger,
     guidance_scale: nullableNumber,
-    scheduler: { type: 'string' },
+    scheduler: nullableString,
     seed: nullableInteger,
     n: nullableInteger,
-    output_format: { type: 'string', enum: ['png', 'jpeg', 'webp'] },
+    output_format: { type: ['string', 'null'], enum: ['png', 'jpeg', 'webp', null] },
     quality: nullableInteger,
-    init_image: { type: 'string', description: 'Upload id, base64 or data URI' },
-    mask: { type: 'string', description: 'Upload id, base64 or data URI' },
+    init_image: { ...nullableString, description: 'Upload id, base64 or data URI' },
+    mask: { ...nullableString, description: 'Upload id, base64 or data URI' },
     strength: nullableNumber,
-    safety_filter: { type: 'boolean' },
-    webhook_url: { type: 'string', format: 'uri' },
+    safety_filter: { type: ['boolean', 'null'] },
+    webhook_url: { ...nullableString, format: 'uri' },
     priority: nullableInteger,
-    preview: { type: 'boolean', description: 'Progress events carry preview images' },
+    preview: { type: ['boolean', 'null'], description: 'Progress events carry preview images' },
   },
 } as const;
 
 export interface GenerationBody {
   prompt: string;
-  negative_prompt?: string;
-  model?: string;
+  negative_prompt?: string | null;
+  model?: string | null;
   width?: number | null;
   height?: number | null;
   steps?: number | null;
   guidance_scale?: number | null;
-  scheduler?: string;
+  scheduler?: string | null;
   seed?: number | null;
   n?: number | null;
-  output_format?: 'png' | 'jpeg' | 'webp';
+  output_format?: 'png' | 'jpeg' | 'webp' | null;
   quality?: number | null;
-  init_image?: string;
-  mask?: string;
+  init_image?: string | null;
+  mask?: string | null;
   strength?: number | null;
-  safety_filter?: boolean;
-  webhook_url?: string;
+  safety_filter?: boolean | null;
+  webhook_url?: string | null;
   priority?: number | null;
-  preview?: boolean;
+  preview?: boolean | null;
 }
 
 export function toGenerationInput(b: GenerationBody): GenerationInput {
   return {
     prompt: b.prompt,
-    negativePrompt: b.negative_prompt,
-    model: b.model,
+    negativePrompt: b.negative_prompt ?? undefined,
+    model: b.model ?? undefined,
     width: b.width ?? undefined,
     height: b.height ?? undefined,
     steps: b.steps ?? undefined,
     guidanceScale: b.guidance_scale ?? undefined,
-    scheduler: b.scheduler,
+    scheduler: b.scheduler ?? undefined,
     seed: b.seed ?? undefined,
     n: b.n ?? undefined,
-    outputFormat: b.output_format,
+    outputFormat: b.output_format ?? undefined,
     quality: b.quality ?? undefined,
-    initImage: b.init_image,
-    mask: b.mask,
+    initImage: b.init_image ?? undefined,
+    mask: b.mask ?? undefined,
     strength: b.strength ?? undefined,
-    safetyFilter: b.safety_filter,
-    webhookUrl: b.webhook_url,
+    safetyFilter: b.safety_filter ?? undefined,
+    webhookUrl: b.webhook_url ?? undefined,
     priority: b.priority ?? undefined,
-    preview: b.preview,
+    preview: b.preview ?? undefined,
   };
 }

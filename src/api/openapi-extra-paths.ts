@@ -1,3 +1,5 @@
+import { problemResponses } from './problem-schema.ts';
+
 /** An OpenAPI operation as this file writes it. */
 type Operation = Record<string, unknown>;
 
@@ -67,6 +69,8 @@ export function withExtraPaths<T extends { paths?: object }>(
             description: 'Queue depth, jobs, step times, requests, workers',
             content: { 'text/plain; version=0.0.4': { schema: { type: 'string' } } },
           },
+          // Without `metrics.public` it needs an admin key: refusals are problem+json.
+          '4XX': problemResponses['4xx'],
         },
       },
     };

@@ -21,10 +21,19 @@ export function unsupportedMediaType(given: string | undefined): ProblemError {
   );
 }
 
-/** Fastify's message for an extra property, with the field named and the accepted ones listed. */
+/**
+ * Fastify's message, with an extra property named beside the accepted ones and an enum's allowed
+ * values listed.
+ */
 function validationMessage(error: FastifyError, field: string | undefined): string {
   const v = error.validation?.[0];
   const extra = (v?.params as { additionalProperty?: string } | undefined)?.additionalProperty;
+  const allowed = (v?.params as { allowedValues?: unknown[] } | undefined)?.allowedValues;
+  if (v?.keyword === 'enum' && allowed)
+    return `${field ?? 'body'}: must be one of ${allowed
+      .filter((value) => value !== null)
+      .map((value) => JSON.stringify(value))
+      .join(', ')}`;
   if (v === undefined || extra === undefined)
     return `${field ?? 'body'}: ${v?.message ?? 'invalid'}`;
   // `parentSchema` is there because Ajv runs `verbose` (see build-app.ts).
@@ -40,6 +49,9 @@ function validationMessage(error: FastifyError, field: string | undefined): stri
 export function toProblemError(error: FastifyError | Error, contentType?: string): ProblemError {
   if (error instanceof ProblemError) return error;
   const e = error as FastifyError;
+  // fetch() sends a string body as text/plain: JSON meant, the content type forgotten.
+  if (e.validation && e.validationContext === 'body' && /^text\/plain\b/i.test(contentType ?? ''))
+    return unsupportedMediaType(contentType);
   if (e.validation) {
     const field = fieldOf(e);
     return new ProblemError(

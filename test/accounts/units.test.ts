@@ -120,9 +120,13 @@ test('passwords: scrypt, salted, verified in constant time', async () => {
   assert.equal(await verifyPassword('x', 'garbage'), false);
 });
 
-test('credentials: Bearer, Basic (key as password, or as user), and ?token= on GET only', () => {
-  const req = (headers: Record<string, string>, method = 'GET', query: object = {}) =>
-    ({ headers, method, query }) as unknown as FastifyRequest;
+test('credentials: Bearer, Basic (key as password, or as user), and ?token= on GET or where a route allows', () => {
+  const req = (
+    headers: Record<string, string>,
+    method = 'GET',
+    query: object = {},
+    config: object = {},
+  ) => ({ headers, method, query, routeOptions: { config } }) as unknown as FastifyRequest;
   const basic = (s: string) => `Basic ${Buffer.from(s).toString('base64')}`;
   assert.equal(credentialOf(req({ authorization: 'Bearer sk_a' })), 'sk_a');
   assert.equal(credentialOf(req({ authorization: 'bearer  sk_a ' })), 'sk_a');
@@ -131,6 +135,7 @@ test('credentials: Bearer, Basic (key as password, or as user), and ?token= on G
   assert.equal(credentialOf(req({ authorization: 'Digest x' })), undefined);
   assert.equal(credentialOf(req({}, 'GET', { token: 'sk_d' })), 'sk_d');
   assert.equal(credentialOf(req({}, 'POST', { token: 'sk_d' })), undefined);
+  assert.equal(credentialOf(req({}, 'POST', { token: 'sk_d' }, { queryToken: true })), 'sk_d');
   assert.equal(
     redactUrl('/v1/txt2img?prompt=a&token=sk_secret&n=1'),
     '/v1/txt2img?prompt=a&token=[redacted]&n=1',

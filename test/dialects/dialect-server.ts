@@ -3,6 +3,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { Pictor } from '../../src/cli/compose.ts';
 import { startPictor, testConfig } from '../helpers/pictor.ts';
+import { auditResponses, type ResponseAudit } from '../helpers/response-audit.ts';
 
 const fixtures = path.resolve(import.meta.dirname, '../fixtures/models');
 
@@ -18,6 +19,9 @@ export interface DialectServer {
   createKey(fields?: Record<string, unknown>): Promise<string>;
   /** Absolute links are built from the configured public URL; point them at this server. */
   local(url: string): string;
+  /** Every answer checked against its documented response schema (`response-audit.ts`). */
+  readonly audit: ResponseAudit;
+  /** Stops the server; throws if an answer did not match its documented response. */
   stop(): Promise<void>;
 }
 
@@ -36,6 +40,7 @@ export async function startDialectServer(env: Record<string, string> = {}): Prom
     ...env,
   });
   const pictor = await startPictor(config);
+  const audit = auditResponses(pictor.app);
   const base = await pictor.app.listen({ host: '127.0.0.1', port: 0 });
   return {
     pictor,
@@ -62,7 +67,12 @@ export async function startDialectServer(env: Record<string, string> = {}): Prom
       const u = new URL(url);
       return `${base}${u.pathname}${u.search}`;
     },
-    stop: () => pictor.stop(),
+    audit,
+    async stop() {
+      await pictor.stop();
+      if (audit.failures.length > 0)
+        throw new Error(`answers unlike their documentation:\n${audit.failures.join('\n')}`);
+    },
   };
 }
 

@@ -212,6 +212,63 @@ describe('stable-diffusion-api (irgolic) as its README and test client call it',
     assert.equal((await fetch(server.base + pathOf(body.blob_url))).status, 200);
   });
 
+  test('?token= works on POST and DELETE too; GET /img2img and /inpaint wait as /txt2img', async () => {
+    // The README: "The token is passed either among query parameters (/txt2img?token=...), or
+    // via the Authorization header" — for every call, not only the browser links.
+    const form = new FormData();
+    const image = await halves([255, 0, 0], [0, 0, 255]);
+    form.append('blob_data', new Blob([new Uint8Array(image)], { type: 'image/png' }), 'a.png');
+    const blob = await fetch(`${server.base}/blob?token=${key}`, { method: 'POST', body: form });
+    assert.equal(blob.status, 200, await blob.clone().text());
+    const blobUrl = (await blob.json()) as string;
+
+    const task = await fetch(`${server.base}/task?token=${key}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...common, steps: 50 }),
+    });
+    assert.equal(task.status, 200, await task.clone().text());
+    const taskId = (await task.json()) as string;
+    const deleted = await fetch(`${server.base}/task/${taskId}?token=${key}`, {
+      method: 'DELETE',
+    });
+    assert.equal(deleted.status, 204);
+    assert.equal((await pollUntilFinal(client, taskId)).event_type, 'aborted');
+
+    for (const kind of ['img2img', 'inpaint']) {
+      const query = new URLSearchParams({
+        ...common,
+        steps: '2',
+        safety_filter: 'false',
+        initial_image: blobUrl,
+        ...(kind === 'inpaint' ? { mask: blobUrl } : {}),
+        token: key,
+      });
+      const response = await fetch(`${server.base}/${kind}?${query.toString()}`);
+      assert.equal(response.status, 200, `${kind}: ${await response.clone().text()}`);
+      const body = (await response.json()) as NonNullable<Event['result']>;
+      assert.equal(body.parameters_used['params_type'], kind);
+      assert.equal(body.parameters_used['initial_image'], blobUrl);
+      assert.equal((await fetch(server.base + pathOf(body.blob_url))).status, 200);
+    }
+
+    // Without a key, or with a wrong one, the answer is FastAPI's 401.
+    const refused = await fetch(`${server.base}/task?token=sk_not_a_key`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(common),
+    });
+    assert.equal(refused.status, 401);
+    assert.equal(typeof ((await refused.json()) as { detail: unknown }).detail, 'string');
+    // A URL is logged and kept in histories: an admin key is still refused there.
+    const admin = await fetch(`${server.base}/task?token=${server.adminKey}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(common),
+    });
+    assert.equal(admin.status, 401);
+  });
+
   test('scheduler plms | ddim | k-lms; another is a 422 in pydantic shape', async () => {
     for (const scheduler of ['plms', 'ddim', 'k-lms']) {
       const query = new URLSearchParams({
@@ -389,6 +446,27 @@ describe('stable-diffusion-api with ENABLE_PUBLIC_ACCESS and ENABLE_SIGNUP', () 
   test('a WebSocket without a token is closed with 1008, as irgolic does', async () => {
     const ws = await events(server.base, undefined);
     assert.deepEqual(await ws.closed, { code: 1008, reason: 'Missing token' });
+  });
+
+  test("POST /user (the README's sign-up) takes the username and password as JSON or a form", async () => {
+    const json = await fetch(`${server.base}/user`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'beagle', password: 'beagle-password-1' }),
+    });
+    assert.equal(json.status, 200, await json.clone().text());
+    assert.deepEqual(await json.json(), { username: 'beagle' });
+    const form = await fetch(`${server.base}/user`, {
+      method: 'POST',
+      body: new URLSearchParams({ username: 'poodle', password: 'poodle-password-1' }),
+    });
+    assert.equal(form.status, 200, await form.clone().text());
+    const token = await fetch(`${server.base}/token/poodle`, {
+      method: 'POST',
+      body: new URLSearchParams({ password: 'poodle-password-1' }),
+    });
+    assert.equal(token.status, 200);
+    assert.equal(((await token.json()) as { token_type: string }).token_type, 'bearer');
   });
 
   test('POST /user/{username}?password= signs up; POST /token gives a token that generates', async () => {

@@ -44,6 +44,29 @@ describe("Scratchy's README calls", () => {
     assert.deepEqual((await sharp(png).metadata()).width, 1024);
   });
 
+  test('null for the parameters the README documents with a null default is the default', async () => {
+    // Python clients send None for unset values: `negative_prompt` and `webhook_url` default to null.
+    const res = await fetch(`${base}/v1/generate`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        prompt: 'A sunset',
+        negative_prompt: null,
+        webhook_url: null,
+        seed: null,
+        steps: null,
+        guidance_scale: null,
+        output_format: null,
+        width: 64,
+        height: 64,
+      }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const body = (await res.json()) as { image: string; seed: number };
+    assert.equal((await sharp(Buffer.from(body.image, 'base64')).metadata()).format, 'png');
+    assert.equal(typeof body.seed, 'number');
+  });
+
   test('POST /v1/generate/raw: the image with X-Scratchy-* headers', async () => {
     const res = await fetch(`${base}/v1/generate/raw`, {
       method: 'POST',

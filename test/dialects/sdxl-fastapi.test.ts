@@ -78,7 +78,8 @@ describe('SDXL FastAPI server API and the SD 3.5 health check', () => {
     const bad = await generate('sdxl-turbo', '{"prompt": "x", "num_inference_steps": 10000}');
     assert.equal(bad.status, 422);
     const body = (await bad.json()) as { detail: { loc: string[]; msg: string }[] };
-    assert.deepEqual(body.detail[0]?.loc, ['body', 'steps']);
+    // The field as the client named it, not Pictor's `steps`.
+    assert.deepEqual(body.detail[0]?.loc, ['body', 'num_inference_steps']);
     const noPrompt = await generate('sdxl-turbo', '{}');
     assert.equal(noPrompt.status, 422);
     assert.deepEqual(((await noPrompt.json()) as { detail: { loc: string[] }[] }).detail[0]?.loc, [

@@ -29,6 +29,23 @@ describe('errors that say what to send instead', () => {
     assert.match(detail, /Content-Type: application\/json/);
   });
 
+  test('a JSON string sent as text/plain (fetch without a content type) is a 415 naming JSON', async () => {
+    const res = await post('text/plain;charset=UTF-8', '{"prompt": "x"}');
+    assert.equal(res.statusCode, 415);
+    const detail = res.json<{ detail: string }>().detail;
+    assert.match(detail, /'text\/plain;charset=UTF-8' is not accepted/);
+    assert.match(detail, /Content-Type: application\/json/);
+  });
+
+  test('a value outside a list names the allowed ones', async () => {
+    const res = await post('application/json', '{"prompt": "x", "output_format": "PNG"}');
+    assert.equal(res.statusCode, 422);
+    assert.equal(
+      res.json<{ detail: string }>().detail,
+      'output_format: must be one of "png", "jpeg", "webp"',
+    );
+  });
+
   test('image bytes sent to /v1/generate are a 415, not a 422; /v1/uploads still takes them', async () => {
     const res = await post('image/png', 'not json');
     assert.equal(res.statusCode, 415);

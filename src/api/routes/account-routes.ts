@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import { jsonResponse } from '../documented-errors.ts';
+import { ledgerEntrySchema, listResponse, openObject, usageRowSchema } from '../admin-schemas.ts';
 import type { AccountsApi } from '../../accounts/accounts-api.ts';
 import { ledgerEntryView } from '../../accounts/key-service.ts';
 import {
@@ -14,7 +16,33 @@ export function accountRoutes(app: FastifyInstance, accounts: AccountsApi): void
 
   app.get(
     '/v1/account/balance',
-    { schema: { tags, summary: "The calling key's credits and limits" } },
+    {
+      schema: {
+        tags,
+        summary: "The calling key's credits and limits",
+        response: {
+          200: jsonResponse(
+            'Credits and limits',
+            openObject(
+              {
+                credits: { type: ['integer', 'null'], description: 'null: unmetered' },
+                metered: { type: 'boolean' },
+                key_id: { type: 'string' },
+                name: { type: ['string', 'null'] },
+                prefix: { type: ['string', 'null'] },
+                scopes: { type: 'array', items: { type: 'string' } },
+                rate_limit: { type: 'integer' },
+                max_jobs: { type: 'integer' },
+                jobs_in_flight: { type: ['integer', 'null'] },
+                priority: { type: 'integer' },
+                expires_at: { type: ['string', 'null'], format: 'date-time' },
+              },
+              ['credits', 'metered', 'key_id'],
+            ),
+          ),
+        },
+      },
+    },
     async (request) => {
       const owner = request.caller.owner;
       const key = accounts.authEnabled ? await accounts.keys.get(owner) : undefined;
@@ -50,6 +78,14 @@ export function accountRoutes(app: FastifyInstance, accounts: AccountsApi): void
             ...rangeQuerySchema,
             ledger_limit: { type: 'integer', minimum: 0, maximum: 1000 },
           },
+        },
+        response: {
+          200: listResponse('Usage rows and ledger entries', usageRowSchema, {
+            key_id: { type: 'string' },
+            from: { type: 'string', format: 'date-time' },
+            to: { type: 'string', format: 'date-time' },
+            ledger: { type: 'array', items: ledgerEntrySchema },
+          }),
         },
       },
     },

@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import { jsonResponse } from '../documented-errors.ts';
+import { keyResponse, keySchema, listResponse, openObject } from '../admin-schemas.ts';
 import type { AccountsApi } from '../../accounts/accounts-api.ts';
 import { keyView } from '../../accounts/key-fields.ts';
 import { ProblemError } from '../../errors/index.ts';
@@ -34,7 +36,27 @@ export function accountUserRoutes(app: FastifyInstance, accounts: AccountsApi): 
 
   app.post<{ Body: { username: string; password: string } }>(
     '/v1/auth/signup',
-    { config: { auth: 'public' }, schema: { tags, summary: 'Create a user', body: credentials } },
+    {
+      config: { auth: 'public' },
+      schema: {
+        tags,
+        summary: 'Create a user',
+        body: credentials,
+        response: {
+          201: jsonResponse(
+            'The user',
+            openObject(
+              {
+                id: { type: 'string' },
+                username: { type: 'string' },
+                created_at: { type: 'string', format: 'date-time' },
+              },
+              ['id', 'username'],
+            ),
+          ),
+        },
+      },
+    },
     async (request, reply) => {
       await slowDown(request.ip);
       const user = await users.signup(request.body.username, request.body.password);
@@ -50,7 +72,24 @@ export function accountUserRoutes(app: FastifyInstance, accounts: AccountsApi): 
     '/v1/auth/login',
     {
       config: { auth: 'public' },
-      schema: { tags, summary: 'A short-lived login token (`ut_…`)', body: credentials },
+      schema: {
+        tags,
+        summary: 'A short-lived login token (`ut_…`)',
+        body: credentials,
+        response: {
+          200: jsonResponse(
+            'The login token',
+            openObject(
+              {
+                token: { type: 'string' },
+                token_type: { type: 'string', enum: ['Bearer'] },
+                expires_at: { type: 'string', format: 'date-time' },
+              },
+              ['token', 'token_type', 'expires_at'],
+            ),
+          ),
+        },
+      },
     },
     async (request) => {
       await slowDown(request.ip);
@@ -61,7 +100,14 @@ export function accountUserRoutes(app: FastifyInstance, accounts: AccountsApi): 
 
   app.post(
     '/v1/auth/logout',
-    { config: { auth: 'user' }, schema: { tags, summary: 'End the login token' } },
+    {
+      config: { auth: 'user' },
+      schema: {
+        tags,
+        summary: 'End the login token',
+        response: { 204: { description: 'Logged out' } },
+      },
+    },
     async (request, reply) => {
       const header = request.headers.authorization ?? '';
       await users.logout(header.slice(header.indexOf(' ') + 1).trim());
@@ -73,7 +119,14 @@ export function accountUserRoutes(app: FastifyInstance, accounts: AccountsApi): 
 
   app.get(
     '/v1/account/keys',
-    { config: { auth: 'user' }, schema: { tags, summary: "The user's keys" } },
+    {
+      config: { auth: 'user' },
+      schema: {
+        tags,
+        summary: "The user's keys",
+        response: { 200: listResponse('Keys', keySchema) },
+      },
+    },
     async (request) => ({
       data: (
         await accounts.keys.list({
@@ -97,6 +150,7 @@ export function accountUserRoutes(app: FastifyInstance, accounts: AccountsApi): 
           additionalProperties: false,
           properties: { name: { type: 'string', minLength: 1, maxLength: 100 } },
         },
+        response: { 201: jsonResponse('Created; `key` is the secret, shown this once', keySchema) },
       },
     },
     async (request, reply) => {
@@ -124,6 +178,7 @@ export function accountUserRoutes(app: FastifyInstance, accounts: AccountsApi): 
         tags,
         summary: "Deactivate one of the user's keys",
         params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+        response: { 200: keyResponse },
       },
     },
     async (request) => {

@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import { jsonResponse } from '../documented-errors.ts';
+import { keyResponse, keySchema, ledgerEntrySchema, listResponse } from '../admin-schemas.ts';
 import type { AccountsApi } from '../../accounts/accounts-api.ts';
 import { keyView, parseKeyFields, type KeyFieldsJson } from '../../accounts/key-fields.ts';
 import { ledgerEntryView } from '../../accounts/key-service.ts';
@@ -56,6 +58,14 @@ export function adminKeysRoutes(app: FastifyInstance, accounts: AccountsApi): vo
             offset: { type: 'integer', minimum: 0 },
           },
         },
+        response: {
+          200: listResponse('A page of keys', keySchema, {
+            next_offset: {
+              type: ['integer', 'null'],
+              description: 'Pass as offset for the next page',
+            },
+          }),
+        },
       },
     },
     async (request) => {
@@ -78,6 +88,7 @@ export function adminKeysRoutes(app: FastifyInstance, accounts: AccountsApi): vo
         tags,
         summary: 'Create a key; the secret (`key`) is in this response only',
         body: { ...keyFieldsSchema, required: ['name'] },
+        response: { 201: jsonResponse('Created; `key` is the secret, shown this once', keySchema) },
       },
     },
     async (request, reply) => {
@@ -92,7 +103,7 @@ export function adminKeysRoutes(app: FastifyInstance, accounts: AccountsApi): vo
 
   app.get<{ Params: { id: string } }>(
     '/v1/admin/keys/:id',
-    { schema: { tags, summary: 'One key', params: idParams } },
+    { schema: { tags, summary: 'One key', params: idParams, response: { 200: keyResponse } } },
     async (request) => withInFlight(accounts, keyView(await keys.get(request.params.id))),
   );
 
@@ -104,6 +115,7 @@ export function adminKeysRoutes(app: FastifyInstance, accounts: AccountsApi): vo
         summary: 'Change a key (credits change through /credits)',
         params: idParams,
         body: keyFieldsSchema,
+        response: { 200: keyResponse },
       },
     },
     async (request) => {
@@ -114,7 +126,14 @@ export function adminKeysRoutes(app: FastifyInstance, accounts: AccountsApi): vo
 
   app.delete<{ Params: { id: string } }>(
     '/v1/admin/keys/:id',
-    { schema: { tags, summary: 'Deactivate a key (kept for the ledger)', params: idParams } },
+    {
+      schema: {
+        tags,
+        summary: 'Deactivate a key (kept for the ledger)',
+        params: idParams,
+        response: { 200: keyResponse },
+      },
+    },
     async (request) => keyView(await keys.deactivate(request.params.id)),
   );
 
@@ -131,6 +150,7 @@ export function adminKeysRoutes(app: FastifyInstance, accounts: AccountsApi): vo
           additionalProperties: false,
           properties: { amount: { type: 'integer' }, reason: { type: 'string' } },
         },
+        response: { 200: keyResponse },
       },
       preValidation: decimalIntegers('body', ['amount']),
     },
@@ -151,6 +171,7 @@ export function adminKeysRoutes(app: FastifyInstance, accounts: AccountsApi): vo
           type: 'object',
           properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 } },
         },
+        response: { 200: listResponse('Ledger entries, newest first', ledgerEntrySchema) },
       },
     },
     async (request) => ({

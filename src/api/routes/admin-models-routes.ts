@@ -1,4 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import { jsonResponse } from '../documented-errors.ts';
+import { libraryModelSchema, listResponse, openObject, pullSchema } from '../admin-schemas.ts';
+
+const pullResponse = jsonResponse('The pull', pullSchema);
 import { ProblemError } from '../../errors/index.ts';
 import type { LibraryModel } from '../../library/library-model.ts';
 import type { ModelLibrary } from '../../library/model-library.ts';
@@ -63,6 +67,11 @@ export function adminModelsRoutes(app: FastifyInstance, library: ModelLibrary): 
       schema: {
         tags,
         summary: 'The library: every model on disk (removable or configured) and the pulls running',
+        response: {
+          200: listResponse('The library', libraryModelSchema, {
+            pulls: { type: 'array', items: pullSchema },
+          }),
+        },
       },
     },
     () => ({
@@ -88,6 +97,7 @@ export function adminModelsRoutes(app: FastifyInstance, library: ModelLibrary): 
             revision: { type: 'string', minLength: 1, maxLength: 256 },
           },
         },
+        response: { 202: pullResponse },
       },
     },
     async (request, reply) => {
@@ -102,7 +112,14 @@ export function adminModelsRoutes(app: FastifyInstance, library: ModelLibrary): 
 
   app.get<{ Params: { id: string } }>(
     '/v1/admin/models/pulls/:id',
-    { schema: { tags, summary: 'A pull and its progress', params: idParams } },
+    {
+      schema: {
+        tags,
+        summary: 'A pull and its progress',
+        params: idParams,
+        response: { 200: pullResponse },
+      },
+    },
     (request) => pullView(pullOf(library, request.params.id).view()),
   );
 
@@ -113,6 +130,12 @@ export function adminModelsRoutes(app: FastifyInstance, library: ModelLibrary): 
         tags,
         summary: 'A pull as Server-Sent Events, ending after success or error',
         params: idParams,
+        response: {
+          200: {
+            description: "`data: {status, total?, completed?, error?}` per event, Ollama's shape",
+            content: { 'text/event-stream': { schema: { type: 'string' } } },
+          },
+        },
       },
     },
     (request, reply) => {
@@ -148,6 +171,7 @@ export function adminModelsRoutes(app: FastifyInstance, library: ModelLibrary): 
         tags,
         summary: 'Cancel a pull (downloaded data is kept for the next try)',
         params: idParams,
+        response: { 202: pullResponse },
       },
     },
     (request, reply) => {
@@ -159,7 +183,13 @@ export function adminModelsRoutes(app: FastifyInstance, library: ModelLibrary): 
 
   app.post(
     '/v1/admin/models/scan',
-    { schema: { tags, summary: 'Look for models in the models folders again' } },
+    {
+      schema: {
+        tags,
+        summary: 'Look for models in the models folders again',
+        response: { 200: listResponse('The library after the scan', libraryModelSchema) },
+      },
+    },
     async () => ({ data: (await library.scan()).map(libraryModelView) }),
   );
 
@@ -170,6 +200,9 @@ export function adminModelsRoutes(app: FastifyInstance, library: ModelLibrary): 
         tags,
         summary: 'Remove a library model and free its disk; refused while jobs use it',
         params: nameParams,
+        response: {
+          200: jsonResponse('Removed', openObject({ deleted: libraryModelSchema }, ['deleted'])),
+        },
       },
     },
     async (request) => ({ deleted: libraryModelView(await library.remove(request.params.name)) }),

@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import { jsonResponse } from '../documented-errors.ts';
+import { backupSchema, listResponse, usageRowSchema } from '../admin-schemas.ts';
 import type { AccountsApi } from '../../accounts/accounts-api.ts';
 import type { UsageRow } from '../../accounts/usage-analytics.ts';
 import { ProblemError } from '../../errors/index.ts';
@@ -67,6 +69,12 @@ export function adminReportsRoutes(app: FastifyInstance, accounts: AccountsApi):
             model: { type: 'string' },
           },
         },
+        response: {
+          200: listResponse('Usage rows', usageRowSchema, {
+            from: { type: 'string', format: 'date-time' },
+            to: { type: 'string', format: 'date-time' },
+          }),
+        },
       },
     },
     async (request) => {
@@ -97,6 +105,7 @@ export function adminReportsRoutes(app: FastifyInstance, accounts: AccountsApi):
         tags,
         summary:
           'A consistent online copy of the database (SQLite: VACUUM INTO; PostgreSQL: pg_dump)',
+        response: { 201: jsonResponse('The backup written', backupSchema) },
       },
     },
     async (_request, reply) => reply.status(201).send(backupView(await accounts.backups.create())),
@@ -104,7 +113,13 @@ export function adminReportsRoutes(app: FastifyInstance, accounts: AccountsApi):
 
   app.get(
     '/v1/admin/backups',
-    { schema: { tags, summary: 'Backups on the server, newest first' } },
+    {
+      schema: {
+        tags,
+        summary: 'Backups on the server, newest first',
+        response: { 200: listResponse('Backups', backupSchema) },
+      },
+    },
     async () => ({ data: (await accounts.backups.list()).map(backupView) }),
   );
 }

@@ -10,6 +10,7 @@ import {
 } from '../generation-schema.ts';
 import { streamJobEvents } from '../sse.ts';
 import { idempotencyOf } from '../idempotency-of.ts';
+import { eventStreamResponse, generatedResponse, imageBytesResponse } from '../job-schemas.ts';
 
 export function generateRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { service } = deps;
@@ -42,6 +43,7 @@ export function generateRoutes(app: FastifyInstance, deps: AppDeps): void {
         tags: ['generate'],
         summary: 'Generate and wait; JSON with base64 images',
         body: generationBodySchema,
+        response: { 200: generatedResponse },
       },
     },
     async (request, reply) => {
@@ -80,6 +82,7 @@ export function generateRoutes(app: FastifyInstance, deps: AppDeps): void {
         tags: ['generate'],
         summary: 'Generate and wait; the image bytes',
         body: generationBodySchema,
+        response: { 200: imageBytesResponse },
       },
     },
     (request, reply) => raw(request, reply, request.body),
@@ -95,6 +98,7 @@ export function generateRoutes(app: FastifyInstance, deps: AppDeps): void {
           ...generationBodySchema,
           properties: { ...generationBodySchema.properties, webhook_url: { type: 'string' } },
         },
+        response: { 200: imageBytesResponse },
       },
     },
     (request, reply) => raw(request, reply, request.query),
@@ -107,6 +111,7 @@ export function generateRoutes(app: FastifyInstance, deps: AppDeps): void {
         tags: ['generate'],
         summary: 'Generate with Server-Sent Events',
         body: generationBodySchema,
+        response: { 200: eventStreamResponse },
       },
     },
     async (request, reply) => {

@@ -12,6 +12,14 @@ import {
 import { jobView } from '../job-view.ts';
 import { streamJobEvents } from '../sse.ts';
 import { idempotencyOf } from '../idempotency-of.ts';
+import { jsonResponse } from '../documented-errors.ts';
+import {
+  eventStreamResponse,
+  imageBytesResponse,
+  jobQueuedSchema,
+  jobResponse,
+  jobViewSchema,
+} from '../job-schemas.ts';
 
 const idParams = {
   type: 'object',
@@ -44,6 +52,7 @@ export function jobsRoutes(app: FastifyInstance, deps: AppDeps): void {
         tags: ['jobs'],
         summary: 'Queue a generation; returns 202 at once',
         body: generationBodySchema,
+        response: { 202: jsonResponse('Queued; follow status_url or events_url', jobQueuedSchema) },
       },
     },
     async (request, reply) => {
@@ -76,6 +85,7 @@ export function jobsRoutes(app: FastifyInstance, deps: AppDeps): void {
         tags: ['jobs'],
         summary: 'Job status, position, time left and result',
         params: idParams,
+        response: { 200: jobResponse },
       },
     },
     async (request) => {
@@ -91,6 +101,7 @@ export function jobsRoutes(app: FastifyInstance, deps: AppDeps): void {
         tags: ['jobs'],
         summary: 'Result image bytes',
         params: idParams,
+        response: { 200: imageBytesResponse },
         querystring: {
           type: 'object',
           properties: { index: { type: 'integer', minimum: 0 }, delete: { type: 'boolean' } },
@@ -115,7 +126,14 @@ export function jobsRoutes(app: FastifyInstance, deps: AppDeps): void {
 
   app.delete<{ Params: { id: string } }>(
     '/v1/jobs/:id',
-    { schema: { tags: ['jobs'], summary: 'Cancel a queued or running job', params: idParams } },
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Cancel a queued or running job',
+        params: idParams,
+        response: { 200: jobResponse },
+      },
+    },
     async (request) => {
       const job = await service.cancel(request.caller, request.params.id);
       return jobView(job, { position: undefined, waitRemainingMs: undefined }, imageUrl);
@@ -134,6 +152,20 @@ export function jobsRoutes(app: FastifyInstance, deps: AppDeps): void {
             limit: { type: 'integer', minimum: 1, maximum: 100 },
             cursor: { type: 'string' },
           },
+        },
+        response: {
+          200: jsonResponse('A page of jobs', {
+            type: 'object',
+            additionalProperties: true,
+            required: ['data', 'next_cursor'],
+            properties: {
+              data: { type: 'array', items: jobViewSchema },
+              next_cursor: {
+                type: ['string', 'null'],
+                description: 'Pass as cursor for the next page',
+              },
+            },
+          }),
         },
       },
     },
@@ -164,6 +196,7 @@ export function jobsRoutes(app: FastifyInstance, deps: AppDeps): void {
         tags: ['jobs'],
         summary: 'Server-Sent Events of a job (supports Last-Event-ID)',
         params: idParams,
+        response: { 200: eventStreamResponse },
       },
     },
     async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {

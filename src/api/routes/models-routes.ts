@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ModelInfo } from '../../jobs/inference-workers.ts';
 import type { AppDeps } from '../app-deps.ts';
 import type { ModelLibrary } from '../../library/model-library.ts';
+import { jsonResponse } from '../documented-errors.ts';
 
 /** `failed` (with `error`), `loaded` in a worker, or `available` (loads on first use). */
 function stateOf(m: ModelInfo): 'failed' | 'loaded' | 'available' {
@@ -66,11 +67,57 @@ function downloading(
   });
 }
 
+const modelSchema = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['name', 'state', 'available', 'loaded'],
+  properties: {
+    name: { type: 'string' },
+    default: { type: 'boolean' },
+    state: { type: 'string', enum: ['failed', 'loaded', 'available', 'downloading'] },
+    available: { type: 'boolean' },
+    loaded: { type: 'boolean' },
+    error: { type: ['string', 'null'] },
+    format: { type: 'string' },
+    source: { type: ['string', 'null'] },
+    size_bytes: { type: 'number' },
+    family: { type: 'string' },
+    defaults: { type: 'object', additionalProperties: true },
+    limits: { type: 'object', additionalProperties: true },
+    schedulers: { type: 'array', items: { type: 'string' } },
+    img2img: { type: 'boolean' },
+    inpainting: { type: 'boolean' },
+    progress: {
+      type: 'object',
+      description: 'While downloading',
+      additionalProperties: true,
+      properties: {
+        total: { type: ['number', 'null'] },
+        completed: { type: 'number' },
+        pull_id: { type: 'string' },
+      },
+    },
+  },
+} as const;
+
 export function modelsRoutes(app: FastifyInstance, deps: AppDeps): void {
   const defaultModel = deps.config.models.default;
   app.get(
     '/v1/models',
-    { schema: { tags: ['models'], summary: 'Models, with defaults, limits and schedulers' } },
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'Models, with defaults, limits and schedulers',
+        response: {
+          200: jsonResponse('The models', {
+            type: 'object',
+            additionalProperties: true,
+            required: ['data'],
+            properties: { data: { type: 'array', items: modelSchema } },
+          }),
+        },
+      },
+    },
     () => ({
       data: [
         ...deps.service.models().map((m) => modelView(m, defaultModel, deps.library)),
@@ -80,12 +127,35 @@ export function modelsRoutes(app: FastifyInstance, deps: AppDeps): void {
   );
   app.get<{ Params: { name: string } }>(
     '/v1/models/:name',
-    { schema: { tags: ['models'], summary: 'One model' } },
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'One model',
+        response: { 200: jsonResponse('The model', modelSchema) },
+      },
+    },
     (request) => modelView(deps.service.model(request.params.name), defaultModel, deps.library),
   );
   app.get(
     '/v1/queue',
-    { schema: { tags: ['jobs'], summary: 'Queue depth and running jobs, per model' } },
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Queue depth and running jobs, per model',
+        response: {
+          200: jsonResponse('The queue', {
+            type: 'object',
+            additionalProperties: true,
+            properties: {
+              depth: { type: 'integer' },
+              running: { type: 'integer' },
+              max_queued: { type: 'integer' },
+              models: { type: 'object', additionalProperties: true },
+            },
+          }),
+        },
+      },
+    },
     () => {
       const stats = deps.service.queueStats();
       return {

@@ -1,3 +1,4 @@
+import { jsonResponse } from '../documented-errors.ts';
 import type { FastifyInstance } from 'fastify';
 import { ProblemError } from '../../errors/index.ts';
 import { decodeImageInput, sniffImageType } from '../../jobs/decode-image-input.ts';
@@ -21,6 +22,19 @@ export function uploadsRoutes(app: FastifyInstance, deps: AppDeps): void {
         tags: ['uploads'],
         summary:
           'Upload an image (raw bytes, or JSON { image: base64 | data URI }) for init_image / mask',
+        response: {
+          201: jsonResponse('Stored; pass id as init_image or mask', {
+            type: 'object',
+            additionalProperties: true,
+            required: ['id'],
+            properties: {
+              id: { type: 'string' },
+              mime_type: { type: 'string' },
+              size: { type: 'integer' },
+              expires_at: { type: 'string', format: 'date-time' },
+            },
+          }),
+        },
       },
     },
     async (request, reply) => {

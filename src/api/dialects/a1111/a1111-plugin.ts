@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import { documentErrors } from '../../documented-errors.ts';
+import { a1111ErrorResponses } from './a1111-schemas.ts';
 import type { AppDeps } from '../../app-deps.ts';
 import { a1111ErrorHandler } from './a1111-errors.ts';
 import { A1111State } from './a1111-state.ts';
@@ -21,6 +23,7 @@ export async function a1111Dialect(app: FastifyInstance, deps: AppDeps): Promise
   await app.register(
     (scope, _options, done) => {
       scope.setErrorHandler(a1111ErrorHandler);
+      documentErrors(scope, a1111ErrorResponses);
       scope.setNotFoundHandler((_request, reply) =>
         reply
           .status(404)

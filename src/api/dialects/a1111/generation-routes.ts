@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify';
+import { generationResponse } from './a1111-schemas.ts';
 import sharp from 'sharp';
 import { ProblemError } from '../../../errors/index.ts';
 import type { PictorConfig } from '../../../config/index.ts';
@@ -157,6 +158,7 @@ export function generationRoutes(app: FastifyInstance, ctx: A1111Context): void 
         schema: {
           tags: ['automatic1111'],
           summary: `AUTOMATIC1111: ${mode} (see docs/dialects.md)`,
+          response: { 200: generationResponse },
         },
       },
       (request, reply) => generate(request, reply, ctx, mode),

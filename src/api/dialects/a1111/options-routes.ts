@@ -1,4 +1,13 @@
 import type { FastifyInstance } from 'fastify';
+import type { ResponseDoc } from '../../documented-errors.ts';
+import {
+  emptyResponse,
+  namedListResponse,
+  optionsResponse,
+  samplersResponse,
+  schedulersResponse,
+  sdModelsResponse,
+} from './a1111-schemas.ts';
 import type { ModelInfo } from '../../../jobs/inference-workers.ts';
 import { fieldError, httpError } from './a1111-errors.ts';
 import { modelFromTitle } from './a1111-state.ts';
@@ -26,7 +35,11 @@ function sdModel(model: ModelInfo): Record<string, unknown> {
 export function optionsRoutes(app: FastifyInstance, ctx: A1111Context): void {
   const tags = ['automatic1111'];
 
-  app.get('/options', { schema: { tags, summary: 'AUTOMATIC1111: options' } }, (request) => {
+  const doc = (summary: string, response: ResponseDoc) => ({
+    schema: { tags, summary, response: { 200: response } },
+  });
+
+  app.get('/options', doc('AUTOMATIC1111: options', optionsResponse), (request) => {
     const model = pickModel(ctx, request.caller.owner, undefined);
     return {
       sd_model_checkpoint: model.name,
@@ -41,7 +54,7 @@ export function optionsRoutes(app: FastifyInstance, ctx: A1111Context): void {
 
   app.post(
     '/options',
-    { schema: { tags, summary: "AUTOMATIC1111: set options (the caller's model)" } },
+    doc("AUTOMATIC1111: set options (the caller's model)", emptyResponse),
     (request, reply) => {
       const body = request.body;
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -61,29 +74,29 @@ export function optionsRoutes(app: FastifyInstance, ctx: A1111Context): void {
     },
   );
 
-  app.get('/sd-models', { schema: { tags, summary: 'AUTOMATIC1111: models' } }, () =>
+  app.get('/sd-models', doc('AUTOMATIC1111: models', sdModelsResponse), () =>
     ctx.service.models().map(sdModel),
   );
-  app.get('/samplers', { schema: { tags, summary: 'AUTOMATIC1111: samplers' } }, () =>
+  app.get('/samplers', doc('AUTOMATIC1111: samplers', samplersResponse), () =>
     samplerList(ctx.service.models()),
   );
   app.get(
     '/schedulers',
-    { schema: { tags, summary: 'AUTOMATIC1111: schedule types' } },
+    doc('AUTOMATIC1111: schedule types', schedulersResponse),
     () => A1111_SCHEDULERS,
   );
   // Pictor has no upscalers, VAEs or latent upscale modes to choose from; clients list them.
-  app.get('/upscalers', { schema: { tags, summary: 'AUTOMATIC1111: upscalers (none)' } }, () => [
+  app.get('/upscalers', doc('AUTOMATIC1111: upscalers (none)', namedListResponse), () => [
     { name: 'None', model_name: null, model_path: null, model_url: null, scale: 4 },
   ]);
   app.get(
     '/latent-upscale-modes',
-    { schema: { tags, summary: 'AUTOMATIC1111: latent upscale modes (none)' } },
+    doc('AUTOMATIC1111: latent upscale modes (none)', namedListResponse),
     () => [],
   );
-  app.get('/sd-vae', { schema: { tags, summary: 'AUTOMATIC1111: VAEs (none)' } }, () => []);
+  app.get('/sd-vae', doc('AUTOMATIC1111: VAEs (none)', namedListResponse), () => []);
   for (const path of ['/refresh-checkpoints', '/refresh-vae']) {
-    app.post(path, { schema: { tags, summary: 'AUTOMATIC1111: no-op' } }, (_request, reply) =>
+    app.post(path, doc('AUTOMATIC1111: no-op', emptyResponse), (_request, reply) =>
       reply.type('application/json').send('null'),
     );
   }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { pngInfoResponse } from './a1111-schemas.ts';
 import { parseInfotext } from '../../../engine/image/infotext.ts';
 import { readPngText } from '../../../engine/image/png-text.ts';
 import { decodeImageInput } from '../../../jobs/decode-image-input.ts';
@@ -39,7 +40,13 @@ function readableText(png: Buffer): Record<string, string> {
 export function pngInfoRoute(app: FastifyInstance): void {
   app.post<{ Body: { image?: unknown } }>(
     '/png-info',
-    { schema: { tags: ['automatic1111'], summary: 'AUTOMATIC1111: read generation parameters' } },
+    {
+      schema: {
+        tags: ['automatic1111'],
+        summary: 'AUTOMATIC1111: read generation parameters',
+        response: { 200: pngInfoResponse },
+      },
+    },
     (request) => {
       const image = request.body?.image;
       if (typeof image !== 'string')

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { emptyResponse, progressResponse } from './a1111-schemas.ts';
 import type { EventHub } from '../../../jobs/event-hub.ts';
 import type { Job } from '../../../jobs/job.ts';
 import type { Caller, JobService } from '../../../jobs/job-service.ts';
@@ -55,7 +56,13 @@ function lastProgress(
 export function progressRoutes(app: FastifyInstance, ctx: ProgressContext): void {
   app.get<{ Querystring: { skip_current_image?: string } }>(
     '/progress',
-    { schema: { tags: ['automatic1111'], summary: "AUTOMATIC1111: the caller's current job" } },
+    {
+      schema: {
+        tags: ['automatic1111'],
+        summary: "AUTOMATIC1111: the caller's current job",
+        response: { 200: progressResponse },
+      },
+    },
     async (request) => {
       const jobs = await inFlight(ctx.service, request.caller);
       const current = jobs[0];
@@ -101,7 +108,13 @@ export function progressRoutes(app: FastifyInstance, ctx: ProgressContext): void
 
   app.post(
     '/interrupt',
-    { schema: { tags: ['automatic1111'], summary: "AUTOMATIC1111: stop the caller's job" } },
+    {
+      schema: {
+        tags: ['automatic1111'],
+        summary: "AUTOMATIC1111: stop the caller's job",
+        response: { 200: emptyResponse },
+      },
+    },
     async (request) => {
       const jobs = await inFlight(ctx.service, request.caller);
       const running = jobs.filter((j) => j.status === 'running');
@@ -120,6 +133,7 @@ export function progressRoutes(app: FastifyInstance, ctx: ProgressContext): void
       schema: {
         tags: ['automatic1111'],
         summary: "AUTOMATIC1111: skip the caller's running job",
+        response: { 200: emptyResponse },
       },
     },
     async (request) => {

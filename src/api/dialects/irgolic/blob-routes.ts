@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { imageBytesResponse } from '../../job-schemas.ts';
 import { ProblemError } from '../../../errors/index.ts';
 import { sniffImageType } from '../../../jobs/decode-image-input.ts';
 import type { IrgolicContext } from './irgolic-context.ts';
@@ -62,6 +63,7 @@ export function blobRoutes(app: FastifyInstance, ctx: IrgolicContext): void {
           required: ['token'],
           properties: { token: { type: 'string', maxLength: 400 } },
         },
+        response: { 200: imageBytesResponse },
       },
     },
     async (request, reply) => {

@@ -1,5 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { toFastAPIError } from '../sdxl-fastapi/fastapi-errors.ts';
+import { toFastAPIError, type FieldNames } from '../sdxl-fastapi/fastapi-errors.ts';
+
+/** irgolic's names for Pictor's parameters, so a 422 locates the field the client sent. */
+const IRGOLIC_NAMES: FieldNames = { guidance_scale: 'guidance', init_image: 'initial_image' };
 
 /**
  * irgolic/stable-diffusion-api is a FastAPI server: `{detail}`, and pydantic's list for a bad
@@ -10,7 +13,7 @@ export function irgolicErrorHandler(
   request: FastifyRequest,
   reply: FastifyReply,
 ): FastifyReply {
-  const mapped = toFastAPIError(error);
+  const mapped = toFastAPIError(error, IRGOLIC_NAMES);
   if (mapped.status >= 500) request.log.error({ err: error }, 'request failed');
   const detail = mapped.body.detail;
   const body =

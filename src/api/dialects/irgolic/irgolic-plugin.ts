@@ -1,4 +1,6 @@
 import multipart from '@fastify/multipart';
+import { documentErrors } from '../../documented-errors.ts';
+import { fastAPIErrorResponses } from '../sdxl-fastapi/fastapi-errors.ts';
 import type { FastifyInstance } from 'fastify';
 import type { AppDeps } from '../../app-deps.ts';
 import { loadLinkSecret } from '../signed-links.ts';
@@ -35,6 +37,11 @@ export async function irgolicDialect(app: FastifyInstance, deps: AppDeps): Promi
   };
   await app.register(async (scope) => {
     scope.setErrorHandler(irgolicErrorHandler);
+    documentErrors(scope, fastAPIErrorResponses);
+    // irgolic takes `?token=` on every call (its README: "among query parameters"), POST too.
+    scope.addHook('onRoute', (route) => {
+      route.config = { ...route.config, queryToken: true };
+    });
     await scope.register(multipart, {
       limits: { fileSize: config.server.bodyLimitMb * 1024 * 1024, files: 2 },
     });

@@ -154,6 +154,7 @@ export function taskRoutes(app: FastifyInstance, ctx: IrgolicContext): void {
         tags,
         summary: 'Cancel a task (204; a finished one is left as it is)',
         params: taskParams,
+        response: { 204: { description: 'Cancelled (or already finished)' } },
       },
     },
     async (request, reply) => {

@@ -74,18 +74,38 @@ export function tokenRoutes(
     return found;
   };
 
+  const signedUp = {
+    type: 'object',
+    additionalProperties: true,
+    required: ['username'],
+    properties: { username: { type: 'string' } },
+  } as const;
   const signup = async (username: string | undefined, password: string | undefined) => {
     const user = await users().signup(username, password);
     return { username: user.username };
   };
   app.post<{ Params: { username: string } }>(
     '/user/:username',
-    { ...open, schema: { tags, summary: 'Sign up (password in the query or body)' } },
+    {
+      ...open,
+      schema: {
+        tags,
+        summary: 'Sign up (password in the query or body)',
+        response: { 200: signedUp },
+      },
+    },
     (request) => signup(request.params.username, field(request, 'password')),
   );
   app.post(
     '/user',
-    { ...open, schema: { tags, summary: 'Sign up (username and password in the body)' } },
+    {
+      ...open,
+      schema: {
+        tags,
+        summary: 'Sign up (username and password in the body)',
+        response: { 200: signedUp },
+      },
+    },
     (request) => signup(field(request, 'username'), field(request, 'password')),
   );
 

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ProblemError } from '../../../errors/index.ts';
 import { toProblemError } from '../../problem-handler.ts';
+import { jsonResponse, type ResponseDoc } from '../../documented-errors.ts';
 
 /**
  * mflux-server's error body, as flask-restx writes it: `{ message }`, and for a bad request field
@@ -42,3 +43,23 @@ export function mfluxErrorHandler(
   if (mapped.status >= 500) request.log.error({ err: error }, 'request failed');
   return reply.status(mapped.status).headers(mapped.headers).send(mapped.body);
 }
+
+const errorBody = {
+  type: 'object',
+  required: ['message'],
+  additionalProperties: true,
+  properties: {
+    message: { type: 'string' },
+    errors: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      description: 'Field → why, on a 400 for bad input',
+    },
+  },
+} as const;
+
+/** flask-restx's `{message, errors?}` on every error status. */
+export const mfluxErrorResponses: Readonly<Record<string, ResponseDoc>> = {
+  '4xx': jsonResponse('Refused: {message, errors?}', errorBody),
+  '5xx': jsonResponse('Failed: {message}', errorBody),
+};

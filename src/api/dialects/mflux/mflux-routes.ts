@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { imageBytesResponse } from '../../job-schemas.ts';
 import { ProblemError } from '../../../errors/index.ts';
 import { isTerminal, type Job } from '../../../jobs/job.ts';
 import type { Caller, JobService } from '../../../jobs/job-service.ts';
@@ -128,6 +129,15 @@ export function mfluxRoutes(app: FastifyInstance, service: JobService): void {
         tags: ['mflux-server'],
         summary: "A done task's image (deleted once read unless delete=false)",
         querystring: imageQuery,
+        response: {
+          200: {
+            description: 'The image bytes, or with base64=true their base64 text',
+            content: {
+              ...imageBytesResponse.content,
+              'text/plain': { schema: { type: 'string', description: 'base64' } },
+            },
+          },
+        },
       },
     },
     async (request, reply: FastifyReply) => {
@@ -152,6 +162,7 @@ export function mfluxRoutes(app: FastifyInstance, service: JobService): void {
         tags: ['mflux-server'],
         summary: 'Cancel a task, or drop the image of a done one',
         querystring: taskQuery,
+        response: { 200: emptyBody },
       },
     },
     async (request, reply) => {
@@ -166,6 +177,7 @@ export function mfluxRoutes(app: FastifyInstance, service: JobService): void {
       schema: {
         tags: ['mflux-server'],
         summary: "The caller's tasks still held: queued, running, or done and not yet read",
+        response: { 200: { type: 'array', items: taskSchema } },
       },
     },
     async (request) => {
@@ -180,6 +192,7 @@ export function mfluxRoutes(app: FastifyInstance, service: JobService): void {
       schema: {
         tags: ['mflux-server'],
         summary: "Cancel all the caller's tasks and drop their images",
+        response: { 200: emptyBody },
       },
     },
     async (request, reply) => {
@@ -189,6 +202,30 @@ export function mfluxRoutes(app: FastifyInstance, service: JobService): void {
     },
   );
 }
+
+/** An empty 200, as flask answers `return '', 200`. */
+const emptyBody = { description: 'Done (an empty body)' } as const;
+
+const taskSchema = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    task_id: { type: 'string' },
+    prompt: { type: 'string' },
+    seed: { type: 'string' },
+    height: { type: 'integer' },
+    width: { type: 'integer' },
+    steps: { type: 'integer' },
+    guidance: { type: 'number' },
+    format: { type: 'string', enum: ['PNG', 'JPEG', 'WEBP'] },
+    quality: { type: 'integer' },
+    priority: { type: 'boolean' },
+    start_time: { type: 'number', description: 'Epoch seconds' },
+    compute_time: { type: 'number' },
+    end_time: { type: 'number' },
+    status: { type: 'string' },
+  },
+} as const;
 
 /** What mflux-server's `/tasks` lists per task (times in epoch seconds). */
 function taskView(job: Job): Record<string, unknown> {

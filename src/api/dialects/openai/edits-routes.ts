@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { imagesResponse } from './openai-schemas.ts';
 import type { Caller } from '../../../jobs/job-service.ts';
 import { embeddedPrompt, inspectImage, openAIMaskToPictor, type ImageInfo } from './edit-images.ts';
 import { FieldReader } from './field-reader.ts';
@@ -63,6 +64,7 @@ export function editsRoutes(app: FastifyInstance, ctx: OpenAIContext): void {
       schema: {
         tags: ['openai'],
         summary: 'OpenAI Images: edit an image (multipart image + optional mask)',
+        response: { 200: imagesResponse },
       },
     },
     async (request, reply) => {
@@ -99,6 +101,7 @@ export function editsRoutes(app: FastifyInstance, ctx: OpenAIContext): void {
       schema: {
         tags: ['openai'],
         summary: 'OpenAI Images: variations of an image (multipart image)',
+        response: { 200: imagesResponse },
       },
     },
     async (request, reply) => {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { imagesResponse } from './openai-schemas.ts';
 import { FieldReader } from './field-reader.ts';
 import { paramError } from './openai-errors.ts';
 import { COMMON_PARAMS, readOptions } from './openai-params.ts';
@@ -12,6 +13,7 @@ export function generationsRoute(app: FastifyInstance, ctx: OpenAIContext): void
       schema: {
         tags: ['openai'],
         summary: 'OpenAI Images: create images from a prompt (see docs/dialects.md)',
+        response: { 200: imagesResponse },
       },
     },
     async (request, reply) => {

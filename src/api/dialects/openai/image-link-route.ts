@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { imageBytesResponse } from '../../job-schemas.ts';
 import { ProblemError } from '../../../errors/index.ts';
 import type { LinkQuery } from '../signed-links.ts';
 import type { OpenAIContext } from './run-images.ts';
@@ -17,6 +18,7 @@ export function imageLinkRoute(app: FastifyInstance, ctx: OpenAIContext): void {
       schema: {
         tags: ['openai'],
         summary: 'An image from a signed link (OpenAI response_format: url); no API key',
+        response: { 200: imageBytesResponse },
       },
     },
     async (request, reply) => {

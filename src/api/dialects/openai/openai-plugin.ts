@@ -1,4 +1,6 @@
 import multipart from '@fastify/multipart';
+import { documentErrors } from '../../documented-errors.ts';
+import { openAIErrorResponses } from './openai-schemas.ts';
 import type { FastifyInstance } from 'fastify';
 import { keyRefusal } from '../../../accounts/api-key.ts';
 import type { AppDeps } from '../../app-deps.ts';
@@ -30,6 +32,7 @@ export async function openAIDialect(app: FastifyInstance, deps: AppDeps): Promis
   await app.register(
     async (scope) => {
       scope.setErrorHandler(openAIErrorHandler);
+      documentErrors(scope, openAIErrorResponses);
       scope.setNotFoundHandler((request, reply) =>
         reply.status(404).send({
           error: {
@@ -49,6 +52,7 @@ export async function openAIDialect(app: FastifyInstance, deps: AppDeps): Promis
   );
   await app.register((scope, _options, done) => {
     scope.setErrorHandler(openAIErrorHandler);
+    documentErrors(scope, openAIErrorResponses);
     imageLinkRoute(scope, ctx);
     done();
   });

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { documentErrors } from '../../documented-errors.ts';
 import type { AppDeps } from '../../app-deps.ts';
-import { fastAPIErrorHandler } from './fastapi-errors.ts';
+import { fastAPIErrorHandler, fastAPIErrorResponses } from './fastapi-errors.ts';
 import { generateRoute } from './generate-route.ts';
 
 /**
@@ -10,6 +11,7 @@ import { generateRoute } from './generate-route.ts';
 export async function sdxlFastAPIDialect(app: FastifyInstance, deps: AppDeps): Promise<void> {
   await app.register((scope, _options, done) => {
     scope.setErrorHandler(fastAPIErrorHandler);
+    documentErrors(scope, fastAPIErrorResponses);
     generateRoute(scope, deps.service);
     done();
   });

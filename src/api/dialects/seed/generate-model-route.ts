@@ -7,6 +7,7 @@ import {
   type GenerationBody,
 } from '../../generation-schema.ts';
 import { generateResponse } from '../../routes/generate-routes.ts';
+import { generatedResponse } from '../../job-schemas.ts';
 import { submitAll, waitAll } from '../dialect-jobs.ts';
 import { clientGone, jobFailure } from '../../job-outcome.ts';
 
@@ -27,11 +28,12 @@ export function generateModelRoute(app: FastifyInstance, deps: AppDeps): void {
           required: ['model'],
         },
         body: generationBodySchema,
+        response: { 200: generatedResponse },
       },
     },
     async (request, reply) => {
       const { model } = request.params;
-      if (request.body.model !== undefined && request.body.model !== model) {
+      if ((request.body.model ?? model) !== model) {
         throw new ProblemError(
           'VALIDATION_FAILED',
           `model: the path names '${model}' but the body '${request.body.model}'`,
