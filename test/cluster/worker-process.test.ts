@@ -195,12 +195,12 @@ test(
   },
 );
 
-// Skipped: under this machine's load the node taking the job over logs the take-over and then
-// never finishes the job (no engine progress, no transition); the SIGSTOP case, same code path,
-// passes. Not diagnosed yet (see the branch's report).
+// Seen to stall once at load 17–20 on two cores (the taking-over node logged the take-over and
+// then no transition); at normal load it passes run after run. The time limit turns a stall
+// into a failure rather than a hung run.
 test(
   'kill -9 a worker node mid-job: the job is run again on another node and completes once',
-  { skip: skip ?? 'the take-over after kill -9 stalls: not diagnosed yet' },
+  { skip, timeout: 120_000 },
   async (t) => {
     const c = await sharedState(t);
     const first = await c.worker();
