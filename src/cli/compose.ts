@@ -29,6 +29,7 @@ import { ChildProcessWorkers } from '../workers/child-process-workers.ts';
 import type { WorkerModel } from '../workers/worker-protocol.ts';
 import type { LibraryModel } from '../library/library-model.ts';
 import { ModelLibrary } from '../library/model-library.ts';
+import { libraryPuller } from './pull-on-request.ts';
 import { createAccounts } from './compose-accounts.ts';
 import { createBlobStore } from './compose-blobs.ts';
 import { BlobExpirySweeper } from '../storage/blob-expiry-sweeper.ts';
@@ -212,6 +213,9 @@ export async function createPictor(
       checkWebhookUrl: (url) => checkWebhookUrl(url, config.webhooks.allowPrivateAddresses),
       admission: accounts.admission,
       idempotency: accounts.idempotency,
+      ...(config.models.pullOnRequest
+        ? { pullOnRequest: { puller: libraryPuller(library, workers), logger } }
+        : {}),
     },
     {
       defaultModel: config.models.default,

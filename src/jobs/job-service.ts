@@ -5,7 +5,14 @@ import type { Upload, UploadRepository } from '../storage/upload-repository.ts';
 import type { EtaEstimator } from './eta-estimator.ts';
 import type { GenerationInput } from './generation-input.ts';
 import type { InferenceWorkers, ModelInfo } from './inference-workers.ts';
-import { batchKeyOf, isTerminal, type Job, type JobError, type JobImage } from './job.ts';
+import {
+  batchKeyOf,
+  isTerminal,
+  type GenerationParams,
+  type Job,
+  type JobError,
+  type JobImage,
+} from './job.ts';
 import type { JobDispatcher } from './job-dispatcher.ts';
 import { entryOf, type JobLifecycle } from './job-lifecycle.ts';
 import type { JobQueue } from './job-queue.ts';
@@ -17,6 +24,9 @@ import { IdempotentSubmissions, type Idempotency } from './idempotent-submission
 import { resolveParams } from './resolve-params.ts';
 import { decodeImageInput } from './decode-image-input.ts';
 import { readImageSize, type ImageSize } from './image-size.ts';
+import { JobsAwaitingModels, provisionalModel } from './jobs-awaiting-models.ts';
+import type { Logger } from './logger.ts';
+import type { ModelPuller } from './model-puller.ts';
 
 /** Why a job was cancelled when its waiting client disconnected (see `JobService.abandon`). */
 export const CLIENT_GONE: JobError = {
@@ -53,6 +63,8 @@ export interface JobServiceDeps {
   readonly admission?: Admission;
   /** Remembers `Idempotency-Key`s; absent = the header is ignored. */
   readonly idempotency?: IdempotencyStore;
+  /** Pulls a model a request names before the library has it; absent = such requests are refused. */
+  readonly pullOnRequest?: { readonly puller: ModelPuller; readonly logger: Logger };
 }
 
 export interface SubmitOptions {
@@ -168,6 +180,8 @@ export class JobService {
   readonly #d: JobServiceDeps;
   readonly #o: JobServiceOptions;
   readonly #idempotency: IdempotentSubmissions | undefined;
+  /** Jobs waiting for a model pulled on request; absent when that is off. */
+  readonly #awaiting: JobsAwaitingModels | undefined;
   /** Callers of {@link waitForFinal}, by job id: handed the final job, no database read. */
   readonly #waiting = new Map<string, Set<(job: Job) => void>>();
   #lastCreatedAt = 0;
@@ -176,6 +190,18 @@ export class JobService {
     this.#d = deps;
     this.#o = options;
     this.#idempotency = deps.idempotency && new IdempotentSubmissions(deps.idempotency, deps.jobs);
+    this.#awaiting =
+      deps.pullOnRequest &&
+      new JobsAwaitingModels({
+        ...deps.pullOnRequest,
+        jobs: deps.jobs,
+        lifecycle: deps.lifecycle,
+        model: (name) => this.model(name),
+        enqueue: (job) => {
+          deps.lifecycle.enqueue(job);
+          deps.dispatcher.dispatch();
+        },
+      });
     deps.lifecycle.onFinished((job) => {
       for (const resolve of this.#waiting.get(job.id) ?? []) resolve(job);
     });
@@ -301,12 +327,19 @@ export class JobService {
         },
       );
     }
-    const model = this.model(input.model);
-    const { params: resolved } = resolveParams(withinLimits(input, model, caller.limits), model, {
-      maxImages: this.#o.maxImagesPerJob,
-      maxPromptLength: this.#o.maxPromptLength,
-    });
-    if (caller.limits) checkCallerLimits(caller.limits, resolved, input.webhookUrl);
+    const pull = this.#pullFirst(input.model);
+    const model = pull
+      ? provisionalModel(pull, input.scheduler, this.#o.maxImagesPerJob)
+      : this.model(input.model);
+    const resolve = (against: ModelInfo): GenerationParams => {
+      const { params } = resolveParams(withinLimits(input, against, caller.limits), against, {
+        maxImages: this.#o.maxImagesPerJob,
+        maxPromptLength: this.#o.maxPromptLength,
+      });
+      if (caller.limits) checkCallerLimits(caller.limits, params, input.webhookUrl);
+      return params;
+    };
+    const resolved = resolve(model);
     if (input.webhookUrl !== undefined) await this.#d.checkWebhookUrl(input.webhookUrl);
     const params = {
       ...resolved,
@@ -334,7 +367,7 @@ export class JobService {
     };
     const release = this.#reserve(caller);
     try {
-      return await this.#accept(caller, job, idem);
+      return await this.#accept(caller, job, idem, pull === undefined ? undefined : resolve);
     } finally {
       release?.();
     }
@@ -358,8 +391,26 @@ export class JobService {
     }
   }
 
-  /** Claims the idempotency key, charges, persists and queues; undoes what it did on failure. */
-  async #accept(caller: Caller, job: Job, idem: Idempotency | undefined): Promise<Submitted> {
+  /**
+   * The model a request names when it is to be pulled first: not served, and a reference the
+   * server pulls on request. Undefined otherwise (served, or refused by {@link model}).
+   */
+  #pullFirst(name: string | undefined): string | undefined {
+    if (name === undefined || !this.#awaiting?.pullable(name)) return undefined;
+    return this.models().some((m) => m.name === name) ? undefined : name;
+  }
+
+  /**
+   * Claims the idempotency key, charges, persists and queues; undoes what it did on failure.
+   * With `resolveOnArrival` the job's model is pulled first: the job waits for it (stored as
+   * `queued`, charged the default cost its name has now) and is resolved against it on arrival.
+   */
+  async #accept(
+    caller: Caller,
+    job: Job,
+    idem: Idempotency | undefined,
+    resolveOnArrival: ((model: ModelInfo) => GenerationParams) | undefined,
+  ): Promise<Submitted> {
     const { ledger, jobs } = this.#d;
     const idempotency = idem && this.#idempotency;
     if (idem && idempotency) {
@@ -380,6 +431,11 @@ export class JobService {
       await ledger.refund(job, 'the job could not be stored');
       if (idem && idempotency) await idempotency.release(caller.owner, idem, job.id);
       throw error;
+    }
+    if (resolveOnArrival && this.#awaiting) {
+      this.#d.lifecycle.accepted(stored, 0, 0);
+      this.#awaiting.wait(stored, resolveOnArrival);
+      return { job: stored, position: 0, expectedMs: 0, charge };
     }
     this.#d.queue.add(entryOf(stored));
     const { position, waitRemainingMs } = this.progress(stored);

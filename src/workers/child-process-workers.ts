@@ -62,6 +62,7 @@ export class ChildProcessWorkers implements InferenceWorkers {
   readonly #o: ChildProcessWorkersOptions;
   readonly #slots: Slot[];
   readonly #idleListeners = new Set<() => void>();
+  readonly #modelListeners = new Set<() => void>();
   /** The model set workers serve; a restarted worker starts with the current one. */
   #workerModels: readonly WorkerModel[];
   #closing = false;
@@ -218,6 +219,16 @@ export class ChildProcessWorkers implements InferenceWorkers {
     this.#idleListeners.add(listener);
   }
 
+  /** Calls `listener` whenever a worker said what it serves (so `models()` may have changed). */
+  onModels(listener: () => void): () => void {
+    this.#modelListeners.add(listener);
+    return () => this.#modelListeners.delete(listener);
+  }
+
+  #notifyModels(): void {
+    for (const listener of [...this.#modelListeners]) listener();
+  }
+
   #spawn(slot: Slot): void {
     const init: WorkerInit = {
       ...this.#o.init,
@@ -244,6 +255,7 @@ export class ChildProcessWorkers implements InferenceWorkers {
     switch (message.type) {
       case 'models':
         slot.models = message.models;
+        this.#notifyModels();
         break;
       case 'heartbeat':
         break;
@@ -258,6 +270,7 @@ export class ChildProcessWorkers implements InferenceWorkers {
           'worker ready',
         );
         this.#resolveFirstReady();
+        this.#notifyModels();
         this.#notifyIdle();
         break;
       case 'progress':
