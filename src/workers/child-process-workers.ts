@@ -316,9 +316,32 @@ export class ChildProcessWorkers implements InferenceWorkers {
     for (const listener of this.#idleListeners) listener();
   }
 
+  /**
+   * The idle worker for a batch of `model`: one that holds it loaded, else one that holds no
+   * model (so two models on two workers stay put instead of evicting each other), else the
+   * first idle one. Which job runs next stays the queue's choice (priority, then age).
+   */
+  #slotFor(model: string, now: number): Slot | undefined {
+    const idle = this.#slots.filter((s) => this.#idle(s, now));
+    const holds = (s: Slot, name: string | undefined): boolean =>
+      s.models.some((m) => m.loaded && (name === undefined || m.name === name));
+    return idle.find((s) => holds(s, model)) ?? idle.find((s) => !holds(s, undefined)) ?? idle[0];
+  }
+
+  /** The models each live worker holds loaded, by process id (diagnostics and tests). */
+  loadedByPid(): Map<number, string[]> {
+    return new Map(
+      this.#slots.flatMap((s) =>
+        s.child?.pid === undefined || s.state === 'stopped'
+          ? []
+          : [[s.child.pid, s.models.filter((m) => m.loaded).map((m) => m.name)] as const],
+      ),
+    );
+  }
+
   run(request: BatchRequest, onProgress: (progress: BatchProgress) => void): Promise<BatchOutcome> {
     const now = Date.now();
-    const slot = this.#slots.find((s) => this.#idle(s, now));
+    const slot = this.#slotFor(request.model, now);
     if (!slot?.child) {
       return Promise.resolve({
         ok: false,

@@ -27,7 +27,11 @@ const modelsChanged = (): void => {
 async function createEngine(): Promise<InferenceEngine> {
   if (init.engine === 'fake') {
     const { FakeEngine } = await import('./engines/fake-engine.ts');
-    return new FakeEngine(init.fakeStepMs);
+    return new FakeEngine({
+      stepMs: init.fakeStepMs,
+      budgetBytes: init.memoryBudgetBytes,
+      onChange: modelsChanged,
+    });
   }
   const { OnnxEngine } = await import('./engines/onnx-engine.ts');
   return new OnnxEngine({
