@@ -244,6 +244,7 @@ export async function createPictor(
       config,
       publicUrl,
       library,
+      loading: workers,
       metrics: createMetrics(events, service),
       authenticate: accounts.authenticate,
       accounts: accounts.api,

@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type {
   BatchOutcome,
@@ -6,6 +7,7 @@ import type {
   BatchRequest,
   InferenceWorkers,
   ModelInfo,
+  ModelLoading,
 } from '../jobs/inference-workers.ts';
 import type { Logger } from '../jobs/logger.ts';
 import {
@@ -58,11 +60,13 @@ export interface ChildProcessWorkersOptions {
  * on the API's event loop, and a worker that dies (crash, OOM, kill) fails only its batch — with
  * `WORKER_DIED`, so the dispatcher retries — and is restarted.
  */
-export class ChildProcessWorkers implements InferenceWorkers {
+export class ChildProcessWorkers implements InferenceWorkers, ModelLoading {
   readonly #o: ChildProcessWorkersOptions;
   readonly #slots: Slot[];
   readonly #idleListeners = new Set<() => void>();
   readonly #modelListeners = new Set<() => void>();
+  /** `load` and `unload` requests a worker has not answered yet, by request id. */
+  readonly #changes = new Map<string, { readonly slot: Slot; readonly done: () => void }>();
   /** The model set workers serve; a restarted worker starts with the current one. */
   #workerModels: readonly WorkerModel[];
   #closing = false;
@@ -259,6 +263,12 @@ export class ChildProcessWorkers implements InferenceWorkers {
         break;
       case 'heartbeat':
         break;
+      case 'changed':
+        slot.models = message.models;
+        this.#notifyModels();
+        this.#changes.get(message.requestId)?.done();
+        this.#changes.delete(message.requestId);
+        break;
       case 'ready':
         slot.models = message.models;
         slot.state = 'idle';
@@ -295,6 +305,12 @@ export class ChildProcessWorkers implements InferenceWorkers {
     signal: NodeJS.Signals | null,
   ): void {
     if (slot.child !== child) return;
+    // A dead worker holds nothing: its loads and unloads are over.
+    for (const [id, change] of this.#changes) {
+      if (change.slot !== slot) continue;
+      this.#changes.delete(id);
+      change.done();
+    }
     const current = slot.current;
     slot.current = undefined;
     slot.state = 'stopped';
@@ -337,6 +353,37 @@ export class ChildProcessWorkers implements InferenceWorkers {
           : [[s.child.pid, s.models.filter((m) => m.loaded).map((m) => m.name)] as const],
       ),
     );
+  }
+
+  /**
+   * Loads `model` in the worker a batch of it would go to now (an idle one holding it or holding
+   * nothing, else the first idle one, else any live one); a no-op when a worker holds it.
+   */
+  async load(model: string): Promise<void> {
+    const live = this.#slots.filter((s) => s.state === 'idle' || s.state === 'busy');
+    if (live.some((s) => s.models.some((m) => m.name === model && m.loaded))) return;
+    const slot = this.#slotFor(model, Date.now()) ?? live[0];
+    if (slot) await this.#change(slot, 'load', model);
+  }
+
+  /** Unloads `model` from every worker holding it, each after its running batch. */
+  async unload(model: string): Promise<void> {
+    const holders = this.#slots.filter(
+      (s) =>
+        (s.state === 'idle' || s.state === 'busy') &&
+        s.models.some((m) => m.name === model && m.loaded),
+    );
+    await Promise.all(holders.map((slot) => this.#change(slot, 'unload', model)));
+  }
+
+  #change(slot: Slot, type: 'load' | 'unload', model: string): Promise<void> {
+    const child = slot.child;
+    if (!child) return Promise.resolve();
+    const requestId = randomUUID();
+    return new Promise((done) => {
+      this.#changes.set(requestId, { slot, done });
+      child.send({ type, requestId, model } satisfies ParentMessage);
+    });
   }
 
   run(request: BatchRequest, onProgress: (progress: BatchProgress) => void): Promise<BatchOutcome> {

@@ -71,6 +71,13 @@ process.on('message', (message: ParentMessage) => {
         send({ type: 'models', models: await engine.setModels(message.models) });
       });
       break;
+    case 'load':
+    case 'unload': {
+      const { requestId, model } = message;
+      const change = message.type === 'load' ? engine.preload(model) : engine.unload(model);
+      void change.then(() => send({ type: 'changed', requestId, models: engine.models() }));
+      break;
+    }
     case 'cancel':
       running.get(message.batchId)?.abort();
       break;

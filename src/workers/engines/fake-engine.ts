@@ -65,6 +65,10 @@ export class FakeEngine implements InferenceEngine {
     this.#cache.release(name);
   }
 
+  unload(name: string): Promise<void> {
+    return this.#cache.unload(name);
+  }
+
   models(): readonly ModelInfo[] {
     return this.#models.map(({ name }) => ({
       name,
