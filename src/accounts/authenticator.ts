@@ -51,6 +51,12 @@ export const LOCAL_CALLER: Caller = {
 
 const PUBLIC_CALLER: Caller = { owner: KEYLESS_OWNER, maxPriority: 0, scopes: [] };
 
+/** Dialect routes that act on the whole server (a model's memory), as `/v1/admin/…` does. */
+const ADMIN_DIALECT_ROUTES: ReadonlySet<string> = new Set([
+  '/sdapi/v1/unload-checkpoint',
+  '/sdapi/v1/reload-checkpoint',
+]);
+
 /** The access a route needs, from its declared `config.auth` or its path. */
 export function accessOf(request: FastifyRequest, o: AuthenticatorOptions): Access {
   const declared = request.routeOptions.config.auth;
@@ -68,7 +74,7 @@ export function accessOf(request: FastifyRequest, o: AuthenticatorOptions): Acce
     return 'public';
   if (route === '/metrics') return o.publicMetrics ? 'public' : 'admin';
   if (route === '/v1/txt2img' && o.keylessLink) return 'keyless';
-  if (route.startsWith('/v1/admin/')) return 'admin';
+  if (route.startsWith('/v1/admin/') || ADMIN_DIALECT_ROUTES.has(route)) return 'admin';
   if (route.startsWith('/v1/account/')) return 'account';
   return 'generate';
 }

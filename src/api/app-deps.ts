@@ -5,6 +5,7 @@ import type { AccountsApi } from '../accounts/accounts-api.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ModelLibrary } from '../library/model-library.ts';
+import type { ModelLoading } from '../jobs/inference-workers.ts';
 
 /** What the HTTP layer needs; built by the composition root (`src/cli/compose.ts`). */
 export interface AppDeps {
@@ -29,6 +30,8 @@ export interface AppDeps {
   readonly config: PictorConfig;
   /** The model library behind `/v1/admin/models` and the models' state; absent = fixed models. */
   readonly library?: ModelLibrary;
+  /** Loading and unloading models by hand (`/v1/admin/models/{name}/load`); absent = none. */
+  readonly loading?: ModelLoading;
 }
 
 declare module 'fastify' {

@@ -21,6 +21,7 @@ import { accountUserRoutes } from './routes/account-user-routes.ts';
 import { adminKeysRoutes } from './routes/admin-keys-routes.ts';
 import { adminReportsRoutes } from './routes/admin-reports-routes.ts';
 import { adminModelsRoutes } from './routes/admin-models-routes.ts';
+import { adminModelLoadingRoutes } from './routes/admin-model-loading-routes.ts';
 import { ENGINE_VERSION } from '../engine/version.ts';
 import { refuseStrayUpgrades } from './refuse-stray-upgrades.ts';
 import { guardJsonInput } from './json-body-parser.ts';
@@ -147,6 +148,7 @@ export async function buildApp(
   uploadsRoutes(app, deps);
   eventsSocketRoute(app, deps);
   if (deps.library) adminModelsRoutes(app, deps.library);
+  if (deps.loading) adminModelLoadingRoutes(app, deps, deps.loading);
   if (deps.accounts) {
     adminKeysRoutes(app, deps.accounts);
     adminReportsRoutes(app, deps.accounts);

@@ -72,6 +72,7 @@ export function createMetrics(events: EventHub, service: JobService): Registry {
         break;
       }
       case 'queued':
+      case 'pulling':
         break;
       case 'completed':
       case 'failed':

@@ -24,7 +24,16 @@ const JOB_EVENT = {
     job_id: { type: 'string' },
     type: {
       type: 'string',
-      enum: ['queued', 'started', 'progress', 'completed', 'failed', 'cancelled', 'expired'],
+      enum: [
+        'queued',
+        'pulling',
+        'started',
+        'progress',
+        'completed',
+        'failed',
+        'cancelled',
+        'expired',
+      ],
     },
     data: { type: 'object', additionalProperties: true, description: 'As the job events stream' },
   },

@@ -22,6 +22,7 @@ import { checkWebhookUrl } from '../webhooks/check-webhook-url.ts';
 import { WebhookSender } from '../webhooks/webhook-sender.ts';
 import type { ChildProcessWorkers } from '../workers/child-process-workers.ts';
 import { ModelLibrary } from '../library/model-library.ts';
+import { libraryPuller } from './pull-on-request.ts';
 import { createAccounts } from './compose-accounts.ts';
 import { createBlobStore } from './compose-blobs.ts';
 import {
@@ -162,6 +163,9 @@ export async function createPictor(
       checkWebhookUrl: (url) => checkWebhookUrl(url, config.webhooks.allowPrivateAddresses),
       admission: accounts.admission,
       idempotency: accounts.idempotency,
+      ...(config.models.pullOnRequest
+        ? { pullOnRequest: { puller: libraryPuller(library, workers), logger } }
+        : {}),
     },
     {
       defaultModel: config.models.default,
@@ -190,6 +194,7 @@ export async function createPictor(
       config,
       publicUrl,
       library,
+      loading: workers,
       metrics: createMetrics(events, service),
       authenticate: accounts.authenticate,
       accounts: accounts.api,

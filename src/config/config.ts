@@ -131,6 +131,12 @@ export interface PictorConfig {
     readonly keepAliveSeconds: number;
     /** Models every worker loads at start instead of on first use. */
     readonly preload: readonly string[];
+    /**
+     * A generation naming a Hugging Face (`hf:org/repo`, `org/repo`) or CivitAI (`civitai:ID`)
+     * model the library lacks pulls it first, the job waiting in `queued` meanwhile. Off: such a
+     * request is refused with how to pull the model.
+     */
+    readonly pullOnRequest: boolean;
   };
   /** Where pulls come from. Tokens are sent to their own host only and never logged or echoed. */
   readonly sources: {
@@ -338,6 +344,7 @@ export const DEFAULT_CONFIG: PictorConfig = {
     dirs: [],
     keepAliveSeconds: -1,
     preload: [],
+    pullOnRequest: false,
   },
   sources: {
     huggingFace: { endpoint: 'https://huggingface.co', token: '', cacheDir: '' },

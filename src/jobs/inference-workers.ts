@@ -33,6 +33,16 @@ export interface ModelInfo {
   readonly appliesNegativePrompt: boolean;
 }
 
+/**
+ * Loading and unloading models by hand (the admin API, A1111's checkpoint routes). Both resolve
+ * once done: `load` when the model is loaded in a worker (or its load failed: the model's info
+ * then says why), `unload` when no worker holds it — after the batch running on it, if any.
+ */
+export interface ModelLoading {
+  load(model: string): Promise<void>;
+  unload(model: string): Promise<void>;
+}
+
 /** One job inside a batch sent to a worker, with its input images resolved to bytes. */
 export interface BatchJob {
   readonly jobId: string;

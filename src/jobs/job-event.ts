@@ -1,4 +1,5 @@
 import type { Job, JobError } from './job.ts';
+import type { ModelPullProgress } from './model-puller.ts';
 
 /** `queued`: accepted, or back in the queue (`retry`) after a lost worker or a refused batch. */
 export interface QueuedData {
@@ -8,6 +9,21 @@ export interface QueuedData {
   /** Seconds until the job is expected to finish, when known. */
   readonly eta?: number;
   readonly retry?: true;
+}
+
+/**
+ * `pulling`: the job waits in `queued` while the model it names is pulled on request
+ * (`models.pullOnRequest`); at most one a second, and one at each change of `status`.
+ */
+export interface PullingData {
+  readonly job_id: string;
+  /** The model as the request named it (`hf:org/repo`, `org/repo`, `civitai:ID`). */
+  readonly model: string;
+  readonly status: ModelPullProgress['status'];
+  /** Bytes downloaded so far, over every file of the model. */
+  readonly completed: number;
+  /** Bytes in all; absent until the source has said. */
+  readonly total?: number;
 }
 
 export interface StartedData {
@@ -57,6 +73,7 @@ export interface EndedData {
 /** What each event type carries: the `data` of SSE, WebSocket and webhook-facing events. */
 export interface JobEventData {
   readonly queued: QueuedData;
+  readonly pulling: PullingData;
   readonly started: StartedData;
   readonly progress: ProgressData;
   readonly completed: CompletedData;

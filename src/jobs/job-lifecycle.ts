@@ -3,6 +3,7 @@ import type { Job, JobError, JobPatch, JobResult, JobStatus } from './job.ts';
 import type { QueueEntry } from './job-queue.ts';
 import type { JobEventSink, LifecycleQueue } from './lifecycle-ports.ts';
 import type { Logger } from './logger.ts';
+import type { ModelPullProgress } from './model-puller.ts';
 import type { TransitionStore } from './transition-store.ts';
 
 /** A job tried this many times (its worker died or hung each time) fails. */
@@ -72,6 +73,17 @@ export class JobLifecycle {
     this.#d.events.emit(job.id, job.owner, 'queued', {
       job_id: job.id,
       position: this.#d.queue.position(job.id) ?? 0,
+    });
+  }
+
+  /** Announces how the pull of the model a queued job waits for is going. */
+  pulling(job: Job, progress: ModelPullProgress): void {
+    this.#d.events.emit(job.id, job.owner, 'pulling', {
+      job_id: job.id,
+      model: job.model,
+      status: progress.status,
+      completed: progress.completed,
+      ...(progress.total === undefined ? {} : { total: progress.total }),
     });
   }
 

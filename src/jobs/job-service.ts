@@ -4,7 +4,14 @@ import type { BlobStore } from '../storage/blob-store.ts';
 import type { Upload, UploadRepository } from '../storage/upload-repository.ts';
 import type { GenerationInput } from './generation-input.ts';
 import type { InferenceWorkers, ModelInfo } from './inference-workers.ts';
-import { batchKeyOf, isTerminal, type Job, type JobError, type JobImage } from './job.ts';
+import {
+  batchKeyOf,
+  isTerminal,
+  type GenerationParams,
+  type Job,
+  type JobError,
+  type JobImage,
+} from './job.ts';
 import type { JobDispatcher } from './job-dispatcher.ts';
 import { entryOf, type JobLifecycle } from './job-lifecycle.ts';
 import { JobAdmission } from './job-admission.ts';
@@ -19,6 +26,9 @@ import { IdempotentSubmissions, type Idempotency } from './idempotent-submission
 import { resolveParams } from './resolve-params.ts';
 import { decodeImageInput } from './decode-image-input.ts';
 import { readImageSize, type ImageSize } from './image-size.ts';
+import { JobsAwaitingModels, provisionalModel } from './jobs-awaiting-models.ts';
+import type { Logger } from './logger.ts';
+import type { ModelPuller } from './model-puller.ts';
 
 /** Why a job was cancelled when its waiting client disconnected (see `JobService.abandon`). */
 export const CLIENT_GONE: JobError = {
@@ -55,6 +65,8 @@ export interface JobServiceDeps {
   readonly admission?: Admission;
   /** Remembers `Idempotency-Key`s; absent = the header is ignored. */
   readonly idempotency?: IdempotencyStore;
+  /** Pulls a model a request names before the library has it; absent = such requests are refused. */
+  readonly pullOnRequest?: { readonly puller: ModelPuller; readonly logger: Logger };
 }
 
 export interface SubmitOptions {
@@ -165,6 +177,8 @@ export class JobService {
   readonly #idempotency: IdempotentSubmissions | undefined;
   readonly #forecast: JobForecast;
   readonly #admission: JobAdmission;
+  /** Jobs waiting for a model pulled on request; absent when that is off. */
+  readonly #awaiting: JobsAwaitingModels | undefined;
   /** Callers of {@link waitForFinal}, by job id: handed the final job, no database read. */
   readonly #waiting = new Map<string, Set<(job: Job) => void>>();
   #lastCreatedAt = 0;
@@ -178,6 +192,18 @@ export class JobService {
       { ...deps, forecast: this.#forecast },
       { maxQueued: options.maxQueued },
     );
+    this.#awaiting =
+      deps.pullOnRequest &&
+      new JobsAwaitingModels({
+        ...deps.pullOnRequest,
+        jobs: deps.jobs,
+        lifecycle: deps.lifecycle,
+        model: (name) => this.model(name),
+        enqueue: async (job) => {
+          await deps.lifecycle.enqueue(job);
+          deps.dispatcher.dispatch();
+        },
+      });
     deps.lifecycle.onFinished((job) => {
       for (const resolve of this.#waiting.get(job.id) ?? []) resolve(job);
     });
@@ -298,12 +324,19 @@ export class JobService {
         },
       );
     }
-    const model = this.model(input.model);
-    const { params: resolved } = resolveParams(withinLimits(input, model, caller.limits), model, {
-      maxImages: this.#o.maxImagesPerJob,
-      maxPromptLength: this.#o.maxPromptLength,
-    });
-    if (caller.limits) checkCallerLimits(caller.limits, resolved, input.webhookUrl);
+    const pull = this.#pullFirst(input.model);
+    const model = pull
+      ? provisionalModel(pull, input.scheduler, this.#o.maxImagesPerJob)
+      : this.model(input.model);
+    const resolve = (against: ModelInfo): GenerationParams => {
+      const { params } = resolveParams(withinLimits(input, against, caller.limits), against, {
+        maxImages: this.#o.maxImagesPerJob,
+        maxPromptLength: this.#o.maxPromptLength,
+      });
+      if (caller.limits) checkCallerLimits(caller.limits, params, input.webhookUrl);
+      return params;
+    };
+    const resolved = resolve(model);
     if (input.webhookUrl !== undefined) await this.#d.checkWebhookUrl(input.webhookUrl);
     const params = {
       ...resolved,
@@ -331,7 +364,12 @@ export class JobService {
     };
     const release = await this.#admission.admit(caller, job.id);
     try {
-      const submitted = await this.#accept(caller, job, idem);
+      const submitted = await this.#accept(
+        caller,
+        job,
+        idem,
+        pull === undefined ? undefined : resolve,
+      );
       // Another request's job (an idempotent replay) holds its own slot.
       if (submitted.job.id !== job.id) await release();
       return submitted;
@@ -341,8 +379,26 @@ export class JobService {
     }
   }
 
-  /** Claims the idempotency key, charges, persists and queues; undoes what it did on failure. */
-  async #accept(caller: Caller, job: Job, idem: Idempotency | undefined): Promise<Submitted> {
+  /**
+   * The model a request names when it is to be pulled first: not served, and a reference the
+   * server pulls on request. Undefined otherwise (served, or refused by {@link model}).
+   */
+  #pullFirst(name: string | undefined): string | undefined {
+    if (name === undefined || !this.#awaiting?.pullable(name)) return undefined;
+    return this.models().some((m) => m.name === name) ? undefined : name;
+  }
+
+  /**
+   * Claims the idempotency key, charges, persists and queues; undoes what it did on failure.
+   * With `resolveOnArrival` the job's model is pulled first: the job waits for it (stored as
+   * `queued`, charged the default cost its name has now) and is resolved against it on arrival.
+   */
+  async #accept(
+    caller: Caller,
+    job: Job,
+    idem: Idempotency | undefined,
+    resolveOnArrival: ((model: ModelInfo) => GenerationParams) | undefined,
+  ): Promise<Submitted> {
     const { ledger, jobs } = this.#d;
     const idempotency = idem && this.#idempotency;
     if (idem && idempotency) {
@@ -363,6 +419,11 @@ export class JobService {
       await ledger.refund(job, 'the job could not be stored');
       if (idem && idempotency) await idempotency.release(caller.owner, idem, job.id);
       throw error;
+    }
+    if (resolveOnArrival && this.#awaiting) {
+      this.#d.lifecycle.accepted(stored, 0, 0);
+      this.#awaiting.wait(stored, resolveOnArrival);
+      return { job: stored, position: 0, expectedMs: 0, charge };
     }
     this.#d.queue.add(entryOf(stored));
     const { position, waitRemainingMs } = this.progress(stored);

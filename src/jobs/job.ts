@@ -89,10 +89,16 @@ export interface Job {
   readonly resultDeleted: boolean;
 }
 
-/** Fields a state transition may change. */
+/**
+ * Fields a state transition may change; `model`, `params` and `batchKey` only while the job
+ * waits for its model (pulled on request, then resolved against that model's own limits).
+ */
 export type JobPatch = Partial<
   Pick<
     Job,
+    | 'model'
+    | 'params'
+    | 'batchKey'
     | 'status'
     | 'startedAt'
     | 'finishedAt'

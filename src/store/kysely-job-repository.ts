@@ -28,6 +28,9 @@ function toJob(row: Selectable<JobsTable>): Job {
 
 function toRow(patch: JobPatch): Updateable<JobsTable> {
   const row: Updateable<JobsTable> = {};
+  if (patch.model !== undefined) row.model = patch.model;
+  if (patch.params !== undefined) row.params = JSON.stringify(patch.params);
+  if (patch.batchKey !== undefined) row.batch_key = patch.batchKey;
   if (patch.status !== undefined) row.status = patch.status;
   if (patch.startedAt !== undefined) row.started_at = patch.startedAt;
   if (patch.finishedAt !== undefined) row.finished_at = patch.finishedAt;

@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type {
   BatchOutcome,
@@ -6,6 +7,7 @@ import type {
   BatchRequest,
   InferenceWorkers,
   ModelInfo,
+  ModelLoading,
 } from '../jobs/inference-workers.ts';
 import type { Logger } from '../jobs/logger.ts';
 import {
@@ -62,10 +64,13 @@ export interface ChildProcessWorkersOptions {
  * on the API's event loop, and a worker that dies (crash, OOM, kill) fails only its batch — with
  * `WORKER_DIED`, so the dispatcher retries — and is restarted.
  */
-export class ChildProcessWorkers implements InferenceWorkers {
+export class ChildProcessWorkers implements InferenceWorkers, ModelLoading {
   readonly #o: ChildProcessWorkersOptions;
   readonly #slots: Slot[];
   readonly #idleListeners = new Set<() => void>();
+  readonly #modelListeners = new Set<() => void>();
+  /** `load` and `unload` requests a worker has not answered yet, by request id. */
+  readonly #changes = new Map<string, { readonly slot: Slot; readonly done: () => void }>();
   /** The model set workers serve; a restarted worker starts with the current one. */
   #workerModels: readonly WorkerModel[];
   #closing = false;
@@ -246,6 +251,16 @@ export class ChildProcessWorkers implements InferenceWorkers {
     this.#idleListeners.add(listener);
   }
 
+  /** Calls `listener` whenever a worker said what it serves (so `models()` may have changed). */
+  onModels(listener: () => void): () => void {
+    this.#modelListeners.add(listener);
+    return () => this.#modelListeners.delete(listener);
+  }
+
+  #notifyModels(): void {
+    for (const listener of [...this.#modelListeners]) listener();
+  }
+
   #spawn(slot: Slot): void {
     const init: WorkerInit = {
       ...this.#o.init,
@@ -274,8 +289,15 @@ export class ChildProcessWorkers implements InferenceWorkers {
     switch (message.type) {
       case 'models':
         slot.models = message.models;
+        this.#notifyModels();
         break;
       case 'heartbeat':
+        break;
+      case 'changed':
+        slot.models = message.models;
+        this.#notifyModels();
+        this.#changes.get(message.requestId)?.done();
+        this.#changes.delete(message.requestId);
         break;
       case 'ready':
         slot.models = message.models;
@@ -289,6 +311,7 @@ export class ChildProcessWorkers implements InferenceWorkers {
           'worker ready',
         );
         this.#resolveFirstReady();
+        this.#notifyModels();
         this.#notifyIdle();
         break;
       case 'progress':
@@ -313,6 +336,12 @@ export class ChildProcessWorkers implements InferenceWorkers {
     signal: NodeJS.Signals | null,
   ): void {
     if (slot.child !== child) return;
+    // A dead worker holds nothing: its loads and unloads are over.
+    for (const [id, change] of this.#changes) {
+      if (change.slot !== slot) continue;
+      this.#changes.delete(id);
+      change.done();
+    }
     const current = slot.current;
     slot.current = undefined;
     slot.state = 'stopped';
@@ -335,9 +364,63 @@ export class ChildProcessWorkers implements InferenceWorkers {
     for (const listener of this.#idleListeners) listener();
   }
 
+  /**
+   * The idle worker for a batch of `model`: one that holds it loaded, else one that holds no
+   * model (so two models on two workers stay put instead of evicting each other), else the
+   * first idle one. Which job runs next stays the queue's choice (priority, then age).
+   */
+  #slotFor(model: string, now: number): Slot | undefined {
+    const idle = this.#slots.filter((s) => this.#idle(s, now));
+    const holds = (s: Slot, name: string | undefined): boolean =>
+      s.models.some((m) => m.loaded && (name === undefined || m.name === name));
+    return idle.find((s) => holds(s, model)) ?? idle.find((s) => !holds(s, undefined)) ?? idle[0];
+  }
+
+  /** The models each live worker holds loaded, by process id (diagnostics and tests). */
+  loadedByPid(): Map<number, string[]> {
+    return new Map(
+      this.#slots.flatMap((s) =>
+        s.child?.pid === undefined || s.state === 'stopped'
+          ? []
+          : [[s.child.pid, s.models.filter((m) => m.loaded).map((m) => m.name)] as const],
+      ),
+    );
+  }
+
+  /**
+   * Loads `model` in the worker a batch of it would go to now (an idle one holding it or holding
+   * nothing, else the first idle one, else any live one); a no-op when a worker holds it.
+   */
+  async load(model: string): Promise<void> {
+    const live = this.#slots.filter((s) => s.state === 'idle' || s.state === 'busy');
+    if (live.some((s) => s.models.some((m) => m.name === model && m.loaded))) return;
+    const slot = this.#slotFor(model, Date.now()) ?? live[0];
+    if (slot) await this.#change(slot, 'load', model);
+  }
+
+  /** Unloads `model` from every worker holding it, each after its running batch. */
+  async unload(model: string): Promise<void> {
+    const holders = this.#slots.filter(
+      (s) =>
+        (s.state === 'idle' || s.state === 'busy') &&
+        s.models.some((m) => m.name === model && m.loaded),
+    );
+    await Promise.all(holders.map((slot) => this.#change(slot, 'unload', model)));
+  }
+
+  #change(slot: Slot, type: 'load' | 'unload', model: string): Promise<void> {
+    const child = slot.child;
+    if (!child) return Promise.resolve();
+    const requestId = randomUUID();
+    return new Promise((done) => {
+      this.#changes.set(requestId, { slot, done });
+      child.send({ type, requestId, model } satisfies ParentMessage);
+    });
+  }
+
   run(request: BatchRequest, onProgress: (progress: BatchProgress) => void): Promise<BatchOutcome> {
     const now = Date.now();
-    const slot = this.#slots.find((s) => this.#idle(s, now));
+    const slot = this.#slotFor(request.model, now);
     if (!slot?.child) {
       return Promise.resolve({
         ok: false,

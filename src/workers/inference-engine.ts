@@ -20,6 +20,8 @@ export interface InferenceEngine {
   setModels(models: readonly WorkerModel[]): Promise<readonly ModelInfo[]>;
   /** Loads a model ahead of its first batch (the preload list); failures only show in its info. */
   preload(name: string): Promise<void>;
+  /** Unloads a model, once the batch running on it (if any) is done; never rejects. */
+  unload(name: string): Promise<void>;
   /** The models as now: which are loaded changes as batches run. */
   models(): readonly ModelInfo[];
   /** Generates one batch; never rejects. Aborting the signal stops between steps (`ABORTED`). */

@@ -27,7 +27,11 @@ const modelsChanged = (): void => {
 async function createEngine(): Promise<InferenceEngine> {
   if (init.engine === 'fake') {
     const { FakeEngine } = await import('./engines/fake-engine.ts');
-    return new FakeEngine(init.fakeStepMs);
+    return new FakeEngine({
+      stepMs: init.fakeStepMs,
+      budgetBytes: init.memoryBudgetBytes,
+      onChange: modelsChanged,
+    });
   }
   const { OnnxEngine } = await import('./engines/onnx-engine.ts');
   return new OnnxEngine({
@@ -67,6 +71,13 @@ process.on('message', (message: ParentMessage) => {
         send({ type: 'models', models: await engine.setModels(message.models) });
       });
       break;
+    case 'load':
+    case 'unload': {
+      const { requestId, model } = message;
+      const change = message.type === 'load' ? engine.preload(model) : engine.unload(model);
+      void change.then(() => send({ type: 'changed', requestId, models: engine.models() }));
+      break;
+    }
     case 'cancel':
       running.get(message.batchId)?.abort();
       break;

@@ -32,6 +32,8 @@ export type ParentMessage =
     }
   | { readonly type: 'cancel'; readonly batchId: string }
   | { readonly type: 'models'; readonly models: readonly WorkerModel[] }
+  /** Load a model now, or unload it (once its running batch is done); answered by `changed`. */
+  | { readonly type: 'load' | 'unload'; readonly requestId: string; readonly model: string }
   | { readonly type: 'shutdown' };
 
 export type ChildMessage =
@@ -40,6 +42,8 @@ export type ChildMessage =
   | { readonly type: 'models'; readonly models: readonly ModelInfo[] }
   /** Sent every {@link HEARTBEAT_MS} while the worker's event loop turns (idle or between steps). */
   | { readonly type: 'heartbeat' }
+  /** A `load` or `unload` is done: the models as they are now. */
+  | { readonly type: 'changed'; readonly requestId: string; readonly models: readonly ModelInfo[] }
   | {
       readonly type: 'progress';
       readonly batchId: string;

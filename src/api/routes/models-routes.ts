@@ -9,7 +9,7 @@ function stateOf(m: ModelInfo): 'failed' | 'loaded' | 'available' {
   return !m.available ? 'failed' : m.loaded ? 'loaded' : 'available';
 }
 
-function modelView(
+export function modelView(
   m: ModelInfo,
   defaultModel: string,
   library: ModelLibrary | undefined,

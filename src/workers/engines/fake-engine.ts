@@ -7,37 +7,74 @@ import type {
   OutputImage,
 } from '../../jobs/inference-workers.ts';
 import type { InferenceEngine } from '../inference-engine.ts';
-import type { WorkerModel } from './model-cache.ts';
+import { ModelCache, type WorkerModel } from './model-cache.ts';
 import { solidPng } from './tiny-png.ts';
+
+export interface FakeEngineOptions {
+  readonly stepMs: number;
+  /** `workers.memoryBudgetGb`: a model "weighs" its size on disk, as with the ONNX engine. */
+  readonly budgetBytes: number;
+  /** A model was loaded or unloaded. */
+  readonly onChange: () => void;
+}
 
 /**
  * A deterministic stand-in for the ONNX engine, for tests of the server: every model is
- * available, each step sleeps `stepMs`, and an image's colour derives from its seed. A prompt
- * containing `__crash__` kills the worker process mid-batch (to test worker death).
+ * available, each step sleeps `stepMs`, and an image's colour derives from its seed. Models are
+ * "loaded" (nothing is read) at start while the memory budget allows, and on use through the same
+ * LRU cache as the ONNX engine's, so tests see loads and unloads. A prompt containing `__crash__`
+ * kills the worker process mid-batch (to test worker death).
  */
 export class FakeEngine implements InferenceEngine {
-  #names: readonly string[] = [];
+  #models: readonly WorkerModel[] = [];
   readonly #stepMs: number;
+  readonly #cache: ModelCache<string>;
+  readonly #budgetBytes: number;
 
-  constructor(stepMs: number) {
-    this.#stepMs = stepMs;
+  constructor(options: FakeEngineOptions) {
+    this.#stepMs = options.stepMs;
+    this.#budgetBytes = options.budgetBytes;
+    this.#cache = new ModelCache({
+      budgetBytes: options.budgetBytes,
+      load: (model) => Promise.resolve(model.name),
+      unload: () => Promise.resolve(),
+      onChange: options.onChange,
+    });
   }
 
-  setModels(models: readonly WorkerModel[]): Promise<readonly ModelInfo[]> {
-    this.#names = models.map((m) => m.name);
-    return Promise.resolve(this.models());
+  async setModels(models: readonly WorkerModel[]): Promise<readonly ModelInfo[]> {
+    const kept = new Set(models.map((m) => m.name));
+    for (const old of this.#models) if (!kept.has(old.name)) await this.#cache.remove(old.name);
+    this.#models = models;
+    // Held loaded from the start while the budget allows, without unloading one for another.
+    let room =
+      this.#budgetBytes -
+      models.filter((m) => this.#cache.isLoaded(m.name)).reduce((sum, m) => sum + m.sizeBytes, 0);
+    for (const model of models) {
+      if (this.#cache.isLoaded(model.name) || model.sizeBytes > room) continue;
+      await this.preload(model.name);
+      room -= model.sizeBytes;
+    }
+    return this.models();
   }
 
-  preload(): Promise<void> {
-    return Promise.resolve();
+  async preload(name: string): Promise<void> {
+    const model = this.#models.find((m) => m.name === name);
+    if (!model) return;
+    await this.#cache.acquire(model);
+    this.#cache.release(name);
+  }
+
+  unload(name: string): Promise<void> {
+    return this.#cache.unload(name);
   }
 
   models(): readonly ModelInfo[] {
-    return this.#names.map((name) => ({
+    return this.#models.map(({ name }) => ({
       name,
       available: true,
       error: undefined,
-      loaded: true,
+      loaded: this.#cache.isLoaded(name),
       family: 'sd',
       defaults: { width: 64, height: 64, steps: 4, guidanceScale: 7.5 },
       limits: { minSize: 64, maxSize: 1024, sizeMultiple: 8, maxSteps: 50, maxBatch: 8 },
@@ -50,7 +87,30 @@ export class FakeEngine implements InferenceEngine {
   }
 
   async run(
-    _model: string,
+    name: string,
+    jobs: readonly BatchJob[],
+    onProgress: (p: BatchProgress) => void,
+    signal: AbortSignal,
+  ): Promise<BatchOutcome> {
+    const model = this.#models.find((m) => m.name === name);
+    if (!model)
+      return {
+        ok: false,
+        code: 'MODEL_UNAVAILABLE',
+        message: `model '${name}' is no longer served (removed from the library)`,
+        field: undefined,
+      };
+    try {
+      await this.#cache.acquire(model);
+      return await this.#run(jobs, onProgress, signal);
+    } catch (error) {
+      return { ok: false, code: 'MODEL_UNAVAILABLE', message: String(error), field: undefined };
+    } finally {
+      this.#cache.release(name);
+    }
+  }
+
+  async #run(
     jobs: readonly BatchJob[],
     onProgress: (p: BatchProgress) => void,
     signal: AbortSignal,
@@ -111,6 +171,6 @@ export class FakeEngine implements InferenceEngine {
   }
 
   dispose(): Promise<void> {
-    return Promise.resolve();
+    return this.#cache.dispose();
   }
 }

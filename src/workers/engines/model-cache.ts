@@ -32,8 +32,11 @@ interface Entry<T> {
   users: number;
   lastUsed: number;
   timer: NodeJS.Timeout | undefined;
-  /** Removed from the library while in use: unloaded when the last user is done. */
+  /** Removed (or unloaded by hand) while in use: unloaded when the last user is done. */
   doomed: boolean;
+  /** Resolves once a doomed entry is unloaded. */
+  gone: Promise<void> | undefined;
+  resolveGone: () => void;
 }
 
 const GB = 1024 ** 3;
@@ -78,6 +81,8 @@ export class ModelCache<T> {
         lastUsed: ++this.#clock,
         timer: undefined,
         doomed: false,
+        gone: undefined,
+        resolveGone: () => undefined,
       };
       this.#entries.set(model.name, entry);
       try {
@@ -111,12 +116,22 @@ export class ModelCache<T> {
     }
   }
 
-  /** Unloads a model now, or when its running batch ends. */
+  /** Unloads a model now, or when its running batch ends (without waiting for that). */
   async remove(name: string): Promise<void> {
     const entry = this.#entries.get(name);
     if (!entry) return;
     if (entry.users > 0) entry.doomed = true;
     else await this.#unload(name);
+  }
+
+  /** Unloads a model now, or once its running batch ends: resolves when it is unloaded. */
+  async unload(name: string): Promise<void> {
+    const entry = this.#entries.get(name);
+    if (!entry) return;
+    if (entry.users === 0) return this.#unload(name);
+    entry.doomed = true;
+    entry.gone ??= new Promise((resolve) => (entry.resolveGone = resolve));
+    return entry.gone;
   }
 
   async #makeRoom(bytes: number): Promise<void> {
@@ -138,6 +153,7 @@ export class ModelCache<T> {
     this.#entries.delete(name);
     await this.#o.unload(await entry.loaded);
     this.#o.onChange();
+    entry.resolveGone();
   }
 
   async dispose(): Promise<void> {

@@ -249,6 +249,10 @@ export class OnnxEngine implements InferenceEngine {
     return reason;
   }
 
+  unload(name: string): Promise<void> {
+    return this.#cache.unload(name);
+  }
+
   models(): readonly ModelInfo[] {
     return [...this.#infos.values()].map((info) => {
       const failure = this.#failures.get(info.name);

@@ -6,6 +6,7 @@ import { a1111ErrorHandler } from './a1111-errors.ts';
 import { A1111State } from './a1111-state.ts';
 import { generationRoutes } from './generation-routes.ts';
 import { optionsRoutes } from './options-routes.ts';
+import { checkpointRoutes } from './checkpoint-routes.ts';
 import { pngInfoRoute } from './png-info-route.ts';
 import { progressRoutes } from './progress-routes.ts';
 
@@ -32,6 +33,7 @@ export async function a1111Dialect(app: FastifyInstance, deps: AppDeps): Promise
       generationRoutes(scope, ctx);
       progressRoutes(scope, ctx);
       optionsRoutes(scope, ctx);
+      if (deps.loading) checkpointRoutes(scope, ctx, deps.loading);
       pngInfoRoute(scope);
       done();
     },

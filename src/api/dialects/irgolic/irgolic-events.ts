@@ -48,6 +48,7 @@ export function eventOf(event: JobEvent): IrgolicEvent | 'final' | undefined {
       return event.data.retry === true ? undefined : { event_type: 'pending', task_id };
     case 'started':
       return { event_type: 'started', task_id };
+    case 'pulling': // still `pending` to irgolic's clients, which know no model downloads
     case 'progress':
       return undefined;
     case 'completed':
