@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { ProblemError } from '../../errors/index.ts';
 import type { ModelInfo, ModelLoading } from '../../jobs/inference-workers.ts';
 import type { AppDeps } from '../app-deps.ts';
-import { modelView } from './models-routes.ts';
+import { jsonResponse } from '../documented-errors.ts';
+import { modelSchema, modelView } from './models-routes.ts';
 
 const nameParams = {
   type: 'object',
@@ -35,6 +36,7 @@ export function adminModelLoadingRoutes(
         tags: ['admin'],
         summary: 'Load a model in a worker now; answers once it is loaded',
         params: nameParams,
+        response: { 200: jsonResponse('The model, loaded', modelSchema) },
       },
     },
     async (request) => {
@@ -58,6 +60,7 @@ export function adminModelLoadingRoutes(
         tags: ['admin'],
         summary: 'Unload a model from every worker, after the batch running on it',
         params: nameParams,
+        response: { 200: jsonResponse('The model, unloaded', modelSchema) },
       },
     },
     async (request) => {

@@ -67,7 +67,8 @@ function downloading(
   });
 }
 
-const modelSchema = {
+/** One model as `GET /v1/models` lists it (also the answer of the admin load/unload routes). */
+export const modelSchema = {
   type: 'object',
   additionalProperties: true,
   required: ['name', 'state', 'available', 'loaded'],

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { jsonResponse } from '../../documented-errors.ts';
 import type { ModelLoading } from '../../../jobs/inference-workers.ts';
 import type { A1111Context } from './generation-routes.ts';
 import { pickModel } from './generation-routes.ts';
@@ -14,9 +15,11 @@ export function checkpointRoutes(
   loading: ModelLoading,
 ): void {
   const tags = ['automatic1111'];
+  // A1111 answers these with a JSON null.
+  const response = { 200: jsonResponse('null, once done', { type: 'null' }) };
   app.post(
     '/unload-checkpoint',
-    { schema: { tags, summary: "AUTOMATIC1111: unload the caller's model (admin)" } },
+    { schema: { tags, summary: "AUTOMATIC1111: unload the caller's model (admin)", response } },
     async (request, reply) => {
       await loading.unload(pickModel(ctx, request.caller.owner, undefined).name);
       return reply.type('application/json').send('null');
@@ -24,7 +27,7 @@ export function checkpointRoutes(
   );
   app.post(
     '/reload-checkpoint',
-    { schema: { tags, summary: "AUTOMATIC1111: load the caller's model (admin)" } },
+    { schema: { tags, summary: "AUTOMATIC1111: load the caller's model (admin)", response } },
     async (request, reply) => {
       await loading.load(pickModel(ctx, request.caller.owner, undefined).name);
       return reply.type('application/json').send('null');
