@@ -68,6 +68,7 @@ export function createInferenceWorkers(
       memoryBudgetBytes: Math.round(config.workers.memoryBudgetGb * 1024 ** 3),
       intraOpThreads: config.workers.intraOpThreads,
       cacheDir: path.join(config.dataDir, 'cache'),
+      cacheOptimizedModels: config.workers.cacheOptimizedModels,
       fakeStepMs,
     },
     restartDelayMs: config.workers.restartDelayMs,

@@ -178,6 +178,12 @@ export interface PictorConfig {
      * retried once elsewhere. Bounds one engine step (and the VAE decode after the last).
      */
     readonly stepTimeoutMs: number;
+    /**
+     * Keep ONNX Runtime's optimized graph of each compiled checkpoint under the data dir, so a
+     * second load skips the optimizer (minutes for an SD UNet on CPU), at the cost of disk about
+     * the model's fp32 size.
+     */
+    readonly cacheOptimizedModels: boolean;
   };
   readonly queue: {
     /** Queued jobs beyond this are refused with `429` and `Retry-After`. */
@@ -360,6 +366,7 @@ export const DEFAULT_CONFIG: PictorConfig = {
     restartDelayMs: 500,
     memoryBudgetGb: 0,
     stepTimeoutMs: 300_000,
+    cacheOptimizedModels: true,
   },
   queue: {
     maxQueued: 1000,

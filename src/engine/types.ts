@@ -82,6 +82,12 @@ export interface PipelineOptions {
    * server's data dir. A folder under the system's temporary directory when absent.
    */
   readonly cacheDir?: string;
+  /**
+   * Keep ONNX Runtime's optimized graph of each compiled checkpoint under `cacheDir` (CPU only),
+   * so a second load skips the optimizer; it costs disk about the model's fp32 size. Default true
+   * when `cacheDir` is given.
+   */
+  readonly cacheOptimizedModels?: boolean;
 }
 
 /** An image given to img2img or inpainting: encoded bytes (PNG, JPEG, WebP …). */

@@ -38,6 +38,7 @@ async function createEngine(): Promise<InferenceEngine> {
     provider: init.executionProvider,
     threads: init.intraOpThreads,
     cacheDir: init.cacheDir,
+    cacheOptimizedModels: init.cacheOptimizedModels,
     budgetBytes: init.memoryBudgetBytes,
     onChange: modelsChanged,
   });

@@ -19,6 +19,8 @@ export interface WorkerInit {
   readonly intraOpThreads: number;
   /** Where the engine keeps files derived from models (quantized weights): `DATA_DIR/cache`. */
   readonly cacheDir: string;
+  /** Whether ONNX Runtime's optimized graphs are kept under `cacheDir` (`workers.cacheOptimizedModels`). */
+  readonly cacheOptimizedModels: boolean;
   /** Milliseconds per step of the fake engine. */
   readonly fakeStepMs: number;
 }

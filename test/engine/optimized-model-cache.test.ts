@@ -145,3 +145,21 @@ test('a checkpoint file that changed gets new entries and its old ones are retir
   assert.equal(after.size, 4, 'the old entries were removed');
   for (const name of after.keys()) assert.ok(!before.has(name), `${name} is a new key`);
 });
+
+test('cacheOptimizedModels: false keeps nothing under the cache dir but quantized weights', async () => {
+  const off = path.join(dir, 'cache-off');
+  const pipeline = await loadPipeline(file, {
+    intraOpThreads: 1,
+    overrides: { width: 64, height: 64 },
+    checkpoint: { tokenizerDir, textHeadDims: [8] },
+    cacheDir: off,
+    cacheOptimizedModels: false,
+  });
+  try {
+    assert.deepEqual((await pipeline.generate(request)).images[0]!.data, uncached);
+  } finally {
+    await pipeline.dispose();
+  }
+  const kept = await readdir(off).catch(() => []);
+  assert.ok(!kept.includes('optimized'), `nothing optimized kept: ${kept.join(', ')}`);
+});

@@ -203,7 +203,9 @@ export async function loadCheckpointPipeline(
       source: location,
       files,
       variant: quantization,
-      ...(options.cacheDir === undefined ? {} : { optimizedCacheDir: options.cacheDir }),
+      ...(options.cacheDir === undefined || options.cacheOptimizedModels === false
+        ? {}
+        : { optimizedCacheDir: options.cacheDir }),
     });
     models.push(model);
     return model;

@@ -106,6 +106,7 @@ export class OnnxEngine implements InferenceEngine {
   readonly #provider: ExecutionProvider;
   readonly #threads: number;
   readonly #cacheDir: string;
+  readonly #cacheOptimizedModels: boolean;
   readonly #budgetBytes: number;
   /** Checkpoints' memory needs, from their headers when described. */
   readonly #estimates = new Map<string, MemoryEstimate>();
@@ -124,11 +125,13 @@ export class OnnxEngine implements InferenceEngine {
     threads: number;
     budgetBytes: number;
     cacheDir: string;
+    cacheOptimizedModels: boolean;
     onChange: () => void;
   }) {
     this.#provider = options.provider as ExecutionProvider;
     this.#threads = options.threads;
     this.#cacheDir = options.cacheDir;
+    this.#cacheOptimizedModels = options.cacheOptimizedModels;
     this.#budgetBytes = options.budgetBytes;
     this.#onChange = options.onChange;
     this.#cache = new ModelCache({
@@ -150,6 +153,7 @@ export class OnnxEngine implements InferenceEngine {
       intraOpThreads: this.#threads,
       quantization: model.quantization ?? 'none',
       cacheDir: this.#cacheDir,
+      cacheOptimizedModels: this.#cacheOptimizedModels,
       // The API process shares these cores; idle ORT threads must not spin on them.
       spinWait: false,
     });
