@@ -160,6 +160,6 @@ test('cacheOptimizedModels: false keeps nothing under the cache dir but quantize
   } finally {
     await pipeline.dispose();
   }
-  const kept = await readdir(off).catch(() => []);
+  const kept = await readdir(off).catch((): string[] => []);
   assert.ok(!kept.includes('optimized'), `nothing optimized kept: ${kept.join(', ')}`);
 });
