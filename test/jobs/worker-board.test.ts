@@ -7,6 +7,7 @@ import type { ModelInfo } from '../../src/jobs/inference-workers.ts';
 import { RedisWorkerBoard } from '../../src/jobs/redis/redis-worker-board.ts';
 import { WorkerAdvertising } from '../../src/jobs/worker-advertising.ts';
 import type { WorkerAdvertisement, WorkerBoard } from '../../src/jobs/worker-board.ts';
+import { advertisedModel as model } from '../helpers/advertisements.ts';
 import {
   eventually,
   REDIS_URL,
@@ -31,23 +32,6 @@ function newBoard(): { worker: RedisWorkerBoard; api: RedisWorkerBoard } {
   const api = new RedisWorkerBoard({ url: REDIS_URL, prefix });
   boards.push(worker, api);
   return { worker, api };
-}
-
-function model(name: string, loaded: boolean): ModelInfo {
-  return {
-    name,
-    available: true,
-    error: undefined,
-    loaded,
-    family: 'sd15',
-    defaults: { width: 512, height: 512, steps: 20, guidanceScale: 7 },
-    limits: { minSize: 64, maxSize: 1024, sizeMultiple: 8, maxSteps: 100, maxBatch: 4 },
-    defaultScheduler: 'euler',
-    schedulers: ['euler', 'ddim'],
-    supportsImg2Img: true,
-    supportsInpainting: false,
-    appliesNegativePrompt: true,
-  };
 }
 
 function advert(nodeId: string, models: ModelInfo[]): WorkerAdvertisement {
@@ -95,7 +79,7 @@ describe('RedisWorkerBoard', { skip }, () => {
 });
 
 describe('WorkerAdvertising on Redis', { skip }, () => {
-  test('renewed while the node lives, expires once it stops renewing, withdrawn on stop', async () => {
+  test('renewed while the node lives, expires once it stops renewing, withdrawn on stop', async (t) => {
     const { worker, api } = newBoard();
     // A node that hangs: its renewals stop reaching the board, but it never withdraws.
     let hung = false;
@@ -111,6 +95,8 @@ describe('WorkerAdvertising on Redis', { skip }, () => {
       heartbeatMs: 50,
       logger: silent,
     });
+    // Also stopped when an assertion fails: a running heartbeat would keep the file's process alive.
+    t.after(() => advertising.stop());
     await advertising.start();
     assert.equal((await api.live()).length, 1);
     const first = (await api.live())[0]?.advertisedAt ?? 0;
