@@ -1,11 +1,13 @@
 import type { PictorConfig } from '../config/index.ts';
 import { BullmqDispatchQueue } from '../jobs/redis/bullmq-dispatch-queue.ts';
 import { RedisEventBus } from '../jobs/redis/redis-event-bus.ts';
+import { RedisWorkerBoard } from '../jobs/redis/redis-worker-board.ts';
 
-/** What the nodes of a cluster share in Redis: the dispatch queue and the event bus. */
+/** What the nodes of a cluster share in Redis: the dispatch queue, the event bus, the worker board. */
 export function createClusterPorts(config: PictorConfig): {
   queue: BullmqDispatchQueue;
   bus: RedisEventBus;
+  board: RedisWorkerBoard;
 } {
   const { url, prefix } = config.redis;
   const leaseMs = config.cluster.leaseMs;
@@ -26,5 +28,6 @@ export function createClusterPorts(config: PictorConfig): {
       idleRetainMs: 60 * 60_000,
       maxEventsPerJob: 1000,
     }),
+    board: new RedisWorkerBoard({ url, prefix }),
   };
 }

@@ -1,9 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { PictorConfig } from '../config/index.ts';
 import { BatchRunner } from '../jobs/batch-runner.ts';
 import { BusEventSink } from '../jobs/bus-event-sink.ts';
 import { DispatchFeed } from '../jobs/dispatch-feed.ts';
 import { EtaEstimator } from '../jobs/eta-estimator.ts';
+import { WorkerAdvertising } from '../jobs/worker-advertising.ts';
 import { WorkerNode } from '../jobs/worker-node.ts';
 import { ModelLibrary } from '../library/model-library.ts';
 import { KyselyJobRepository, KyselyUploadRepository, openDatabase } from '../store/index.ts';
@@ -30,6 +33,8 @@ export interface WorkerNodeOptions {
 /** A composed worker node: this machine's inference workers serving the cluster's queue. */
 export interface PictorWorker {
   readonly workers: ChildProcessWorkers;
+  /** This process's id on the cluster's worker board. */
+  readonly nodeId: string;
   start(): Promise<void>;
   /** Graceful stop: no new jobs; the running batch finishes (deadline) or its jobs go back. */
   stop(): Promise<void>;
@@ -51,7 +56,16 @@ export async function createWorkerNode(
   const library = new ModelLibrary(config, { inUse: () => false });
   await library.scan();
   const workers = createInferenceWorkers(config, library, logger, options.fakeStepMs ?? 20);
-  const { queue, bus } = createClusterPorts(config);
+  const { queue, bus, board } = createClusterPorts(config);
+  const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const heartbeatMs = Math.round(config.cluster.leaseMs / 3);
+  // Lives one lease (three heartbeats): a dead node leaves the board as its jobs' leases expire.
+  const advertising = new WorkerAdvertising({
+    board,
+    snapshot: () => ({ nodeId, devices: config.workers.devices, models: workers.models() }),
+    heartbeatMs,
+    logger,
+  });
   const feed = new DispatchFeed(queue, logger);
   const events = new BusEventSink(bus, logger);
   // Refunds only: the credits a failed job is given back.
@@ -89,17 +103,22 @@ export async function createWorkerNode(
     feed,
     runner: new BatchRunner(deps),
     maxBatch: config.queue.maxBatch,
-    heartbeatMs: Math.round(config.cluster.leaseMs / 3),
+    heartbeatMs,
     pollMs: 200,
   });
   return {
     workers,
+    nodeId,
     async start() {
       node.start();
       library.watch((error) => logger.warn({ err: error }, 'models folder watch failed'));
       await workers.ready();
+      // After the workers said which models they serve.
+      await advertising.start();
     },
     async stop() {
+      // First, so API nodes stop counting on this node while it finishes.
+      await advertising.stop();
       await node.stop(config.server.shutdownTimeoutSeconds * 1000);
       await library.close();
       await workers.close(0);
@@ -107,6 +126,7 @@ export async function createWorkerNode(
       await events.flush();
       await queue.close();
       await bus.close();
+      await board.close();
       accounts.stop();
       await blobs.close();
       await db.destroy();

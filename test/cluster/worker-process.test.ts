@@ -15,6 +15,7 @@ import type { JobEvent } from '../../src/jobs/job-event.ts';
 import type { Job } from '../../src/jobs/job.ts';
 import { BullmqDispatchQueue } from '../../src/jobs/redis/bullmq-dispatch-queue.ts';
 import { RedisEventBus } from '../../src/jobs/redis/redis-event-bus.ts';
+import { RedisWorkerBoard } from '../../src/jobs/redis/redis-worker-board.ts';
 import { PostgresBlobStore } from '../../src/storage/postgres/postgres-blob-store.ts';
 import { KyselyJobRepository, openDatabase, type Database } from '../../src/store/index.ts';
 import { childEnv } from '../helpers/child-env.ts';
@@ -170,7 +171,7 @@ async function sharedState(t: { after: (fn: () => Promise<void>) => void }) {
   const running = (jobId: string) =>
     eventually(async () => ((await jobs.get(jobId))?.status === 'running' ? true : undefined));
   const typesOf = (jobId: string) => events.filter((e) => e.jobId === jobId).map((e) => e.type);
-  return { db, jobs, queue, worker, submit, final, running, typesOf };
+  return { db, jobs, queue, prefix, worker, submit, final, running, typesOf };
 }
 
 test(
@@ -242,5 +243,32 @@ test(
     assert.equal(stored?.status, 'completed');
     assert.equal(stored?.attempts, 2);
     assert.equal(c.typesOf(job.id).filter((t) => t === 'completed').length, 1);
+  },
+);
+
+test(
+  'a worker node advertises its devices and models while it lives: withdrawn on SIGTERM, expired within a lease after kill -9',
+  { skip },
+  async (t) => {
+    const c = await sharedState(t);
+    const board = new RedisWorkerBoard({ url: REDIS_URL, prefix: c.prefix });
+    t.after(() => board.close());
+    const stopped = await c.worker();
+    const killed = await c.worker();
+    // Each node advertised before it said it takes jobs.
+    const live = await board.live();
+    assert.equal(live.length, 2);
+    for (const ad of live) {
+      assert.deepEqual(ad.devices, ['cpu']);
+      assert.ok(ad.models.length > 0, JSON.stringify(ad));
+      assert.ok(ad.models.every((m) => m.limits.maxBatch > 0 && m.defaults.steps > 0));
+    }
+    const exited = new Promise((resolve) => stopped.once('exit', resolve));
+    stopped.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.equal((await board.live()).length, 1, 'the stopped node withdrew its advertisement');
+    killed.kill('SIGKILL');
+    // Nobody withdraws for a killed node: its advertisement expires (one lease) by itself.
+    await eventually(async () => ((await board.live()).length === 0 ? true : undefined));
   },
 );
