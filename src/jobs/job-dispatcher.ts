@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { BatchRunner, type BatchRunnerDeps, type ClaimedBatch } from './batch-runner.ts';
-import { MAX_ATTEMPTS } from './job-lifecycle.ts';
 import type { JobQueue, QueueEntry } from './job-queue.ts';
 import { RunningBatches, type RunningBatch } from './running-batches.ts';
 
@@ -116,18 +115,11 @@ export class JobDispatcher {
     const { jobs, lifecycle } = this.#d;
     const counts = { requeued: 0, retried: 0, failed: 0 };
     for (const job of await jobs.listByStatus(['running'])) {
-      if (job.attempts >= MAX_ATTEMPTS) {
-        await lifecycle.fail(
-          job,
-          { code: 'WORKER_DIED', message: 'the job was running when the server stopped, twice' },
-          ['running'],
-        );
-        counts.failed++;
-      } else if (
-        await lifecycle.retry(job, { attempts: job.attempts, alone: false, requeue: false })
-      ) {
-        counts.retried++;
-      }
+      const outcome = await lifecycle.orphaned(
+        job,
+        'the job was running when the server stopped, twice',
+      );
+      if (outcome !== 'unchanged') counts[outcome]++;
     }
     for (const job of await jobs.listByStatus(['queued'])) {
       await lifecycle.enqueue(job);

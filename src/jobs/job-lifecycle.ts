@@ -134,6 +134,21 @@ export class JobLifecycle {
     return true;
   }
 
+  /**
+   * A job still `running` whose runner is gone (the server stopped, or a node's lease expired):
+   * that run counts as an attempt, so the job waits again (not queued here: the caller does
+   * that), or after its last attempt fails with `WORKER_DIED` — `lostHow` says why — and is
+   * refunded. `unchanged` when it was no longer running.
+   */
+  async orphaned(job: Job, lostHow: string): Promise<'retried' | 'failed' | 'unchanged'> {
+    if (job.attempts >= MAX_ATTEMPTS) {
+      await this.fail(job, { code: 'WORKER_DIED', message: lostHow }, ['running']);
+      return 'failed';
+    }
+    const back = await this.retry(job, { attempts: job.attempts, alone: false, requeue: false });
+    return back ? 'retried' : 'unchanged';
+  }
+
   complete(job: Job, result: JobResult, resultTtlMs: number): Promise<Job | undefined> {
     const finishedAt = Date.now();
     return this.#finish(job, ['running'], {

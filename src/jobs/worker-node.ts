@@ -3,7 +3,7 @@ import type { BatchRunner } from './batch-runner.ts';
 import type { DispatchFeed } from './dispatch-feed.ts';
 import type { DispatchQueue, Lease } from './dispatch-queue.ts';
 import type { InferenceWorkers } from './inference-workers.ts';
-import { MAX_ATTEMPTS, type JobLifecycle } from './job-lifecycle.ts';
+import type { JobLifecycle } from './job-lifecycle.ts';
 import type { JobRepository } from './job-repository.ts';
 import type { Logger } from './logger.ts';
 
@@ -155,16 +155,13 @@ export class WorkerNode {
     const job = await jobs.get(jobId);
     if (job?.status === 'queued') return true;
     if (job?.status !== 'running') return false;
-    if (job.attempts >= MAX_ATTEMPTS) {
-      await lifecycle.fail(
-        job,
-        { code: 'WORKER_DIED', message: 'the worker running the job stopped answering, twice' },
-        ['running'],
-      );
-      return false;
-    }
+    const outcome = await lifecycle.orphaned(
+      job,
+      'the worker running the job stopped answering, twice',
+    );
+    if (outcome !== 'retried') return false;
     this.#d.logger.warn({ jobId, attempt: job.attempts }, 'job lost its worker; running it again');
-    return lifecycle.retry(job, { attempts: job.attempts, alone: false, requeue: false });
+    return true;
   }
 
   /** Ends the leases still held: the job waits again (handed back) or is done (removed). */
