@@ -1,5 +1,5 @@
 import type { PictorConfig } from '../config/index.ts';
-import type { EventHub } from '../jobs/event-hub.ts';
+import type { JobEventBus } from '../jobs/job-event-bus.ts';
 import type { Caller, JobService } from '../jobs/job-service.ts';
 import type { AccountsApi } from '../accounts/accounts-api.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -10,7 +10,8 @@ import type { ModelLoading } from '../jobs/inference-workers.ts';
 /** What the HTTP layer needs; built by the composition root (`src/cli/compose.ts`). */
 export interface AppDeps {
   readonly service: JobService;
-  readonly events: EventHub;
+  /** Every job's events, wherever the job runs (this process, or a cluster's worker node). */
+  readonly events: JobEventBus;
   /** Readiness of each dependency: true when usable, else the reason. */
   readonly checks: () => Promise<Record<string, true | string>>;
   /**

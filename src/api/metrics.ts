@@ -1,12 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { EventHub } from '../jobs/event-hub.ts';
+import type { JobEventBus } from '../jobs/job-event-bus.ts';
 import type { JobService } from '../jobs/job-service.ts';
 
 /**
  * Prometheus metrics: queue depth, job and step durations, batch sizes, failures. Fed by job
  * events.
  */
-export function createMetrics(events: EventHub, service: JobService): Registry {
+export function createMetrics(events: JobEventBus, service: JobService): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   new Gauge({
@@ -57,7 +57,7 @@ export function createMetrics(events: EventHub, service: JobService): Registry {
   });
   const started = new Map<string, number>();
   const lastStep = new Map<string, number>();
-  events.onAll((event) => {
+  void events.onAll((event) => {
     const now = performance.now();
     switch (event.type) {
       case 'started':

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { EventHub } from '../jobs/event-hub.ts';
+import type { JobEventBus } from '../jobs/job-event-bus.ts';
+import { followJob } from '../jobs/follow-job-events.ts';
 import { FINAL_EVENTS, type JobEvent } from '../jobs/job-event.ts';
 
 /**
@@ -10,7 +11,7 @@ import { FINAL_EVENTS, type JobEvent } from '../jobs/job-event.ts';
 export function streamJobEvents(
   request: FastifyRequest,
   reply: FastifyReply,
-  hub: EventHub,
+  bus: JobEventBus,
   job: { id: string; owner: string },
   onClientGone: () => void,
 ): Promise<void> {
@@ -51,21 +52,33 @@ export function streamJobEvents(
         resolve();
       }
     });
-    // Subscribe before replaying so nothing falls between the two.
-    const pending: JobEvent[] = [];
-    let replaying = true;
-    unsubscribe = hub.onJob(job.id, job.owner, (event) =>
-      replaying ? pending.push(event) : write(event),
+    void follow(bus, job.id, after, write).then(
+      ({ unsubscribe: off, ended }) => {
+        unsubscribe = off;
+        if (done) off();
+        else if (ended) finish();
+      },
+      (error: unknown) => {
+        // The bus is unreachable: end the stream; the client reconnects with its Last-Event-ID.
+        request.log.error({ err: error, jobId: job.id }, 'following job events failed');
+        finish();
+      },
     );
-    let last = after;
-    for (const event of hub.history(job.id, after)) {
-      write(event);
-      last = event.seq;
-    }
-    replaying = false;
-    for (const event of pending) if (event.seq > last) write(event);
-    // Reopened with the final event's id (or later): the client has everything, and no event
-    // will ever come. Send nothing and close.
-    if (!done && hub.history(job.id).some((event) => FINAL_EVENTS.includes(event.type))) finish();
   });
+}
+
+/**
+ * What was missed after `after`, then the live events; `ended` when the client was reopened with
+ * the final event's id (or later): it has everything, and no event will ever come.
+ */
+async function follow(
+  bus: JobEventBus,
+  jobId: string,
+  after: number,
+  write: (event: JobEvent) => void,
+): Promise<{ unsubscribe: () => void; ended: boolean }> {
+  const unsubscribe = await followJob(bus, jobId, after, write);
+  if (after === 0) return { unsubscribe, ended: false };
+  const all = await bus.replay(jobId, 0);
+  return { unsubscribe, ended: all.some((event) => FINAL_EVENTS.includes(event.type)) };
 }

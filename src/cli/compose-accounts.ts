@@ -11,9 +11,8 @@ import { InProcessLimitCounters } from '../accounts/in-process/in-process-limit-
 import type { LimitCounters } from '../accounts/limit-counters.ts';
 import { RateLimiter } from '../accounts/rate-limiter.ts';
 import { RedisLimitCounters } from '../accounts/redis/redis-limit-counters.ts';
-import { SlotAdmission } from '../accounts/slot-admission.ts';
+import { SlotAdmission, type JobEventSource } from '../accounts/slot-admission.ts';
 import { UserService } from '../accounts/user-service.ts';
-import type { EventHub } from '../jobs/event-hub.ts';
 import type { IdempotencyStore } from '../jobs/idempotency-store.ts';
 import type { Caller } from '../jobs/job-service.ts';
 import { IDEMPOTENCY_WINDOW_MS } from '../jobs/idempotent-submissions.ts';
@@ -80,7 +79,7 @@ function createLimitCounters(config: PictorConfig): LimitCounters {
 export function createAccounts(
   db: Kysely<Database>,
   config: PictorConfig,
-  events: EventHub | undefined,
+  events: JobEventSource | undefined,
   options: {
     readonly databaseSchema?: string | undefined;
     /** A library model's own cost (its sidecar). */

@@ -8,7 +8,9 @@ import { buildApp } from '../api/build-app.ts';
 import { createMetrics } from '../api/metrics.ts';
 import { EtaEstimator } from '../jobs/eta-estimator.ts';
 import { EventHub } from '../jobs/event-hub.ts';
+import { InProcessEventBus } from '../jobs/in-process/in-process-event-bus.ts';
 import { InProcessJobQueue } from '../jobs/in-process/in-process-job-queue.ts';
+import { EmbeddedJobRunner } from '../jobs/embedded-job-runner.ts';
 import { JobDispatcher } from '../jobs/job-dispatcher.ts';
 import { JobService } from '../jobs/job-service.ts';
 import { JobSweeper } from '../jobs/job-sweeper.ts';
@@ -149,17 +151,25 @@ export async function createPictor(
     maxBatch: config.queue.maxBatch,
     resultTtlMs: config.results.ttlSeconds * 1000,
   });
+  const runner = new EmbeddedJobRunner({
+    queue,
+    dispatcher,
+    workers,
+    lifecycle,
+    eta,
+    maxBatch: config.queue.maxBatch,
+  });
+  // The routes read events through the bus, as on an API node; here it is the hub itself.
+  const bus = new InProcessEventBus(events);
   const service: JobService = new JobService(
     {
       jobs,
-      queue,
-      workers,
+      runner,
+      events: bus,
       blobs,
       uploads,
       lifecycle,
-      eta,
       ledger,
-      dispatcher,
       checkWebhookUrl: (url) => checkWebhookUrl(url, config.webhooks.allowPrivateAddresses),
       admission: accounts.admission,
       idempotency: accounts.idempotency,
@@ -170,7 +180,6 @@ export async function createPictor(
     {
       defaultModel: config.models.default,
       maxQueued: config.queue.maxQueued,
-      maxBatch: config.queue.maxBatch,
       maxImagesPerJob: config.queue.maxImagesPerJob,
       maxPromptLength: config.queue.maxPromptLength,
       uploadTtlMs: config.results.ttlSeconds * 1000,
@@ -190,12 +199,12 @@ export async function createPictor(
   const app = await buildApp(
     {
       service,
-      events,
+      events: bus,
       config,
       publicUrl,
       library,
       loading: workers,
-      metrics: createMetrics(events, service),
+      metrics: createMetrics(bus, service),
       authenticate: accounts.authenticate,
       accounts: accounts.api,
       checks: async () => {

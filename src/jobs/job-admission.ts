@@ -1,15 +1,15 @@
 import { ProblemError } from '../errors/index.ts';
 import type { Admission, ReleaseSlot } from './admission.ts';
 import { isTerminal } from './job.ts';
-import { retryAfterSeconds, type JobForecast } from './job-forecast.ts';
-import type { JobQueue } from './job-queue.ts';
+import { retryAfterSeconds } from './job-forecast.ts';
 import type { JobRepository } from './job-repository.ts';
+import type { JobRunner } from './job-runner.ts';
 import type { Caller } from './job-service.ts';
 
 export interface JobAdmissionDeps {
-  readonly queue: JobQueue;
+  /** How many jobs wait, and when they are expected to end. */
+  readonly runner: Pick<JobRunner, 'waiting' | 'progress' | 'nextFinishMs'>;
   readonly jobs: JobRepository;
-  readonly forecast: JobForecast;
   /** Enforces each caller's `maxJobs`; absent = no limit. */
   readonly admission?: Admission | undefined;
 }
@@ -42,8 +42,8 @@ export class JobAdmission {
    * a job refused after this gives it back with the returned function.
    */
   async admit(caller: Caller, jobId: string): Promise<ReleaseSlot> {
-    if (this.#d.queue.size >= this.#maxQueued) {
-      const retryAfter = retryAfterSeconds(this.#d.forecast.nextFinishMs());
+    if ((await this.#d.runner.waiting()) >= this.#maxQueued) {
+      const retryAfter = retryAfterSeconds(this.#d.runner.nextFinishMs());
       throw new ProblemError(
         'QUEUE_FULL',
         `the queue holds ${this.#maxQueued} jobs; retry in ${retryAfter} s`,
@@ -75,8 +75,8 @@ export class JobAdmission {
     const recent = await this.#d.jobs.listByOwner(owner, { limit: OWNER_JOBS_SCANNED });
     const waits = recent
       .filter((job) => !isTerminal(job.status))
-      .map((job) => this.#d.forecast.progress(job).waitRemainingMs)
+      .map((job) => this.#d.runner.progress(job).waitRemainingMs)
       .filter((ms) => ms !== undefined);
-    return waits.length > 0 ? Math.min(...waits) : this.#d.forecast.nextFinishMs();
+    return waits.length > 0 ? Math.min(...waits) : this.#d.runner.nextFinishMs();
   }
 }

@@ -37,3 +37,25 @@ export interface JobEventBus {
   /** Stops delivery to this process's subscribers and closes connections. */
   close(): Promise<void>;
 }
+
+/**
+ * A subscription's unsubscribe function before it is active, for callers that must be able to
+ * end it at once (a socket closing while its subscription is still being set up): called early,
+ * it unsubscribes as soon as the subscription is active.
+ */
+export function unsubscribeLater(subscribing: Promise<() => void>): () => void {
+  let ended = false;
+  let off: (() => void) | undefined;
+  void subscribing.then(
+    (unsubscribe) => {
+      if (ended) unsubscribe();
+      else off = unsubscribe;
+    },
+    () => undefined,
+  );
+  return () => {
+    ended = true;
+    off?.();
+    off = undefined;
+  };
+}

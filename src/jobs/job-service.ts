@@ -3,7 +3,7 @@ import { ProblemError } from '../errors/index.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { Upload, UploadRepository } from '../storage/upload-repository.ts';
 import type { GenerationInput } from './generation-input.ts';
-import type { InferenceWorkers, ModelInfo } from './inference-workers.ts';
+import type { ModelInfo } from './inference-workers.ts';
 import {
   batchKeyOf,
   isTerminal,
@@ -12,13 +12,14 @@ import {
   type JobError,
   type JobImage,
 } from './job.ts';
-import type { JobDispatcher } from './job-dispatcher.ts';
-import { entryOf, type JobLifecycle } from './job-lifecycle.ts';
+import type { JobLifecycle } from './job-lifecycle.ts';
 import { JobAdmission } from './job-admission.ts';
-import { JobForecast, retryAfterSeconds, type JobProgress } from './job-forecast.ts';
-import type { EtaEstimator } from './eta-estimator.ts';
-import type { JobQueue } from './job-queue.ts';
+import { retryAfterSeconds, type JobProgress } from './job-forecast.ts';
+import { isFinalEvent } from './job-event.ts';
+import type { JobEventBus } from './job-event-bus.ts';
 import type { JobRepository } from './job-repository.ts';
+import type { JobRunner } from './job-runner.ts';
+import type { QueueStats } from './queue-stats.ts';
 import type { Charge, Ledger } from './ledger.ts';
 import type { Admission } from './admission.ts';
 import type { IdempotencyStore } from './idempotency-store.ts';
@@ -39,7 +40,6 @@ export const CLIENT_GONE: JobError = {
 export interface JobServiceOptions {
   readonly defaultModel: string;
   readonly maxQueued: number;
-  readonly maxBatch: number;
   readonly maxImagesPerJob: number;
   readonly maxPromptLength: number;
   readonly uploadTtlMs: number;
@@ -51,14 +51,15 @@ export interface JobServiceOptions {
 
 export interface JobServiceDeps {
   readonly jobs: JobRepository;
-  readonly queue: JobQueue;
-  readonly workers: InferenceWorkers;
+  /** Where accepted jobs go and what runs them (the embedded mode's, or a cluster's). */
+  readonly runner: JobRunner;
+  /** Every job's events, wherever it runs: how {@link JobService.waitForFinal} learns the end. */
+  readonly events: JobEventBus;
   readonly blobs: BlobStore;
   readonly uploads: UploadRepository;
+  /** Announces jobs waiting for a model pulled on request. */
   readonly lifecycle: JobLifecycle;
-  readonly eta: EtaEstimator;
   readonly ledger: Ledger;
-  readonly dispatcher: JobDispatcher;
   /** Refuses webhook URLs the config does not allow (throws `WEBHOOK_URL_REFUSED`). */
   readonly checkWebhookUrl: (url: string) => Promise<void>;
   /** Enforces each caller's `maxJobs`; absent = no limit. */
@@ -175,23 +176,18 @@ export class JobService {
   readonly #d: JobServiceDeps;
   readonly #o: JobServiceOptions;
   readonly #idempotency: IdempotentSubmissions | undefined;
-  readonly #forecast: JobForecast;
   readonly #admission: JobAdmission;
   /** Jobs waiting for a model pulled on request; absent when that is off. */
   readonly #awaiting: JobsAwaitingModels | undefined;
-  /** Callers of {@link waitForFinal}, by job id: handed the final job, no database read. */
-  readonly #waiting = new Map<string, Set<(job: Job) => void>>();
+  /** How many callers of {@link waitForFinal} wait for each job (see {@link abandon}). */
+  readonly #waiting = new Map<string, number>();
   #lastCreatedAt = 0;
 
   constructor(deps: JobServiceDeps, options: JobServiceOptions) {
     this.#d = deps;
     this.#o = options;
     this.#idempotency = deps.idempotency && new IdempotentSubmissions(deps.idempotency, deps.jobs);
-    this.#forecast = new JobForecast(deps, options.maxBatch);
-    this.#admission = new JobAdmission(
-      { ...deps, forecast: this.#forecast },
-      { maxQueued: options.maxQueued },
-    );
+    this.#admission = new JobAdmission(deps, { maxQueued: options.maxQueued });
     this.#awaiting =
       deps.pullOnRequest &&
       new JobsAwaitingModels({
@@ -200,17 +196,13 @@ export class JobService {
         lifecycle: deps.lifecycle,
         model: (name) => this.model(name),
         enqueue: async (job) => {
-          await deps.lifecycle.enqueue(job);
-          deps.dispatcher.dispatch();
+          await deps.runner.enqueue(job);
         },
       });
-    deps.lifecycle.onFinished((job) => {
-      for (const resolve of this.#waiting.get(job.id) ?? []) resolve(job);
-    });
   }
 
   models(): readonly ModelInfo[] {
-    return this.#d.workers.models();
+    return this.#d.runner.models();
   }
 
   model(name: string | undefined): ModelInfo {
@@ -218,7 +210,7 @@ export class JobService {
     const model = this.models().find((m) => m.name === wanted);
     if (!model) {
       if (name === undefined && this.models().length === 0) {
-        const retryAfter = retryAfterSeconds(this.#d.workers.readyInMs());
+        const retryAfter = retryAfterSeconds(this.#d.runner.readyInMs());
         throw new ProblemError(
           'MODEL_UNAVAILABLE',
           `no worker is ready yet; retry in ${retryAfter} s`,
@@ -273,7 +265,7 @@ export class JobService {
     input: GenerationInput,
     options: SubmitOptions = {},
   ): Promise<Submitted> {
-    if (this.#d.dispatcher.stopping)
+    if (this.#d.runner.stopping)
       throw new ProblemError('SHUTTING_DOWN', 'the server is shutting down');
     const idem = options.idempotency;
     const idempotency = this.#idempotency;
@@ -425,16 +417,13 @@ export class JobService {
       this.#awaiting.wait(stored, resolveOnArrival);
       return { job: stored, position: 0, expectedMs: 0, charge };
     }
-    this.#d.queue.add(entryOf(stored));
-    const { position, waitRemainingMs } = this.progress(stored);
-    this.#d.lifecycle.accepted(stored, position ?? 0, waitRemainingMs ?? 0);
-    this.#d.dispatcher.dispatch();
+    const { position, waitRemainingMs } = await this.#d.runner.enqueue(stored);
     return { job: stored, position: position ?? 0, expectedMs: waitRemainingMs ?? 0, charge };
   }
 
   /** Queue position and time left, from measured step times. */
   progress(job: Job): JobProgress {
-    return this.#forecast.progress(job);
+    return this.#d.runner.progress(job);
   }
 
   /** The caller's job; someone else's job is reported as not found. */
@@ -456,7 +445,7 @@ export class JobService {
    * answering `409`. Never throws.
    */
   async abandon(caller: Caller, id: string): Promise<void> {
-    if ((this.#waiting.get(id)?.size ?? 0) > 0) return;
+    if ((this.#waiting.get(id) ?? 0) > 0) return;
     await this.cancel(caller, id, CLIENT_GONE).catch(() => undefined);
   }
 
@@ -466,19 +455,13 @@ export class JobService {
     if (isTerminal(job.status)) {
       throw new ProblemError('JOB_NOT_CANCELLABLE', `job '${id}' is already ${job.status}`);
     }
-    const { dispatcher, workers, lifecycle } = this.#d;
-    // Marked first, so no progress of it goes out after its `cancelled` event.
-    const batch = dispatcher.running.byJob(id);
-    batch?.cancelled.add(id);
     // Checked again after the read above: a retry may have started waiting meanwhile.
-    if (reason === CLIENT_GONE && (this.#waiting.get(id)?.size ?? 0) > 0) return job;
-    const cancelled = await lifecycle.cancel(job, reason);
+    if (reason === CLIENT_GONE && (this.#waiting.get(id) ?? 0) > 0) return job;
+    const cancelled = await this.#d.runner.cancel(job, reason);
     if (!cancelled) {
-      batch?.cancelled.delete(id);
       const now = await this.get(caller, id);
       throw new ProblemError('JOB_NOT_CANCELLABLE', `job '${id}' is already ${now.status}`);
     }
-    if (batch?.entries.every((e) => batch.cancelled.has(e.id))) workers.cancel(batch.batchId);
     return cancelled;
   }
 
@@ -528,29 +511,36 @@ export class JobService {
 
   /**
    * Resolves with the caller's `job` (as returned by {@link submit}) once it is final; rejects
-   * with the signal's reason if aborted.
+   * with the signal's reason if aborted. The end is learnt from the job's final event on the bus
+   * (wherever the job runs), then read from the repository, where it was committed first.
    */
   async waitForFinal(caller: Caller, job: Job, signal?: AbortSignal): Promise<Job> {
     const { id } = job;
-    let waiter = (_job: Job): void => undefined;
-    const waiters = this.#waiting.get(id) ?? new Set();
-    this.#waiting.set(id, waiters);
+    this.#waiting.set(id, (this.#waiting.get(id) ?? 0) + 1);
+    let unsubscribe = (): void => undefined;
     try {
-      const done = new Promise<Job>((resolve, reject) => {
-        waiter = resolve;
-        waiters.add(waiter);
+      signal?.throwIfAborted();
+      let ended = (): void => undefined;
+      const done = new Promise<void>((resolve, reject) => {
+        ended = resolve;
         signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+      });
+      unsubscribe = await this.#d.events.onJob(id, (event) => {
+        if (isFinalEvent(event)) ended();
       });
       // Subscribed first, then checked: a job that ends in between is seen either way. A job
       // this process is queueing or running cannot have ended unseen: no need to read it.
-      if (!this.#d.dispatcher.isActive(id)) {
+      if (!this.#d.runner.isActive(id)) {
         const current = await this.get(caller, id);
         if (isTerminal(current.status)) return current;
       }
-      return await done;
+      await done;
+      return await this.get(caller, id);
     } finally {
-      waiters.delete(waiter);
-      if (waiters.size === 0) this.#waiting.delete(id);
+      unsubscribe();
+      const left = (this.#waiting.get(id) ?? 1) - 1;
+      if (left === 0) this.#waiting.delete(id);
+      else this.#waiting.set(id, left);
     }
   }
 
@@ -637,17 +627,7 @@ export class JobService {
   }
 
   /** Depth and running jobs, overall and per model. */
-  queueStats(): {
-    depth: number;
-    running: number;
-    perModel: Record<string, { queued: number; running: number }>;
-  } {
-    const perModel: Record<string, { queued: number; running: number }> = {};
-    const row = (model: string): { queued: number; running: number } =>
-      (perModel[model] ??= { queued: 0, running: 0 });
-    for (const entry of this.#d.queue.entries()) row(entry.model).queued++;
-    for (const batch of this.#d.dispatcher.running.all())
-      row(batch.model).running += batch.entries.length;
-    return { depth: this.#d.queue.size, running: this.#d.dispatcher.running.jobCount, perModel };
+  queueStats(): QueueStats {
+    return this.#d.runner.queueStats();
   }
 }

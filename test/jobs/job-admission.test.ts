@@ -27,7 +27,12 @@ function setup(maxQueued = 100) {
   const slots = new SlotAdmission(new InProcessLimitCounters(), new EventHub(), {
     leaseMs: 60_000,
   });
-  const admission = new JobAdmission({ queue, jobs, forecast, admission: slots }, { maxQueued });
+  const runner = {
+    waiting: () => Promise.resolve(queue.size),
+    progress: (job: Job) => forecast.progress(job),
+    nextFinishMs: () => forecast.nextFinishMs(),
+  };
+  const admission = new JobAdmission({ runner, jobs, admission: slots }, { maxQueued });
   /** A job of `owner` running in its own batch, expected to end in `remainingMs`. */
   const runningJob = async (owner: string, remainingMs: number): Promise<Job> => {
     const job = makeJob({ owner, status: 'running' });

@@ -28,16 +28,16 @@ const idParams = {
 } as const;
 
 /** Makes sure a finished job's stream has its final event (logs are pruned, and lost on restart). */
-export function ensureFinalEvent(deps: AppDeps, job: Job): void {
+export async function ensureFinalEvent(deps: AppDeps, job: Job): Promise<void> {
   if (!isTerminal(job.status)) return;
-  const history = deps.events.history(job.id);
+  const history = await deps.events.replay(job.id, 0);
   if (history.some((e) => e.type === job.status)) return;
   const final = finalEventOf(
     job,
     (id, index) => `${deps.publicUrl}/v1/jobs/${id}/image?index=${index}`,
     (id) => `${deps.publicUrl}/v1/jobs/${id}`,
   );
-  if (final) deps.events.emit(job.id, job.owner, final.type, final.data);
+  if (final) await deps.events.publish({ jobId: job.id, owner: job.owner, ...final });
 }
 
 export function jobsRoutes(app: FastifyInstance, deps: AppDeps): void {
@@ -201,7 +201,7 @@ export function jobsRoutes(app: FastifyInstance, deps: AppDeps): void {
     },
     async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
       const job = await service.get(request.caller, request.params.id);
-      ensureFinalEvent(deps, job);
+      await ensureFinalEvent(deps, job);
       await streamJobEvents(request, reply, deps.events, job, () => undefined);
     },
   );

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { emptyResponse, progressResponse } from './a1111-schemas.ts';
-import type { EventHub } from '../../../jobs/event-hub.ts';
+import type { JobEventBus } from '../../../jobs/job-event-bus.ts';
 import type { Job } from '../../../jobs/job.ts';
 import type { Caller, JobService } from '../../../jobs/job-service.ts';
 import type { A1111State } from './a1111-state.ts';
 
 export interface ProgressContext {
   readonly service: JobService;
-  readonly events: EventHub;
+  readonly events: JobEventBus;
   readonly state: A1111State;
 }
 
@@ -37,12 +37,11 @@ const IDLE_STATE = {
 };
 
 /** The last progress event of a job: step, total and the latest preview. */
-function lastProgress(
-  events: EventHub,
+async function lastProgress(
+  events: JobEventBus,
   jobId: string,
-): { step: number; total: number; preview: string | undefined } {
-  const last = events
-    .history(jobId)
+): Promise<{ step: number; total: number; preview: string | undefined }> {
+  const last = (await events.replay(jobId, 0))
     .flatMap((e) => (e.type === 'progress' ? [e.data] : []))
     .at(-1);
   return { step: last?.step ?? 0, total: last?.total_steps ?? 0, preview: last?.preview };
@@ -76,7 +75,7 @@ export function progressRoutes(app: FastifyInstance, ctx: ProgressContext): void
           current_task: null,
         };
       }
-      const { step, total, preview } = lastProgress(ctx.events, current.id);
+      const { step, total, preview } = await lastProgress(ctx.events, current.id);
       const fraction = current.status === 'running' && total > 0 ? step / total : 0;
       const { position, waitRemainingMs } = ctx.service.progress(current);
       const skipImage = /^(true|1)$/i.test(request.query.skip_current_image ?? '');

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { KEYLESS_OWNER } from '../../../accounts/account-ledger.ts';
 import { resultOf, sessionOf, type IrgolicContext } from './irgolic-context.ts';
 import type { JobEvent } from '../../../jobs/job-event.ts';
+import { unsubscribeLater } from '../../../jobs/job-event-bus.ts';
 import { eventOf, lastEventOf, type IrgolicEvent } from './irgolic-events.ts';
 
 /** Jobs whose events a session's socket holds until it knows whose they are. */
@@ -49,17 +50,19 @@ export function eventsRoute(app: FastifyInstance, ctx: IrgolicContext): void {
       // A session's socket shows only its tasks. A task's first events go out while it is being
       // submitted, before the dialect knows its session: they wait here until it does.
       const held = new Map<string, JobEvent[]>();
-      const unsubscribe = ctx.events.onOwner(caller.owner, (event) => {
-        if (session === undefined) return deliver(event);
-        const entry = ctx.tasks.get(event.jobId);
-        if (entry !== undefined) {
-          if (entry.session === session) deliver(event);
-          return;
-        }
-        held.set(event.jobId, [...(held.get(event.jobId) ?? []), event]);
-        // Jobs never added (made elsewhere by the same public caller) must not pile up.
-        if (held.size > MAX_HELD) held.delete(held.keys().next().value ?? '');
-      });
+      const unsubscribe = unsubscribeLater(
+        ctx.events.onOwner(caller.owner, (event) => {
+          if (session === undefined) return deliver(event);
+          const entry = ctx.tasks.get(event.jobId);
+          if (entry !== undefined) {
+            if (entry.session === session) deliver(event);
+            return;
+          }
+          held.set(event.jobId, [...(held.get(event.jobId) ?? []), event]);
+          // Jobs never added (made elsewhere by the same public caller) must not pile up.
+          if (held.size > MAX_HELD) held.delete(held.keys().next().value ?? '');
+        }),
+      );
       const stopHolding = ctx.tasks.onAdd((jobId, entry) => {
         const events = held.get(jobId);
         if (events === undefined) return;

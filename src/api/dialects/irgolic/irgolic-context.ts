@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { PUBLIC_TOKEN_PREFIX } from '../../../accounts/api-key.ts';
 import type { Access } from '../../../accounts/authenticator.ts';
-import type { EventHub } from '../../../jobs/event-hub.ts';
+import type { JobEventBus } from '../../../jobs/job-event-bus.ts';
 import type { Job } from '../../../jobs/job.ts';
 import type { JobService } from '../../../jobs/job-service.ts';
 import type { BlobLinks } from './blob-links.ts';
@@ -12,7 +12,7 @@ import type { TaskRegistry } from './task-registry.ts';
 /** What the dialect's routes share. */
 export interface IrgolicContext {
   readonly service: JobService;
-  readonly events: EventHub;
+  readonly events: JobEventBus;
   readonly links: BlobLinks;
   readonly images: ImageInputs;
   readonly tasks: TaskRegistry;

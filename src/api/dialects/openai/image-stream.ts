@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import sharp from 'sharp';
-import type { EventHub } from '../../../jobs/event-hub.ts';
+import type { JobEventBus } from '../../../jobs/job-event-bus.ts';
+import { followJob } from '../../../jobs/follow-job-events.ts';
 import type { Job } from '../../../jobs/job.ts';
 import type { JobEvent } from '../../../jobs/job-event.ts';
 import type { Caller, JobService } from '../../../jobs/job-service.ts';
@@ -49,7 +50,7 @@ async function partialImage(
 export async function streamImages(
   request: FastifyRequest,
   reply: FastifyReply,
-  deps: { readonly service: JobService; readonly events: EventHub },
+  deps: { readonly service: JobService; readonly events: JobEventBus },
   caller: Caller,
   jobs: readonly Job[],
   stream: ImageStreamOptions,
@@ -106,8 +107,7 @@ export async function streamImages(
           ...meta,
         }));
       };
-      unsubscribe = deps.events.onJob(first.id, caller.owner, onEvent);
-      for (const event of deps.events.history(first.id)) onEvent(event);
+      unsubscribe = await followJob(deps.events, first.id, 0, onEvent);
     }
     const done = await waitAll(deps.service, caller, jobs, controller.signal);
     unsubscribe();

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { PictorConfig } from '../../../config/index.ts';
-import type { EventHub } from '../../../jobs/event-hub.ts';
+import type { JobEventBus } from '../../../jobs/job-event-bus.ts';
 import type { GenerationInput } from '../../../jobs/generation-input.ts';
 import type { JobService } from '../../../jobs/job-service.ts';
 import {
@@ -20,7 +20,7 @@ import type { OpenAIImageOptions } from './openai-params.ts';
 /** What the OpenAI routes need from the app. */
 export interface OpenAIContext {
   readonly service: JobService;
-  readonly events: EventHub;
+  readonly events: JobEventBus;
   readonly config: PictorConfig;
   readonly links: LinkSigner;
   /**
