@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pino, { type Logger as PinoLogger } from 'pino';
 import type { Kysely } from 'kysely';
@@ -36,6 +38,19 @@ export function publicUrlOf(config: PictorConfig): string {
   return config.server.publicUrl !== ''
     ? config.server.publicUrl.replace(/\/$/, '')
     : `http://${config.server.host}:${config.server.port}`;
+}
+
+/**
+ * The secret webhooks are signed with: `webhooks.secret`, else one generated once under the data
+ * dir (the nodes of a cluster must share one, so they set it).
+ */
+export function webhookSecret(config: PictorConfig): string {
+  if (config.webhooks.secret !== '') return config.webhooks.secret;
+  const file = path.join(config.dataDir, 'webhook-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
 }
 
 /** What a worker needs of each library model; keep-alive falls back to `models.keepAliveSeconds`. */

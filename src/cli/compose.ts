@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import type { PictorConfig } from '../config/index.ts';
@@ -33,6 +31,7 @@ import {
   createLogger,
   describeJob,
   publicUrlOf,
+  webhookSecret,
 } from './compose-parts.ts';
 import { BlobExpirySweeper } from '../storage/blob-expiry-sweeper.ts';
 
@@ -70,15 +69,6 @@ export interface Pictor {
   }>;
   /** Graceful stop: no new work, let the running batch finish (deadline), keep queued jobs. */
   stop(): Promise<void>;
-}
-
-function webhookSecret(config: PictorConfig): string {
-  if (config.webhooks.secret !== '') return config.webhooks.secret;
-  const file = path.join(config.dataDir, 'webhook-secret');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const secret = `whsec_${randomBytes(24).toString('base64')}`;
-  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-  return secret;
 }
 
 /** The composition root: picks every adapter from the config and wires the core to them. */

@@ -6,11 +6,13 @@ import { listenProblem } from './listen-problem.ts';
 import { unavailableModelHint } from './model-hint.ts';
 import { createPictor } from './compose.ts';
 import { createWorkerNode } from './compose-worker.ts';
+import { createApiNode } from './compose-api.ts';
 import { parseArgs } from './parse-flags.ts';
 import { ADMIN_COMMANDS, adminCli } from './admin-cli.ts';
 
 const USAGE = `usage: pictor serve [--config pictor.yaml] [--port 8080] [--host 127.0.0.1] [--data-dir ./pictor-data]
                     [--model NAME] [--section.key=value …]
+       pictor api [--config pictor.yaml] [--port 8080] [--section.key=value …]      (a cluster's API node)
        pictor worker [--config pictor.yaml] [--section.key=value …]   (a cluster's worker node)
        pictor keys create|list|show|add-credits|update|delete …   (pictor keys --help)
        pictor backup create|list|restore|cleanup …                (pictor backup --help)
@@ -105,6 +107,58 @@ async function serve(flags: Record<string, string>, configFile: string | undefin
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** Stops `stopNode` on SIGTERM or SIGINT (a second signal exits at once). */
+function stopOnSignals(message: string, stopNode: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    process.stdout.write(`${signal}: ${message}\n`);
+    stopNode().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`shutdown failed: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** `pictor api`: serves the HTTP API of a cluster (jobs run on its worker nodes), until SIGTERM. */
+async function api(flags: Record<string, string>, configFile: string | undefined): Promise<void> {
+  const config = loadConfig({
+    flags,
+    role: 'api',
+    ...(configFile === undefined ? {} : { file: configFile }),
+  });
+  const { host, port } = config.server;
+  const busy = await listenCheck(host, port);
+  if (busy !== undefined) exitWith(busy);
+  const node = await createApiNode(config);
+  const { adminKey } = await node.start();
+  let address: string;
+  try {
+    address = await node.app.listen({ host, port });
+  } catch (error) {
+    const problem = listenProblem(error, host, port);
+    if (problem === undefined) throw error;
+    await node.stop();
+    exitWith(problem);
+  }
+  process.stdout.write(
+    `Pictor API node listening on ${config.server.publicUrl || address}, ` +
+      `queueing to ${new URL(config.redis.url).host} (prefix ${config.redis.prefix})\n` +
+      (adminKey === undefined
+        ? ''
+        : `\n  admin API key (shown once; store it now):\n\n    ${adminKey}\n\n`),
+  );
+  stopOnSignals('finishing open requests; queued and running jobs stay with the cluster', () =>
+    node.stop(),
+  );
+}
+
 /** `pictor worker`: runs this machine's inference workers for a cluster, until SIGTERM. */
 async function worker(
   flags: Record<string, string>,
@@ -122,23 +176,10 @@ async function worker(
     `Pictor worker node: ${node.workers.count} inference worker(s) on ${devices}, ` +
       `taking jobs from ${new URL(config.redis.url).host} (prefix ${config.redis.prefix})\n`,
   );
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    process.stdout.write(
-      `${signal}: finishing the running job (up to ${config.server.shutdownTimeoutSeconds} s); others go back to the queue\n`,
-    );
-    node.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        process.stderr.write(`shutdown failed: ${String(error)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  stopOnSignals(
+    `finishing the running job (up to ${config.server.shutdownTimeoutSeconds} s); others go back to the queue`,
+    () => node.stop(),
+  );
 }
 
 if ((ADMIN_COMMANDS as readonly string[]).includes(process.argv[2] ?? '')) {
@@ -154,7 +195,8 @@ if (['--help', '-h', 'help'].includes(process.argv[2] ?? '')) {
   process.exit(0);
 }
 const args = parseArgs(process.argv.slice(2));
-const command = args.command === 'serve' ? serve : args.command === 'worker' ? worker : undefined;
+const commands: Record<string, typeof serve> = { serve, api, worker };
+const command = commands[args.command ?? ''];
 if (args.problems.length > 0 || command === undefined) {
   process.stderr.write(`${args.problems.join('\n')}${args.problems.length ? '\n' : ''}${USAGE}\n`);
   process.exit(2);
