@@ -14,8 +14,13 @@ export async function bootstrapAdminKey(
 ): Promise<string | undefined> {
   const admin = { scopes: ['generate', 'admin'] as const, rateLimit: 0, maxJobs: 0 };
   if (adminKey !== '') {
-    if (!(await keys.bySecret(adminKey)))
+    if (await keys.bySecret(adminKey)) return undefined;
+    try {
       await keys.create({ ...admin, name: 'admin (PICTOR_ADMIN_KEY)' }, { secret: adminKey });
+    } catch (error) {
+      // Another node of a cluster starting at the same time created it first.
+      if (!(await keys.bySecret(adminKey))) throw error;
+    }
     return undefined;
   }
   if ((await keys.count()) > 0) return undefined;

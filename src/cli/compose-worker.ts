@@ -55,7 +55,12 @@ export async function createWorkerNode(
   const blobs = await createBlobStore(config, db);
   const library = new ModelLibrary(config, { inUse: () => false });
   await library.scan();
-  const workers = createInferenceWorkers(config, library, logger, options.fakeStepMs ?? 20);
+  const workers = createInferenceWorkers(
+    config,
+    library,
+    logger,
+    options.fakeStepMs ?? config.workers.fakeStepMs,
+  );
   const { queue, bus, board } = createClusterPorts(config);
   const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const heartbeatMs = Math.round(config.cluster.leaseMs / 3);

@@ -108,7 +108,12 @@ export async function createPictor(
     },
   });
   await library.scan();
-  const workers = createInferenceWorkers(config, library, logger, options.fakeStepMs ?? 20);
+  const workers = createInferenceWorkers(
+    config,
+    library,
+    logger,
+    options.fakeStepMs ?? config.workers.fakeStepMs,
+  );
   const secret = webhookSecret(config);
   const webhooks = new WebhookSender(
     new KyselyWebhookOutbox(db),

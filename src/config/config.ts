@@ -164,6 +164,8 @@ export interface PictorConfig {
     /** One worker child process per device entry. */
     readonly devices: readonly WorkerDevice[];
     readonly engine: WorkerEngineKind;
+    /** Milliseconds per step of the fake engine (`engine: fake`: tests and cluster benches). */
+    readonly fakeStepMs: number;
     /** ONNX Runtime intra-op threads per worker; 0 lets the runtime decide. */
     readonly intraOpThreads: number;
     /** Milliseconds to wait before restarting a worker that died. */
@@ -364,6 +366,7 @@ export const DEFAULT_CONFIG: PictorConfig = {
     engine: 'onnx',
     intraOpThreads: 0,
     restartDelayMs: 500,
+    fakeStepMs: 20,
     memoryBudgetGb: 0,
     stepTimeoutMs: 300_000,
     cacheOptimizedModels: true,

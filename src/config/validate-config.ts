@@ -21,6 +21,7 @@ const RANGES: Record<string, readonly [number, number]> = {
   'server.requestTimeoutSeconds': [1, 3600],
   'workers.intraOpThreads': [0, 1024],
   'workers.restartDelayMs': [0, 600000],
+  'workers.fakeStepMs': [0, 600000],
   'models.keepAliveSeconds': [-1, 30 * 86400],
   'sources.retries': [0, 100],
   'sources.retryBackoffMs': [0, 600_000],

@@ -13,6 +13,8 @@ export interface PrivatePostgres {
   readonly url: string;
   /** Stops it at once (no checkpoint: its files are thrown away). */
   stop(): Promise<void>;
+  /** Starts it again after {@link stop}, on the same port and files (crash recovery). */
+  restart(): Promise<void>;
 }
 
 async function freePort(): Promise<number> {
@@ -60,20 +62,24 @@ export async function startPrivatePostgres(dir: string): Promise<PrivatePostgres
     '-c min_wal_size=2MB',
     '-c max_wal_size=8MB',
   ].join(' ');
-  await asPostgres('pg_ctl', [
-    '-D',
-    data,
-    '-w',
-    '-l',
-    path.join(dir, 'server.log'),
-    '-o',
-    options,
-    'start',
-  ]);
+  const start = async (): Promise<void> => {
+    await asPostgres('pg_ctl', [
+      '-D',
+      data,
+      '-w',
+      '-l',
+      path.join(dir, 'server.log'),
+      '-o',
+      options,
+      'start',
+    ]);
+  };
+  await start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     async stop() {
       await asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']).catch(() => undefined);
     },
+    restart: start,
   };
 }
