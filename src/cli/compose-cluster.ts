@@ -1,13 +1,18 @@
 import type { PictorConfig } from '../config/index.ts';
 import { BullmqDispatchQueue } from '../jobs/redis/bullmq-dispatch-queue.ts';
+import { RedisClusterLock } from '../jobs/redis/redis-cluster-lock.ts';
 import { RedisEventBus } from '../jobs/redis/redis-event-bus.ts';
 import { RedisWorkerBoard } from '../jobs/redis/redis-worker-board.ts';
 
-/** What the nodes of a cluster share in Redis: the dispatch queue, the event bus, the worker board. */
+/**
+ * What the nodes of a cluster share in Redis: the dispatch queue, the event bus, the worker
+ * board, and the lock that gives each cluster duty to one node.
+ */
 export function createClusterPorts(config: PictorConfig): {
   queue: BullmqDispatchQueue;
   bus: RedisEventBus;
   board: RedisWorkerBoard;
+  lock: RedisClusterLock;
 } {
   const { url, prefix } = config.redis;
   const leaseMs = config.cluster.leaseMs;
@@ -29,5 +34,6 @@ export function createClusterPorts(config: PictorConfig): {
       maxEventsPerJob: 1000,
     }),
     board: new RedisWorkerBoard({ url, prefix }),
+    lock: new RedisClusterLock({ url, prefix }),
   };
 }
