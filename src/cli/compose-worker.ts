@@ -102,6 +102,7 @@ export async function createWorkerNode(
     ...deps,
     queue,
     feed,
+    bus,
     runner: new BatchRunner(deps),
     maxBatch: config.queue.maxBatch,
     heartbeatMs,
