@@ -10,6 +10,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
 import type { Kysely } from 'kysely';
+import { BusEventSink } from '../../src/jobs/bus-event-sink.ts';
+import { DispatchFeed } from '../../src/jobs/dispatch-feed.ts';
+import { JobLifecycle } from '../../src/jobs/job-lifecycle.ts';
 import { dispatchItemOf } from '../../src/jobs/restore-dispatch-queue.ts';
 import type { JobEvent } from '../../src/jobs/job-event.ts';
 import type { Job } from '../../src/jobs/job.ts';
@@ -17,7 +20,12 @@ import { BullmqDispatchQueue } from '../../src/jobs/redis/bullmq-dispatch-queue.
 import { RedisEventBus } from '../../src/jobs/redis/redis-event-bus.ts';
 import { RedisWorkerBoard } from '../../src/jobs/redis/redis-worker-board.ts';
 import { PostgresBlobStore } from '../../src/storage/postgres/postgres-blob-store.ts';
-import { KyselyJobRepository, openDatabase, type Database } from '../../src/store/index.ts';
+import {
+  KyselyJobRepository,
+  KyselyTransitionStore,
+  openDatabase,
+  type Database,
+} from '../../src/store/index.ts';
 import { childEnv } from '../helpers/child-env.ts';
 import { POSTGRES_URL } from '../helpers/databases.ts';
 import { makeJob } from '../helpers/jobs.ts';
@@ -30,6 +38,7 @@ import {
 } from '../helpers/redis.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
+const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const LEASE_MS = 1500;
 
 async function postgresUnavailable(): Promise<string | undefined> {
@@ -171,7 +180,25 @@ async function sharedState(t: { after: (fn: () => Promise<void>) => void }) {
   const running = (jobId: string) =>
     eventually(async () => ((await jobs.get(jobId))?.status === 'running' ? true : undefined));
   const typesOf = (jobId: string) => events.filter((e) => e.jobId === jobId).map((e) => e.type);
-  return { db, jobs, queue, prefix, worker, submit, final, running, typesOf };
+  // An API node's lifecycle: its transitions in the database, its events on the bus.
+  const api = new JobLifecycle({
+    transitions: new KyselyTransitionStore(db, (trx) => ({
+      jobs: new KyselyJobRepository(trx),
+      ledger: { refund: () => Promise.resolve() },
+      outbox: { record: () => Promise.resolve() },
+    })),
+    queue: new DispatchFeed(queue, silent),
+    events: new BusEventSink(bus, silent),
+    logger: silent,
+    imageUrl: (id, index) => `http://x/v1/jobs/${id}/image?index=${index}`,
+    jobUrl: (id) => `http://x/v1/jobs/${id}`,
+  });
+  /** Cancels a job as an API node does: a transition in the database, an event on the bus. */
+  const cancel = async (jobId: string): Promise<void> => {
+    const job = await jobs.get(jobId);
+    assert.ok(job && (await api.cancel(job)), `${jobId} was cancelled`);
+  };
+  return { db, jobs, queue, prefix, worker, submit, final, running, typesOf, cancel };
 }
 
 test(
@@ -270,5 +297,33 @@ test(
     killed.kill('SIGKILL');
     // Nobody withdraws for a killed node: its advertisement expires (one lease) by itself.
     await eventually(async () => ((await board.live()).length === 0 ? true : undefined));
+  },
+);
+
+test(
+  'a cancel recorded by an API node aborts the job running on a worker node, which then takes the next job; the cancelled job records nothing more',
+  { skip, timeout: 60_000 },
+  async (t) => {
+    const c = await sharedState(t);
+    await c.worker();
+    // 5000 fake steps of 20 ms: 100 s, far beyond the test's time limit unless it is aborted.
+    const long = await c.submit({ params: { ...makeJob().params, steps: 5000 } });
+    await c.running(long.id);
+    const next = await c.submit();
+    await c.cancel(long.id);
+    assert.equal((await c.final(long.id)).type, 'cancelled');
+    // The node has one inference worker: the next job runs only once the long one is aborted.
+    assert.equal((await c.final(next.id)).type, 'completed');
+    const stored = await c.jobs.get(long.id);
+    assert.equal(stored?.status, 'cancelled');
+    assert.equal(stored?.result, null, 'no result recorded after the cancel');
+    assert.equal(stored?.attempts, 1);
+    const types = c.typesOf(long.id);
+    // Only progress the node sent before the cancel reached it (over the bus) may trail it.
+    assert.deepEqual(
+      types.slice(types.indexOf('cancelled') + 1).filter((type) => type !== 'progress'),
+      [],
+    );
+    assert.equal(await c.queue.state(long.id), undefined, 'its lease was ended');
   },
 );
