@@ -327,3 +327,34 @@ test(
     assert.equal(await c.queue.state(long.id), undefined, 'its lease was ended');
   },
 );
+
+test(
+  'a job whose node hangs twice (SIGSTOP) is retried once elsewhere, then failed with WORKER_DIED; the woken nodes record nothing',
+  { skip, timeout: 120_000 },
+  async (t) => {
+    const c = await sharedState(t);
+    const first = await c.worker();
+    const job = await c.submit({ params: { ...makeJob().params, steps: 5000 } });
+    await c.running(job.id);
+    first.kill('SIGSTOP');
+    const second = await c.worker();
+    await eventually(async () => ((await c.jobs.get(job.id))?.attempts === 2 ? true : undefined));
+    second.kill('SIGSTOP');
+    await c.worker();
+    const final = await c.final(job.id);
+    assert.equal(final.type, 'failed');
+    const stored = await c.jobs.get(job.id);
+    assert.equal(stored?.error?.code, 'WORKER_DIED');
+    assert.equal(stored?.attempts, 2);
+    // Woken, each finds its lease gone and stops cleanly, recording nothing.
+    for (const hung of [first, second]) {
+      hung.kill('SIGCONT');
+      const exited = new Promise((resolve) => hung.once('exit', resolve));
+      hung.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    }
+    assert.equal((await c.jobs.get(job.id))?.status, 'failed');
+    const finals = c.typesOf(job.id).filter((type) => ['completed', 'failed'].includes(type));
+    assert.deepEqual(finals, ['failed']);
+  },
+);
