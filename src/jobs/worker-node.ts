@@ -104,14 +104,20 @@ export class WorkerNode {
   /** The head job and the following ones that share its batch key, up to the batch size. */
   async #leaseBatch(): Promise<Lease[]> {
     const { queue, feed, workers, maxBatch } = this.#d;
-    const head = await queue.claim();
+    // Jobs of a model loaded here first: another node may hold the others' models.
+    const held = workers
+      .models()
+      .filter((m) => m.loaded)
+      .map((m) => m.name);
+    const head = await queue.claim(held);
     if (!head) return [];
     feed.hold(head);
     const modelLimit = workers.models().find((m) => m.name === head.item.model)?.limits.maxBatch;
     const limit = Math.min(maxBatch, modelLimit ?? maxBatch);
     const leases = [head];
     while (leases.length < limit && !this.#stopping) {
-      const next = await queue.claim();
+      // The head's model first: its jobs are the ones that may share the batch.
+      const next = await queue.claim([head.item.model]);
       if (!next) break;
       if (next.item.batchKey !== head.item.batchKey) {
         await queue.release(next); // back to wait, for a batch of its own

@@ -149,7 +149,11 @@ test(
     await c.running(job.id);
     first.kill('SIGSTOP');
     const second = await c.worker();
-    await eventually(async () => ((await c.jobs.get(job.id))?.attempts === 2 ? true : undefined));
+    // The second node starts, waits out the lease and takes the job over: slow under load.
+    await eventually(
+      async () => ((await c.jobs.get(job.id))?.attempts === 2 ? true : undefined),
+      60_000,
+    );
     second.kill('SIGSTOP');
     await c.worker();
     const final = await c.final(job.id);

@@ -25,6 +25,7 @@ import {
   RecordingOutbox,
 } from '../helpers/fake-job-ports.ts';
 import { makeJob } from '../helpers/jobs.ts';
+import { advertisedModel } from '../helpers/advertisements.ts';
 import { failWith, ScriptedWorkers } from '../helpers/scripted-workers.ts';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -37,7 +38,7 @@ function cluster() {
     jobs: new MemoryJobRepository(),
     ledger: new RecordingLedger(),
     blobs: new MemoryBlobStore(),
-    queue: new InProcessDispatchQueue({ leaseMs: LEASE_MS, now: () => clock }),
+    queue: new InProcessDispatchQueue({ leaseMs: LEASE_MS, preferForMs: 60_000, now: () => clock }),
     bus: new InProcessEventBus(new EventHub()),
     /** Moves the dispatch queue's clock (lease expiry) without waiting. */
     advance: (ms: number) => (clock += ms),
@@ -311,3 +312,22 @@ function succeedBoth(...jobs: Job[]): BatchOutcome {
 async function waitFor(probe: () => boolean | undefined): Promise<void> {
   while (!probe()) await new Promise((resolve) => setTimeout(resolve, 1));
 }
+
+test('a node takes the jobs of the model it holds loaded first, of the same priority, and batches them', async () => {
+  const c = cluster();
+  const other = await c.submit({ model: 'other', batchKey: 'other' });
+  const held = [
+    await c.submit({ model: 'held', batchKey: 'held' }),
+    await c.submit({ model: 'held', batchKey: 'held' }),
+  ];
+  const a = c.node();
+  a.workers.served = [advertisedModel('held', true), advertisedModel('other', false)];
+  a.worker.start();
+  await Promise.all([...held, other].map((job) => c.done(job.id)));
+  await c.idle(a);
+  assert.deepEqual(
+    a.workers.runs.map((r) => r.jobs.map((j) => j.jobId)),
+    [held.map((j) => j.id), [other.id]],
+    'the held model first, as one batch; then the older job of the model not loaded',
+  );
+});
