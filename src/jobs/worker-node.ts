@@ -163,7 +163,7 @@ export class WorkerNode {
           model: first.model,
           entries,
           startedAt,
-          expectedMs: 0,
+          expectedMs: 0, // ETAs are the API nodes' (they see the whole queue); unused here
           cancelled,
         });
       }
