@@ -1,13 +1,18 @@
 import type { PictorConfig } from '../config/index.ts';
 import { BullmqDispatchQueue } from '../jobs/redis/bullmq-dispatch-queue.ts';
+import { RedisClusterLock } from '../jobs/redis/redis-cluster-lock.ts';
 import { RedisEventBus } from '../jobs/redis/redis-event-bus.ts';
 import { RedisWorkerBoard } from '../jobs/redis/redis-worker-board.ts';
 
-/** What the nodes of a cluster share in Redis: the dispatch queue, the event bus, the worker board. */
+/**
+ * What the nodes of a cluster share in Redis: the dispatch queue, the event bus, the worker
+ * board, and the lock that gives each cluster duty to one node.
+ */
 export function createClusterPorts(config: PictorConfig): {
   queue: BullmqDispatchQueue;
   bus: RedisEventBus;
   board: RedisWorkerBoard;
+  lock: RedisClusterLock;
 } {
   const { url, prefix } = config.redis;
   const leaseMs = config.cluster.leaseMs;
@@ -19,6 +24,9 @@ export function createClusterPorts(config: PictorConfig): {
       leaseMs,
       // An expired lease is noticed within half a lease: a lost job waits at most 1.5 leases.
       checkIntervalMs: Math.max(250, Math.round(leaseMs / 2)),
+      // A node takes a job of a model it holds before an older one of the same priority for at
+      // most this long: about a model's load on CPU, which the affinity saves.
+      preferForMs: 10_000,
     }),
     bus: new RedisEventBus({
       url,
@@ -29,5 +37,6 @@ export function createClusterPorts(config: PictorConfig): {
       maxEventsPerJob: 1000,
     }),
     board: new RedisWorkerBoard({ url, prefix }),
+    lock: new RedisClusterLock({ url, prefix }),
   };
 }

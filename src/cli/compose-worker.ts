@@ -15,6 +15,7 @@ import type { ChildProcessWorkers } from '../workers/child-process-workers.ts';
 import { createAccounts } from './compose-accounts.ts';
 import { createBlobStore } from './compose-blobs.ts';
 import { createClusterPorts } from './compose-cluster.ts';
+import { createClusterDuties } from './compose-duties.ts';
 import {
   createInferenceWorkers,
   createLifecycle,
@@ -61,7 +62,7 @@ export async function createWorkerNode(
     logger,
     options.fakeStepMs ?? config.workers.fakeStepMs,
   );
-  const { queue, bus, board } = createClusterPorts(config);
+  const { queue, bus, board, lock } = createClusterPorts(config);
   const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const heartbeatMs = Math.round(config.cluster.leaseMs / 3);
   // Lives one lease (three heartbeats): a dead node leaves the board as its jobs' leases expire.
@@ -106,17 +107,21 @@ export async function createWorkerNode(
     ...deps,
     queue,
     feed,
+    bus,
     runner: new BatchRunner(deps),
     maxBatch: config.queue.maxBatch,
     heartbeatMs,
     pollMs: 200,
   });
+  const duties = createClusterDuties(config, { ...deps, lock, nodeId, queue });
   return {
     workers,
     nodeId,
     async start() {
       node.start();
       library.watch((error) => logger.warn({ err: error }, 'models folder watch failed'));
+      // Whatever Redis lost comes back from the database before this node waits for its workers.
+      duties.start();
       await workers.ready();
       // After the workers said which models they serve.
       await advertising.start();
@@ -125,6 +130,7 @@ export async function createWorkerNode(
       // First, so API nodes stop counting on this node while it finishes.
       await advertising.stop();
       await node.stop(config.server.shutdownTimeoutSeconds * 1000);
+      await duties.stop();
       await library.close();
       await workers.close(0);
       await node.drain();
@@ -132,6 +138,7 @@ export async function createWorkerNode(
       await queue.close();
       await bus.close();
       await board.close();
+      await lock.close();
       accounts.stop();
       await blobs.close();
       await db.destroy();

@@ -28,6 +28,13 @@ export interface Lease {
  *
  * Contract:
  * - Order: the highest `priority` first; equal priorities in the order they were added.
+ * - Model affinity: a claim may name the models its node holds loaded (`prefer`). Among the
+ *   waiting jobs of the highest waiting priority it then takes the first whose model it holds,
+ *   and only without one the first of them. A job is never passed over for a lower priority, and
+ *   not for longer than the adapter's `preferForMs`: once the first job of the top priority has
+ *   waited that long it goes first, held or not (no model's jobs starve behind another's).
+ *   Concurrent claims may see a head another node just took: each claim still gets one job, at
+ *   most one priority tier out of order for that moment.
  * - `add` is idempotent: adding a job that is waiting or leased changes nothing.
  * - `claim` takes the next waiting job and leases it for the adapter's lease time; the lease is
  *   renewed by `heartbeat`. A lease not renewed in time expires and its job waits again (at the
@@ -41,8 +48,11 @@ export interface Lease {
  */
 export interface DispatchQueue {
   add(item: DispatchItem): Promise<void>;
-  /** The next waiting job, leased to the caller; undefined when none waits. */
-  claim(): Promise<Lease | undefined>;
+  /**
+   * The next waiting job, leased to the caller; undefined when none waits. `prefer`: the models
+   * the caller holds loaded (see the contract's model affinity).
+   */
+  claim(prefer?: readonly string[]): Promise<Lease | undefined>;
   heartbeat(lease: Lease): Promise<boolean>;
   complete(lease: Lease): Promise<boolean>;
   release(lease: Lease): Promise<boolean>;

@@ -24,6 +24,16 @@ export interface JobLifecycleDeps {
   readonly jobUrl: (jobId: string) => string;
 }
 
+/**
+ * The attempt a transition out of `running` alone is fenced by: such a transition is its run's
+ * (complete, fail, retry), recorded with the job as that run claimed it, and must not land on a
+ * later run of the job (its node hung past its lease and the job was taken over). A transition
+ * that may start from `queued` (a cancel) is anyone's and is not fenced.
+ */
+function fenceOf(job: Job, from: readonly JobStatus[]): number | undefined {
+  return from.length === 1 && from[0] === 'running' ? job.attempts : undefined;
+}
+
 export function entryOf(job: Job): QueueEntry {
   return {
     id: job.id,
@@ -117,11 +127,12 @@ export class JobLifecycle {
     options: { attempts: number; alone: boolean; requeue: boolean },
   ): Promise<boolean> {
     const back = await this.#d.transitions.run(({ jobs }) =>
-      jobs.transition(job.id, ['running'], {
-        status: 'queued',
-        startedAt: null,
-        attempts: options.attempts,
-      }),
+      jobs.transition(
+        job.id,
+        ['running'],
+        { status: 'queued', startedAt: null, attempts: options.attempts },
+        job.attempts,
+      ),
     );
     if (!back || !options.requeue) return back;
     const entry = entryOf(job);
@@ -190,7 +201,7 @@ export class JobLifecycle {
     const { transitions, queue, events, logger } = this.#d;
     const final: Job = { ...job, ...patch };
     const ended = await transitions.run(async ({ jobs, ledger, outbox }) => {
-      if (!(await jobs.transition(job.id, from, patch))) return false;
+      if (!(await jobs.transition(job.id, from, patch, fenceOf(job, from)))) return false;
       if (final.status !== 'completed') {
         await ledger.refund(job, final.error ? `failed: ${final.error.code}` : final.status);
       }

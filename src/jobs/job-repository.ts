@@ -14,10 +14,17 @@ export interface JobRepository {
   insert(job: Job): Promise<void>;
   get(id: string): Promise<Job | undefined>;
   /**
-   * Applies `patch` only while the job is in one of `from`; returns whether it did. Conditional
-   * updates make transitions race-free (a cancel and a completion cannot both win).
+   * Applies `patch` only while the job is in one of `from` — and, given `attempt`, only while its
+   * `attempts` is that — and returns whether it did. Conditional updates make transitions
+   * race-free (a cancel and a completion cannot both win); the attempt fences a run that lost
+   * its job (its node hung past its lease, and the job runs again elsewhere) out of recording.
    */
-  transition(id: string, from: readonly JobStatus[], patch: JobPatch): Promise<boolean>;
+  transition(
+    id: string,
+    from: readonly JobStatus[],
+    patch: JobPatch,
+    attempt?: number,
+  ): Promise<boolean>;
   /**
    * Moves a queued job to `running` (one more attempt, started at `startedAt`) and returns it, in
    * one round trip; `undefined` when the job is no longer queued (cancelled, expired, claimed).

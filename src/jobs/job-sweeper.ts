@@ -7,7 +7,8 @@ import type { JobRepository } from './job-repository.ts';
 
 export interface SweeperDeps {
   readonly jobs: JobRepository;
-  readonly queue: JobQueue;
+  /** Whose entries expire: the embedded queue, or a cluster node's `QueuedJobsSnapshot`. */
+  readonly queue: Pick<JobQueue, 'entries'>;
   readonly blobs: BlobStore;
   readonly uploads: UploadRepository;
   readonly events: EventHub;

@@ -30,6 +30,18 @@ export class RunningBatches {
       if (this.#byJob.get(entry.id) === batch) this.#byJob.delete(entry.id);
   }
 
+  /**
+   * Marks a job of a running batch cancelled (its progress stops, its result is discarded) and
+   * answers its batch's id when every job of the batch is now cancelled: the caller then aborts
+   * the batch. A batch with jobs still wanted runs on for them.
+   */
+  cancel(jobId: string): string | undefined {
+    const batch = this.#byJob.get(jobId);
+    if (!batch) return undefined;
+    batch.cancelled.add(jobId);
+    return batch.entries.every((e) => batch.cancelled.has(e.id)) ? batch.batchId : undefined;
+  }
+
   byJob(jobId: string): RunningBatch | undefined {
     return this.#byJob.get(jobId);
   }

@@ -3,9 +3,11 @@ import type { BatchRunner } from './batch-runner.ts';
 import type { DispatchFeed } from './dispatch-feed.ts';
 import type { DispatchQueue, Lease } from './dispatch-queue.ts';
 import type { InferenceWorkers } from './inference-workers.ts';
-import type { JobLifecycle } from './job-lifecycle.ts';
+import type { JobEventBus } from './job-event-bus.ts';
+import { entryOf, type JobLifecycle } from './job-lifecycle.ts';
 import type { JobRepository } from './job-repository.ts';
 import type { Logger } from './logger.ts';
+import { RunningBatches } from './running-batches.ts';
 
 export interface WorkerNodeDeps {
   readonly queue: DispatchQueue;
@@ -15,6 +17,8 @@ export interface WorkerNodeDeps {
   readonly workers: InferenceWorkers;
   readonly runner: BatchRunner;
   readonly lifecycle: JobLifecycle;
+  /** Where a job's cancel, recorded by whichever API node took it, reaches this node. */
+  readonly bus: Pick<JobEventBus, 'onJob'>;
   readonly logger: Logger;
   readonly maxBatch: number;
   /** How often held leases are renewed: well under the queue's lease time. */
@@ -29,11 +33,16 @@ export interface WorkerNodeDeps {
  * lets the {@link BatchRunner} run them — the same code the embedded dispatcher uses — and then
  * ends each lease: done, or handed back when the job waits again (a stop). A job found `running`
  * under a new lease lost its previous holder (the lease expired: the node died or hung); that
- * run counts as an attempt, as a worker death does in the embedded mode.
+ * run counts as an attempt, as a worker death does in the embedded mode. While a job runs, the
+ * node follows its events on the bus: a `cancelled` one (recorded by an API node) stops its
+ * progress and discards its result, and aborts the batch between steps once every job of it is
+ * cancelled, as the embedded mode does.
  */
 export class WorkerNode {
   readonly #d: WorkerNodeDeps;
   readonly #inFlight = new Set<Promise<void>>();
+  /** Batches running on this node's workers, with the jobs cancelled in them. */
+  readonly running = new RunningBatches();
   /** Leases whose renewal failed: another node may hold their job now. */
   readonly #lost = new Set<string>();
   #preparing = 0;
@@ -95,14 +104,20 @@ export class WorkerNode {
   /** The head job and the following ones that share its batch key, up to the batch size. */
   async #leaseBatch(): Promise<Lease[]> {
     const { queue, feed, workers, maxBatch } = this.#d;
-    const head = await queue.claim();
+    // Jobs of a model loaded here first: another node may hold the others' models.
+    const held = workers
+      .models()
+      .filter((m) => m.loaded)
+      .map((m) => m.name);
+    const head = await queue.claim(held);
     if (!head) return [];
     feed.hold(head);
     const modelLimit = workers.models().find((m) => m.name === head.item.model)?.limits.maxBatch;
     const limit = Math.min(maxBatch, modelLimit ?? maxBatch);
     const leases = [head];
     while (leases.length < limit && !this.#stopping) {
-      const next = await queue.claim();
+      // The head's model first: its jobs are the ones that may share the batch.
+      const next = await queue.claim([head.item.model]);
       if (!next) break;
       if (next.item.batchKey !== head.item.batchKey) {
         await queue.release(next); // back to wait, for a batch of its own
@@ -125,24 +140,65 @@ export class WorkerNode {
   async #runBatch(leases: readonly Lease[]): Promise<void> {
     const { runner } = this.#d;
     const ids = leases.map((l) => l.item.jobId);
+    const batchId = randomUUID();
+    const cancelled = new Set<string>();
     let prepared = false;
+    // Followed before the claim: a cancel recorded from then on reaches this node.
+    const unfollow = await this.#followCancels(ids, cancelled).catch((error: unknown) => {
+      this.#d.logger.error({ err: error }, 'following the jobs on the bus failed');
+      return () => undefined;
+    });
     try {
       const runnable: string[] = [];
       for (const id of ids) if (await this.#takeOver(id)) runnable.push(id);
-      const batch = await runner.claim(runnable, Date.now());
+      const startedAt = Date.now();
+      const batch = await runner.claim(runnable, startedAt);
       this.#preparing--;
       prepared = true;
+      const first = batch.jobs[0];
+      if (first) {
+        const entries = batch.jobs.map(entryOf);
+        this.running.add({
+          batchId,
+          model: first.model,
+          entries,
+          startedAt,
+          expectedMs: 0, // ETAs are the API nodes' (they see the whole queue); unused here
+          cancelled,
+        });
+      }
       await runner.run(batch, {
-        batchId: randomUUID(),
-        isCancelled: () => false,
+        batchId,
+        isCancelled: (jobId) => cancelled.has(jobId),
         stopping: () => this.#stopping,
         owns: (jobId) => this.#owns(jobId),
       });
     } finally {
       if (!prepared) this.#preparing--;
+      this.running.delete(batchId);
+      unfollow();
       await this.#endLeases(ids);
     }
     this.#pump();
+  }
+
+  /** Subscribes to the jobs' events until the returned function is called. */
+  async #followCancels(ids: readonly string[], cancelled: Set<string>): Promise<() => void> {
+    const { bus, workers, logger } = this.#d;
+    const stops = await Promise.all(
+      ids.map((id) =>
+        bus.onJob(id, (event) => {
+          if (event.type !== 'cancelled' || cancelled.has(id)) return;
+          cancelled.add(id);
+          const abort = this.running.cancel(id);
+          logger.info({ jobId: id, aborting: abort !== undefined }, 'job cancelled while running');
+          if (abort) workers.cancel(abort);
+        }),
+      ),
+    );
+    return () => {
+      for (const stop of stops) stop();
+    };
   }
 
   /**

@@ -90,13 +90,19 @@ export class KyselyJobRepository implements JobRepository {
     return row && toJob(row);
   }
 
-  async transition(id: string, from: readonly JobStatus[], patch: JobPatch): Promise<boolean> {
-    const result = await this.#db
+  async transition(
+    id: string,
+    from: readonly JobStatus[],
+    patch: JobPatch,
+    attempt?: number,
+  ): Promise<boolean> {
+    let update = this.#db
       .updateTable('jobs')
       .set(toRow(patch))
       .where('id', '=', id)
-      .where('status', 'in', from)
-      .executeTakeFirst();
+      .where('status', 'in', from);
+    if (attempt !== undefined) update = update.where('attempts', '=', attempt);
+    const result = await update.executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
   }
 

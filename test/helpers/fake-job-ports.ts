@@ -20,9 +20,15 @@ export class MemoryJobRepository implements JobRepository {
   get(id: string): Promise<Job | undefined> {
     return Promise.resolve(this.rows.get(id));
   }
-  transition(id: string, from: readonly JobStatus[], patch: JobPatch): Promise<boolean> {
+  transition(
+    id: string,
+    from: readonly JobStatus[],
+    patch: JobPatch,
+    attempt?: number,
+  ): Promise<boolean> {
     const job = this.rows.get(id);
     if (!job || !from.includes(job.status)) return Promise.resolve(false);
+    if (attempt !== undefined && job.attempts !== attempt) return Promise.resolve(false);
     this.rows.set(id, { ...job, ...patch });
     return Promise.resolve(true);
   }

@@ -55,8 +55,11 @@ export class ScriptedWorkers implements InferenceWorkers {
     return 0;
   }
 
+  /** What the workers report serving (none unless a test says). */
+  served: readonly ModelInfo[] = [];
+
   models(): readonly ModelInfo[] {
-    return [];
+    return this.served;
   }
 
   async run(request: BatchRequest, onProgress: (p: BatchProgress) => void): Promise<BatchOutcome> {

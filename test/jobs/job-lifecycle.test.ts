@@ -112,3 +112,29 @@ test('retry: running → queued with the attempts given; `alone` keeps it out of
   );
   assert.equal(p.queue.size, 0);
 });
+
+test('fencing: a run that lost its job (taken over, now at attempt 2) can neither complete, fail nor retry it; a cancel still can', async () => {
+  const p = setup();
+  const job = await queued(p);
+  p.queue.remove(job.id);
+  const firstRun = await p.jobs.claim(job.id, 1);
+  assert.ok(firstRun);
+  // The first run's node hung past its lease: the job was taken over and runs again.
+  assert.equal(await p.lifecycle.orphaned(firstRun, 'hung'), 'retried');
+  const secondRun = await p.jobs.claim(job.id, 2);
+  assert.equal(secondRun?.attempts, 2);
+  const result = { images: [], warnings: [], generationTime: 0.1 };
+  assert.equal(await p.lifecycle.complete(firstRun, result, 1000), undefined);
+  assert.equal(
+    await p.lifecycle.fail(firstRun, { code: 'X', message: 'x' }, ['running']),
+    undefined,
+  );
+  assert.equal(
+    await p.lifecycle.retry(firstRun, { attempts: 1, alone: false, requeue: true }),
+    false,
+  );
+  assert.equal((await p.jobs.get(job.id))?.status, 'running');
+  assert.deepEqual(p.ledger.refunds, []);
+  assert.equal((await p.lifecycle.cancel(firstRun))?.status, 'cancelled', 'anyone may cancel');
+  assert.deepEqual(p.ledger.refunds, [job.id]);
+});

@@ -25,6 +25,7 @@ import {
   RecordingOutbox,
 } from '../helpers/fake-job-ports.ts';
 import { makeJob } from '../helpers/jobs.ts';
+import { advertisedModel } from '../helpers/advertisements.ts';
 import { failWith, ScriptedWorkers } from '../helpers/scripted-workers.ts';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -37,7 +38,7 @@ function cluster() {
     jobs: new MemoryJobRepository(),
     ledger: new RecordingLedger(),
     blobs: new MemoryBlobStore(),
-    queue: new InProcessDispatchQueue({ leaseMs: LEASE_MS, now: () => clock }),
+    queue: new InProcessDispatchQueue({ leaseMs: LEASE_MS, preferForMs: 60_000, now: () => clock }),
     bus: new InProcessEventBus(new EventHub()),
     /** Moves the dispatch queue's clock (lease expiry) without waiting. */
     advance: (ms: number) => (clock += ms),
@@ -83,12 +84,13 @@ function cluster() {
       ...deps,
       queue: shared.queue,
       feed,
+      bus: shared.bus,
       runner: new BatchRunner(deps),
       maxBatch: 4,
       heartbeatMs: options.heartbeatMs ?? 50,
       pollMs: 5,
     });
-    return { worker, workers };
+    return { worker, workers, lifecycle };
   };
 
   const submit = async (overrides: Partial<Job> = {}): Promise<Job> => {
@@ -236,4 +238,96 @@ test('a stopping node hands its interrupted job back to the queue, its attempt n
   b.worker.start();
   assert.equal((await c.done(job.id)).type, 'completed');
   await c.idle(b);
+});
+
+test('a cancel recorded by an API node reaches the node running the job: the batch runs on for its neighbour, the late result is discarded, refunded once', async () => {
+  const c = cluster();
+  const [kept, dropped] = [await c.submit(), await c.submit()];
+  const a = c.node();
+  const run = heldRun();
+  a.workers.script.push(run.run);
+  a.worker.start();
+  await run.started;
+  // The API node's cancel: a database transition (refund) and a `cancelled` event on the bus.
+  const api = c.node();
+  const stored = await c.jobs.get(dropped.id);
+  assert.ok(stored);
+  assert.ok(await api.lifecycle.cancel(stored));
+  assert.equal((await c.done(dropped.id)).type, 'cancelled');
+  await waitFor(() => a.worker.running.byJob(dropped.id)?.cancelled.has(dropped.id));
+  assert.deepEqual(a.workers.cancelled, [], 'one job of two cancelled: the batch runs on');
+  run.finish(succeedBoth(kept, dropped));
+  assert.equal((await c.done(kept.id)).type, 'completed');
+  await c.idle(a);
+  assert.equal((await c.jobs.get(dropped.id))?.status, 'cancelled', 'the late complete lost');
+  assert.deepEqual(c.ledger.refunds, [dropped.id]);
+  assert.deepEqual(c.typesOf(dropped.id), ['started', 'progress', 'cancelled']);
+  assert.equal(c.blobs.blobs.size, 1, 'only the kept image is stored');
+  assert.equal(await c.queue.state(dropped.id), undefined, 'its lease was ended');
+});
+
+test('when every job of a running batch is cancelled, the node aborts it between steps; the job stays cancelled, refunded once', async () => {
+  const c = cluster();
+  const job = await c.submit();
+  const a = c.node();
+  const run = heldRun();
+  a.workers.script.push(run.run);
+  a.worker.start();
+  await run.started;
+  const api = c.node();
+  const stored = await c.jobs.get(job.id);
+  assert.ok(stored);
+  assert.ok(await api.lifecycle.cancel(stored));
+  await waitFor(() => a.workers.cancelled.length > 0);
+  // The real workers answer an aborted batch so, between two steps.
+  run.finish({ ok: false, code: 'ABORTED', message: 'cancelled', field: undefined });
+  await c.idle(a);
+  assert.equal((await c.jobs.get(job.id))?.status, 'cancelled');
+  assert.equal((await c.jobs.get(job.id))?.attempts, 1);
+  assert.deepEqual(c.ledger.refunds, [job.id]);
+  assert.equal(c.typesOf(job.id).filter((t) => t === 'cancelled').length, 1);
+  assert.equal(await c.queue.state(job.id), undefined);
+});
+
+/** Both jobs' images, as a batch of two that ran to its end answers. */
+function succeedBoth(...jobs: Job[]): BatchOutcome {
+  return {
+    ok: true,
+    totalMs: 1,
+    stepsMs: 1,
+    images: jobs.map((job) => ({
+      jobId: job.id,
+      data: new Uint8Array([1]),
+      mimeType: 'image/png',
+      seed: 1,
+      width: 64,
+      height: 64,
+      nsfw: false,
+      warnings: [],
+    })),
+  };
+}
+
+/** Waits (polling, no fixed sleep) until `probe` holds. */
+async function waitFor(probe: () => boolean | undefined): Promise<void> {
+  while (!probe()) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
+test('a node takes the jobs of the model it holds loaded first, of the same priority, and batches them', async () => {
+  const c = cluster();
+  const other = await c.submit({ model: 'other', batchKey: 'other' });
+  const held = [
+    await c.submit({ model: 'held', batchKey: 'held' }),
+    await c.submit({ model: 'held', batchKey: 'held' }),
+  ];
+  const a = c.node();
+  a.workers.served = [advertisedModel('held', true), advertisedModel('other', false)];
+  a.worker.start();
+  await Promise.all([...held, other].map((job) => c.done(job.id)));
+  await c.idle(a);
+  assert.deepEqual(
+    a.workers.runs.map((r) => r.jobs.map((j) => j.jobId)),
+    [held.map((j) => j.id), [other.id]],
+    'the held model first, as one batch; then the older job of the model not loaded',
+  );
 });

@@ -76,6 +76,17 @@ for (const dialect of await dialects()) {
       assert.deepEqual((await jobs.get(job.id))?.error, { code: 'X', message: 'boom' });
     });
 
+    test('transition with an attempt applies only while the job is at that attempt (fencing a lost run)', async () => {
+      const jobs = new KyselyJobRepository(t.db);
+      const job = makeJob({ status: 'running', attempts: 2 });
+      await jobs.insert(job);
+      const done = { status: 'completed' as const, finishedAt: 9 };
+      assert.equal(await jobs.transition(job.id, ['running'], done, 1), false, 'a stale run');
+      assert.equal((await jobs.get(job.id))?.status, 'running');
+      assert.equal(await jobs.transition(job.id, ['running'], done, 2), true);
+      assert.equal((await jobs.get(job.id))?.status, 'completed');
+    });
+
     test('listByOwner pages newest first with a cursor', async () => {
       const jobs = new KyselyJobRepository(t.db);
       const owner = `owner-${Math.random()}`;

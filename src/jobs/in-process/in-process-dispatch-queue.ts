@@ -4,6 +4,8 @@ import type { DispatchItem, DispatchQueue, Lease } from '../dispatch-queue.ts';
 export interface InProcessDispatchQueueOptions {
   /** How long a claim holds without a heartbeat. */
   readonly leaseMs: number;
+  /** How long the first job of a priority may be passed over for a held model's (0: never). */
+  readonly preferForMs?: number;
   /** The clock (tests move it instead of waiting). */
   readonly now?: () => number;
 }
@@ -13,6 +15,8 @@ interface Waiting {
   /** Orders equal priorities: added order, and negative for jobs that came back (ahead). */
   readonly order: number;
   readonly deliveries: number;
+  /** When it started to wait (the affinity's limit). */
+  readonly since: number;
 }
 
 interface Held {
@@ -40,15 +44,31 @@ export class InProcessDispatchQueue implements DispatchQueue {
   add(item: DispatchItem): Promise<void> {
     this.#expire();
     if (!this.#waiting.has(item.jobId) && !this.#held.has(item.jobId))
-      this.#waiting.set(item.jobId, { item, order: ++this.#added, deliveries: 0 });
+      this.#waiting.set(item.jobId, {
+        item,
+        order: ++this.#added,
+        deliveries: 0,
+        since: this.#now(),
+      });
     return Promise.resolve();
   }
 
-  claim(): Promise<Lease | undefined> {
+  claim(prefer: readonly string[] = []): Promise<Lease | undefined> {
     this.#expire();
     let next: Waiting | undefined;
     for (const candidate of this.#waiting.values()) {
       if (!next || before(candidate, next)) next = candidate;
+    }
+    const preferForMs = this.#o.preferForMs ?? 0;
+    if (next && !prefer.includes(next.item.model) && this.#now() - next.since < preferForMs) {
+      const head = next;
+      let held: Waiting | undefined;
+      for (const candidate of this.#waiting.values()) {
+        if (candidate.item.priority !== head.item.priority) continue;
+        if (!prefer.includes(candidate.item.model)) continue;
+        if (!held || before(candidate, held)) held = candidate;
+      }
+      next = held ?? head;
     }
     if (!next) return Promise.resolve(undefined);
     this.#waiting.delete(next.item.jobId);
@@ -110,7 +130,12 @@ export class InProcessDispatchQueue implements DispatchQueue {
   #giveBack(held: Held): void {
     const { item, delivery } = held.lease;
     this.#held.delete(item.jobId);
-    this.#waiting.set(item.jobId, { item, order: -++this.#returned, deliveries: delivery });
+    this.#waiting.set(item.jobId, {
+      item,
+      order: -++this.#returned,
+      deliveries: delivery,
+      since: this.#now(),
+    });
   }
 }
 

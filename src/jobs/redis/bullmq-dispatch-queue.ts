@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, Job as BullJob, Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import type { DispatchItem, DispatchQueue, Lease } from '../dispatch-queue.ts';
 
 export interface BullmqDispatchQueueOptions {
@@ -12,7 +13,26 @@ export interface BullmqDispatchQueueOptions {
   readonly leaseMs: number;
   /** How often expired leases are looked for (BullMQ's stalled interval). */
   readonly checkIntervalMs: number;
+  /** How long the first job of a priority may be passed over for a held model's (0: never). */
+  readonly preferForMs?: number;
 }
+
+/** One model's jobs: a BullMQ queue, and the worker handle that claims from it. */
+interface Lane {
+  readonly queue: Queue<DispatchItem>;
+  readonly worker: Worker<DispatchItem>;
+}
+
+/** A lane's first waiting job, as a claim compares them. */
+interface LaneHead {
+  readonly model: string;
+  /** BullMQ's: lower runs first. */
+  readonly priority: number;
+  readonly timestamp: number;
+}
+
+/** Tries of a claim whose chosen lane was emptied by another node meanwhile. */
+const CLAIM_TRIES = 5;
 
 /** BullMQ's priorities run from 1 (first) to 2^21 − 1; Pictor's higher numbers run first. */
 const BULL_PRIORITY_MIDDLE = 1_048_576;
@@ -31,42 +51,36 @@ function bullPriority(priority: number): number {
 }
 
 /**
- * {@link DispatchQueue} on BullMQ (Redis), shared by every node. A claim is BullMQ's manual fetch
- * (`getNextJob` with a fresh token: the job's lock is the lease), a heartbeat extends the lock,
- * and BullMQ's stalled checker — one pass per interval across all nodes — puts jobs whose lock
- * expired back to wait. BullMQ never fails a job by itself here: attempts are counted in the
- * repository, so its stalled limit is set out of reach and finished jobs leave Redis at once.
+ * {@link DispatchQueue} on BullMQ (Redis), shared by every node. Each model's jobs wait in a
+ * BullMQ queue of their own (a lane; the lanes' names are a Redis set every node reads), so a
+ * claim can pick the model: it compares the lanes' first jobs — the highest priority, then the
+ * oldest, or a held model's among the highest priority (model affinity) — and takes from that
+ * lane. A claim is BullMQ's manual fetch (`getNextJob` with a fresh token: the job's lock is the
+ * lease), a heartbeat extends the lock, and BullMQ's stalled checker — one pass per interval and
+ * lane across all nodes — puts jobs whose lock expired back to wait. BullMQ never fails a job by
+ * itself here: attempts are counted in the repository, so its stalled limit is set out of reach
+ * and finished jobs leave Redis at once.
  */
 export class BullmqDispatchQueue implements DispatchQueue {
-  readonly #queue: Queue<DispatchItem>;
-  readonly #worker: Worker<DispatchItem>;
+  readonly #o: BullmqDispatchQueueOptions;
+  readonly #redis: Redis;
+  readonly #lanesKey: string;
+  readonly #lanes = new Map<string, Lane>();
   /** Jobs this node holds, by lease token (BullMQ's lock calls need the job object). */
   readonly #held = new Map<string, BullJob<DispatchItem>>();
-  readonly #leaseMs: number;
 
   constructor(options: BullmqDispatchQueueOptions) {
-    this.#leaseMs = options.leaseMs;
-    const connection = { url: options.url, maxRetriesPerRequest: null };
-    const { prefix, queueName } = options;
-    this.#queue = new Queue<DispatchItem>(queueName, { connection, prefix });
-    this.#worker = new Worker<DispatchItem>(queueName, null, {
-      connection,
-      prefix,
-      autorun: false,
-      lockDuration: options.leaseMs,
-      skipLockRenewal: true,
-      stalledInterval: options.checkIntervalMs,
-      maxStalledCount: Number.MAX_SAFE_INTEGER,
-    });
-    // Connection errors surface in the calls that fail; without a listener they would throw.
-    this.#queue.on('error', () => undefined);
-    this.#worker.on('error', () => undefined);
-    void this.#worker.startStalledCheckTimer();
+    this.#o = options;
+    this.#redis = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: null });
+    this.#redis.on('error', () => undefined);
+    this.#lanesKey = `${options.prefix}:${options.queueName}-lanes`;
   }
 
   async add(item: DispatchItem): Promise<void> {
+    // Named first: a node listing the lanes then finds the job's.
+    await this.#redis.sadd(this.#lanesKey, item.model);
     // The job id deduplicates: adding a job that is waiting or active is a no-op.
-    await this.#queue.add('generate', item, {
+    await this.#lane(item.model).queue.add('generate', item, {
       jobId: item.jobId,
       priority: bullPriority(item.priority),
       removeOnComplete: true,
@@ -74,18 +88,24 @@ export class BullmqDispatchQueue implements DispatchQueue {
     });
   }
 
-  async claim(): Promise<Lease | undefined> {
-    const token = randomUUID();
-    const job = (await this.#worker.getNextJob(token, { block: false })) as
-      BullJob<DispatchItem> | undefined;
-    if (!job) return undefined;
-    this.#held.set(token, job);
-    return { item: job.data, token, delivery: job.attemptsStarted };
+  async claim(prefer: readonly string[] = []): Promise<Lease | undefined> {
+    for (let tries = 0; tries < CLAIM_TRIES; tries++) {
+      const heads = await this.#heads();
+      const chosen = this.#choose(heads, prefer);
+      if (!chosen) return undefined;
+      const token = randomUUID();
+      const job = (await this.#lane(chosen.model).worker.getNextJob(token, { block: false })) as
+        BullJob<DispatchItem> | undefined;
+      if (!job) continue; // another node emptied that lane meanwhile
+      this.#held.set(token, job);
+      return { item: job.data, token, delivery: job.attemptsStarted };
+    }
+    return undefined;
   }
 
   async heartbeat(lease: Lease): Promise<boolean> {
     const job = await this.#jobOf(lease);
-    return job !== undefined && (await job.extendLock(lease.token, this.#leaseMs)) === 1;
+    return job !== undefined && (await job.extendLock(lease.token, this.#o.leaseMs)) === 1;
   }
 
   async complete(lease: Lease): Promise<boolean> {
@@ -97,28 +117,101 @@ export class BullmqDispatchQueue implements DispatchQueue {
   }
 
   async remove(jobId: string): Promise<boolean> {
-    if ((await this.state(jobId)) !== 'waiting') return false;
-    // BullMQ does not remove a locked job: one claimed meanwhile stays with its holder.
-    return (await this.#queue.remove(jobId)) === 1;
+    for (const lane of await this.#allLanes()) {
+      const state = await lane.queue.getJobState(jobId);
+      if (state !== 'waiting' && state !== 'prioritized') continue;
+      // BullMQ does not remove a locked job: one claimed meanwhile stays with its holder.
+      return (await lane.queue.remove(jobId)) === 1;
+    }
+    return false;
   }
 
   async state(jobId: string): Promise<'waiting' | 'leased' | undefined> {
-    const state = await this.#queue.getJobState(jobId);
-    if (state === 'waiting' || state === 'prioritized') return 'waiting';
-    return state === 'active' ? 'leased' : undefined;
+    for (const lane of await this.#allLanes()) {
+      const state = await lane.queue.getJobState(jobId);
+      if (state === 'waiting' || state === 'prioritized') return 'waiting';
+      if (state === 'active') return 'leased';
+    }
+    return undefined;
   }
 
   async waitingCount(): Promise<number> {
-    return this.#queue.getJobCountByTypes('waiting', 'prioritized');
+    let count = 0;
+    for (const lane of await this.#allLanes())
+      count += await lane.queue.getJobCountByTypes('waiting', 'prioritized');
+    return count;
   }
 
   async close(): Promise<void> {
-    await this.#worker.close(true);
-    await this.#queue.close();
+    for (const lane of this.#lanes.values()) {
+      await lane.worker.close(true);
+      await lane.queue.close();
+    }
+    await this.#redis.quit().catch(() => this.#redis.disconnect());
+  }
+
+  /** The lane of a model, opened on first use (and its stalled checker started). */
+  #lane(model: string): Lane {
+    let lane = this.#lanes.get(model);
+    if (lane) return lane;
+    const connection = { url: this.#o.url, maxRetriesPerRequest: null };
+    const { prefix, leaseMs, checkIntervalMs } = this.#o;
+    // BullMQ queue names cannot hold ':', which model names may (`hf:org/repo`).
+    const name = `${this.#o.queueName}-${Buffer.from(model).toString('base64url')}`;
+    const queue = new Queue<DispatchItem>(name, { connection, prefix });
+    const worker = new Worker<DispatchItem>(name, null, {
+      connection,
+      prefix,
+      autorun: false,
+      lockDuration: leaseMs,
+      skipLockRenewal: true,
+      stalledInterval: checkIntervalMs,
+      maxStalledCount: Number.MAX_SAFE_INTEGER,
+    });
+    // Connection errors surface in the calls that fail; without a listener they would throw.
+    queue.on('error', () => undefined);
+    worker.on('error', () => undefined);
+    void worker.startStalledCheckTimer();
+    lane = { queue, worker };
+    this.#lanes.set(model, lane);
+    return lane;
+  }
+
+  async #allLanes(): Promise<Lane[]> {
+    const models = await this.#redis.smembers(this.#lanesKey);
+    return models.map((model) => this.#lane(model));
+  }
+
+  /** Each lane's first waiting job (lanes with none left out). */
+  async #heads(): Promise<LaneHead[]> {
+    const models = await this.#redis.smembers(this.#lanesKey);
+    const heads: LaneHead[] = [];
+    for (const model of models) {
+      const { queue } = this.#lane(model);
+      // A job whose lease expired waits in BullMQ's plain list, which is taken first (its right
+      // end next); every other waiting job, having a priority, in the prioritized set, in order.
+      const back = await this.#redis.lindex(queue.toKey('wait'), -1);
+      const job = back ? await BullJob.fromId(queue, back) : (await queue.getPrioritized(0, 0))[0];
+      if (job) heads.push({ model, priority: job.priority, timestamp: job.timestamp });
+    }
+    return heads;
+  }
+
+  /** The contract's order over the lanes' heads, with model affinity. */
+  #choose(heads: readonly LaneHead[], prefer: readonly string[]): LaneHead | undefined {
+    const top = Math.min(...heads.map((h) => h.priority));
+    const tier = heads.filter((h) => h.priority === top).sort((a, b) => a.timestamp - b.timestamp);
+    const first = tier[0];
+    if (!first || prefer.includes(first.model)) return first;
+    if (Date.now() - first.timestamp >= (this.#o.preferForMs ?? 0)) return first;
+    return tier.find((h) => prefer.includes(h.model)) ?? first;
   }
 
   async #jobOf(lease: Lease): Promise<BullJob<DispatchItem> | undefined> {
-    return this.#held.get(lease.token) ?? (await BullJob.fromId(this.#queue, lease.item.jobId));
+    return (
+      this.#held.get(lease.token) ??
+      (await BullJob.fromId(this.#lane(lease.item.model).queue, lease.item.jobId))
+    );
   }
 
   /** Ends the lease with `end`; false (nothing changed) when the lock is no longer the lease's. */

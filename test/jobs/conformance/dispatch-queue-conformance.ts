@@ -18,8 +18,11 @@ export interface QueueUnderTest {
 export interface DispatchQueueAdapter {
   readonly name: string;
   readonly skip: string | undefined;
-  /** A fresh, empty queue whose leases last `leaseMs` without a heartbeat. */
-  create(leaseMs: number): QueueUnderTest;
+  /**
+   * A fresh, empty queue whose leases last `leaseMs` without a heartbeat, and whose claims pass
+   * the first job of a priority over for a held model's for up to `preferForMs`.
+   */
+  create(leaseMs: number, preferForMs: number): QueueUnderTest;
 }
 
 let counter = 0;
@@ -44,8 +47,8 @@ export function dispatchQueueConformance(adapter: DispatchQueueAdapter): void {
   describe(`DispatchQueue conformance: ${adapter.name}`, { skip: adapter.skip }, () => {
     const handles: DispatchQueue[] = [];
     /** A queue (and a second node's handle on it) closed after the suite. */
-    function fresh(leaseMs = 60_000) {
-      const underTest = adapter.create(leaseMs);
+    function fresh(leaseMs = 60_000, preferForMs = 60_000) {
+      const underTest = adapter.create(leaseMs, preferForMs);
       const open = (): DispatchQueue => {
         const handle = underTest.open();
         handles.push(handle);
@@ -83,6 +86,38 @@ export function dispatchQueueConformance(adapter: DispatchQueueAdapter): void {
       await queue.add(a);
       assert.equal(await queue.waitingCount(), 0, 'a leased job is not added again');
       assert.equal(await queue.state(a.jobId), 'leased');
+    });
+
+    test('model affinity: a claim naming held models takes their first job of the top priority, never a lower priority, and the head without one', async () => {
+      const { queue } = fresh();
+      const a1 = item({ model: 'a', batchKey: 'a' });
+      const b1 = item({ model: 'b', batchKey: 'b' });
+      const a2 = item({ model: 'a', batchKey: 'a' });
+      const bLow = item({ model: 'b', batchKey: 'b', priority: -1 });
+      for (const i of [a1, b1, a2, bLow]) await queue.add(i);
+      assert.equal((await queue.claim(['b']))?.item.jobId, b1.jobId, 'b is held: its job first');
+      assert.equal(
+        (await queue.claim(['b']))?.item.jobId,
+        a1.jobId,
+        'no held job at the top priority: the head, not the lower-priority b',
+      );
+      assert.equal((await queue.claim(['c']))?.item.jobId, a2.jobId, 'nothing held: in order');
+      assert.equal((await queue.claim())?.item.jobId, bLow.jobId);
+    });
+
+    test('model affinity is bounded: a head that waited preferForMs goes first, held or not', async () => {
+      const { queue } = fresh(60_000, 150);
+      const a = item({ model: 'a', batchKey: 'a' });
+      const b = item({ model: 'b', batchKey: 'b' });
+      await queue.add(a);
+      await queue.add(b);
+      const added = Date.now();
+      assert.equal((await queue.claim(['b']))?.item.jobId, b.jobId, 'a young head is passed over');
+      await queue.add(item({ model: 'b', batchKey: 'b' }));
+      // The limit is a time: waits (polling) until the head has waited it.
+      await eventually(() => Promise.resolve(Date.now() - added > 300 ? true : undefined));
+      const first = await queue.claim(['b']);
+      assert.equal(first?.item.jobId, a.jobId, 'an old head goes first, held or not');
     });
 
     test('two nodes claiming at once never get the same job', async () => {
