@@ -12,6 +12,7 @@ import { InProcessJobQueue } from '../jobs/in-process/in-process-job-queue.ts';
 import { JobDispatcher } from '../jobs/job-dispatcher.ts';
 import { JobService } from '../jobs/job-service.ts';
 import { JobSweeper } from '../jobs/job-sweeper.ts';
+import { JobsAwaitingModels } from '../jobs/jobs-awaiting-models.ts';
 import {
   KyselyJobRepository,
   KyselyUploadRepository,
@@ -149,6 +150,7 @@ export async function createPictor(
     maxBatch: config.queue.maxBatch,
     resultTtlMs: config.results.ttlSeconds * 1000,
   });
+  const puller = config.models.pullOnRequest ? libraryPuller(library, workers) : undefined;
   const service: JobService = new JobService(
     {
       jobs,
@@ -163,9 +165,7 @@ export async function createPictor(
       checkWebhookUrl: (url) => checkWebhookUrl(url, config.webhooks.allowPrivateAddresses),
       admission: accounts.admission,
       idempotency: accounts.idempotency,
-      ...(config.models.pullOnRequest
-        ? { pullOnRequest: { puller: libraryPuller(library, workers), logger } }
-        : {}),
+      ...(puller ? { pullOnRequest: { puller, logger } } : {}),
     },
     {
       defaultModel: config.models.default,
@@ -178,6 +178,21 @@ export async function createPictor(
       maxInputPixels: config.uploads.maxPixels,
     },
   );
+  // Jobs that were waiting for a model pulled on request when the server stopped: their pulls
+  // resume at boot (one pull per model: the library joins it with any new request's).
+  const resumedPulls =
+    puller &&
+    new JobsAwaitingModels({
+      puller,
+      jobs,
+      lifecycle,
+      logger,
+      model: (name) => service.model(name),
+      enqueue: async (job) => {
+        await lifecycle.enqueue(job);
+        dispatcher.dispatch();
+      },
+    });
   const sweeper = new JobSweeper({
     jobs,
     queue,
@@ -229,7 +244,15 @@ export async function createPictor(
       const { adminKey, reconciled } = await accounts.start();
       // Before recovery finishes or fails any of them: they count toward their keys' max_jobs.
       await accounts.admission?.adopt(await jobs.listByStatus(['queued', 'running']));
-      const recovered = { ...(await dispatcher.recover()), adminKey, refunded: reconciled.length };
+      const limits = {
+        maxImages: config.queue.maxImagesPerJob,
+        maxPromptLength: config.queue.maxPromptLength,
+      };
+      const recovered = {
+        ...(await dispatcher.recover((job) => resumedPulls?.resume(job, limits) ?? false)),
+        adminKey,
+        refunded: reconciled.length,
+      };
       sweeper.start(config.results.sweepIntervalSeconds * 1000, (error) =>
         logger.error({ err: error }, 'sweep failed'),
       );

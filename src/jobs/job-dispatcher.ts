@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { BatchRunner, type BatchRunnerDeps, type ClaimedBatch } from './batch-runner.ts';
+import type { Job } from './job.ts';
 import type { JobQueue, QueueEntry } from './job-queue.ts';
 import { placeNext, type Placement } from './model-placement.ts';
 import { RunningBatches, type RunningBatch } from './running-batches.ts';
@@ -137,9 +138,12 @@ export class JobDispatcher {
 
   /**
    * Rebuilds the queue from the database at boot: queued jobs wait again, a job that was running
-   * when the server died is retried (or failed if that was its second attempt).
+   * when the server died is retried (or failed if that was its second attempt). A queued job
+   * `awaitModel` takes (one waiting for a model pulled on request) waits for its model instead.
    */
-  async recover(): Promise<{ requeued: number; retried: number; failed: number }> {
+  async recover(
+    awaitModel?: (job: Job) => boolean,
+  ): Promise<{ requeued: number; retried: number; failed: number }> {
     const { jobs, lifecycle } = this.#d;
     const counts = { requeued: 0, retried: 0, failed: 0 };
     for (const job of await jobs.listByStatus(['running'])) {
@@ -150,7 +154,7 @@ export class JobDispatcher {
       if (outcome !== 'unchanged') counts[outcome]++;
     }
     for (const job of await jobs.listByStatus(['queued'])) {
-      await lifecycle.enqueue(job);
+      if (!awaitModel?.(job)) await lifecycle.enqueue(job);
       counts.requeued++;
     }
     return counts;
