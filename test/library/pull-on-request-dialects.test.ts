@@ -91,9 +91,10 @@ describe('models.pullOnRequest in the A1111 and OpenAI dialects', () => {
       progress: number;
       state: { job: string };
     };
+    // The latest status of the pull: files download and verify in parallel.
     assert.match(
       progress.textinfo ?? '',
-      /^Pulling model org\/a1111-pull: downloading \d+% \([\d.]+ MB of [\d.]+ MB\)$/,
+      /^Pulling model org\/a1111-pull: (downloading|verifying) \d+% \([\d.]+ MB of [\d.]+ MB\)$/,
     );
     assert.notEqual(progress.state.job, '');
     gates.get('org/a1111-pull')?.();
@@ -101,6 +102,9 @@ describe('models.pullOnRequest in the A1111 and OpenAI dialects', () => {
     assert.equal(res.status, 200, await res.clone().text());
     const body = (await res.json()) as { images: string[]; info: string };
     assert.equal(body.images.length, 1);
+    // The info names the pulled model's own default sampler (tiny: euler), as it ran.
+    const info = JSON.parse(body.info) as { sampler_name: string; sd_model_name: string };
+    assert.equal(info.sampler_name, 'Euler');
     assert.equal(
       Buffer.from(body.images[0] ?? '', 'base64')
         .subarray(1, 4)

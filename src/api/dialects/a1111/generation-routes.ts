@@ -154,10 +154,13 @@ async function generate(
   const results = await readResults(ctx.service, completed);
   const head = completed[0] ?? done[0] ?? jobs[0];
   if (!head) throw new Error('a generation request produced no job');
+  // A pulled model is known now: report the sampler its jobs ran with, not the provisional one.
+  const arrived = pulling && ctx.service.models().find((m) => m.name === head.model);
+  const ran = arrived ? resolveSampler(req.samplerName, req.scheduler, arrived) : sampler;
   return {
     images: req.sendImages ? results.map((r) => r.data.toString('base64')) : [],
-    parameters: echoParameters(body, head, sampler, req.includeInitImages),
-    info: a1111Info(results, head, sampler, req.batchSize, warnings),
+    parameters: echoParameters(body, head, ran, req.includeInitImages),
+    info: a1111Info(results, head, ran, req.batchSize, warnings),
   };
 }
 
