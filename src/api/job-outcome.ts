@@ -16,6 +16,14 @@ const FAILURE_PROBLEMS: Readonly<Record<string, ErrorCode>> = {
   INVALID_REQUEST: 'VALIDATION_FAILED',
   INVALID_IMAGE: 'INVALID_IMAGE',
   INSUFFICIENT_STORAGE: 'INSUFFICIENT_STORAGE',
+  // A model pulled on request (`models.pullOnRequest`) that could not be had, or that refuses
+  // the request: the pull's own problem, not a generation failure.
+  MODEL_SOURCE_NOT_FOUND: 'MODEL_SOURCE_NOT_FOUND',
+  MODEL_SOURCE_UNAUTHORIZED: 'MODEL_SOURCE_UNAUTHORIZED',
+  MODEL_SOURCE_INVALID: 'MODEL_SOURCE_INVALID',
+  MODEL_DOWNLOAD_FAILED: 'MODEL_DOWNLOAD_FAILED',
+  MODEL_HASH_MISMATCH: 'MODEL_HASH_MISMATCH',
+  VALIDATION_FAILED: 'VALIDATION_FAILED',
 };
 
 /** The problem a job that did not complete stands for. */

@@ -156,6 +156,7 @@ export async function createPictor(
   });
   // The routes read events through the bus, as on an API node; here it is the hub itself.
   const bus = new InProcessEventBus(events);
+  const puller = config.models.pullOnRequest ? libraryPuller(library, workers) : undefined;
   const service: JobService = new JobService(
     {
       jobs,
@@ -168,9 +169,7 @@ export async function createPictor(
       checkWebhookUrl: (url) => checkWebhookUrl(url, config.webhooks.allowPrivateAddresses),
       admission: accounts.admission,
       idempotency: accounts.idempotency,
-      ...(config.models.pullOnRequest
-        ? { pullOnRequest: { puller: libraryPuller(library, workers), logger } }
-        : {}),
+      ...(puller ? { pullOnRequest: { puller, logger } } : {}),
     },
     {
       defaultModel: config.models.default,
@@ -233,7 +232,13 @@ export async function createPictor(
       const { adminKey, reconciled } = await accounts.start();
       // Before recovery finishes or fails any of them: they count toward their keys' max_jobs.
       await accounts.admission?.adopt(await jobs.listByStatus(['queued', 'running']));
-      const recovered = { ...(await dispatcher.recover()), adminKey, refunded: reconciled.length };
+      // Jobs that were waiting for a model pulled on request when the server stopped: their pulls
+      // resume (one pull per model: the library joins it with any new request's).
+      const recovered = {
+        ...(await dispatcher.recover((job) => service.resumeAwaiting(job))),
+        adminKey,
+        refunded: reconciled.length,
+      };
       sweeper.start(config.results.sweepIntervalSeconds * 1000, (error) =>
         logger.error({ err: error }, 'sweep failed'),
       );

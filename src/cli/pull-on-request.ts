@@ -1,9 +1,10 @@
-import type { ModelPuller, ModelPullProgress } from '../jobs/model-puller.ts';
+import {
+  isPullableReference,
+  type ModelPuller,
+  type ModelPullProgress,
+} from '../jobs/model-puller.ts';
 import type { ModelLibrary } from '../library/model-library.ts';
 import type { ChildProcessWorkers } from '../workers/child-process-workers.ts';
-
-/** `hf:…` and `civitai:…` references, and bare Hugging Face ids (`org/repo`). */
-const PULLABLE = /^(hf:|civitai:)|^[\w.-]+\/[\w.-]+$/;
 
 /** Resolves once the workers list `name` (they learn of a new model over IPC, after the scan). */
 function served(workers: ChildProcessWorkers, name: string): Promise<void> {
@@ -24,7 +25,7 @@ function served(workers: ChildProcessWorkers, name: string): Promise<void> {
  */
 export function libraryPuller(library: ModelLibrary, workers: ChildProcessWorkers): ModelPuller {
   return {
-    pullable: (name) => PULLABLE.test(name),
+    pullable: isPullableReference,
     async pull(name, onProgress) {
       const pull = library.pull(/^(hf|civitai):/.test(name) ? name : `hf:${name}`);
       const stop = pull.subscribe((event) => {

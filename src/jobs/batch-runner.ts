@@ -28,6 +28,8 @@ export interface ClaimedBatch {
 /** What the node running a batch tells the runner while it runs. */
 export interface BatchControl {
   readonly batchId: string;
+  /** The worker placement chose for the batch, when the node chooses (embedded mode). */
+  readonly worker?: number | undefined;
   /** A job cancelled while its batch runs gets no more progress events. */
   isCancelled(jobId: string): boolean;
   /**
@@ -134,6 +136,7 @@ export class BatchRunner {
           lifecycle.progress(job, progress.step, progress.totalSteps, progress.previews?.[job.id]);
         }
       },
+      control.worker,
     );
     await this.#settle(batch.jobs, outcome, control);
   }

@@ -1,4 +1,5 @@
 import type { GenerationParams } from './job.ts';
+import type { WorkerHolding } from './model-placement.ts';
 
 /** What the API knows about a model, as reported by a worker that loaded it. */
 export interface ModelInfo {
@@ -106,8 +107,21 @@ export interface InferenceWorkers {
   readyInMs(): number;
   /** Models known from the workers; empty until the first worker is ready. */
   models(): readonly ModelInfo[];
-  /** Runs a batch on an idle worker. */
-  run(request: BatchRequest, onProgress: (progress: BatchProgress) => void): Promise<BatchOutcome>;
+  /**
+   * Each live worker, idle or not, with the models it holds: what model-aware placement
+   * ({@link placeNext}) decides on. Workers that cannot tell leave it out, and the queue's head
+   * then goes to whichever idle worker `run` picks.
+   */
+  holdings?(): readonly WorkerHolding[];
+  /**
+   * Runs a batch on an idle worker: `worker` (a {@link WorkerHolding.worker}) when it is still
+   * idle, else the one the implementation prefers.
+   */
+  run(
+    request: BatchRequest,
+    onProgress: (progress: BatchProgress) => void,
+    worker?: number,
+  ): Promise<BatchOutcome>;
   /** Aborts a running batch between steps; its outcome is then `ABORTED`. */
   cancel(batchId: string): void;
   /** Called whenever a worker becomes idle (started, restarted or done), so queued work can run. */

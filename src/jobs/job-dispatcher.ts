@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { BatchRunner, type BatchRunnerDeps, type ClaimedBatch } from './batch-runner.ts';
+import type { Job } from './job.ts';
 import type { JobQueue, QueueEntry } from './job-queue.ts';
+import { placeNext, type Placement } from './model-placement.ts';
 import { RunningBatches, type RunningBatch } from './running-batches.ts';
 
 export interface DispatcherDeps extends BatchRunnerDeps {
@@ -10,7 +12,9 @@ export interface DispatcherDeps extends BatchRunnerDeps {
 
 /**
  * The embedded mode's dispatch: moves jobs of the in-process queue onto idle workers, batching
- * compatible ones; the {@link BatchRunner} runs each batch and records what comes back.
+ * compatible ones; the {@link BatchRunner} runs each batch and records what comes back. When the
+ * workers say which models they hold, which job runs next and on which worker is
+ * {@link placeNext}'s choice (model-aware, see there); else the queue's head goes to any idle one.
  */
 export class JobDispatcher {
   readonly running = new RunningBatches();
@@ -20,6 +24,8 @@ export class JobDispatcher {
   /** Jobs taken from the queue whose claim (queued → running) is under way. */
   readonly #claiming = new Set<string>();
   #preparing = 0;
+  /** Workers promised a batch whose claim is under way (not busy yet, not to be chosen again). */
+  readonly #reserved = new Map<number, string>();
   #stopping = false;
 
   constructor(deps: DispatcherDeps) {
@@ -40,19 +46,34 @@ export class JobDispatcher {
     );
   }
 
-  /** Starts as many batches as there are idle workers. */
+  /** Starts as many batches as there are idle workers (and jobs placement lets start now). */
   dispatch(): void {
     const { queue, workers, maxBatch } = this.#d;
     while (!this.#stopping && queue.size > 0 && workers.idleCount() > this.#preparing) {
-      const head = queue.entries()[0];
+      const placement = this.#place();
+      if (placement === null) return; // every waiting job is left for the busy worker holding its model
+      const head = placement?.entry ?? queue.entries()[0];
       const limit = head
         ? this.#d.workers.models().find((m) => m.name === head.model)?.limits.maxBatch
         : undefined;
-      const entries = queue.takeBatch(maxBatch, limit ?? maxBatch);
+      const entries = queue.takeBatch(maxBatch, limit ?? maxBatch, head?.id);
       for (const entry of entries) this.#claiming.add(entry.id);
       this.#preparing++;
-      this.#track(this.#runBatch(entries));
+      if (placement) this.#reserved.set(placement.worker, placement.entry.model);
+      this.#track(this.#runBatch(entries, placement?.worker));
     }
+  }
+
+  /** Placement's choice; undefined when the workers do not say what they hold, null for "wait". */
+  #place(): Placement | undefined | null {
+    const holdings = this.#d.workers.holdings?.();
+    if (!holdings) return undefined;
+    // A promised worker is busy with its batch's model already, as far as placement goes.
+    const now = holdings.map((h) => {
+      const model = this.#reserved.get(h.worker);
+      return model === undefined ? h : { ...h, idle: false, models: [...h.models, model] };
+    });
+    return placeNext(this.#d.queue.entries(), now) ?? null;
   }
 
   #track(batch: Promise<void>): void {
@@ -63,7 +84,7 @@ export class JobDispatcher {
     void run.finally(() => this.#inFlight.delete(run));
   }
 
-  async #runBatch(entries: readonly QueueEntry[]): Promise<void> {
+  async #runBatch(entries: readonly QueueEntry[], worker: number | undefined): Promise<void> {
     const now = Date.now();
     let batch: ClaimedBatch;
     try {
@@ -71,6 +92,9 @@ export class JobDispatcher {
         entries.map((e) => e.id),
         now,
       );
+    } catch (error) {
+      if (worker !== undefined) this.#reserved.delete(worker);
+      throw error;
     } finally {
       this.#preparing--;
       // Running batches take over in this same tick (no await until `running.add`).
@@ -78,6 +102,7 @@ export class JobDispatcher {
     }
     const first = batch.jobs[0];
     if (!first) {
+      if (worker !== undefined) this.#reserved.delete(worker);
       this.dispatch();
       return;
     }
@@ -93,12 +118,16 @@ export class JobDispatcher {
     };
     this.running.add(running);
     try {
-      await this.#runner.run(batch, {
+      const run = this.#runner.run(batch, {
         batchId,
+        worker,
         isCancelled: (jobId) => running.cancelled.has(jobId),
         stopping: () => this.#stopping,
         owns: () => Promise.resolve(true),
       });
+      // The worker went busy when the runner handed it the batch (synchronously, above).
+      if (worker !== undefined) this.#reserved.delete(worker);
+      await run;
     } finally {
       // Running until settled: its images are written and its jobs ended (or queued again), so
       // no moment shows the batch neither running nor finished.
@@ -109,9 +138,12 @@ export class JobDispatcher {
 
   /**
    * Rebuilds the queue from the database at boot: queued jobs wait again, a job that was running
-   * when the server died is retried (or failed if that was its second attempt).
+   * when the server died is retried (or failed if that was its second attempt). A queued job
+   * `awaitModel` takes (one waiting for a model pulled on request) waits for its model instead.
    */
-  async recover(): Promise<{ requeued: number; retried: number; failed: number }> {
+  async recover(
+    awaitModel?: (job: Job) => boolean,
+  ): Promise<{ requeued: number; retried: number; failed: number }> {
     const { jobs, lifecycle } = this.#d;
     const counts = { requeued: 0, retried: 0, failed: 0 };
     for (const job of await jobs.listByStatus(['running'])) {
@@ -122,7 +154,7 @@ export class JobDispatcher {
       if (outcome !== 'unchanged') counts[outcome]++;
     }
     for (const job of await jobs.listByStatus(['queued'])) {
-      await lifecycle.enqueue(job);
+      if (!awaitModel?.(job)) await lifecycle.enqueue(job);
       counts.requeued++;
     }
     return counts;

@@ -46,10 +46,11 @@ export interface JobQueue {
   /** The waiting jobs ahead of `id`, in run order. */
   ahead(id: string): readonly QueueEntry[];
   /**
-   * Removes and returns the next batch: the head job plus following jobs with the same
-   * `batchKey`, up to `maxJobs` jobs and `maxImages` images (the head always fits).
+   * Removes and returns the next batch: the head job (or the waiting job `headId`, which a
+   * model-aware dispatcher picked) plus following jobs with the same `batchKey`, up to `maxJobs`
+   * jobs and `maxImages` images (the head always fits). Empty when `headId` is not waiting.
    */
-  takeBatch(maxJobs: number, maxImages: number): QueueEntry[];
+  takeBatch(maxJobs: number, maxImages: number, headId?: string): QueueEntry[];
   /** Every waiting job in run order. */
   entries(): readonly QueueEntry[];
   /** Sums over every waiting job (see {@link QueueTotals}). */

@@ -201,6 +201,20 @@ export class JobService {
       });
   }
 
+  /**
+   * Takes back a job found `queued` at boot that was waiting for a model pulled on request when
+   * the server stopped (see {@link JobsAwaitingModels.resume}); false when it is not one (it goes
+   * to the dispatch queue) or pull on request is off.
+   */
+  resumeAwaiting(job: Job): boolean {
+    return (
+      this.#awaiting?.resume(job, {
+        maxImages: this.#o.maxImagesPerJob,
+        maxPromptLength: this.#o.maxPromptLength,
+      }) ?? false
+    );
+  }
+
   models(): readonly ModelInfo[] {
     return this.#d.runner.models();
   }

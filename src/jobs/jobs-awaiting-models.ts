@@ -1,13 +1,18 @@
 import { ProblemError } from '../errors/index.ts';
+import type { GenerationInput } from './generation-input.ts';
 import type { ModelInfo } from './inference-workers.ts';
 import { batchKeyOf, type GenerationParams, type Job, type JobError } from './job.ts';
 import type { JobLifecycle } from './job-lifecycle.ts';
 import type { JobRepository } from './job-repository.ts';
 import type { Logger } from './logger.ts';
 import type { ModelPuller, ModelPullProgress } from './model-puller.ts';
+import { resolveParams } from './resolve-params.ts';
 
 /** A `pulling` event goes out at most this often per job, besides one per change of status. */
 const PULLING_EVENT_MS = 1000;
+
+/** The scheduler a provisional model lists when the request named none: the model's own, later. */
+const PROVISIONAL_SCHEDULER = 'default';
 
 /**
  * What a request naming a model still to be pulled is checked against when it is accepted: only
@@ -19,7 +24,7 @@ export function provisionalModel(
   scheduler: string | undefined,
   maxImages: number,
 ): ModelInfo {
-  const named = scheduler ?? 'default';
+  const named = scheduler ?? PROVISIONAL_SCHEDULER;
   return {
     name,
     available: true,
@@ -79,6 +84,38 @@ export class JobsAwaitingModels {
   /** Whether `name` would be pulled for a request naming it. */
   pullable(name: string): boolean {
     return this.#d.puller.pullable(name);
+  }
+
+  /**
+   * Takes back a job found `queued` at boot that was waiting for its model when the server
+   * stopped: if it names a reference this server pulls and no worker serves, the pull resumes
+   * (from its partial files) and the job waits for it as before, charged once (at accept).
+   * False when the job is not such a job (it goes to the dispatch queue). The original request
+   * is gone by then, so the pulled model checks the parameters as accepted: what the request
+   * left out has the provisional values (512×512, 20 steps, guidance 7), except the scheduler,
+   * which becomes the model's default.
+   */
+  resume(job: Job, limits: { maxImages: number; maxPromptLength: number }): boolean {
+    if (!this.pullable(job.model) || this.#served(job.model)) return false;
+    const { params } = job;
+    const input: GenerationInput = {
+      ...params,
+      scheduler: params.scheduler === PROVISIONAL_SCHEDULER ? undefined : params.scheduler,
+      initImage: params.initImage ?? undefined,
+      mask: params.mask ?? undefined,
+      strength: params.strength ?? undefined,
+    };
+    this.wait(job, (model) => resolveParams(input, model, limits).params);
+    return true;
+  }
+
+  #served(name: string): boolean {
+    try {
+      this.#d.model(name);
+      return true;
+    } catch (error) {
+      return !(error instanceof ProblemError && error.code === 'MODEL_NOT_FOUND');
+    }
   }
 
   /** Whether the job is waiting here for its model. */

@@ -6,6 +6,17 @@ export interface ModelPullProgress {
   readonly total: number | undefined;
 }
 
+/** `hf:…` and `civitai:…` references, and bare Hugging Face ids (`org/repo`). */
+const PULLABLE = /^(hf:|civitai:)|^[\w.-]+\/[\w.-]+$/;
+
+/**
+ * Whether a generation's model name is a reference the server pulls on request: Hugging Face and
+ * CivitAI ones only — never URLs or local paths, which a generation request must not reach.
+ */
+export function isPullableReference(name: string): boolean {
+  return PULLABLE.test(name);
+}
+
 /**
  * Pulls a model a generation names before the library has it (`models.pullOnRequest`). The job
  * service accepts the job, keeps it `queued`, and queues it for a worker once the pull resolves.

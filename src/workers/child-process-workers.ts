@@ -10,6 +10,7 @@ import type {
   ModelLoading,
 } from '../jobs/inference-workers.ts';
 import type { Logger } from '../jobs/logger.ts';
+import type { WorkerHolding } from '../jobs/model-placement.ts';
 import {
   HEARTBEAT_MS,
   type ChildMessage,
@@ -25,6 +26,7 @@ const ENTRY = fileURLToPath(
 
 interface Current {
   readonly batchId: string;
+  readonly model: string;
   readonly resolve: (outcome: BatchOutcome) => void;
   readonly onProgress: (progress: BatchProgress) => void;
 }
@@ -259,6 +261,8 @@ export class ChildProcessWorkers implements InferenceWorkers, ModelLoading {
 
   #notifyModels(): void {
     for (const listener of [...this.#modelListeners]) listener();
+    // A job left for the worker holding its model may go elsewhere once that worker dropped it.
+    if (this.#slots.some((s) => s.state === 'idle')) this.#notifyIdle();
   }
 
   #spawn(slot: Slot): void {
@@ -365,15 +369,26 @@ export class ChildProcessWorkers implements InferenceWorkers, ModelLoading {
   }
 
   /**
-   * The idle worker for a batch of `model`: one that holds it loaded, else one that holds no
-   * model (so two models on two workers stay put instead of evicting each other), else the
-   * first idle one. Which job runs next stays the queue's choice (priority, then age).
+   * The idle worker for a batch of `model` when the caller named none (or the one it named is no
+   * longer idle): one that holds it loaded, else one that holds no model, else the first idle
+   * one. The embedded dispatcher names the worker ({@link holdings}, `placeNext`).
    */
   #slotFor(model: string, now: number): Slot | undefined {
     const idle = this.#slots.filter((s) => this.#idle(s, now));
     const holds = (s: Slot, name: string | undefined): boolean =>
       s.models.some((m) => m.loaded && (name === undefined || m.name === name));
     return idle.find((s) => holds(s, model)) ?? idle.find((s) => !holds(s, undefined)) ?? idle[0];
+  }
+
+  holdings(): readonly WorkerHolding[] {
+    const now = Date.now();
+    return this.#slots.flatMap((s) => {
+      if (s.state !== 'idle' && s.state !== 'busy') return [];
+      const models = s.models.filter((m) => m.loaded).map((m) => m.name);
+      const running = s.current?.model;
+      if (running !== undefined && !models.includes(running)) models.push(running);
+      return [{ worker: s.index, idle: this.#idle(s, now), models }];
+    });
   }
 
   /** The models each live worker holds loaded, by process id (diagnostics and tests). */
@@ -418,9 +433,14 @@ export class ChildProcessWorkers implements InferenceWorkers, ModelLoading {
     });
   }
 
-  run(request: BatchRequest, onProgress: (progress: BatchProgress) => void): Promise<BatchOutcome> {
+  run(
+    request: BatchRequest,
+    onProgress: (progress: BatchProgress) => void,
+    worker?: number,
+  ): Promise<BatchOutcome> {
     const now = Date.now();
-    const slot = this.#slotFor(request.model, now);
+    const chosen = worker === undefined ? undefined : this.#slots[worker];
+    const slot = chosen && this.#idle(chosen, now) ? chosen : this.#slotFor(request.model, now);
     if (!slot?.child) {
       return Promise.resolve({
         ok: false,
@@ -433,7 +453,7 @@ export class ChildProcessWorkers implements InferenceWorkers, ModelLoading {
     slot.lastHeardAt = Date.now(); // the deadline of its first step starts now
     const child = slot.child;
     return new Promise((resolve) => {
-      slot.current = { batchId: request.batchId, resolve, onProgress };
+      slot.current = { batchId: request.batchId, model: request.model, resolve, onProgress };
       const message: ParentMessage = {
         type: 'run',
         batchId: request.batchId,

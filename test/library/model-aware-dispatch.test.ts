@@ -66,8 +66,79 @@ describe('two models on two workers with a memory budget for one model each', ()
     for (const later of seen.slice(2)) assert.deepEqual(later, settled, JSON.stringify(seen));
   });
 
-  // Which job runs next stays the queue's choice: when the worker holding the head's model is
-  // busy and the other is free, the free one takes it. So this checks batching, not placement.
+  /** Submits a job (202) and returns its id. */
+  const submit = async (model: string, steps: number, seed: number): Promise<string> => {
+    const res = await fetch(`${base}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, prompt: 'a circle', steps, seed }),
+    });
+    assert.equal(res.status, 202, await res.clone().text());
+    return ((await res.json()) as { job_id: string }).job_id;
+  };
+
+  /** Resolves when the job's event of `type` has been published. */
+  const eventOf = (jobId: string, type: 'started' | 'completed'): Promise<void> =>
+    new Promise((resolve) => {
+      if (pictor.events.history(jobId).some((e) => e.type === type)) return resolve();
+      const stop = pictor.events.onAll((event) => {
+        if (event.type !== type || event.data.job_id !== jobId) return;
+        stop();
+        resolve();
+      });
+    });
+
+  /** Every holdings change while `body` runs (the workers report each load and unload). */
+  const changesDuring = async (body: () => Promise<void>): Promise<string[][]> => {
+    const seen: string[][] = [];
+    const stop = pictor.workers.onModels(() => seen.push(holdings()));
+    try {
+      await body();
+    } finally {
+      stop();
+    }
+    return seen.filter((h) => JSON.stringify(h) !== JSON.stringify(seen[0] ?? h));
+  };
+
+  /** Runs a, then b, so each worker holds one of them; returns that settled state. */
+  const settle = async (): Promise<string[]> => {
+    await generate('a', 1);
+    await generate('b', 2);
+    const settled = holdings();
+    assert.deepEqual(settled.map((h) => h.split(':')[1]).sort(), ['a', 'b']);
+    return settled;
+  };
+
+  test('a job whose model a busy worker holds waits for it; the idle worker keeps its own model', async () => {
+    const settled = await settle();
+    const changes = await changesDuring(async () => {
+      const long = await submit('a', 50, 10); // about a second on the fake engine
+      await eventOf(long, 'started');
+      // The worker holding a is busy and the one holding b is idle: a2 waits, b1 runs now.
+      const a2 = await submit('a', 2, 11);
+      const b1 = await submit('b', 2, 12);
+      await Promise.all([long, a2, b1].map((id) => eventOf(id, 'completed')));
+    });
+    assert.deepEqual(changes, [], `no load or unload anywhere (settled ${settled.join(' ')})`);
+    assert.deepEqual(holdings(), settled);
+  });
+
+  test('a worker that frees up takes the oldest job of its own model, not the head of the queue', async () => {
+    const settled = await settle();
+    const changes = await changesDuring(async () => {
+      const shortA = await submit('a', 10, 20);
+      const longB = await submit('b', 50, 21);
+      await Promise.all([eventOf(shortA, 'started'), eventOf(longB, 'started')]);
+      // Both busy; b2 is older than a2, and the worker holding a frees up first.
+      const b2 = await submit('b', 2, 22);
+      const a2 = await submit('a', 2, 23);
+      await Promise.all([shortA, longB, b2, a2].map((id) => eventOf(id, 'completed')));
+    });
+    assert.deepEqual(changes, [], `no load or unload anywhere (settled ${settled.join(' ')})`);
+    assert.deepEqual(holdings(), settled);
+  });
+
+  // Placement leaves no job behind: with both models queued together, compatible jobs batch.
   test('compatible jobs still share a batch with two models on two workers', async () => {
     const started: number[] = [];
     const stop = pictor.events.onAll((event) => {

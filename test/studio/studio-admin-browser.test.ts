@@ -167,6 +167,28 @@ describe('studio admin pages in a browser', { skip: chromium === undefined }, ()
     assert.equal(await tiny.getByRole('button', { name: 'Remove' }).count(), 0);
   });
 
+  test('Models: Load and Unload buttons load a model in a worker and free it, the row following', async () => {
+    const page = await openAdmin('Models');
+    const unload = async (): Promise<void> => {
+      const res = await api('POST', '/v1/admin/models/tiny/unload');
+      assert.equal(res.status, 200, await res.clone().text());
+    };
+    await unload();
+    const tiny = page.locator('tr[data-model=tiny]');
+    await page.locator('tr[data-model=tiny][data-state=available]').waitFor();
+    await tiny.getByRole('button', { name: 'Load', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: "loaded 'tiny'" }).waitFor();
+    await page.locator('tr[data-model=tiny][data-state=loaded]').waitFor();
+    assert.ok(
+      pictor.workers.models().some((m) => m.name === 'tiny' && m.loaded),
+      'the worker holds it',
+    );
+    await tiny.getByRole('button', { name: 'Unload' }).click();
+    await page.getByRole('status').filter({ hasText: "unloaded 'tiny'" }).waitFor();
+    await page.locator('tr[data-model=tiny][data-state=available]').waitFor();
+    assert.ok(!pictor.workers.models().some((m) => m.name === 'tiny' && m.loaded));
+  });
+
   test('Models: a failed pull shows its reason; a model that failed to load shows failed and why', async () => {
     const page = await openAdmin('Models');
     const form = page.getByRole('form', { name: 'pull a model' });
@@ -192,6 +214,8 @@ describe('studio admin pages in a browser', { skip: chromium === undefined }, ()
       (await broken.locator('.fail').textContent()) ?? '',
       /^failed: could not be loaded: /,
     );
+    // A model that failed to load offers neither Load nor Unload.
+    assert.equal(await broken.getByRole('button', { name: /^(Load|Unload)$/ }).count(), 0);
     // The Generate picker offers it no more, saying why.
     await page
       .getByRole('navigation', { name: 'pages' })

@@ -69,12 +69,13 @@ export class InProcessJobQueue implements JobQueue {
     return index === undefined ? [] : this.#entries.slice(0, index);
   }
 
-  takeBatch(maxJobs: number, maxImages: number): QueueEntry[] {
-    const head = this.#entries[0];
-    if (!head) return [];
+  takeBatch(maxJobs: number, maxImages: number, headId?: string): QueueEntry[] {
+    const start = headId === undefined ? 0 : this.position(headId);
+    const head = start === undefined ? undefined : this.#entries[start];
+    if (start === undefined || !head) return [];
     const batch = [head];
     let images = head.images;
-    for (let i = 1; i < this.#entries.length && batch.length < maxJobs; i++) {
+    for (let i = start + 1; i < this.#entries.length && batch.length < maxJobs; i++) {
       const entry = this.#entries[i] as QueueEntry;
       if (entry.batchKey !== head.batchKey || images + entry.images > maxImages) continue;
       batch.push(entry);

@@ -18,7 +18,8 @@ const REFRESH_MS = 3000;
 
 /**
  * Admin: the models with their state (loaded, available, failed with the reason, downloading),
- * family, format, size and source; pull one by reference with live progress; remove one.
+ * family, format, size and source; load or unload one in the workers; pull one by reference
+ * with live progress; remove one.
  * `onModelsChanged` tells the rest of the studio (the Generate picker) that the list changed.
  */
 export function ModelsPage({
@@ -36,6 +37,8 @@ export function ModelsPage({
   const [error, setError] = useState<unknown>(undefined);
   const [notice, setNotice] = useState<string | undefined>(undefined);
   const [confirming, setConfirming] = useState<string | undefined>(undefined);
+  /** The model a load or unload is under way for (the API answers once it is done). */
+  const [changing, setChanging] = useState<string | undefined>(undefined);
   const reloadAll = useCallback(() => {
     served.reload();
     library.reload();
@@ -77,6 +80,16 @@ export function ModelsPage({
     setConfirming(undefined);
     act(api.send('DELETE', `/v1/admin/models/${encodeURIComponent(model.name)}`), () =>
       setNotice(`removed '${model.name}' (${formatBytes(model.size_bytes)} freed)`),
+    );
+  };
+  // Loading an SD model takes seconds to minutes on CPU: the row says so until the API answers.
+  const setLoaded = (name: string, load: boolean): void => {
+    setChanging(name);
+    act(
+      api
+        .send('POST', `/v1/admin/models/${encodeURIComponent(name)}/${load ? 'load' : 'unload'}`)
+        .finally(() => setChanging(undefined)),
+      () => setNotice(`${load ? 'loaded' : 'unloaded'} '${name}'`),
     );
   };
   const onDisk = new Map((library.value?.data ?? []).map((m) => [m.name, m]));
@@ -136,21 +149,37 @@ export function ModelsPage({
                     {stored?.source ?? m.source ?? (stored?.removable ? 'local' : 'pictor.yaml')}
                   </td>
                   <td>
-                    {stored?.removable &&
-                      (confirming === m.name ? (
-                        <span class="row">
-                          <button type="button" class="danger" onClick={() => remove(stored)}>
-                            Remove {m.name} and its files
+                    <span class="row model-actions">
+                      {(m.state === 'available' || m.state === 'loaded') &&
+                        (changing === m.name ? (
+                          <button type="button" disabled>
+                            {m.state === 'loaded' ? 'Unloading…' : 'Loading…'}
                           </button>
-                          <button type="button" onClick={() => setConfirming(undefined)}>
-                            Keep
+                        ) : (
+                          <button
+                            type="button"
+                            disabled={changing !== undefined}
+                            onClick={() => setLoaded(m.name, m.state === 'available')}
+                          >
+                            {m.state === 'loaded' ? 'Unload' : 'Load'}
                           </button>
-                        </span>
-                      ) : (
-                        <button type="button" onClick={() => setConfirming(m.name)}>
-                          Remove
-                        </button>
-                      ))}
+                        ))}
+                      {stored?.removable &&
+                        (confirming === m.name ? (
+                          <span class="row">
+                            <button type="button" class="danger" onClick={() => remove(stored)}>
+                              Remove {m.name} and its files
+                            </button>
+                            <button type="button" onClick={() => setConfirming(undefined)}>
+                              Keep
+                            </button>
+                          </span>
+                        ) : (
+                          <button type="button" onClick={() => setConfirming(m.name)}>
+                            Remove
+                          </button>
+                        ))}
+                    </span>
                   </td>
                 </tr>
               );

@@ -16,11 +16,12 @@ import {
   waitAll,
 } from '../dialect-jobs.ts';
 import { clientGone, jobFailure } from '../../job-outcome.ts';
+import { modelToPull } from '../model-to-pull.ts';
 import { httpError } from './a1111-errors.ts';
 import { a1111Info, echoParameters } from './a1111-info.ts';
 import { parseA1111, type A1111Request } from './a1111-request.ts';
 import { modelFromTitle, type A1111State } from './a1111-state.ts';
-import { resolveSampler } from './samplers.ts';
+import { PICTOR_SCHEDULERS, resolveSampler } from './samplers.ts';
 
 /** What the `/sdapi` routes need from the app. */
 export interface A1111Context {
@@ -91,8 +92,17 @@ async function generate(
   const req: A1111Request = parseA1111(request.body, mode);
   const body = request.body as Readonly<Record<string, unknown>>;
   const caller = request.caller;
-  const model = pickModel(ctx, caller.owner, req.checkpoint);
-  const sampler = resolveSampler(req.samplerName, req.scheduler, model);
+  // A checkpoint no worker serves but the server pulls on request (`models.pullOnRequest`):
+  // the job waits for it, checked against a provisional model until it arrives.
+  const known =
+    req.checkpoint === undefined || modelFromTitle(ctx.service.models(), req.checkpoint);
+  const pulling = known ? undefined : modelToPull(ctx.service, ctx.config, req.checkpoint);
+  const model = pulling ?? pickModel(ctx, caller.owner, req.checkpoint);
+  const sampler = resolveSampler(
+    req.samplerName,
+    req.scheduler,
+    pulling ? { ...pulling, schedulers: PICTOR_SCHEDULERS } : model,
+  );
   const warnings = [...sampler.warnings, ...ignoredWarnings(body)];
   let initImage: string | undefined;
   let mask: string | undefined;
@@ -111,7 +121,9 @@ async function generate(
     height: req.height,
     steps: req.steps,
     guidanceScale: req.cfgScale,
-    scheduler: sampler.scheduler,
+    // A model still to be pulled takes its own default scheduler unless a sampler was named.
+    scheduler:
+      pulling && sampler.scheduler === pulling.defaultScheduler ? undefined : sampler.scheduler,
     outputFormat: 'png',
     initImage,
     mask,
@@ -142,10 +154,13 @@ async function generate(
   const results = await readResults(ctx.service, completed);
   const head = completed[0] ?? done[0] ?? jobs[0];
   if (!head) throw new Error('a generation request produced no job');
+  // A pulled model is known now: report the sampler its jobs ran with, not the provisional one.
+  const arrived = pulling && ctx.service.models().find((m) => m.name === head.model);
+  const ran = arrived ? resolveSampler(req.samplerName, req.scheduler, arrived) : sampler;
   return {
     images: req.sendImages ? results.map((r) => r.data.toString('base64')) : [],
-    parameters: echoParameters(body, head, sampler, req.includeInitImages),
-    info: a1111Info(results, head, sampler, req.batchSize, warnings),
+    parameters: echoParameters(body, head, ran, req.includeInitImages),
+    info: a1111Info(results, head, ran, req.batchSize, warnings),
   };
 }
 

@@ -47,6 +47,21 @@ async function lastProgress(
   return { step: last?.step ?? 0, total: last?.total_steps ?? 0, preview: last?.preview };
 }
 
+/** The job's model download, while it waits for a model pulled on request (`models.pullOnRequest`). */
+async function pullingNow(events: JobEventBus, jobId: string): Promise<string | undefined> {
+  const last = (await events.replay(jobId, 0)).filter((e) => e.type !== 'progress').at(-1);
+  if (last?.type !== 'pulling') return undefined;
+  const { model, status, completed, total } = last.data;
+  const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
+  const amount =
+    total === undefined
+      ? completed > 0
+        ? ` (${mb(completed)})`
+        : ''
+      : ` ${Math.floor((100 * completed) / Math.max(1, total))}% (${mb(completed)} of ${mb(total)})`;
+  return `Pulling model ${model}: ${status}${amount}`;
+}
+
 /**
  * `GET /sdapi/v1/progress` for the caller's current job (A1111 reports its one global job), and
  * `POST /sdapi/v1/interrupt` / `skip`: interrupt cancels the caller's running job and the rest
@@ -93,7 +108,11 @@ export function progressRoutes(app: FastifyInstance, ctx: ProgressContext): void
         },
         current_image:
           skipImage || preview === undefined ? null : preview.slice(preview.indexOf(',') + 1),
-        textinfo: current.status === 'queued' ? `Queued: ${position ?? 0} job(s) ahead` : null,
+        textinfo:
+          current.status === 'queued'
+            ? ((await pullingNow(ctx.events, current.id)) ??
+              `Queued: ${position ?? 0} job(s) ahead`)
+            : null,
         current_task: current.id,
       };
     },

@@ -27,6 +27,9 @@ const ALIASES: Readonly<Record<AnySchedulerName, readonly string[]>> = {
   flow_euler: ['k_euler'],
 };
 
+/** Every scheduler Pictor has: what a model still to be pulled may turn out to support. */
+export const PICTOR_SCHEDULERS = Object.keys(ALIASES) as readonly AnySchedulerName[];
+
 // Flow-matching models (FLUX) list their Euler as A1111 Forge does; a model's own schedulers
 // decide which of two same-labelled entries a request gets.
 const entries = (): [AnySchedulerName, { sampler: string; schedule: string }][] =>

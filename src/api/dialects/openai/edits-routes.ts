@@ -40,7 +40,7 @@ async function readSource(
   // Measured from the headers before sharp decodes anything (a decompression bomb stops here).
   ctx.service.checkInputImage(first.data, 'image');
   if (form.mask) ctx.service.checkInputImage(form.mask.data, 'mask');
-  const options = readOptions(fields, ctx.service, ctx.config.models.default);
+  const options = readOptions(fields, ctx.service, ctx.config);
   if (!options.model.supportsImg2Img) {
     throw paramError('model', `Model '${options.model.name}' cannot edit images (no VAE encoder).`);
   }

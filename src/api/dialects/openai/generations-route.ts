@@ -25,7 +25,7 @@ export function generationsRoute(app: FastifyInstance, ctx: OpenAIContext): void
       fields.onlyKnown(['prompt', ...COMMON_PARAMS]);
       const prompt = fields.string('prompt', true) ?? '';
       if (prompt.trim() === '') throw paramError('prompt', "'prompt' must not be empty.");
-      const options = readOptions(fields, ctx.service, ctx.config.models.default);
+      const options = readOptions(fields, ctx.service, ctx.config);
       const size =
         options.size === 'auto'
           ? { width: options.model.defaults.width, height: options.model.defaults.height }

@@ -88,6 +88,7 @@ function mappingOf(problem: ProblemError): Mapping {
               : 'invalid_value',
       };
     case 'MODEL_NOT_FOUND':
+    case 'MODEL_SOURCE_NOT_FOUND': // a model pulled on request that its hub does not have
       return { status: 404, type: 'invalid_request_error', code: 'model_not_found' };
     case 'MODEL_UNAVAILABLE':
     case 'SHUTTING_DOWN':

@@ -1,7 +1,9 @@
+import type { PictorConfig } from '../../../config/index.ts';
 import type { ModelInfo } from '../../../jobs/inference-workers.ts';
 import type { JobService } from '../../../jobs/job-service.ts';
 import type { OutputFormat } from '../../../jobs/output-format.ts';
 import type { FieldReader } from './field-reader.ts';
+import { modelToPull } from '../model-to-pull.ts';
 import { paramError } from './openai-errors.ts';
 
 /** The three step tiers OpenAI's `quality` values fall into. */
@@ -89,7 +91,8 @@ export interface OpenAIImageOptions {
   readonly n: number;
   readonly size: { width: number; height: number } | 'auto';
   readonly tier: QualityTier;
-  readonly steps: number;
+  /** Undefined for a model still to be pulled: its own default steps, once it arrives. */
+  readonly steps: number | undefined;
   readonly responseFormat: 'b64_json' | 'url';
   readonly outputFormat: OutputFormat;
   /** `output_compression` (0–100) as JPEG / WebP quality; undefined keeps Pictor's default. */
@@ -143,13 +146,18 @@ export const COMMON_PARAMS = [
 export function readOptions(
   fields: FieldReader,
   service: JobService,
-  defaultModel: string,
+  config: PictorConfig,
 ): OpenAIImageOptions {
+  const defaultModel = config.models.default;
   for (const name of UNSUPPORTED_PARAMS) {
     if (fields.has(name))
       throw paramError(name, `'${name}' is not supported by Pictor's diffusion models.`);
   }
-  const model = resolveModel(service, fields.string('model'), defaultModel);
+  const named = fields.string('model');
+  // A Hugging Face or CivitAI reference pulled on request: checked against a provisional model
+  // until it arrives, so steps left to `quality` take the pulled model's own default.
+  const pulling = modelToPull(service, config, named);
+  const model = pulling ?? resolveModel(service, named, defaultModel);
   const background = fields.choice('background', ['transparent', 'opaque', 'auto']);
   if (background === 'transparent') {
     throw paramError(
@@ -158,7 +166,9 @@ export function readOptions(
     );
   }
   const tier = TIERS[fields.choice('quality', QUALITY_VALUES) ?? 'auto'];
-  const steps = fields.int('steps', 1, model.limits.maxSteps) ?? stepsForQuality(tier, model);
+  const steps =
+    fields.int('steps', 1, model.limits.maxSteps) ??
+    (pulling ? undefined : stepsForQuality(tier, model));
   const stream = fields.bool('stream') ?? false;
   const partialImages = fields.int('partial_images', 0, 3) ?? 0;
   if (fields.has('partial_images') && !stream) {
