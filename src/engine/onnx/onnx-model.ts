@@ -211,8 +211,11 @@ function buildSessionOptions(options: PipelineOptions): ort.InferenceSession.Ses
   };
 }
 
-/** Refuses a provider the runtime was not built with, before any session tries it. */
-function assertProviderAvailable(provider: ExecutionProvider): void {
+/**
+ * Refuses a provider the runtime was not built with, before any session tries it: at load, since
+ * sessions are created only when first needed.
+ */
+export function assertProviderAvailable(provider: ExecutionProvider): void {
   if (provider === 'cpu') return;
   const available: string[] = ort.listSupportedBackends().map((backend) => backend.name);
   if (!available.includes(provider)) {
