@@ -27,9 +27,10 @@ const { values } = parseArgs({
     cases: { type: 'string', default: 'sd15:none:default,sd15:none:low' },
     size: { type: 'string' },
     steps: { type: 'string', default: '2' },
-    batches: { type: 'string', default: '3' },
+    batches: { type: 'string', default: '2' },
     warm: { type: 'boolean', default: true },
     child: { type: 'string' },
+    estimates: { type: 'boolean', default: false },
   },
   allowNegative: true,
 });
@@ -96,9 +97,9 @@ interface CaseResult {
   readonly batches: { ms: number; peakMb: number; afterMb: number; live: string[] }[];
 }
 
-function runChild(spec: string): CaseResult | string {
+function runChild(spec: string, batches = values.batches): CaseResult | string {
   const args = [import.meta.filename, '--child', spec, '--dir', dir];
-  args.push('--steps', values.steps, '--batches', values.batches);
+  args.push('--steps', values.steps, '--batches', batches);
   if (values.size) args.push('--size', values.size);
   const result = spawnSync(process.execPath, args, { encoding: 'utf8' });
   const line = result.stdout.trim().split('\n').at(-1) ?? '';
@@ -167,7 +168,53 @@ function makeRandomWeights(name: string): void {
 const gb = (mb: number): string => (mb / 1024).toFixed(2);
 const sec = (ms: number): string => (ms / 1000).toFixed(1);
 
-function main(): void {
+/**
+ * The estimate per family and quantization, both modes, from sparse files of the real headers
+ * (what `pictor models info` prints; no weight is read), as a table for docs/models.md.
+ */
+async function printEstimates(): Promise<void> {
+  const { estimateModelMemory } = await import('../src/engine/index.ts');
+  const { realCheckpointTensors, realCheckpointMetadata } =
+    await import('../test/helpers/checkpoint-headers.ts');
+  const { writeSafetensors } = await import('../test/helpers/safetensors-files.ts');
+  const sparseDir = path.join(dir, 'sparse');
+  mkdirSync(sparseDir, { recursive: true });
+  console.log('| model (header) | at | none: all / low | int8: all / low | int4: all / low |');
+  console.log('|---|---|---|---|---|');
+  for (const name of ESTIMATED) {
+    const file = path.join(sparseDir, `${name}.safetensors`);
+    await writeSafetensors(file, realCheckpointTensors(name), {
+      sparse: true,
+      metadata: realCheckpointMetadata(name),
+    });
+    const estimate = await estimateModelMemory(file).catch((error: Error) => error.message);
+    if (typeof estimate === 'string' || !estimate) {
+      console.log(`| ${name} | ${String(estimate).slice(0, 120)} | | | |`);
+      continue;
+    }
+    const cells = Object.values(estimate.byQuantization).map(
+      (need) => `${gb(need.totalBytes / MB)} / ${gb(need.lowMemoryBytes / MB)} GB`,
+    );
+    console.log(`| ${name} (${estimate.family}) | ${estimate.width}² | ${cells.join(' | ')} |`);
+  }
+}
+
+/** The single-file headers of released models in test/fixtures/checkpoints. */
+const ESTIMATED = [
+  'sd15',
+  'sd21-768-v',
+  'sdxl-base',
+  'flux1-schnell',
+  'flux1-dev',
+  'sd35-medium',
+  'sd35-large',
+];
+
+async function main(): Promise<void> {
+  if (values.estimates) {
+    await printEstimates();
+    return;
+  }
   if (values.make) {
     for (const name of values.make.split(',')) makeRandomWeights(name);
     return;
@@ -187,7 +234,7 @@ function main(): void {
   );
   if (values.warm) {
     for (const key of new Set(cases.map((c) => c.split(':').slice(0, 2).join(':')))) {
-      const warmed = runChild(`${key}:default`);
+      const warmed = runChild(`${key}:default`, '1');
       if (typeof warmed === 'string') console.log(`warm-up ${key}: ${warmed}`);
       else console.log(`warm-up ${key}: first load peak ${gb(warmed.batches[0]?.peakMb ?? 0)} GB`);
     }
@@ -216,4 +263,4 @@ function main(): void {
 }
 
 if (values.child) await child(values.child);
-else main();
+else await main();
