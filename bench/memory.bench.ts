@@ -252,11 +252,13 @@ async function main(): Promise<void> {
     }
     const [first, second] = result.batches;
     const later = result.batches.slice(1);
-    const held = later.map((b) => gb(b.afterMb)).join(' / ');
+    // After each batch, so a release that gave nothing back (a leak) shows as growth.
+    const held = result.batches.map((b) => gb(b.afterMb)).join(' / ');
+    const laterPeak = later.length > 0 ? `${gb(Math.max(...later.map((b) => b.peakMb)))} GB` : '-';
     console.log(
       `| ${file} (${result.family}) | ${quantization} | ${mode} | ${result.size}² | ` +
         `${sec(result.load.ms)} s, ${gb(result.load.peakMb)} GB | ${gb(first?.peakMb ?? 0)} GB | ` +
-        `${gb(Math.max(...later.map((b) => b.peakMb)))} GB | ${held} GB | ${sec(second?.ms ?? 0)} s | ` +
+        `${laterPeak} | ${held} GB | ${second ? sec(second.ms) : '-'} s | ` +
         `${(result.batches.at(-1)?.live ?? []).join(', ') || 'none'} |`,
     );
   }
