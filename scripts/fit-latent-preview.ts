@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { COLOURS, renderScene, SHAPES } from '../eval/tiny-world.ts';
 import { readModelManifest } from '../src/engine/model/model-manifest.ts';
+import { ComponentSession } from '../src/engine/onnx/component-session.ts';
 import { OnnxModel } from '../src/engine/onnx/onnx-model.ts';
 import { Vae } from '../src/engine/pipeline/vae.ts';
 import { GaussianNoise } from '../src/engine/random/gaussian-noise.ts';
@@ -20,8 +21,13 @@ const { positionals, values } = parseArgs({
 const dir = path.resolve(positionals[0] ?? 'models/tiny');
 const manifest = await readModelManifest(dir);
 if (!manifest.files.vaeEncoder) throw new Error(`${dir} has no vae_encoder to fit with`);
-const encoder = await OnnxModel.load(manifest.files.vaeEncoder, 'vae_encoder', {});
-const decoder = await OnnxModel.load(manifest.files.vaeDecoder, 'vae_decoder', {});
+const { vaeDecoder, vaeEncoder } = manifest.files;
+const encoder = new ComponentSession('vae_encoder', () =>
+  OnnxModel.load(vaeEncoder, 'vae_encoder', {}),
+);
+const decoder = new ComponentSession('vae_decoder', () =>
+  OnnxModel.load(vaeDecoder, 'vae_decoder', {}),
+);
 const vae = new Vae(decoder, encoder, manifest.scalingFactor, manifest.shiftFactor);
 
 const size = 64;
@@ -106,5 +112,5 @@ if (values.write) {
   );
   console.log(`wrote ${file}`);
 }
-await encoder.dispose();
-await decoder.dispose();
+await encoder.release();
+await decoder.release();

@@ -53,7 +53,10 @@ export function webhookSecret(config: PictorConfig): string {
   return secret;
 }
 
-/** What a worker needs of each library model; keep-alive falls back to `models.keepAliveSeconds`. */
+/**
+ * What a worker needs of each library model; keep-alive falls back to `models.keepAliveSeconds`,
+ * low-memory mode to `workers.lowMemory`.
+ */
 function workerModels(models: readonly LibraryModel[], config: PictorConfig): WorkerModel[] {
   const overrides = new Map(config.models.list.map((m) => [m.name, m.overrides]));
   return models.map((m) => ({
@@ -64,6 +67,7 @@ function workerModels(models: readonly LibraryModel[], config: PictorConfig): Wo
     sizeBytes: m.sizeBytes,
     family: m.family,
     keepAliveSeconds: m.keepAliveSeconds ?? config.models.keepAliveSeconds,
+    lowMemory: m.lowMemory ?? config.workers.lowMemory,
   }));
 }
 

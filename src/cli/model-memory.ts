@@ -12,7 +12,8 @@ export interface ModelMemory {
 
 /**
  * What the model needs in memory on CPU under each quantization (from its header; no weight is
- * read), which setting is configured and which fit `workers.memoryBudgetGb`. ONNX folders run
+ * read), in the default and the low-memory mode, which setting is configured and which fit
+ * `workers.memoryBudgetGb`. ONNX folders run
  * their graphs as exported: no estimate.
  */
 export async function modelMemory(model: LibraryModel, budgetGb: number): Promise<ModelMemory> {
@@ -32,6 +33,7 @@ export async function modelMemory(model: LibraryModel, budgetGb: number): Promis
     weights_gb: gb(need.weightBytes),
     working_gb: gb(need.activationBytes),
     total_gb: gb(need.totalBytes),
+    low_memory_gb: gb(need.lowMemoryBytes),
     fits_budget: need.totalBytes <= budgetGb * GB,
     configured: quantization === configured,
   }));
@@ -41,6 +43,7 @@ export async function modelMemory(model: LibraryModel, budgetGb: number): Promis
       `(weights ${r.weights_gb.toFixed(2)} + working ${r.working_gb.toFixed(2)})` +
       `${r.fits_budget ? '' : '  over budget'}${r.configured ? '  ← configured' : ''}`,
   );
+  const lean = rows.map((r) => `${r.quantization} ${r.low_memory_gb.toFixed(2)} GB`).join(', ');
   return {
     data: {
       family: estimate.family,
@@ -50,6 +53,7 @@ export async function modelMemory(model: LibraryModel, budgetGb: number): Promis
     },
     human:
       `\nmemory on CPU (${estimate.family}, ${estimate.width}×${estimate.height}, batch of 2; ` +
-      `workers.memoryBudgetGb ${budgetGb.toFixed(1)}):\n${lines.join('\n')}\n`,
+      `workers.memoryBudgetGb ${budgetGb.toFixed(1)}):\n${lines.join('\n')}\n` +
+      `  in low-memory mode (one component at a time): ${lean}\n`,
   };
 }

@@ -22,6 +22,8 @@ export interface ModelConfig {
    * layers to fit less memory; `none` when absent.
    */
   readonly quantization?: QuantizationSetting;
+  /** Low-memory mode for this model (see `workers.lowMemory`); `workers.lowMemory` when absent. */
+  readonly lowMemory?: boolean;
   /** What the model's files say (or detection guesses), overridden; the engine checks the scheduler name. */
   readonly overrides?: ModelOverridesConfig;
 }
@@ -186,6 +188,13 @@ export interface PictorConfig {
      * the model's fp32 size.
      */
     readonly cacheOptimizedModels: boolean;
+    /**
+     * Low-memory mode: a model's text encoders are released after encoding and its VAE halves
+     * after each use, so only the denoiser's session stays between batches (peak: the denoiser
+     * plus the largest other component, not their sum), for the time to create those sessions
+     * again each batch. A model's own `lowMemory` wins.
+     */
+    readonly lowMemory: boolean;
   };
   readonly queue: {
     /** Queued jobs beyond this are refused with `429` and `Retry-After`. */
@@ -370,6 +379,7 @@ export const DEFAULT_CONFIG: PictorConfig = {
     memoryBudgetGb: 0,
     stepTimeoutMs: 300_000,
     cacheOptimizedModels: true,
+    lowMemory: false,
   },
   queue: {
     maxQueued: 1000,

@@ -151,6 +151,12 @@ function checkModels(config: Raw, problems: string[]): void {
         `models.list[${index}].quantization: one of ${QUANTIZATION_SPELLINGS.join(', ')}, got ${JSON.stringify(quantization)}`,
       );
     }
+    const lowMemory = entry['lowMemory'];
+    if (lowMemory !== undefined && typeof lowMemory !== 'boolean') {
+      problems.push(
+        `models.list[${index}].lowMemory: true or false, got ${JSON.stringify(lowMemory)}`,
+      );
+    }
     checkOverrides(entry['overrides'], `models.list[${index}].overrides`, problems);
   }
   // The default may also be a library model (models.dir), found only at start: not checked here.
@@ -300,6 +306,7 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
       ...(m.cost === undefined ? {} : { cost: m.cost }),
       ...(m.keepAliveSeconds === undefined ? {} : { keepAliveSeconds: m.keepAliveSeconds }),
       ...(m.quantization === undefined ? {} : { quantization: parseQuantization(m.quantization) }),
+      ...(m.lowMemory === undefined ? {} : { lowMemory: m.lowMemory }),
       ...(m.overrides === undefined
         ? {}
         : {

@@ -4,7 +4,7 @@
  */
 export { loadPipeline, type LoadPipelineOptions } from './pipeline/load-pipeline.ts';
 export { estimateModelMemory } from './memory/estimate-model-memory.ts';
-export { assertFitsMemoryBudget } from './memory/memory-budget.ts';
+export { assertFitsMemoryBudget, neededBytes } from './memory/memory-budget.ts';
 export {
   DiffusionPipeline,
   type BatchImage,

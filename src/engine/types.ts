@@ -40,7 +40,13 @@ export interface MemoryNeed {
   readonly weightBytes: number;
   /** Working memory of a batch of two (guidance) at the native size: a per-family measure. */
   readonly activationBytes: number;
+  /** Every component's weights held at once (the default mode), plus the working memory. */
   readonly totalBytes: number;
+  /**
+   * Low-memory mode ({@link PipelineOptions.lowMemory}): one component's session at a time, so
+   * the largest of a text encoder's weights, or the denoiser's or VAE's plus the working memory.
+   */
+  readonly lowMemoryBytes: number;
 }
 
 /** What a checkpoint needs in memory on CPU, estimated from its header. */
@@ -88,6 +94,13 @@ export interface PipelineOptions {
    * when `cacheDir` is given.
    */
   readonly cacheOptimizedModels?: boolean;
+  /**
+   * Release the text encoders after encoding and the VAE halves after each use, keeping only the
+   * denoiser's session between batches: peak memory is the denoiser's plus the largest other
+   * component's instead of every component's, at the cost of creating those sessions again for
+   * each batch (seconds with the optimized-model cache). Images are identical either way.
+   */
+  readonly lowMemory?: boolean;
 }
 
 /** An image given to img2img or inpainting: encoded bytes (PNG, JPEG, WebP …). */

@@ -19,6 +19,8 @@ export interface LibraryModel {
   readonly keepAliveSeconds: number | undefined;
   /** How its linear weights are held in memory (`models.list` entry or sidecar). */
   readonly quantization: QuantizationSetting | undefined;
+  /** Low-memory mode set for this model (its `models.list` entry); the worker default when absent. */
+  readonly lowMemory?: boolean;
   /** `config`: from `models.list` (not removable); `library`: found in a models folder. */
   readonly origin: 'config' | 'library';
 }

@@ -101,6 +101,7 @@ export class ModelLibrary {
         cost: entry.cost,
         keepAliveSeconds: entry.keepAliveSeconds,
         quantization: entry.quantization,
+        ...(entry.lowMemory === undefined ? {} : { lowMemory: entry.lowMemory }),
         origin: 'config',
       });
     }

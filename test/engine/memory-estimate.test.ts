@@ -111,3 +111,25 @@ test('over the budget: refused naming the need, the budget and the quantization 
   refusal('none', (int8.totalBytes + int4.totalBytes) / 2, /quantization: int4 would fit/);
   refusal('int8', int4.totalBytes - 1, /no quantization fits: int4 still needs about/);
 });
+
+test('low-memory mode needs the largest component at a time, and the refusal says when it fits', () => {
+  const estimate = estimates.get('sdxl-base');
+  assert.ok(estimate);
+  const { none } = estimate.byQuantization;
+  // SDXL's UNet (2.6 B parameters) outweighs its text encoders and VAE: it plus the working memory.
+  const unet = realCheckpointTensors('sdxl-base')
+    .filter((t) => t.name.startsWith('model.diffusion_model.'))
+    .reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1) * 4, 0);
+  assert.equal(none.lowMemoryBytes, unet + none.activationBytes);
+  assert.ok(none.lowMemoryBytes < none.totalBytes);
+  const budget = (none.lowMemoryBytes + none.totalBytes) / 2;
+  assert.doesNotThrow(() => assertFitsMemoryBudget('xl', estimate, 'none', budget, true));
+  assert.throws(
+    () => assertFitsMemoryBudget('xl', estimate, 'none', budget),
+    /; lowMemory: true would fit with quantization none \(about \d+\.\d GB\)/,
+  );
+  assert.throws(
+    () => assertFitsMemoryBudget('xl', estimate, 'int4', 1, true),
+    /needs about \d+\.\d GB with quantization int4 in low-memory mode .* no quantization fits/,
+  );
+});

@@ -9,7 +9,8 @@ export const QUANTIZATIONS: readonly WeightQuantization[] = ['none', 'int8', 'in
 /**
  * What a checkpoint needs in memory under each quantization, from its header: the denoiser's
  * and text encoders' weights (quantizable), the VAE's (always float), and the family's working
- * memory at its native size (a per-family part, measured).
+ * memory at its native size (a per-family part, measured) — all of them together, and in
+ * low-memory mode the largest one phase holds (one session at a time).
  */
 export function estimateCheckpointMemory(
   location: string,
@@ -17,19 +18,25 @@ export function estimateCheckpointMemory(
 ): MemoryEstimate {
   const manifest = checkpointManifest(location, source);
   const { components } = source;
-  const quantized = [components.unet, ...components.textEncoders.map((encoder) => encoder.index)];
+  const encoders = components.textEncoders.map((encoder) => encoder.index);
   const vaeBytes = components.vae ? componentWeightBytes(components.vae, 'none') : 0;
   const activationBytes = FAMILIES[manifest.family].memory.activationBytes(
     manifest.defaults.width,
     manifest.defaults.height,
   );
   const entries = QUANTIZATIONS.map((quantization) => {
+    const denoiserBytes = componentWeightBytes(components.unet, quantization);
+    const encoderBytes = encoders.map((index) => componentWeightBytes(index, quantization));
     const weightBytes =
-      quantized.reduce((sum, index) => sum + componentWeightBytes(index, quantization), 0) +
-      vaeBytes;
+      denoiserBytes + encoderBytes.reduce((sum, bytes) => sum + bytes, 0) + vaeBytes;
+    const lowMemoryBytes = Math.max(
+      ...encoderBytes,
+      denoiserBytes + activationBytes,
+      vaeBytes + activationBytes,
+    );
     return [
       quantization,
-      { weightBytes, activationBytes, totalBytes: weightBytes + activationBytes },
+      { weightBytes, activationBytes, totalBytes: weightBytes + activationBytes, lowMemoryBytes },
     ];
   });
   return {

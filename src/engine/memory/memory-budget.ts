@@ -1,30 +1,52 @@
 import { EngineError } from '../engine-error.ts';
-import type { MemoryEstimate, WeightQuantization } from '../types.ts';
+import type { MemoryEstimate, MemoryNeed, WeightQuantization } from '../types.ts';
 import { QUANTIZATIONS } from './estimate-memory.ts';
 
 const GB = 1024 ** 3;
 const gb = (bytes: number): string => `${(bytes / GB).toFixed(1)} GB`;
 
+/** What a model needs under one setting: every component at once, or one at a time (low memory). */
+export function neededBytes(need: MemoryNeed, lowMemory: boolean): number {
+  return lowMemory ? need.lowMemoryBytes : need.totalBytes;
+}
+
 /**
- * Refuses a model whose estimate under `quantization` exceeds the budget, naming the numbers and
- * the least lossy quantization that would fit (or saying none does).
+ * Refuses a model whose estimate under `quantization` (and memory mode) exceeds the budget,
+ * naming the numbers and the least lossy quantization that would fit (or saying none does), and
+ * low-memory mode when that would fit where the default mode does not.
  */
 export function assertFitsMemoryBudget(
   name: string,
   estimate: MemoryEstimate,
   quantization: WeightQuantization,
   budgetBytes: number,
+  lowMemory = false,
 ): void {
   const need = estimate.byQuantization[quantization];
-  if (need.totalBytes <= budgetBytes) return;
-  const fits = QUANTIZATIONS.find((q) => estimate.byQuantization[q].totalBytes <= budgetBytes);
-  const advice = fits
-    ? `quantization: ${fits} would fit (about ${gb(estimate.byQuantization[fits].totalBytes)})`
-    : `no quantization fits: int4 still needs about ${gb(estimate.byQuantization.int4.totalBytes)}`;
+  if (neededBytes(need, lowMemory) <= budgetBytes) return;
+  const size = (q: WeightQuantization): number =>
+    neededBytes(estimate.byQuantization[q], lowMemory);
+  const fits = QUANTIZATIONS.find((q) => size(q) <= budgetBytes);
+  let advice = fits
+    ? `quantization: ${fits} would fit (about ${gb(size(fits))})`
+    : `no quantization fits: int4 still needs about ${gb(size('int4'))}`;
+  if (!lowMemory) {
+    const lean = QUANTIZATIONS.find(
+      (q) => estimate.byQuantization[q].lowMemoryBytes <= budgetBytes,
+    );
+    if (lean) {
+      advice +=
+        `; lowMemory: true would fit with quantization ${lean} ` +
+        `(about ${gb(estimate.byQuantization[lean].lowMemoryBytes)})`;
+    }
+  }
+  const at = `${estimate.width}×${estimate.height}`;
+  const what = lowMemory
+    ? `in low-memory mode (its largest component at a time, working memory ${gb(need.activationBytes)} at ${at})`
+    : `(weights ${gb(need.weightBytes)} + working memory ${gb(need.activationBytes)} at ${at})`;
   throw new EngineError(
     'MODEL_TOO_LARGE',
-    `model '${name}' needs about ${gb(need.totalBytes)} with quantization ${quantization} ` +
-      `(weights ${gb(need.weightBytes)} + working memory ${gb(need.activationBytes)} at ` +
-      `${estimate.width}×${estimate.height}), more than workers.memoryBudgetGb (${gb(budgetBytes)}); ${advice}`,
+    `model '${name}' needs about ${gb(neededBytes(need, lowMemory))} with quantization ${quantization} ` +
+      `${what}, more than workers.memoryBudgetGb (${gb(budgetBytes)}); ${advice}`,
   );
 }

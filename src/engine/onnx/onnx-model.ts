@@ -31,8 +31,9 @@ export type RunOutputs = Record<
 type OrtTensor = ort.Tensor;
 
 /**
- * One ONNX Runtime session, created once and kept (creating and releasing sessions leaks native
- * memory in onnxruntime-node). Converts inputs to the dtypes the graph declares (int32/int64 ids,
+ * One ONNX Runtime session. A pipeline creates it when its component is first needed and keeps
+ * it, except in low-memory mode, which releases it after each use (`component-session.ts`;
+ * `npm run bench:memory` shows what a released session gives back). Converts inputs to the dtypes the graph declares (int32/int64 ids,
  * float16/float32 tensors) and outputs back to float32, so the pipeline only ever sees float32.
  */
 export class OnnxModel {
@@ -211,8 +212,11 @@ function buildSessionOptions(options: PipelineOptions): ort.InferenceSession.Ses
   };
 }
 
-/** Refuses a provider the runtime was not built with, before any session tries it. */
-function assertProviderAvailable(provider: ExecutionProvider): void {
+/**
+ * Refuses a provider the runtime was not built with, before any session tries it: at load, since
+ * sessions are created only when first needed.
+ */
+export function assertProviderAvailable(provider: ExecutionProvider): void {
   if (provider === 'cpu') return;
   const available: string[] = ort.listSupportedBackends().map((backend) => backend.name);
   if (!available.includes(provider)) {

@@ -6,6 +6,7 @@ import { tensorToRgb } from '../image/pixels.ts';
 import type { FamilyParts } from '../families/family-parts.ts';
 import type { RotaryAxes } from '../flow/rotary-positions.ts';
 import type { ModelManifest } from '../model/model-manifest.ts';
+import type { ComponentSession } from '../onnx/component-session.ts';
 import type { OnnxModel } from '../onnx/onnx-model.ts';
 import { GaussianNoise } from '../random/gaussian-noise.ts';
 import type { SafetyChecker } from '../safety/safety-checker.ts';
@@ -32,10 +33,12 @@ export interface PipelineParts {
   readonly name: string;
   readonly manifest: ModelManifest;
   readonly text: TextConditioner;
-  readonly unet: OnnxModel;
+  /** The denoiser (UNet or transformer). */
+  readonly unet: ComponentSession;
   readonly vae: Vae;
   readonly safety: SafetyChecker | undefined;
-  readonly models: readonly OnnxModel[];
+  /** Every component, the denoiser included; each creates its session when first needed. */
+  readonly components: readonly ComponentSession[];
   readonly previewProjection: LatentProjection;
   /** The family's parts the loop composes (denoiser, guidance, time ids, empty negatives). */
   readonly family: FamilyParts;
@@ -59,8 +62,10 @@ export interface BatchResult extends GenerateResult {
 }
 
 /**
- * A loaded model, ready to generate. Sessions live as long as the pipeline; `generate` calls are
- * served one at a time, in order (ONNX Runtime already uses every core for one call).
+ * A loaded model, ready to generate. Each component's session is created on its first use and
+ * lives as long as the pipeline, or in low-memory mode only while it is used;
+ * `generate` calls are served one at a time, in order (ONNX Runtime already uses every core for
+ * one call).
  */
 export class DiffusionPipeline {
   readonly name: string;
@@ -99,19 +104,26 @@ export class DiffusionPipeline {
     return run;
   }
 
+  /** Labels of the components whose sessions exist now (`unet`, `text_encoder`, …), in order. */
+  liveSessions(): readonly string[] {
+    return this.#parts.components
+      .filter((component) => component.live)
+      .map((component) => component.label);
+  }
+
   /** Releases every session. Later calls fail with `PIPELINE_DISPOSED`. */
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
     await this.#queue;
-    await Promise.all(this.#parts.models.map((model) => model.dispose()));
+    await Promise.all(this.#parts.components.map((component) => component.release()));
   }
 
   async #run(batch: ResolvedBatch, options: GenerateOptions): Promise<BatchResult> {
     const { signal } = options;
     signal?.throwIfAborted();
     const started = performance.now();
-    const runTimesBefore = this.#parts.models.map((model) => model.runTimeMs);
+    const runTimesBefore = this.#parts.components.map((component) => component.runTimeMs);
     const { shared, items } = batch;
     const { manifest } = this;
     const warnings: string[] = [];
@@ -164,48 +176,54 @@ export class DiffusionPipeline {
     signal?.throwIfAborted();
 
     let latents = this.#initialLatents(scheduler, initialNoise, init, startIndex, shared.strength);
-    const unet = family.createDenoiser(this.#parts.unet, {
-      batch: count,
-      latentChannels: channels,
-      latentHeight,
-      latentWidth,
-      conditioning,
-      guidanceScale: shared.guidanceScale,
-      classifierFree,
-      inpaint: init?.nineChannel,
-      timeIds: family.timeIds?.(count, shared.height, shared.width),
-      timestepCond: this.#parts.unet.hasInput('timestep_cond')
-        ? guidanceScaleEmbedding(shared.guidanceScale, this.#timestepCondDim(), count)
-        : undefined,
-      rotaryAxes: this.#parts.rotaryAxes,
-    });
-
-    const totalSteps = scheduler.timesteps.length - startIndex;
+    const denoiser = await this.#parts.unet.model();
     const loopStarted = performance.now();
     const unetBefore = this.#parts.unet.runTimeMs;
-    for (let index = startIndex; index < scheduler.timesteps.length; index++) {
-      const modelInput = scheduler.scaleModelInput(latents, index);
-      const prediction = await unet.predict(modelInput, scheduler.timesteps[index] ?? 0);
-      latents = scheduler.step(prediction, index, latents, drawNoise);
-      if (init?.blend)
-        latents = this.#blendKept(scheduler, latents, init.blend, initialNoise, index);
-      options.onProgress?.({
-        step: index - startIndex + 1,
-        totalSteps,
-        ...(options.preview
-          ? {
-              preview: latentPreview(
-                latents,
-                count,
-                channels,
-                latentHeight,
-                latentWidth,
-                this.#parts.previewProjection,
-              ),
-            }
-          : {}),
+    try {
+      const unet = family.createDenoiser(denoiser, {
+        batch: count,
+        latentChannels: channels,
+        latentHeight,
+        latentWidth,
+        conditioning,
+        guidanceScale: shared.guidanceScale,
+        classifierFree,
+        inpaint: init?.nineChannel,
+        timeIds: family.timeIds?.(count, shared.height, shared.width),
+        timestepCond: denoiser.hasInput('timestep_cond')
+          ? guidanceScaleEmbedding(shared.guidanceScale, timestepCondDim(denoiser), count)
+          : undefined,
+        rotaryAxes: this.#parts.rotaryAxes,
       });
-      signal?.throwIfAborted();
+
+      const totalSteps = scheduler.timesteps.length - startIndex;
+      for (let index = startIndex; index < scheduler.timesteps.length; index++) {
+        const modelInput = scheduler.scaleModelInput(latents, index);
+        const prediction = await unet.predict(modelInput, scheduler.timesteps[index] ?? 0);
+        latents = scheduler.step(prediction, index, latents, drawNoise);
+        if (init?.blend)
+          latents = this.#blendKept(scheduler, latents, init.blend, initialNoise, index);
+        options.onProgress?.({
+          step: index - startIndex + 1,
+          totalSteps,
+          ...(options.preview
+            ? {
+                preview: latentPreview(
+                  latents,
+                  count,
+                  channels,
+                  latentHeight,
+                  latentWidth,
+                  this.#parts.previewProjection,
+                ),
+              }
+            : {}),
+        });
+        signal?.throwIfAborted();
+      }
+    } finally {
+      // Low-memory mode: the denoiser's weights go before the VAE's come.
+      await this.#parts.unet.done();
     }
     const stepOverhead =
       performance.now() - loopStarted - (this.#parts.unet.runTimeMs - unetBefore);
@@ -343,26 +361,19 @@ export class DiffusionPipeline {
     return blended;
   }
 
-  #timestepCondDim(): number {
-    const dim = this.#parts.unet.input('timestep_cond').shape[1];
-    return typeof dim === 'number' ? dim : 256;
-  }
-
   #timings(
     before: readonly number[],
     started: number,
     stepOverhead: number,
     imageEncode: number,
   ): GenerationTimings {
-    const spent = (model: OnnxModel | undefined): number => {
-      if (!model) return 0;
-      const index = this.#parts.models.indexOf(model);
-      return model.runTimeMs - (before[index] ?? 0);
-    };
+    const { components } = this.#parts;
+    const spent = (component: ComponentSession): number =>
+      component.runTimeMs - (before[components.indexOf(component)] ?? 0);
     const byLabel = (label: string): number =>
-      this.#parts.models
-        .filter((model) => model.label.startsWith(label))
-        .reduce((sum, model) => sum + spent(model), 0);
+      components
+        .filter((component) => component.label.startsWith(label))
+        .reduce((sum, component) => sum + spent(component), 0);
     return {
       total: performance.now() - started,
       textEncoder: byLabel('text_encoder'),
@@ -374,6 +385,11 @@ export class DiffusionPipeline {
       imageEncode,
     };
   }
+}
+
+function timestepCondDim(denoiser: OnnxModel): number {
+  const dim = denoiser.input('timestep_cond').shape[1];
+  return typeof dim === 'number' ? dim : 256;
 }
 
 function truncationWarnings(

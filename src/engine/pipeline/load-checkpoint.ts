@@ -34,7 +34,11 @@ import {
   TEXT_ENCODER_SETTINGS,
 } from '../model/checkpoint-manifest.ts';
 import { createCompiledModel } from '../onnx/compiled-model.ts';
-import type { OnnxModel } from '../onnx/onnx-model.ts';
+import {
+  type ComponentSession,
+  DENOISER_LABEL,
+  pipelineComponent,
+} from '../onnx/component-session.ts';
 import { BUNDLED_CLIP_TOKENIZER_DIR } from '../text/bundled-clip-tokenizer.ts';
 import { ClipTokenizer } from '../text/clip-tokenizer.ts';
 import { Qwen3Tokenizer } from '../text/qwen3-tokenizer.ts';
@@ -42,7 +46,7 @@ import { T5Tokenizer } from '../text/t5-tokenizer.ts';
 import type { ModelOverrides, PipelineOptions, WeightQuantization } from '../types.ts';
 import { quantizeGraph } from '../quantize/quantize-graph.ts';
 import { DiffusionPipeline } from './diffusion-pipeline.ts';
-import { TextConditioner, type TextEncoderUnit } from './text-conditioning.ts';
+import { concatHidden, TextConditioner, type TextEncoderUnit } from './text-conditioning.ts';
 import { Vae } from './vae.ts';
 
 /**
@@ -155,9 +159,9 @@ const QUANTIZED_COMPONENTS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Compiles a checkpoint's components into ONNX graphs whose weights point into the user's file
- * and creates their sessions (UNet first, the largest). Each file is checked unchanged since its
- * header was read before every session is created over it.
+ * Compiles a checkpoint's components into ONNX graphs whose weights point into the user's file;
+ * each component's session is created when first needed. Each file is checked unchanged since
+ * its header was read before every graph is built and every session created over it.
  */
 export async function loadCheckpointPipeline(
   location: string,
@@ -170,7 +174,13 @@ export async function loadCheckpointPipeline(
   const quantization = options.quantization ?? 'none';
   if (options.memoryBudgetBytes !== undefined) {
     const estimate = estimateCheckpointMemory(location, source);
-    assertFitsMemoryBudget(name, estimate, quantization, options.memoryBudgetBytes);
+    assertFitsMemoryBudget(
+      name,
+      estimate,
+      quantization,
+      options.memoryBudgetBytes,
+      options.lowMemory,
+    );
   }
   // Explicit settings first, then what a diffusers folder's configs say, then released defaults.
   const settings: CheckpointGraphSettings = { ...source.architecture, ...options.checkpoint };
@@ -187,8 +197,10 @@ export async function loadCheckpointPipeline(
         'clip skip applies to SD 1.x/2.x',
     );
   }
-  const models: OnnxModel[] = [];
-  const create = async (label: string, build: () => BuiltGraph): Promise<OnnxModel> => {
+  const sessions: ComponentSession[] = [];
+  // Graphs are built (and quantized) now, so a checkpoint they cannot describe is refused at
+  // load; their sessions, which hold the weights, are created when first needed.
+  const create = async (label: string, build: () => BuiltGraph): Promise<ComponentSession> => {
     for (const [file, identity] of files) await assertFileUnchanged(file, identity);
     let { bytes } = build();
     if (quantization !== 'none' && QUANTIZED_COMPONENTS.has(label)) {
@@ -198,105 +210,114 @@ export async function loadCheckpointPipeline(
         name: label,
       }));
     }
-    const model = await createCompiledModel(bytes, label, {
-      ...options,
-      source: location,
-      files,
-      variant: quantization,
-      ...(options.cacheDir === undefined || options.cacheOptimizedModels === false
-        ? {}
-        : { optimizedCacheDir: options.cacheDir }),
-    });
-    models.push(model);
-    return model;
-  };
-  try {
-    const { layout } = source;
-    const denoiser = DENOISERS[layout.family];
-    const unet = await create('unet', () => denoiser.graph(components.unet, settings, precision));
-    const textUnit = async (encoder: TextEncoderIndex, index: number): Promise<TextEncoderUnit> => {
-      const label = index === 0 ? 'text_encoder' : `text_encoder_${index + 1}`;
-      if (encoder.kind === 'qwen3') {
-        const tokenizerDir =
-          source.tokenizerDirs?.qwen3 ?? path.join(path.dirname(location), 'tokenizer');
-        return {
-          tokenizer: await Qwen3Tokenizer.load(tokenizerDir),
-          model: await create(label, () => buildQwen3Encoder(encoder.index, { precision })),
-        };
-      }
-      if (encoder.kind === 't5') {
-        const t5 = t5Settings(layout);
-        const tokenizerDir =
-          settings.t5TokenizerDir ??
-          source.tokenizerDirs?.t5 ??
-          path.join(path.dirname(location), t5.tokenizerFolder);
-        return {
-          tokenizer: await T5Tokenizer.load(tokenizerDir, t5.tokens),
-          model: await create(label, () => buildT5Encoder(encoder.index, { precision })),
-        };
-      }
-      const { activation, clipSkip, padToken, projection } = TEXT_ENCODER_SETTINGS[encoder.kind];
-      return {
-        tokenizer: await ClipTokenizer.load(
-          settings.tokenizerDir ?? BUNDLED_CLIP_TOKENIZER_DIR,
-          padToken ? { padToken } : {},
-        ),
-        model: await create(label, () =>
-          buildTextEncoder(encoder.index, {
-            precision,
-            activation,
-            clipSkip: overrides.clipSkip ?? clipSkip,
-            projection,
-            headDim: settings.textHeadDims?.[index] ?? 64,
-          }),
-        ),
-      };
-    };
-    const units: TextEncoderUnit[] = [];
-    for (const [index, encoder] of components.textEncoders.entries()) {
-      // SD3 runs without T5 when told to (zeros in its place): 19 GB less in fp32.
-      if (encoder.kind === 't5' && options.overrides?.t5 === false) continue;
-      units.push(await textUnit(encoder, index));
-    }
-    const join = family.combineText;
-    const tokenWidth = unet.input('encoder_hidden_states').shape[2];
-    const vaeIndex = externalVae?.index ?? components.vae;
-    if (!vaeIndex) {
-      throw new EngineError(
-        'MODEL_UNSUPPORTED',
-        `${location} carries no VAE: name one with the model's vae override`,
-      );
-    }
-    const vae = new Vae(
-      await create('vae_decoder', () => buildVaeDecoder(vaeIndex, { precision })),
-      await create('vae_encoder', () => buildVaeEncoder(vaeIndex, { precision })),
-      manifest.scalingFactor,
-      manifest.shiftFactor,
+    const session = pipelineComponent(
+      label,
+      async () => {
+        // The weights are read now, not at load: each session checks its files again.
+        for (const [file, identity] of files) await assertFileUnchanged(file, identity);
+        return createCompiledModel(bytes, label, {
+          ...options,
+          source: location,
+          files,
+          variant: quantization,
+          ...(options.cacheDir === undefined || options.cacheOptimizedModels === false
+            ? {}
+            : { optimizedCacheDir: options.cacheDir }),
+        });
+      },
+      options.lowMemory,
     );
-    return new DiffusionPipeline({
-      name,
-      manifest,
-      text: new TextConditioner(
-        family.selectEncoderOutputs,
-        units,
-        join && typeof tokenWidth === 'number'
-          ? (parts, count) => join(parts, count, { tokenWidth })
-          : undefined,
+    sessions.push(session);
+    return session;
+  };
+  const { layout } = source;
+  const denoiser = DENOISERS[layout.family];
+  const unet = await create(DENOISER_LABEL, () =>
+    denoiser.graph(components.unet, settings, precision),
+  );
+  const textUnit = async (encoder: TextEncoderIndex, index: number): Promise<TextEncoderUnit> => {
+    const label = index === 0 ? 'text_encoder' : `text_encoder_${index + 1}`;
+    if (encoder.kind === 'qwen3') {
+      const tokenizerDir =
+        source.tokenizerDirs?.qwen3 ?? path.join(path.dirname(location), 'tokenizer');
+      return {
+        tokenizer: await Qwen3Tokenizer.load(tokenizerDir),
+        model: await create(label, () => buildQwen3Encoder(encoder.index, { precision })),
+      };
+    }
+    if (encoder.kind === 't5') {
+      const t5 = t5Settings(layout);
+      const tokenizerDir =
+        settings.t5TokenizerDir ??
+        source.tokenizerDirs?.t5 ??
+        path.join(path.dirname(location), t5.tokenizerFolder);
+      return {
+        tokenizer: await T5Tokenizer.load(tokenizerDir, t5.tokens),
+        model: await create(label, () => buildT5Encoder(encoder.index, { precision })),
+      };
+    }
+    const { activation, clipSkip, padToken, projection } = TEXT_ENCODER_SETTINGS[encoder.kind];
+    return {
+      tokenizer: await ClipTokenizer.load(
+        settings.tokenizerDir ?? BUNDLED_CLIP_TOKENIZER_DIR,
+        padToken ? { padToken } : {},
       ),
-      unet,
-      vae,
-      safety: undefined,
-      models,
-      previewProjection: family.latentFormat.previewProjection,
-      family,
-      ...(denoiser.rotaryAxes
-        ? { rotaryAxes: denoiser.rotaryAxes(components.unet, settings) }
-        : {}),
-    });
-  } catch (error) {
-    await Promise.all(models.map((model) => model.dispose()));
-    throw error;
+      model: await create(label, () =>
+        buildTextEncoder(encoder.index, {
+          precision,
+          activation,
+          clipSkip: overrides.clipSkip ?? clipSkip,
+          projection,
+          headDim: settings.textHeadDims?.[index] ?? 64,
+        }),
+      ),
+    };
+  };
+  const units: TextEncoderUnit[] = [];
+  for (const [index, encoder] of components.textEncoders.entries()) {
+    // SD3 runs without T5 when told to (zeros in its place): 19 GB less in fp32.
+    if (encoder.kind === 't5' && options.overrides?.t5 === false) continue;
+    units.push(await textUnit(encoder, index));
   }
+  const join = family.combineText;
+  const vaeIndex = externalVae?.index ?? components.vae;
+  if (!vaeIndex) {
+    throw new EngineError(
+      'MODEL_UNSUPPORTED',
+      `${location} carries no VAE: name one with the model's vae override`,
+    );
+  }
+  const vae = new Vae(
+    await create('vae_decoder', () => buildVaeDecoder(vaeIndex, { precision })),
+    await create('vae_encoder', () => buildVaeEncoder(vaeIndex, { precision })),
+    manifest.scalingFactor,
+    manifest.shiftFactor,
+  );
+  return new DiffusionPipeline({
+    name,
+    manifest,
+    text: new TextConditioner(
+      family.selectEncoderOutputs,
+      units,
+      join
+        ? async (parts, count) => {
+            // The width the denoiser's text input takes (SD3: T5's), read from its session.
+            const model = await unet.model();
+            const tokenWidth = model.input('encoder_hidden_states').shape[2];
+            return typeof tokenWidth === 'number'
+              ? join(parts, count, { tokenWidth })
+              : concatHidden(parts, count);
+          }
+        : undefined,
+    ),
+    unet,
+    vae,
+    safety: undefined,
+    components: sessions,
+    previewProjection: family.latentFormat.previewProjection,
+    family,
+    ...(denoiser.rotaryAxes ? { rotaryAxes: denoiser.rotaryAxes(components.unet, settings) } : {}),
+  });
 }
 
 function defaultCacheDir(): string {

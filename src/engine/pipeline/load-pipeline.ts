@@ -3,7 +3,12 @@ import { FAMILIES } from '../families/families.ts';
 import { readCheckpoint } from '../checkpoint/read-checkpoint.ts';
 import { applyModelOverrides } from '../model/apply-model-overrides.ts';
 import { readModelManifest } from '../model/model-manifest.ts';
-import { OnnxModel } from '../onnx/onnx-model.ts';
+import {
+  type ComponentSession,
+  DENOISER_LABEL,
+  pipelineComponent,
+} from '../onnx/component-session.ts';
+import { assertProviderAvailable, OnnxModel } from '../onnx/onnx-model.ts';
 import { SafetyChecker } from '../safety/safety-checker.ts';
 import { ClipTokenizer } from '../text/clip-tokenizer.ts';
 import { EngineError } from '../engine-error.ts';
@@ -30,13 +35,14 @@ export interface LoadPipelineOptions extends PipelineOptions {
  * Loads a model. Single-file `.safetensors` checkpoints and diffusers `.safetensors` folders are
  * read and detected first (a bad or unsupported file is refused naming it and the problem), then
  * compiled into ONNX graphs over the file's bytes (`load-checkpoint.ts`). A
- * diffusers ONNX folder is validated, every session created once (UNet first, the largest), and
- * returned as a pipeline ready to generate; an unusable folder is refused naming the file.
+ * diffusers ONNX folder is validated and returned as a pipeline ready to generate, each
+ * component's session created when first needed; an unusable folder is refused naming the file.
  */
 export async function loadPipeline(
   dir: string,
   options: LoadPipelineOptions = {},
 ): Promise<DiffusionPipeline> {
+  assertProviderAvailable(options.executionProvider ?? 'cpu');
   const checkpoint = await readCheckpoint(dir, {
     preferHalf: (options.executionProvider ?? 'cpu') !== 'cpu',
   });
@@ -60,49 +66,48 @@ export async function loadPipeline(
   const manifest = applyModelOverrides(await readModelManifest(dir), options.overrides);
   const { files } = manifest;
   const family = FAMILIES[manifest.family];
-  const models: OnnxModel[] = [];
-  const load = async (file: string, label: string): Promise<OnnxModel> => {
-    const model = await OnnxModel.load(file, label, options);
-    models.push(model);
-    return model;
-  };
-  try {
-    const unet = await load(files.unet, 'unet');
-    const encoders = [files.textEncoder, ...(files.textEncoder2 ? [files.textEncoder2] : [])];
-    const units: TextEncoderUnit[] = [];
-    for (const [index, file] of encoders.entries()) {
-      const tokenizerDir = manifest.tokenizerDirs[index] ?? manifest.tokenizerDirs[0] ?? '';
-      units.push({
-        tokenizer: await ClipTokenizer.load(tokenizerDir),
-        model: await load(file, index === 0 ? 'text_encoder' : 'text_encoder_2'),
-      });
-    }
-    const vae = new Vae(
-      await load(files.vaeDecoder, 'vae_decoder'),
-      files.vaeEncoder ? await load(files.vaeEncoder, 'vae_encoder') : undefined,
-      manifest.scalingFactor,
-      manifest.shiftFactor,
+  const components: ComponentSession[] = [];
+  const component = (file: string, label: string): ComponentSession => {
+    const made = pipelineComponent(
+      label,
+      () => OnnxModel.load(file, label, options),
+      options.lowMemory,
     );
-    const safety =
-      files.safetyChecker && manifest.featureExtractor
-        ? new SafetyChecker(
-            await load(files.safetyChecker, 'safety_checker'),
-            manifest.featureExtractor,
-          )
-        : undefined;
-    return new DiffusionPipeline({
-      name: options.name ?? path.basename(manifest.dir),
-      manifest,
-      text: new TextConditioner(family.selectEncoderOutputs, units),
-      unet,
-      vae,
-      safety,
-      models,
-      previewProjection: manifest.previewProjection ?? family.latentFormat.previewProjection,
-      family,
+    components.push(made);
+    return made;
+  };
+  const unet = component(files.unet, DENOISER_LABEL);
+  const encoders = [files.textEncoder, ...(files.textEncoder2 ? [files.textEncoder2] : [])];
+  const units: TextEncoderUnit[] = [];
+  for (const [index, file] of encoders.entries()) {
+    const tokenizerDir = manifest.tokenizerDirs[index] ?? manifest.tokenizerDirs[0] ?? '';
+    units.push({
+      tokenizer: await ClipTokenizer.load(tokenizerDir),
+      model: component(file, index === 0 ? 'text_encoder' : 'text_encoder_2'),
     });
-  } catch (error) {
-    await Promise.all(models.map((model) => model.dispose()));
-    throw error;
   }
+  const vae = new Vae(
+    component(files.vaeDecoder, 'vae_decoder'),
+    files.vaeEncoder ? component(files.vaeEncoder, 'vae_encoder') : undefined,
+    manifest.scalingFactor,
+    manifest.shiftFactor,
+  );
+  const safety =
+    files.safetyChecker && manifest.featureExtractor
+      ? new SafetyChecker(
+          component(files.safetyChecker, 'safety_checker'),
+          manifest.featureExtractor,
+        )
+      : undefined;
+  return new DiffusionPipeline({
+    name: options.name ?? path.basename(manifest.dir),
+    manifest,
+    text: new TextConditioner(family.selectEncoderOutputs, units),
+    unet,
+    vae,
+    safety,
+    components,
+    previewProjection: manifest.previewProjection ?? family.latentFormat.previewProjection,
+    family,
+  });
 }

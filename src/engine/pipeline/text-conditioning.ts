@@ -1,4 +1,4 @@
-import type { OnnxModel } from '../onnx/onnx-model.ts';
+import type { ComponentSession } from '../onnx/component-session.ts';
 import type { PromptTokenizer } from '../text/prompt-tokenizer.ts';
 import type { EncoderContribution, SelectEncoderOutputs } from '../families/family-parts.ts';
 
@@ -21,14 +21,18 @@ export interface TextConditioning {
 /** One tokenizer + text encoder pair. */
 export interface TextEncoderUnit {
   readonly tokenizer: PromptTokenizer;
-  readonly model: OnnxModel;
+  readonly model: ComponentSession;
 }
 
-/** Joins the encoders' contributions for `count` prompts (a family's `combineText`, bound). */
+/**
+ * Joins the encoders' contributions for `count` prompts (a family's `combineText`, bound). It may
+ * wait for the denoiser's session to read what width its text input takes: it runs after every
+ * encoder, so a low-memory pipeline has released them by then.
+ */
 export type JoinContributions = (
   parts: readonly EncoderContribution[],
   count: number,
-) => TextConditioning;
+) => TextConditioning | Promise<TextConditioning>;
 
 /**
  * Encodes prompts with each text encoder and joins what the family takes from each (`select`: SD
@@ -50,8 +54,14 @@ export class TextConditioner {
     this.#join = join;
   }
 
+  /** The encoders' sessions, in order. */
+  get components(): readonly ComponentSession[] {
+    return this.#units.map((unit) => unit.model);
+  }
+
   /**
-   * Encodes `prompts` in one text-encoder call per encoder. `zeroed[i]` marks prompts that SDXL
+   * Encodes `prompts` in one text-encoder call per encoder (each released after its call in a
+   * low-memory pipeline, so no two are resident at once). `zeroed[i]` marks prompts that SDXL
    * conditions on zeros (an empty negative prompt, diffusers' `force_zeros_for_empty_prompt`).
    * `truncated[i]` holds what was cut from prompt i (undefined when it fit).
    */
@@ -77,7 +87,7 @@ export class TextConditioner {
       });
       perEncoder.push(this.#select(outputs, unit.model.label));
     }
-    const conditioning = this.#join(perEncoder, prompts.length);
+    const conditioning = await this.#join(perEncoder, prompts.length);
     zeroOut(conditioning, zeroed);
     return { ...conditioning, truncated, tokenCounts };
   }

@@ -1,14 +1,19 @@
 import { EngineError } from '../engine-error.ts';
-import type { OnnxModel } from '../onnx/onnx-model.ts';
+import type { ComponentSession } from '../onnx/component-session.ts';
 
 /** The VAE halves, with diffusers' latent scaling (`latents = (z − shift) · scale`). */
 export class Vae {
-  readonly #decoder: OnnxModel;
-  readonly #encoder: OnnxModel | undefined;
+  readonly #decoder: ComponentSession;
+  readonly #encoder: ComponentSession | undefined;
   readonly #scale: number;
   readonly #shift: number;
 
-  constructor(decoder: OnnxModel, encoder: OnnxModel | undefined, scale: number, shift: number) {
+  constructor(
+    decoder: ComponentSession,
+    encoder: ComponentSession | undefined,
+    scale: number,
+    shift: number,
+  ) {
     this.#decoder = decoder;
     this.#encoder = encoder;
     this.#scale = scale;

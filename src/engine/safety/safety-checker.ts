@@ -1,17 +1,17 @@
 import sharp from 'sharp';
 import { EngineError } from '../engine-error.ts';
 import type { FeatureExtractorConfig } from '../model/model-manifest.ts';
-import type { OnnxModel } from '../onnx/onnx-model.ts';
+import type { ComponentSession } from '../onnx/component-session.ts';
 
 /**
  * Diffusers' ONNX safety checker: CLIP-preprocessed images in `clip_input`, the raw images in
  * `images`; `has_nsfw_concepts` flags each item.
  */
 export class SafetyChecker {
-  readonly #model: OnnxModel;
+  readonly #model: ComponentSession;
   readonly #features: FeatureExtractorConfig;
 
-  constructor(model: OnnxModel, features: FeatureExtractorConfig) {
+  constructor(model: ComponentSession, features: FeatureExtractorConfig) {
     this.#model = model;
     this.#features = features;
   }

@@ -15,6 +15,11 @@ export interface WorkerModel {
   readonly family: string | undefined;
   /** Seconds it stays loaded while idle; -1 while the budget allows, 0 unloads after each batch. */
   readonly keepAliveSeconds: number;
+  /**
+   * Low-memory mode (`workers.lowMemory`, or the model's own): text encoders and VAE released
+   * after each use. Absent: off.
+   */
+  readonly lowMemory?: boolean;
 }
 
 export interface ModelCacheOptions<T> {

@@ -154,6 +154,7 @@ export class OnnxEngine implements InferenceEngine {
       quantization: model.quantization ?? 'none',
       cacheDir: this.#cacheDir,
       cacheOptimizedModels: this.#cacheOptimizedModels,
+      lowMemory: model.lowMemory ?? false,
       // The API process shares these cores; idle ORT threads must not spin on them.
       spinWait: false,
     });
@@ -171,17 +172,18 @@ export class OnnxEngine implements InferenceEngine {
   }
 
   /**
-   * Loads through the cache. A checkpoint is sized by its estimate at its quantization rather
-   * than its bytes on disk, and one that cannot fit the budget is refused naming the numbers
-   * and the quantization that would fit.
+   * Loads through the cache. A checkpoint is sized by its estimate at its quantization and
+   * memory mode rather than its bytes on disk, and one that cannot fit the budget is refused
+   * naming the numbers and the quantization (or low-memory mode) that would fit.
    */
   async #acquire(model: WorkerModel): Promise<DiffusionPipeline> {
     const estimate = this.#estimates.get(model.name);
     if (!estimate) return this.#cache.acquire(model);
-    const { assertFitsMemoryBudget } = await import('../../engine/index.ts');
+    const { assertFitsMemoryBudget, neededBytes } = await import('../../engine/index.ts');
     const quantization = model.quantization ?? 'none';
-    assertFitsMemoryBudget(model.name, estimate, quantization, this.#budgetBytes);
-    const sizeBytes = estimate.byQuantization[quantization].totalBytes;
+    const lowMemory = model.lowMemory ?? false;
+    assertFitsMemoryBudget(model.name, estimate, quantization, this.#budgetBytes, lowMemory);
+    const sizeBytes = neededBytes(estimate.byQuantization[quantization], lowMemory);
     return this.#cache.acquire({ ...model, sizeBytes });
   }
 
