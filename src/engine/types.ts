@@ -123,6 +123,25 @@ export interface GenerateRequest {
   readonly quality?: number;
   /** Runs the model's safety checker when it has one. */
   readonly safetyFilter?: boolean;
+  /** SD 3.x only, with classifier-free guidance: a third pass with some MMDiT blocks skipped. */
+  readonly skipLayerGuidance?: SkipLayerGuidance;
+}
+
+/**
+ * Skip-layer guidance as diffusers' `StableDiffusion3Pipeline` does it (`skip_guidance_layers`,
+ * `skip_layer_guidance_scale`, `_start`, `_stop`): on the steps i of N with
+ * N · start < i < N · stop, the prompt's velocity is computed again with `layers` left out and
+ * the guided velocity gains (prompt − skipped) · scale.
+ */
+export interface SkipLayerGuidance {
+  /** MMDiT block indices (from 0) left out of the extra pass; SD 3.5 Medium's are 7, 8, 9. */
+  readonly layers: readonly number[];
+  /** Default 2.8, diffusers'. */
+  readonly scale?: number;
+  /** Fraction of the steps after which it starts; default 0.01. */
+  readonly start?: number;
+  /** Fraction of the steps before which it stops; default 0.2. */
+  readonly stop?: number;
 }
 
 /**

@@ -24,6 +24,7 @@ import { guidanceScaleEmbedding } from './guidance-embedding.ts';
 import { blankInpaintingInit, prepareInitImages, type PreparedInit } from './init-images.ts';
 import { resolveBatch, type ResolvedBatch } from './resolve-batch.ts';
 import { schedulerConfigFor } from './scheduler-config-for.ts';
+import { assertSkippableLayers } from './skip-layer-guidance.ts';
 import type { TextConditioner } from './text-conditioning.ts';
 import type { Vae } from './vae.ts';
 
@@ -94,6 +95,7 @@ export class DiffusionPipeline {
     }
     // Validate before queueing so a bad request fails at once, not after others' work.
     const batch = resolveBatch(this.manifest, items);
+    assertSkippableLayers(this.#parts.unet, batch.shared.skipLayerGuidance);
     const run = this.#queue.then(() => this.#run(batch, options));
     this.#queue = run.catch(() => undefined);
     return run;
@@ -178,6 +180,7 @@ export class DiffusionPipeline {
         ? guidanceScaleEmbedding(shared.guidanceScale, this.#timestepCondDim(), count)
         : undefined,
       rotaryAxes: this.#parts.rotaryAxes,
+      skipLayerGuidance: classifierFree ? shared.skipLayerGuidance : undefined,
     });
 
     const totalSteps = scheduler.timesteps.length - startIndex;
@@ -185,7 +188,10 @@ export class DiffusionPipeline {
     const unetBefore = this.#parts.unet.runTimeMs;
     for (let index = startIndex; index < scheduler.timesteps.length; index++) {
       const modelInput = scheduler.scaleModelInput(latents, index);
-      const prediction = await unet.predict(modelInput, scheduler.timesteps[index] ?? 0);
+      const prediction = await unet.predict(modelInput, scheduler.timesteps[index] ?? 0, {
+        index: index - startIndex,
+        count: totalSteps,
+      });
       latents = scheduler.step(prediction, index, latents, drawNoise);
       if (init?.blend)
         latents = this.#blendKept(scheduler, latents, init.blend, initialNoise, index);
