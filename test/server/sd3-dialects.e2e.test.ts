@@ -230,6 +230,48 @@ describe('an SD 3.5 model through every dialect', () => {
     assert.match(info.warnings.join(' '), /sampler 'DPM\+\+ 2M' is not available; used flow_euler/);
   });
 
+  test('native skip_layer_guidance runs the extra pass, is kept with the job, and is refused past the blocks the model has', async () => {
+    const request = { prompt: 'a red circle', seed: 9, steps: 6, guidance_scale: 4.5 };
+    const skip = { layers: [1], stop: 0.6 };
+    const plain = await generateNative(request);
+    const guided = await generateNative({ ...request, skip_layer_guidance: skip });
+    assert.ok(!(await pixels(guided)).equals(await pixels(plain)), 'the skip pass changes it');
+    await samePixels(
+      'again',
+      await generateNative({ ...request, skip_layer_guidance: skip }),
+      guided,
+    );
+
+    const job = await (await post('/v1/jobs', { ...request, skip_layer_guidance: skip })).json();
+    const { job_id: jobId } = job as { job_id: string };
+    const view = (await (
+      await fetch(`${server.base}/v1/jobs/${jobId}`, { headers: auth })
+    ).json()) as { parameters: Record<string, unknown> };
+    assert.deepEqual(view.parameters['skip_layer_guidance'], skip);
+
+    // SD 3.5 Medium's recommended layers: this tiny MMDiT has two blocks.
+    const medium = await post('/v1/generate', {
+      ...request,
+      skip_layer_guidance: { layers: [7, 8, 9] },
+    });
+    assert.equal(medium.status, 422);
+    assert.match(
+      ((await medium.json()) as { detail: string }).detail,
+      /blocks 0 to 1, not 7, 8, 9/,
+    );
+    const noGuidance = await post('/v1/generate', {
+      ...request,
+      guidance_scale: 1,
+      skip_layer_guidance: skip,
+    });
+    assert.equal(noGuidance.status, 422);
+    const badShape = await post('/v1/generate', {
+      ...request,
+      skip_layer_guidance: { layers: [] },
+    });
+    assert.equal(badShape.status, 422);
+  });
+
   test('a sampler or size the model cannot use is refused in each dialect’s shape, naming the field', async () => {
     const prompt = 'a red circle on a blue background';
     const scheduler = await post('/v1/generate', { prompt, scheduler: 'euler_a' });

@@ -257,6 +257,9 @@ export class DiffusionPipeline {
           model: this.name,
           ...(shared.strength !== undefined ? { strength: shared.strength } : {}),
           mode: shared.mode,
+          ...(classifierFree && shared.skipLayerGuidance
+            ? { skipLayerGuidance: shared.skipLayerGuidance }
+            : {}),
           version: ENGINE_VERSION,
         };
         const infotext = formatInfotext(parameters);

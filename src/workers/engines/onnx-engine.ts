@@ -324,6 +324,7 @@ export class OnnxEngine implements InferenceEngine {
         ...(job.initImage ? { initImage: job.initImage } : {}),
         ...(job.mask ? { mask: job.mask } : {}),
         ...(p.strength === null ? {} : { strength: p.strength }),
+        ...(p.skipLayerGuidance ? { skipLayerGuidance: p.skipLayerGuidance } : {}),
       };
     });
     let previewing = Promise.resolve();
