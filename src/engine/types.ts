@@ -28,6 +28,19 @@ export interface ModelOverrides {
 }
 
 /**
+ * A model's separate component files beside its transformer-only `.safetensors` (ComfyUI's
+ * `text_encoders/` and `vae/` folders): which a family needs — SD 3.x `clipL`, `clipG`, optional
+ * `t5`; FLUX.1 `clipL`, `t5`; Z-Image `qwen3`; every one a `vae` — each an absolute path.
+ */
+export interface ComponentFiles {
+  readonly clipL?: string;
+  readonly clipG?: string;
+  readonly t5?: string;
+  readonly qwen3?: string;
+  readonly vae?: string;
+}
+
+/**
  * How a checkpoint's linear-layer weights are stored in memory: `none` keeps them in float;
  * `int8` and `int4` quantize them block-wise into MatMulNBits codes (a derived file computed
  * once, cached under {@link PipelineOptions.cacheDir}). Convolutions, norms and embeddings stay
