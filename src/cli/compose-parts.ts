@@ -40,11 +40,12 @@ export function publicUrlOf(config: PictorConfig): string {
 
 /** What a worker needs of each library model; keep-alive falls back to `models.keepAliveSeconds`. */
 function workerModels(models: readonly LibraryModel[], config: PictorConfig): WorkerModel[] {
-  const overrides = new Map(config.models.list.map((m) => [m.name, m.overrides]));
+  const configured = new Map(config.models.list.map((m) => [m.name, m]));
   return models.map((m) => ({
     name: m.name,
     path: m.path,
-    overrides: m.origin === 'config' ? overrides.get(m.name) : undefined,
+    overrides: m.origin === 'config' ? configured.get(m.name)?.overrides : undefined,
+    components: m.origin === 'config' ? configured.get(m.name)?.components : undefined,
     quantization: m.quantization,
     sizeBytes: m.sizeBytes,
     family: m.family,
