@@ -3,7 +3,7 @@
 // each part is detected and checked against the transformer, and the model generates the very
 // pixels the all-in-one file does; a wrong, missing or extra part is refused naming it.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -105,6 +105,29 @@ test('a bare FLUX.1 transformer (refused alone) with clip_l, t5xxl and ae files 
     request,
   );
   assert.ok(split.equals(allInOne), 'the split model draws what the all-in-one file draws');
+});
+
+test("Z-Image's single-file transformer (ComfyUI's) with Qwen3 and VAE files is the diffusers folder", async () => {
+  const folder = path.join(CHECKPOINTS, 'tiny-zimage');
+  const root = path.join(dir, 'zimage');
+  await mkdir(root, { recursive: true });
+  const transformer = path.join(root, 'z_image_turbo.safetensors');
+  await copyFile(path.join(CHECKPOINTS, 'tiny-zimage-comfy.safetensors'), transformer);
+  // Qwen3's tokenizer: the `tokenizer/` beside the transformer, as for the other Z-Image files.
+  await cp(path.join(folder, 'tokenizer'), path.join(root, 'tokenizer'), { recursive: true });
+  const components = {
+    qwen3: path.join(folder, 'text_encoder', 'model.safetensors'),
+    vae: path.join(folder, 'vae', 'diffusion_pytorch_model.safetensors'),
+  };
+  const options: LoadPipelineOptions = {
+    name: 'split',
+    intraOpThreads: 1,
+    checkpoint: { rotaryAxes: { dims: [8, 12, 12], theta: 256 } },
+  };
+  const request = { width: 32, height: 32 };
+  const split = await pixelsOf(transformer, { ...options, components }, request);
+  const diffusers = await pixelsOf(folder, options, request);
+  assert.ok(split.equals(diffusers), 'the split model draws what the folder draws');
 });
 
 test('a wrong, missing or extra part is refused naming it', async () => {
