@@ -152,11 +152,6 @@ function detectDenoiser(
   const index = [...raw.keys()].some((name) => name.startsWith(UNET_PREFIX))
     ? indexUnderPrefix(raw, UNET_PREFIX)
     : raw;
-  const width = (
-    widths: ReadonlyMap<EncoderRole, EncoderWidths>,
-    role: EncoderRole,
-  ): EncoderWidths | undefined => widths.get(role);
-
   if (index.has('pos_embed') || index.has('pos_embed.pos_embed')) {
     const unet = index.has('pos_embed.pos_embed') ? stabilityMmditIndex(index) : index;
     const shape = mmditShape(unet);
@@ -167,9 +162,9 @@ function detectDenoiser(
       layout: { variant: sd3Variant(file, unet, metadata) },
       encoders: SD3_ENCODERS,
       expects: (widths) => {
-        const l = width(widths, 'clipL');
-        const g = width(widths, 'clipG');
-        const t5 = width(widths, 't5');
+        const l = widths.get('clipL');
+        const g = widths.get('clipG');
+        const t5 = widths.get('t5');
         // The widths alone cannot tell the two CLIPs apart (768 + 1280 pools to 2048 either
         // way); in every SD3 release CLIP-G (ViT-bigG) is the wider.
         if ((l?.hidden ?? 0) >= (g?.hidden ?? 0)) {
@@ -204,8 +199,8 @@ function detectDenoiser(
       layout: { guidanceDistilled: shape.guidanceEmbedding },
       encoders: FLUX_ENCODERS,
       expects: (widths) => {
-        const l = width(widths, 'clipL');
-        const t5 = width(widths, 't5');
+        const l = widths.get('clipL');
+        const t5 = widths.get('t5');
         // FLUX takes CLIP-L's pooled output as it is and T5's states.
         if (l?.hidden !== shape.pooledWidth) {
           return `components.clipL is ${l?.hidden} wide; this FLUX transformer takes a ${shape.pooledWidth}-wide CLIP-L pooled vector`;
@@ -227,7 +222,7 @@ function detectDenoiser(
       layout: {},
       encoders: Z_IMAGE_ENCODERS,
       expects: (widths) => {
-        const qwen3 = width(widths, 'qwen3');
+        const qwen3 = widths.get('qwen3');
         return qwen3?.hidden === shape.captionWidth
           ? undefined
           : `components.qwen3 is ${qwen3?.hidden} wide; this Z-Image transformer takes ${shape.captionWidth}-wide caption states`;
