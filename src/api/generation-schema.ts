@@ -32,6 +32,19 @@ export const generationBodySchema = {
     webhook_url: { ...nullableString, format: 'uri' },
     priority: nullableInteger,
     preview: { type: ['boolean', 'null'], description: 'Progress events carry preview images' },
+    skip_layer_guidance: {
+      type: ['object', 'null'],
+      description:
+        "SD 3.x skip-layer guidance (diffusers' skip_guidance_layers, skip_layer_guidance_scale/start/stop); SD 3.5 Medium: layers [7, 8, 9]",
+      required: ['layers'],
+      additionalProperties: false,
+      properties: {
+        layers: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1 },
+        scale: { type: 'number', minimum: 0, maximum: 50, description: 'Default 2.8' },
+        start: { type: 'number', minimum: 0, maximum: 1, description: 'Default 0.01' },
+        stop: { type: 'number', minimum: 0, maximum: 1, description: 'Default 0.2' },
+      },
+    },
   },
 } as const;
 
@@ -55,6 +68,7 @@ export interface GenerationBody {
   webhook_url?: string | null;
   priority?: number | null;
   preview?: boolean | null;
+  skip_layer_guidance?: { layers: number[]; scale?: number; start?: number; stop?: number } | null;
 }
 
 export function toGenerationInput(b: GenerationBody): GenerationInput {
@@ -78,5 +92,6 @@ export function toGenerationInput(b: GenerationBody): GenerationInput {
     webhookUrl: b.webhook_url ?? undefined,
     priority: b.priority ?? undefined,
     preview: b.preview ?? undefined,
+    skipLayerGuidance: b.skip_layer_guidance ?? undefined,
   };
 }

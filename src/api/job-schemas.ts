@@ -37,6 +37,16 @@ const jobParametersSchema = {
     mask: nullable('string', 'An upload id'),
     strength: nullable('number'),
     safety_filter: { type: 'boolean' },
+    skip_layer_guidance: {
+      type: 'object',
+      description: 'SD 3.x skip-layer guidance, as the request gave it',
+      properties: {
+        layers: { type: 'array', items: { type: 'integer' } },
+        scale: { type: 'number' },
+        start: { type: 'number' },
+        stop: { type: 'number' },
+      },
+    },
   },
 } as const;
 

@@ -36,6 +36,7 @@ export function jobView(
       mask: p.mask,
       strength: p.strength,
       safety_filter: p.safetyFilter,
+      ...(p.skipLayerGuidance ? { skip_layer_guidance: p.skipLayerGuidance } : {}),
     },
     error: job.error,
     result:

@@ -58,11 +58,12 @@ export function webhookSecret(config: PictorConfig): string {
  * low-memory mode to `workers.lowMemory`.
  */
 function workerModels(models: readonly LibraryModel[], config: PictorConfig): WorkerModel[] {
-  const overrides = new Map(config.models.list.map((m) => [m.name, m.overrides]));
+  const configured = new Map(config.models.list.map((m) => [m.name, m]));
   return models.map((m) => ({
     name: m.name,
     path: m.path,
-    overrides: m.origin === 'config' ? overrides.get(m.name) : undefined,
+    overrides: m.origin === 'config' ? configured.get(m.name)?.overrides : undefined,
+    components: m.origin === 'config' ? configured.get(m.name)?.components : undefined,
     quantization: m.quantization,
     sizeBytes: m.sizeBytes,
     family: m.family,

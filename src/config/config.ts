@@ -26,7 +26,17 @@ export interface ModelConfig {
   readonly lowMemory?: boolean;
   /** What the model's files say (or detection guesses), overridden; the engine checks the scheduler name. */
   readonly overrides?: ModelOverridesConfig;
+  /**
+   * `path` is a transformer-only `.safetensors` (FLUX.1, SD 3.x, Z-Image): its text encoder and
+   * VAE files (absolute after loading), as ComfyUI's `text_encoders/` and `vae/` hold them.
+   */
+  readonly components?: ModelComponentsConfig;
 }
+
+/** The roles of `models.list[].components`; which a model needs depends on its family. */
+export const COMPONENT_ROLES = ['clipL', 'clipG', 't5', 'qwen3', 'vae'] as const;
+
+export type ModelComponentsConfig = Partial<Record<(typeof COMPONENT_ROLES)[number], string>>;
 
 /** `models.list[].overrides`: each optional. */
 export interface ModelOverridesConfig {

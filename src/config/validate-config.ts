@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_CONFIG, type PictorConfig } from './config.ts';
+import { COMPONENT_ROLES, DEFAULT_CONFIG, type PictorConfig } from './config.ts';
 import { ConfigError } from './config-error.ts';
 import { parseQuantization, QUANTIZATION_SPELLINGS } from './quantization-setting.ts';
 
@@ -158,6 +158,7 @@ function checkModels(config: Raw, problems: string[]): void {
       );
     }
     checkOverrides(entry['overrides'], `models.list[${index}].overrides`, problems);
+    checkComponents(entry['components'], `models.list[${index}].components`, problems);
   }
   // The default may also be a library model (models.dir), found only at start: not checked here.
   const budget = (config['workers'] as Raw)['memoryBudgetGb'];
@@ -307,6 +308,13 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
       ...(m.keepAliveSeconds === undefined ? {} : { keepAliveSeconds: m.keepAliveSeconds }),
       ...(m.quantization === undefined ? {} : { quantization: parseQuantization(m.quantization) }),
       ...(m.lowMemory === undefined ? {} : { lowMemory: m.lowMemory }),
+      ...(m.components === undefined
+        ? {}
+        : {
+            components: Object.fromEntries(
+              Object.entries(m.components).map(([role, file]) => [role, path.resolve(cwd, file)]),
+            ),
+          }),
       ...(m.overrides === undefined
         ? {}
         : {
@@ -359,4 +367,22 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
     ]);
   }
   return deepFreeze(config);
+}
+
+/** `components`: an object of known roles, each a file path (resolved against the working directory). */
+function checkComponents(components: unknown, where: string, problems: string[]): void {
+  if (components === undefined) return;
+  if (!isObject(components)) {
+    problems.push(`${where}: expected an object of ${COMPONENT_ROLES.join(', ')} file paths`);
+    return;
+  }
+  for (const [role, file] of Object.entries(components)) {
+    if (!(COMPONENT_ROLES as readonly string[]).includes(role)) {
+      problems.push(`${where}.${role}: not a component (${COMPONENT_ROLES.join(', ')})`);
+    } else if (typeof file !== 'string' || file === '') {
+      problems.push(
+        `${where}.${role}: the path of a .safetensors file, got ${JSON.stringify(file)}`,
+      );
+    }
+  }
 }

@@ -28,6 +28,19 @@ export interface ModelOverrides {
 }
 
 /**
+ * A model's separate component files beside its transformer-only `.safetensors` (ComfyUI's
+ * `text_encoders/` and `vae/` folders): which a family needs — SD 3.x `clipL`, `clipG`, optional
+ * `t5`; FLUX.1 `clipL`, `t5`; Z-Image `qwen3`; every one a `vae` — each an absolute path.
+ */
+export interface ComponentFiles {
+  readonly clipL?: string;
+  readonly clipG?: string;
+  readonly t5?: string;
+  readonly qwen3?: string;
+  readonly vae?: string;
+}
+
+/**
  * How a checkpoint's linear-layer weights are stored in memory: `none` keeps them in float;
  * `int8` and `int4` quantize them block-wise into MatMulNBits codes (a derived file computed
  * once, cached under {@link PipelineOptions.cacheDir}). Convolutions, norms and embeddings stay
@@ -136,6 +149,25 @@ export interface GenerateRequest {
   readonly quality?: number;
   /** Runs the model's safety checker when it has one. */
   readonly safetyFilter?: boolean;
+  /** SD 3.x only, with classifier-free guidance: a third pass with some MMDiT blocks skipped. */
+  readonly skipLayerGuidance?: SkipLayerGuidance;
+}
+
+/**
+ * Skip-layer guidance as diffusers' `StableDiffusion3Pipeline` does it (`skip_guidance_layers`,
+ * `skip_layer_guidance_scale`, `_start`, `_stop`): on the steps i of N with
+ * N · start < i < N · stop, the prompt's velocity is computed again with `layers` left out and
+ * the guided velocity gains (prompt − skipped) · scale.
+ */
+export interface SkipLayerGuidance {
+  /** MMDiT block indices (from 0) left out of the extra pass; SD 3.5 Medium's are 7, 8, 9. */
+  readonly layers: readonly number[];
+  /** Default 2.8, diffusers'. */
+  readonly scale?: number;
+  /** Fraction of the steps after which it starts; default 0.01. */
+  readonly start?: number;
+  /** Fraction of the steps before which it stops; default 0.2. */
+  readonly stop?: number;
 }
 
 /**

@@ -22,4 +22,16 @@ export interface GenerationInput {
   readonly webhookUrl?: string | undefined;
   readonly priority?: number | undefined;
   readonly preview?: boolean | undefined;
+  readonly skipLayerGuidance?: SkipLayerGuidanceParams | undefined;
+}
+
+/**
+ * SD 3.x skip-layer guidance as diffusers' StableDiffusion3Pipeline takes it: the MMDiT blocks
+ * skipped in an extra pass, its scale, and the fractions of the steps it runs between.
+ */
+export interface SkipLayerGuidanceParams {
+  readonly layers: readonly number[];
+  readonly scale?: number | undefined;
+  readonly start?: number | undefined;
+  readonly stop?: number | undefined;
 }

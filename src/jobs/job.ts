@@ -1,3 +1,4 @@
+import type { SkipLayerGuidanceParams } from './generation-input.ts';
 import type { OutputFormat } from './output-format.ts';
 
 /** Lifecycle: `queued → running → completed | failed | cancelled | expired`. */
@@ -36,6 +37,8 @@ export interface GenerationParams {
   readonly safetyFilter: boolean;
   /** Whether progress events carry previews (costs a few ms per step). */
   readonly preview: boolean;
+  /** SD 3.x only; absent in jobs stored before it existed. */
+  readonly skipLayerGuidance?: SkipLayerGuidanceParams | undefined;
   /** Notes from validation (e.g. an ignored parameter), reported with the result. */
   readonly warnings: readonly string[];
 }
@@ -111,8 +114,10 @@ export type JobPatch = Partial<
   >
 >;
 
-/** Same model, size, steps, scheduler, guidance and mode → one engine batch. */
+/** Same model, size, steps, scheduler, guidance (skip-layer guidance too) and mode → one engine batch. */
 export function batchKeyOf(model: string, p: GenerationParams): string {
   const mode = p.mask ? 'inpaint' : p.initImage ? `img2img:${p.strength}` : 'txt2img';
-  return [model, p.width, p.height, p.steps, p.scheduler, p.guidanceScale, mode].join('|');
+  const key = [model, p.width, p.height, p.steps, p.scheduler, p.guidanceScale, mode];
+  if (p.skipLayerGuidance) key.push(`slg:${JSON.stringify(p.skipLayerGuidance)}`);
+  return key.join('|');
 }

@@ -80,6 +80,13 @@ export function resolveParams(
   } else if (input.strength !== undefined) {
     warnings.push('strength ignored: it applies only with init_image');
   }
+  if (input.skipLayerGuidance !== undefined && model.family !== 'sd3') {
+    // Only SD 3.x's MMDiT has blocks to skip; the engine checks the indices against its depth.
+    throw invalid(
+      'skip_layer_guidance',
+      `model '${model.name}' (${model.family}) has no MMDiT blocks to skip; it applies to SD 3.x`,
+    );
+  }
   return {
     warnings,
     params: {
@@ -99,6 +106,9 @@ export function resolveParams(
       strength,
       safetyFilter: input.safetyFilter ?? false,
       preview: input.preview ?? false,
+      ...(input.skipLayerGuidance === undefined
+        ? {}
+        : { skipLayerGuidance: input.skipLayerGuidance }),
       warnings,
     },
   };

@@ -180,7 +180,7 @@ const tiny = (name: string, shape: number[] = [4]): TensorSpec => ({ name, dtype
 test('other architectures and parts of models are refused saying what they are', async () => {
   await refused(
     [tiny('double_blocks.0.img_attn.norm.key_norm.scale')],
-    /a FLUX transformer on its own .*all-in-one FLUX checkpoint .* or a diffusers folder/,
+    /a FLUX transformer on its own .*all-in-one FLUX checkpoint .* a diffusers folder, or name its clip_l, t5xxl and ae files in the model.s components/,
   );
   await refused(
     [tiny('model.diffusion_model.double_blocks.0.img_attn.norm.key_norm.scale')],
@@ -244,7 +244,10 @@ test('loadPipeline reads a checkpoint, refusing bad files and saying what a good
   const { file } = await detect(
     realCheckpointTensors('sd15').filter((tensor) => !tensor.name.startsWith('first_stage_model.')),
   );
-  await assert.rejects(loadPipeline(file), /carries no VAE; naming a separate VAE file/);
+  await assert.rejects(
+    loadPipeline(file),
+    /carries no VAE: name its VAE file in the model.s components/,
+  );
   const pickle = path.join(dir, 'model.ckpt');
   await writeFile(pickle, 'x');
   await assert.rejects(loadPipeline(pickle), /PyTorch pickle/);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, test } from 'node:test';
+import ort from 'onnxruntime-node';
 import { stabilityMmditIndex } from '../../src/engine/checkpoint/diffusers-mmdit-names.ts';
 import { buildMmdit, mmditShape } from '../../src/engine/checkpoint/graphs/mmdit.ts';
 import { buildTextEncoder } from '../../src/engine/checkpoint/graphs/text-encoder.ts';
@@ -49,6 +50,7 @@ async function assertVelocities(
     'timestep',
     'encoder_hidden_states',
     'text_embeds',
+    'skip_layers',
   ]);
   const session = await sessionFor(built.bytes);
   for (const case_ of ['square', 'wide']) {
@@ -58,6 +60,9 @@ async function assertVelocities(
       timestep: floatTensor(ref('timestep')),
       encoder_hidden_states: floatTensor(ref('encoder_hidden_states')),
       text_embeds: floatTensor(ref('text_embeds')),
+      skip_layers: new ort.Tensor('float32', new Float32Array(mmditShape(weights).depth), [
+        mmditShape(weights).depth,
+      ]),
     });
     assertClose(outputs['out_sample'], ref('out_sample'), `${label} ${case_}`);
   }

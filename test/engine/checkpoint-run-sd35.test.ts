@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { readCheckpoint } from '../../src/engine/checkpoint/read-checkpoint.ts';
 import { buildMmdit, mmditShape } from '../../src/engine/checkpoint/graphs/mmdit.ts';
-import { readSafetensors } from '../../src/engine/checkpoint/read-safetensors.ts';
 import { EngineError } from '../../src/engine/engine-error.ts';
 import { OnnxModel } from '../../src/engine/onnx/onnx-model.ts';
 import { loadCheckpointPipeline } from '../../src/engine/pipeline/load-checkpoint.ts';
 import { UnetRunner } from '../../src/engine/pipeline/unet-runner.ts';
 import { FlowMatchEulerScheduler } from '../../src/engine/schedulers/flow-match-euler.ts';
-import { BUNDLED_CLIP_TOKENIZER_DIR } from '../../src/engine/text/bundled-clip-tokenizer.ts';
 import ort from 'onnxruntime-node';
 import {
   assertClose,
@@ -21,7 +19,8 @@ import {
   reference,
   type ReferenceTensor,
 } from '../helpers/checkpoint-graphs.ts';
-import { writeSafetensors, type TensorSpec } from '../helpers/safetensors-files.ts';
+import { writeSafetensors } from '../helpers/safetensors-files.ts';
+import { tensorsUnder, writeTinyClipTokenizer } from '../helpers/sd3-folder.ts';
 
 // The tiny SD 3.5 Large-architecture fixture (scripts/fixtures/make-sd3-fixtures.py): an
 // "incl_clips" single file (MMDiT, CLIP-L, CLIP-G, 16-channel VAE; no T5) whose text encoders
@@ -35,11 +34,7 @@ let refs: Map<string, ReferenceTensor>;
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'pictor-sd35-run-'));
   tokenizerDir = path.join(dir, 'tokenizer');
-  const merges = (await readFile(path.join(BUNDLED_CLIP_TOKENIZER_DIR, 'merges.txt'), 'utf8'))
-    .split('\n')
-    .filter((line) => line.length > 0 && !line.startsWith('#'));
-  await mkdir(tokenizerDir);
-  await writeFile(path.join(tokenizerDir, 'merges.txt'), merges.slice(0, 510).join('\n') + '\n');
+  await writeTinyClipTokenizer(tokenizerDir);
   refs = await readReferences(path.join(CHECKPOINTS, 'tiny-sd35-large.reference.safetensors'));
 });
 
@@ -176,20 +171,6 @@ test('an SD3 file without its CLIP text encoders is detected but refused at load
       /carries no clip-l or openclip-bigg text encoder/.test(error.message),
   );
 });
-
-/** The tensors of `file` under `prefix` (prefix removed), with their bytes, to write elsewhere. */
-async function tensorsUnder(file: string, prefix: string): Promise<TensorSpec[]> {
-  const { index } = await readSafetensors(file);
-  const bytes = await readFile(file);
-  return [...index]
-    .filter(([name]) => name.startsWith(prefix))
-    .map(([name, ref]) => ({
-      name: name.slice(prefix.length),
-      dtype: ref.dtype,
-      shape: ref.shape,
-      data: bytes.subarray(ref.offset, ref.offset + ref.length),
-    }));
-}
 
 test('a diffusers SD3 folder (transformer, two CLIPs, no T5) is read into the MMDiT builder names', async () => {
   const folder = path.join(dir, 'stable-diffusion-3.5-medium');

@@ -12,7 +12,7 @@ export interface CheckpointSource {
   readonly components: CheckpointComponents;
   /** Checked again (size and mtime) before each session over them is created. */
   readonly files: ReadonlyMap<string, FileIdentity>;
-  /** Tokenizer folders the checkpoint carries (a diffusers folder's `tokenizer_2/` for T5). */
+  /** Tokenizer folders the checkpoint carries (a diffusers folder's `tokenizer_N/`: CLIP merges, T5, Qwen3). */
   readonly tokenizerDirs?: Partial<Readonly<Record<TextEncoderKind, string>>>;
   /** What a diffusers folder's `config.json` files say that the weights cannot. */
   readonly architecture?: CheckpointArchitecture;

@@ -17,7 +17,8 @@ export function detectFluxCheckpoint(file: string, index: TensorIndex): Checkpoi
     throw new EngineError(
       'MODEL_UNSUPPORTED',
       `${file} is a FLUX transformer on its own (Black Forest Labs' flux1-*.safetensors): use an ` +
-        'all-in-one FLUX checkpoint (transformer, CLIP-L, T5 and VAE in one file) or a diffusers folder',
+        'all-in-one FLUX checkpoint (transformer, CLIP-L, T5 and VAE in one file), a diffusers folder, ' +
+        "or name its clip_l, t5xxl and ae files in the model's components (clipL, t5, vae)",
     );
   }
   const names = [...index.keys()];

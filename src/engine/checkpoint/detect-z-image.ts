@@ -18,6 +18,7 @@ export function refuseZImageFile(file: string, index: TensorIndex): never {
   throw new EngineError(
     'MODEL_UNSUPPORTED',
     `${file} is a Z-Image transformer on its own (${layers} layers, ${dim} wide) without its Qwen3 ` +
-      'text encoder and VAE: use the diffusers folder (Tongyi-MAI/Z-Image-Turbo)',
+      'text encoder and VAE: use the diffusers folder (Tongyi-MAI/Z-Image-Turbo), or name its ' +
+      "Qwen3 and VAE files in the model's components (qwen3, vae)",
   );
 }

@@ -168,11 +168,30 @@ export async function readDiffusersFolder(
     files,
     // diffusers pairs `text_encoder_N/` with `tokenizer_N/`.
     tokenizerDirs: {
+      ...clipTokenizerDirs(dir, TEXT_ENCODERS[family]),
       t5: path.join(dir, t5Folder.replace('text_encoder', 'tokenizer')),
       qwen3: path.join(dir, 'tokenizer'),
     },
     architecture: await architectureOf(dir, TEXT_ENCODERS[family]),
   };
+}
+
+/**
+ * The CLIP tokenizers the folder carries (`tokenizer_N/merges.txt` beside `text_encoder_N/`): a
+ * model whose vocabulary is not the released one (a fine-tune's added tokens, a tiny test model)
+ * tokenizes with its own; absent, the bundled CLIP tokenizer stands in.
+ */
+function clipTokenizerDirs(
+  dir: string,
+  encoders: readonly (readonly [string, TextEncoderKind])[],
+): Partial<Record<TextEncoderKind, string>> {
+  const dirs: Partial<Record<TextEncoderKind, string>> = {};
+  for (const [folder, kind] of encoders) {
+    if (kind === 't5' || kind === 'qwen3') continue;
+    const tokenizer = path.join(dir, folder.replace('text_encoder', 'tokenizer'));
+    if (existsSync(path.join(tokenizer, 'merges.txt'))) dirs[kind] = tokenizer;
+  }
+  return dirs;
 }
 
 /** Head widths of the text encoders and FLUX's rotary axes, where the folder's configs say them. */

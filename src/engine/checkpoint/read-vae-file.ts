@@ -3,7 +3,7 @@ import { ldmVaeIndex } from './diffusers-vae-names.ts';
 import type { FileIdentity } from './file-identity.ts';
 import { indexUnderPrefix } from './index-views.ts';
 import { readWeightFiles } from './sharded-safetensors.ts';
-import { VAE_PREFIX } from './single-file-prefixes.ts';
+import { FLUX_VAE_PREFIXES } from './single-file-prefixes.ts';
 import type { TensorIndex } from './tensor-ref.ts';
 
 export interface VaeWeights {
@@ -33,9 +33,12 @@ export async function readVaeFile(file: string): Promise<VaeWeights> {
   return { index, files: weights.files };
 }
 
-function ldmVaeLayout(index: TensorIndex): TensorIndex {
+/** A VAE file's index in LDM names: diffusers names, or LDM names bare or under a prefix. */
+export function ldmVaeLayout(index: TensorIndex): TensorIndex {
   const names = [...index.keys()];
-  if (names.some((name) => name.startsWith(VAE_PREFIX))) return indexUnderPrefix(index, VAE_PREFIX);
+  for (const prefix of FLUX_VAE_PREFIXES) {
+    if (names.some((name) => name.startsWith(prefix))) return indexUnderPrefix(index, prefix);
+  }
   if (names.some((name) => name.startsWith('decoder.up_blocks.'))) return ldmVaeIndex(index);
   return index;
 }

@@ -1,4 +1,5 @@
 import type { RotaryAxes } from '../flow/rotary-positions.ts';
+import type { ResolvedSkipLayerGuidance } from '../pipeline/resolve-batch.ts';
 import type { TextConditioning } from '../pipeline/text-conditioning.ts';
 
 /** What stays fixed across the steps of one batch, whatever the denoiser. */
@@ -20,6 +21,14 @@ export interface DenoiserInputs {
   readonly timestepCond: Float32Array | undefined;
   /** Transformers with rotary position embeddings (FLUX): each axis's width and θ. */
   readonly rotaryAxes: RotaryAxes | undefined;
+  /** SD3's MMDiT under classifier-free guidance: the extra pass with blocks skipped. */
+  readonly skipLayerGuidance?: ResolvedSkipLayerGuidance | undefined;
+}
+
+/** Where a prediction falls in the run: step `index` (from 0) of the `count` the loop runs. */
+export interface StepPosition {
+  readonly index: number;
+  readonly count: number;
 }
 
 /**
@@ -28,5 +37,5 @@ export interface DenoiserInputs {
  * steps with out, same layout.
  */
 export interface Denoiser {
-  predict(latents: Float32Array, timestep: number): Promise<Float32Array>;
+  predict(latents: Float32Array, timestep: number, step?: StepPosition): Promise<Float32Array>;
 }

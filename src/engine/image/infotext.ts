@@ -18,6 +18,13 @@ export interface GenerationParameters {
   /** Set for img2img and inpainting. */
   readonly strength?: number;
   readonly mode: 'txt2img' | 'img2img' | 'inpaint';
+  /** SD 3.x skip-layer guidance, when the run had it. */
+  readonly skipLayerGuidance?: {
+    readonly layers: readonly number[];
+    readonly scale: number;
+    readonly start: number;
+    readonly stop: number;
+  };
   readonly version: string;
 }
 
@@ -57,6 +64,7 @@ export function formatInfotext(parameters: GenerationParameters): string {
     ['Size', `${parameters.width}x${parameters.height}`],
     ['Model', parameters.model],
     ['Denoising strength', parameters.strength],
+    ['Skip layer guidance', skipLayerText(parameters.skipLayerGuidance)],
     ['Version', `pictor ${parameters.version}`],
   ];
   const line = pairs
@@ -67,6 +75,13 @@ export function formatInfotext(parameters: GenerationParameters): string {
     ? `\nNegative prompt: ${parameters.negativePrompt}`
     : '';
   return `${parameters.prompt}${negative}\n${line}`;
+}
+
+/** `layers 7 8 9 scale 2.8 steps 0.01-0.2`: one value, no commas, so A1111 readers keep it whole. */
+function skipLayerText(guidance: GenerationParameters['skipLayerGuidance']): string | undefined {
+  if (!guidance) return undefined;
+  const { layers, scale, start, stop } = guidance;
+  return `layers ${layers.join(' ')} scale ${scale} steps ${start}-${stop}`;
 }
 
 function quote(text: string): string {

@@ -222,14 +222,14 @@ export function checkpointManifest(location: string, source: CheckpointSource): 
   if (missing.length > 0) {
     throw new EngineError(
       'MODEL_UNSUPPORTED',
-      `${location} carries no ${missing.join(' or ')} text encoder; use a file that includes them (SD3: the "incl_clips" single files) or the model's diffusers folder`,
+      `${location} carries no ${missing.join(' or ')} text encoder; use a file that includes them (SD3: the "incl_clips" single files), the model's diffusers folder, or name its separate files in the model's components (clipL, clipG, t5, vae)`,
     );
   }
   const vae = components.vae;
   if (!vae) {
     throw new EngineError(
       'MODEL_UNSUPPORTED',
-      `${location} carries no VAE; naming a separate VAE file is not supported yet`,
+      `${location} carries no VAE: name its VAE file in the model's components`,
     );
   }
   const vaeScaleFactor = 2 ** countIndexed(vae, /^decoder\.up\.(\d+)\.upsample\.conv\.weight$/);

@@ -1,6 +1,6 @@
 import { readCheckpoint } from '../checkpoint/read-checkpoint.ts';
 import { estimateCheckpointMemory } from '../memory/estimate-memory.ts';
-import type { MemoryEstimate, ModelOverrides } from '../types.ts';
+import type { ComponentFiles, MemoryEstimate, ModelOverrides } from '../types.ts';
 import { applyModelOverrides } from './apply-model-overrides.ts';
 import { checkpointManifest } from './checkpoint-manifest.ts';
 import type { ModelManifest } from './model-manifest.ts';
@@ -21,8 +21,9 @@ export interface CheckpointDescription {
 export async function describeCheckpoint(
   location: string,
   overrides?: ModelOverrides,
+  components?: ComponentFiles,
 ): Promise<CheckpointDescription | undefined> {
-  const source = await readCheckpoint(location, { preferHalf: false });
+  const source = await readCheckpoint(location, { preferHalf: false, components });
   if (!source) return undefined;
   return {
     manifest: applyModelOverrides(checkpointManifest(location, source), overrides),

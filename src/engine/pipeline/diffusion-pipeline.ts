@@ -25,6 +25,7 @@ import { guidanceScaleEmbedding } from './guidance-embedding.ts';
 import { blankInpaintingInit, prepareInitImages, type PreparedInit } from './init-images.ts';
 import { resolveBatch, type ResolvedBatch } from './resolve-batch.ts';
 import { schedulerConfigFor } from './scheduler-config-for.ts';
+import { assertSkippableLayers } from './skip-layer-guidance.ts';
 import type { TextConditioner } from './text-conditioning.ts';
 import type { Vae } from './vae.ts';
 
@@ -180,6 +181,8 @@ export class DiffusionPipeline {
     const loopStarted = performance.now();
     const unetBefore = this.#parts.unet.runTimeMs;
     try {
+      // Checked on the session: the denoiser's inputs say which blocks a pass can leave out.
+      assertSkippableLayers(denoiser, shared.skipLayerGuidance);
       const unet = family.createDenoiser(denoiser, {
         batch: count,
         latentChannels: channels,
@@ -194,12 +197,16 @@ export class DiffusionPipeline {
           ? guidanceScaleEmbedding(shared.guidanceScale, timestepCondDim(denoiser), count)
           : undefined,
         rotaryAxes: this.#parts.rotaryAxes,
+        skipLayerGuidance: classifierFree ? shared.skipLayerGuidance : undefined,
       });
 
       const totalSteps = scheduler.timesteps.length - startIndex;
       for (let index = startIndex; index < scheduler.timesteps.length; index++) {
         const modelInput = scheduler.scaleModelInput(latents, index);
-        const prediction = await unet.predict(modelInput, scheduler.timesteps[index] ?? 0);
+        const prediction = await unet.predict(modelInput, scheduler.timesteps[index] ?? 0, {
+          index: index - startIndex,
+          count: totalSteps,
+        });
         latents = scheduler.step(prediction, index, latents, drawNoise);
         if (init?.blend)
           latents = this.#blendKept(scheduler, latents, init.blend, initialNoise, index);
@@ -269,6 +276,9 @@ export class DiffusionPipeline {
           model: this.name,
           ...(shared.strength !== undefined ? { strength: shared.strength } : {}),
           mode: shared.mode,
+          ...(classifierFree && shared.skipLayerGuidance
+            ? { skipLayerGuidance: shared.skipLayerGuidance }
+            : {}),
           version: ENGINE_VERSION,
         };
         const infotext = formatInfotext(parameters);

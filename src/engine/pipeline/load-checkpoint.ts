@@ -54,7 +54,7 @@ import { Vae } from './vae.ts';
  * real models' values are the defaults): head widths, the SDXL size embedding, the tokenizer.
  */
 export interface CheckpointGraphSettings {
-  /** A tokenizer folder (`merges.txt`, optional `vocab.json`); the bundled CLIP one by default. */
+  /** A tokenizer folder (`merges.txt`, optional `vocab.json`); default: the model's own, else the bundled CLIP one. */
   readonly tokenizerDir?: string;
   /** Attention head width of each text encoder, in order; 64 in every released encoder. */
   readonly textHeadDims?: readonly number[];
@@ -259,7 +259,7 @@ export async function loadCheckpointPipeline(
     const { activation, clipSkip, padToken, projection } = TEXT_ENCODER_SETTINGS[encoder.kind];
     return {
       tokenizer: await ClipTokenizer.load(
-        settings.tokenizerDir ?? BUNDLED_CLIP_TOKENIZER_DIR,
+        settings.tokenizerDir ?? source.tokenizerDirs?.[encoder.kind] ?? BUNDLED_CLIP_TOKENIZER_DIR,
         padToken ? { padToken } : {},
       ),
       model: await create(label, () =>

@@ -12,7 +12,12 @@ import { assertProviderAvailable, OnnxModel } from '../onnx/onnx-model.ts';
 import { SafetyChecker } from '../safety/safety-checker.ts';
 import { ClipTokenizer } from '../text/clip-tokenizer.ts';
 import { EngineError } from '../engine-error.ts';
-import type { ModelOverrides, PipelineOptions, WeightQuantization } from '../types.ts';
+import type {
+  ComponentFiles,
+  ModelOverrides,
+  PipelineOptions,
+  WeightQuantization,
+} from '../types.ts';
 import { DiffusionPipeline } from './diffusion-pipeline.ts';
 import { type CheckpointGraphSettings, loadCheckpointPipeline } from './load-checkpoint.ts';
 import { TextConditioner, type TextEncoderUnit } from './text-conditioning.ts';
@@ -29,6 +34,8 @@ export interface LoadPipelineOptions extends PipelineOptions {
   readonly quantization?: WeightQuantization;
   /** Checkpoints only: refuse one whose estimated memory exceeds this (`MODEL_TOO_LARGE`). */
   readonly memoryBudgetBytes?: number;
+  /** A transformer-only `.safetensors` at `dir`: its text encoder and VAE files. */
+  readonly components?: ComponentFiles;
 }
 
 /**
@@ -45,6 +52,7 @@ export async function loadPipeline(
   assertProviderAvailable(options.executionProvider ?? 'cpu');
   const checkpoint = await readCheckpoint(dir, {
     preferHalf: (options.executionProvider ?? 'cpu') !== 'cpu',
+    components: options.components,
   });
   if (checkpoint) return loadCheckpointPipeline(dir, checkpoint, options);
   for (const setting of ['clipSkip', 'vae'] as const) {

@@ -3,7 +3,7 @@ import type { ModelManifest } from '../model/model-manifest.ts';
 import { randomSeed } from '../random/gaussian-noise.ts';
 import { FAMILIES } from '../families/families.ts';
 import type { AnySchedulerName } from '../schedulers/scheduler.ts';
-import type { BatchItem, InputImage, OutputFormat } from '../types.ts';
+import type { BatchItem, InputImage, OutputFormat, SkipLayerGuidance } from '../types.ts';
 
 /** What every item of one UNet batch must share. */
 export interface SharedSettings {
@@ -15,7 +15,11 @@ export interface SharedSettings {
   readonly strength: number | undefined;
   readonly mode: 'txt2img' | 'img2img' | 'inpaint';
   readonly safetyFilter: boolean;
+  readonly skipLayerGuidance: ResolvedSkipLayerGuidance | undefined;
 }
+
+/** Skip-layer guidance with diffusers' defaults filled in. */
+export type ResolvedSkipLayerGuidance = Required<SkipLayerGuidance>;
 
 /** One image to produce, with its own conditioning and seed. */
 export interface ResolvedItem {
@@ -51,7 +55,7 @@ export function resolveBatch(
   for (const request of requests) {
     const settings = resolveShared(manifest, request);
     for (const key of Object.keys(shared) as (keyof SharedSettings)[]) {
-      if (settings[key] !== shared[key]) {
+      if (JSON.stringify(settings[key]) !== JSON.stringify(shared[key])) {
         throw invalid(key, `every item of a batch must share ${key}`);
       }
     }
@@ -121,6 +125,65 @@ function resolveShared(manifest: ModelManifest, request: BatchItem): SharedSetti
     strength,
     mode,
     safetyFilter: request.safetyFilter ?? false,
+    skipLayerGuidance: resolveSkipLayerGuidance(request.skipLayerGuidance, guidanceScale),
+  };
+}
+
+/** diffusers' `StableDiffusion3Pipeline` defaults. */
+const SKIP_LAYER_DEFAULTS = { scale: 2.8, start: 0.01, stop: 0.2 } as const;
+
+/**
+ * Checks what the request says of skip-layer guidance and fills diffusers' defaults; whether the
+ * model's denoiser has the blocks named is the pipeline's check. diffusers applies it only inside
+ * classifier-free guidance, so without guidance it is refused rather than silently dropped.
+ */
+function resolveSkipLayerGuidance(
+  request: SkipLayerGuidance | undefined,
+  guidanceScale: number,
+): ResolvedSkipLayerGuidance | undefined {
+  if (request === undefined) return undefined;
+  const field = 'skip_layer_guidance';
+  const { layers } = request;
+  if (
+    layers.length === 0 ||
+    !layers.every((layer) => Number.isInteger(layer) && layer >= 0) ||
+    new Set(layers).size !== layers.length
+  ) {
+    throw invalid(
+      field,
+      `${field}.layers must be distinct block indices from 0, got [${layers.join(', ')}]`,
+    );
+  }
+  const resolved = {
+    layers: [...layers].sort((a, b) => a - b),
+    ...SKIP_LAYER_DEFAULTS,
+    ...definedOnly(request),
+  };
+  if (!Number.isFinite(resolved.scale) || resolved.scale < 0 || resolved.scale > 50) {
+    throw invalid(field, `${field}.scale must be from 0 to 50, got ${resolved.scale}`);
+  }
+  if (!(resolved.start >= 0 && resolved.start <= resolved.stop && resolved.stop <= 1)) {
+    throw invalid(
+      field,
+      `${field} needs 0 ≤ start ≤ stop ≤ 1, got start ${resolved.start}, stop ${resolved.stop}`,
+    );
+  }
+  if (guidanceScale <= 1) {
+    throw invalid(
+      field,
+      `${field} acts within classifier-free guidance; guidance_scale ${guidanceScale} turns that off (use more than 1)`,
+    );
+  }
+  return resolved;
+}
+
+function definedOnly(
+  request: SkipLayerGuidance,
+): Partial<Pick<ResolvedSkipLayerGuidance, 'scale' | 'start' | 'stop'>> {
+  return {
+    ...(request.scale === undefined ? {} : { scale: request.scale }),
+    ...(request.start === undefined ? {} : { start: request.start }),
+    ...(request.stop === undefined ? {} : { stop: request.stop }),
   };
 }
 

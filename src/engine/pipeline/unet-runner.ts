@@ -1,10 +1,17 @@
 import { EngineError } from '../engine-error.ts';
 import type { HostTensor, OnnxModel } from '../onnx/onnx-model.ts';
-import type { Denoiser, DenoiserInputs } from '../families/denoiser.ts';
+import type { Denoiser, DenoiserInputs, StepPosition } from '../families/denoiser.ts';
+import {
+  skipLayerMask,
+  skippableDepth,
+  skipPassRuns,
+  SKIP_LAYERS_INPUT,
+} from './skip-layer-guidance.ts';
 
 /**
  * Feeds the UNet one step at a time: lays out the batch (guidance doubles it, inpainting adds
- * channels), shapes the timestep the way the graph declares it, and merges the guided halves.
+ * channels), shapes the timestep the way the graph declares it, and merges the guided halves;
+ * with skip-layer guidance (SD3's MMDiT), a third pass on the prompt rows with blocks skipped.
  */
 export class UnetRunner implements Denoiser {
   readonly #model: OnnxModel;
@@ -14,6 +21,8 @@ export class UnetRunner implements Denoiser {
   readonly #sample: Float32Array;
   readonly #sampleChannels: number;
   readonly #timestepDims: (rows: number) => number[];
+  /** The prompt rows' feeds with the skipped blocks' mask, when skip-layer guidance is on. */
+  readonly #skipFeeds: Record<string, HostTensor> | undefined;
 
   constructor(model: OnnxModel, inputs: DenoiserInputs) {
     this.#model = model;
@@ -25,22 +34,46 @@ export class UnetRunner implements Denoiser {
     );
     this.#timestepDims = timestepDims(model);
     this.#constantFeeds = this.#buildConstantFeeds();
+    this.#skipFeeds = this.#buildSkipFeeds();
   }
 
   /** Runs the UNet on `latents` ([B, C, h, w], already scaled) at `timestep`; returns the guided noise prediction. */
-  async predict(latents: Float32Array, timestep: number): Promise<Float32Array> {
+  async predict(
+    latents: Float32Array,
+    timestep: number,
+    step?: StepPosition,
+  ): Promise<Float32Array> {
     this.#layoutSample(latents);
+    const prediction = await this.#run(this.#constantFeeds, this.#sample, this.#rows, timestep);
+    const guided = this.#guide(prediction);
+    const skip = this.#inputs.skipLayerGuidance;
+    if (!this.#skipFeeds || !skip || !step || !skipPassRuns(skip, step)) return guided;
+    // diffusers: noise_pred + (noise_pred_text − noise_pred_skip_layers) · scale.
+    const skipped = await this.#run(this.#skipFeeds, latents, this.#inputs.batch, timestep);
+    const half = prediction.length / 2;
+    for (let i = 0; i < half; i++) {
+      guided[i] = (guided[i] ?? 0) + ((prediction[half + i] ?? 0) - (skipped[i] ?? 0)) * skip.scale;
+    }
+    return guided;
+  }
+
+  async #run(
+    feeds: Record<string, HostTensor>,
+    sample: Float32Array,
+    rows: number,
+    timestep: number,
+  ): Promise<Float32Array> {
     const { latentHeight: h, latentWidth: w } = this.#inputs;
-    const dims = this.#timestepDims(this.#rows);
+    const dims = this.#timestepDims(rows);
     const timestepCount = dims.length === 0 ? 1 : (dims[0] ?? 1);
     const outputs = await this.#model.run({
-      ...this.#constantFeeds,
-      sample: { data: this.#sample, dims: [this.#rows, this.#sampleChannels, h, w] },
+      ...feeds,
+      sample: { data: sample, dims: [rows, this.#sampleChannels, h, w] },
       timestep: { data: new Array<number>(timestepCount).fill(timestep), dims },
     });
     const prediction = outputs['out_sample'] ?? Object.values(outputs)[0];
     if (!prediction) throw new EngineError('MODEL_INVALID', 'unet returned no output');
-    return this.#guide(prediction.data as Float32Array);
+    return prediction.data as Float32Array;
   }
 
   #buildConstantFeeds(): Record<string, HostTensor> {
@@ -61,6 +94,11 @@ export class UnetRunner implements Denoiser {
         dims: [this.#rows, conditioning.pooledSize],
       };
     }
+    const depth = skippableDepth(this.#model);
+    if (depth > 0) {
+      // Every block runs in the guided pass.
+      feeds[SKIP_LAYERS_INPUT] = { constant: true, data: new Float32Array(depth), dims: [depth] };
+    }
     if (this.#model.hasInput('time_ids')) {
       const timeIds = this.#inputs.timeIds;
       if (!timeIds) throw new EngineError('MODEL_INVALID', 'unet wants time_ids');
@@ -79,6 +117,38 @@ export class UnetRunner implements Denoiser {
         constant: true,
         data: cond,
         dims: [batch, cond.length / batch],
+      };
+    }
+    return feeds;
+  }
+
+  /**
+   * The skip pass's feeds: the prompt rows of the guided conditioning (the second half), and the
+   * mask of skipped blocks. Only an MMDiT takes a mask, and it has no SDXL/LCM/inpaint inputs.
+   */
+  #buildSkipFeeds(): Record<string, HostTensor> | undefined {
+    const skip = this.#inputs.skipLayerGuidance;
+    const depth = skippableDepth(this.#model);
+    if (!skip || !this.#inputs.classifierFree || depth === 0) return undefined;
+    const { conditioning, batch } = this.#inputs;
+    const promptRows = <T extends Float32Array>(data: T): T => data.subarray(data.length / 2) as T;
+    const feeds: Record<string, HostTensor> = {
+      encoder_hidden_states: {
+        constant: true,
+        data: promptRows(conditioning.hiddenStates),
+        dims: [batch, conditioning.sequenceLength, conditioning.hiddenSize],
+      },
+      [SKIP_LAYERS_INPUT]: {
+        constant: true,
+        data: skipLayerMask(depth, skip.layers),
+        dims: [depth],
+      },
+    };
+    if (conditioning.pooled) {
+      feeds['text_embeds'] = {
+        constant: true,
+        data: promptRows(conditioning.pooled),
+        dims: [batch, conditioning.pooledSize],
       };
     }
     return feeds;

@@ -1,4 +1,4 @@
-import type { ModelOverridesConfig } from '../../config/config.ts';
+import type { ModelComponentsConfig, ModelOverridesConfig } from '../../config/config.ts';
 import type { QuantizationSetting } from '../../config/quantization-setting.ts';
 
 /** A model a worker may serve, as the parent process describes it. */
@@ -7,6 +7,8 @@ export interface WorkerModel {
   readonly path: string;
   /** What `models.list[].overrides` says over the model's own files. */
   readonly overrides?: ModelOverridesConfig | undefined;
+  /** `models.list[].components`: the text encoder and VAE files of a transformer-only file. */
+  readonly components?: ModelComponentsConfig | undefined;
   /** Linear weights of a checkpoint in float (`none`, the default), int8 or int4. */
   readonly quantization?: QuantizationSetting | undefined;
   /** Weights on disk: what loading it is expected to cost in memory. */

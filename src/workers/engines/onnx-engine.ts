@@ -149,6 +149,7 @@ export class OnnxEngine implements InferenceEngine {
       name: model.name,
       // The config checks the shape; the engine checks the scheduler name at load.
       overrides: model.overrides as ModelOverrides | undefined,
+      ...(model.components ? { components: model.components } : {}),
       executionProvider: this.#provider,
       intraOpThreads: this.#threads,
       quantization: model.quantization ?? 'none',
@@ -198,6 +199,7 @@ export class OnnxEngine implements InferenceEngine {
       const described = await describeCheckpoint(
         model.path,
         model.overrides as ModelOverrides | undefined,
+        model.components,
       ).catch(() => undefined);
       if (!described) return describedLater(model.name, model.family ?? 'sd', SCHEDULER_NAMES);
       this.#estimates.set(model.name, described.memory);
@@ -326,6 +328,7 @@ export class OnnxEngine implements InferenceEngine {
         ...(job.initImage ? { initImage: job.initImage } : {}),
         ...(job.mask ? { mask: job.mask } : {}),
         ...(p.strength === null ? {} : { strength: p.strength }),
+        ...(p.skipLayerGuidance ? { skipLayerGuidance: p.skipLayerGuidance } : {}),
       };
     });
     let previewing = Promise.resolve();

@@ -72,7 +72,8 @@ export function mmditShape(weights: TensorIndex): MmditShape {
  * from its tensors. Inputs are named as the UNet's so the same denoiser runner feeds either:
  * `sample` `[batch, 16, h, w]` (latents), `timestep` float `[batch]` (σ · 1000),
  * `encoder_hidden_states` `[batch, tokens, 4096]` (CLIP-L ‖ CLIG-G padded, then T5) and
- * `text_embeds` `[batch, 2048]` (the pooled CLIP vectors) → `out_sample` `[batch, 16, h, w]`,
+ * `text_embeds` `[batch, 2048]` (the pooled CLIP vectors) and `skip_layers` `[depth]` (1 leaves
+ * that block out of the pass, for skip-layer guidance; zeros run them all) → `out_sample` `[batch, 16, h, w]`,
  * the velocity. The position embeddings are the centre crop of the stored grid that fits the
  * latent, as `cropped_pos_embed` takes it.
  */
@@ -98,6 +99,7 @@ export function buildMmdit(weights: TensorIndex, options: GraphOptions = {}): Bu
     type: 'float',
     dims: ['batch', shape.pooledWidth],
   });
+  const skipLayers = g.input({ name: 'skip_layers', type: 'float', dims: [shape.depth] });
 
   const latentSides = g.op('Shape', [sample], { start: 2, end: 4 });
   const patchSides = g.op('Div', [latentSides, g.ints([patch])]);
@@ -128,7 +130,15 @@ export function buildMmdit(weights: TensorIndex, options: GraphOptions = {}): Bu
         `MMDiT: block ${index - 1} ends the text stream early`,
       );
     }
-    ({ context, x } = jointBlock(root.scope(`joint_blocks.${index}`), context, x, mmdit));
+    const block = jointBlock(root.scope(`joint_blocks.${index}`), context, x, mmdit);
+    // Skip-layer guidance: a skipped block hands both streams on unchanged, as diffusers'
+    // `skip_layers` leaves the block out; one graph serves both passes, so no second session.
+    const skipped = g.op('Greater', [
+      g.op('Gather', [skipLayers, g.scalarInt(index)], { axis: 0 }),
+      g.floats([0.5], [1]),
+    ]);
+    x = g.op('Where', [skipped, x, block.x]);
+    context = block.context && g.op('Where', [skipped, context, block.context]);
   }
 
   const final = root.scope('final_layer');
@@ -141,7 +151,7 @@ export function buildMmdit(weights: TensorIndex, options: GraphOptions = {}): Bu
   });
   return {
     bytes: g.toBytes('pictor-mmdit'),
-    inputNames: ['sample', 'timestep', 'encoder_hidden_states', 'text_embeds'],
+    inputNames: ['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'skip_layers'],
     outputNames: ['out_sample'],
   };
 }
