@@ -190,8 +190,15 @@ function main(): void {
       variants.push(['checkpoint, 1st start', (r) => runChild(file, size, cacheOf(r))]);
       variants.push(['checkpoint, 2nd start', (r) => runChild(file, size, cacheOf(r))]);
     }
-    if (wanted.has('sdcpp') && sdcpp && existsSync(sdcpp)) {
-      variants.push(['stable-diffusion.cpp', (r) => runSdCpp(sdcpp, file, size, 42 + r)]);
+    if (wanted.has('sdcpp') && sdcpp) {
+      // Looked up at each turn, so a binary still building when the bench starts joins later.
+      variants.push([
+        'stable-diffusion.cpp',
+        (r) =>
+          existsSync(sdcpp)
+            ? runSdCpp(sdcpp, file, size, 42 + r)
+            : { error: `no sd-cli at ${sdcpp}`, load: loadAverage() },
+      ]);
     }
     try {
       const samples = interleave(rounds, variants, (label, round, r) => {
