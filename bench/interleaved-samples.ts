@@ -6,9 +6,15 @@ import { loadavg } from 'node:os';
 /** The 1-minute load average, to print beside a sample. */
 export const loadAverage = (): number => Number(loadavg()[0]?.toFixed(1));
 
-/** Lower median: with two samples, the smaller one (so it never invents a value). */
-export const median = (xs: readonly number[]): number =>
-  [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
+/** The middle sample; with an even count, the mean of the middle two. */
+export function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  if (sorted.length === 0) return NaN;
+  return Number.isInteger(mid)
+    ? ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+    : (sorted[Math.floor(mid)] as number);
+}
 
 export const minimum = (xs: readonly number[]): number => (xs.length ? Math.min(...xs) : NaN);
 
