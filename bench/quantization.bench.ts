@@ -11,6 +11,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { WeightQuantization } from '../src/engine/index.ts';
+import {
+  interleave,
+  loadAverage,
+  loadRange,
+  median,
+  minMedian,
+  seconds,
+} from './interleaved-samples.ts';
 
 const { values } = parseArgs({
   options: {
@@ -18,6 +26,8 @@ const { values } = parseArgs({
     quantizations: { type: 'string', default: 'none,int8,int4' },
     steps: { type: 'string', default: '4' },
     runs: { type: 'string', default: '2' },
+    // Turns over the quantizations of the UNet-alone part.
+    rounds: { type: 'string', default: '2' },
     child: { type: 'string' },
     accuracy: { type: 'string' },
     size: { type: 'string' },
@@ -74,54 +84,68 @@ interface UnetResult {
   readonly quantizeMs: number;
   readonly reused: boolean;
   readonly sessionMs: number;
-  readonly runMs: number[];
+  /** Per image size: one step's times after the first (which plans memory). */
+  readonly runMs: Record<string, number[]>;
   readonly peakRssMb: number;
+  readonly load: number;
 }
 
 /**
- * Child: the UNet alone (batch 2, 32×32 latents = 256², fixed inputs) under `--quantization`:
- * time to compute (or reuse) the quantized weights, to create the session and to run one step;
- * writes the output's float32 bytes to `--accuracy`.
+ * Child: the UNet alone (batch 2 for guidance, fixed inputs, t=500) under `--quantization`:
+ * time to compute (or reuse) the quantized weights, to create the session (with ORT's optimized
+ * model cached under `--cache`, as the server does: the first start optimizes and saves, later
+ * ones load it), and one step at each of `--sizes`; writes the first size's output as float32
+ * bytes to `--accuracy`.
  */
 async function unetChild(file: string): Promise<void> {
   const { readCheckpoint } = await import('../src/engine/checkpoint/read-checkpoint.ts');
   const { buildUnet, buildTextEncoder } = await import('../src/engine/checkpoint/graphs/index.ts');
   const { quantizeGraph } = await import('../src/engine/quantize/quantize-graph.ts');
   const { OnnxModel } = await import('../src/engine/onnx/onnx-model.ts');
+  const { createCompiledModel } = await import('../src/engine/onnx/compiled-model.ts');
   const { GaussianNoise } = await import('../src/engine/random/gaussian-noise.ts');
   const source = await readCheckpoint(file, { preferHalf: false });
   if (!source) throw new Error(`${file} is not a checkpoint`);
   let bytes = buildUnet(source.components.unet).bytes;
   const quantization = values.quantization as WeightQuantization;
+  const cache = values.cache ?? tmpdir();
   const started = performance.now();
   let reused = false;
   if (quantization !== 'none') {
-    const quantized = await quantizeGraph(bytes, {
-      quantization,
-      cacheDir: values.cache ?? tmpdir(),
-      name: 'unet',
-    });
+    const quantized = await quantizeGraph(bytes, { quantization, cacheDir: cache, name: 'unet' });
     ({ bytes, reused } = quantized);
   }
   const quantizeMs = performance.now() - started;
   const created = performance.now();
-  const unet = await OnnxModel.fromBytes(bytes, 'unet', { intraOpThreads: 2, source: file });
+  const unet = await createCompiledModel(bytes, 'unet', {
+    intraOpThreads: 2,
+    source: file,
+    files: source.files,
+    optimizedCacheDir: cache,
+    variant: quantization,
+  });
   const sessionMs = performance.now() - created;
   const noise = new GaussianNoise(7);
-  const sample = Float32Array.from({ length: 2 * 4 * 32 * 32 }, () => noise.nextGaussian());
   const context = Float32Array.from({ length: 2 * 77 * 768 }, () => noise.nextGaussian());
-  const runMs: number[] = [];
-  let out: Float32Array = new Float32Array(0);
-  for (let i = 0; i <= runs; i++) {
-    const t = performance.now();
-    const outputs = await unet.run({
-      sample: { data: sample, dims: [2, 4, 32, 32] },
-      timestep: { data: [500, 500], dims: [2] },
-      encoder_hidden_states: { data: context, dims: [2, 77, 768] },
-    });
-    if (i > 0) runMs.push(performance.now() - t); // the first run plans memory
-    out = outputs['out_sample']?.data as Float32Array;
+  const runMs: Record<string, number[]> = {};
+  let first: Float32Array | undefined;
+  for (const size of values.sizes.split(',').map(Number)) {
+    const side = size / 8;
+    const sample = Float32Array.from({ length: 2 * 4 * side * side }, () => noise.nextGaussian());
+    const times: number[] = [];
+    for (let i = 0; i <= runs; i++) {
+      const t = performance.now();
+      const outputs = await unet.run({
+        sample: { data: sample, dims: [2, 4, side, side] },
+        timestep: { data: [500, 500], dims: [2] },
+        encoder_hidden_states: { data: context, dims: [2, 77, 768] },
+      });
+      if (i > 0) times.push(performance.now() - t); // the first run at a shape plans memory
+      first ??= outputs['out_sample']?.data as Float32Array;
+    }
+    runMs[String(size)] = times;
   }
+  const out = first ?? new Float32Array(0);
   writeFileSync(values.accuracy ?? '', new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
   await unet.dispose();
   // The random SD 1.5's UNet output is exactly zero (LDM zero-initialises every residual
@@ -133,7 +157,7 @@ async function unetChild(file: string): Promise<void> {
     if (quantization !== 'none') {
       ({ bytes: textBytes } = await quantizeGraph(textBytes, {
         quantization,
-        cacheDir: values.cache ?? tmpdir(),
+        cacheDir: cache,
         name: 'text_encoder',
       }));
     }
@@ -155,7 +179,14 @@ async function unetChild(file: string): Promise<void> {
   }
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
   console.log(
-    JSON.stringify({ quantizeMs, reused, sessionMs, runMs, peakRssMb } satisfies UnetResult),
+    JSON.stringify({
+      quantizeMs,
+      reused,
+      sessionMs,
+      runMs,
+      peakRssMb,
+      load: loadAverage(),
+    } satisfies UnetResult),
   );
 }
 
@@ -165,9 +196,7 @@ function spawnChild(args: string[]): string {
   return result.stdout.trim().split('\n').at(-1) ?? '';
 }
 
-const median = (xs: readonly number[]): number =>
-  [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const s = (ms: number): string => (ms / 1000).toFixed(2);
+const s = seconds;
 
 function main(): void {
   const dir = process.env['PICTOR_BENCH_SD15'];
@@ -234,57 +263,96 @@ function main(): void {
 }
 
 /**
- * The UNet alone per quantization: computing the quantized weights (a fresh cache), creating
- * the session, one step's time, peak RSS, and the output's error against fp32 for the same inputs.
+ * The UNet alone per quantization, in `rounds` turns (none, int8, int4, none, …): computing the
+ * quantized weights (round 1; later rounds reuse them), creating the session (round 1 optimizes
+ * and saves ORT's model, later rounds load it), one step per size, peak RSS, and the output's
+ * error against fp32 for the same inputs.
  */
 function unetAccuracy(file: string, cache: string, quantizations: readonly string[]): void {
+  const sizes = values.sizes.split(',');
+  const rounds = Number(values.rounds);
+  const order = ['none', ...quantizations.filter((q) => q !== 'none')];
   const outputs = new Map<string, Float32Array>();
+  const errorsOf = new Map<string, string[]>();
   console.log(
-    '\nUNet alone (batch 2, 32×32 latents = 256², t=500), then the CLIP text encoder: error vs fp32 as mean |diff| / mean |fp32| and max |diff| / max |fp32|',
+    `\nUNet alone (batch 2, t=500) at ${sizes.map((z) => `${z}²`).join(', ')}, ${rounds} rounds in turn; ` +
+      'then the CLIP text encoder. Error vs fp32: mean |diff| / mean |fp32| and max |diff| / max |fp32|',
   );
   console.log(
-    [
-      'weights',
-      'quantize s',
-      'session s',
-      'step s',
-      'peak RSS MB',
-      'UNet mean rel',
-      'UNet max rel',
-      'text mean rel',
-      'text max rel',
-    ].join('\t'),
+    ['weights', 'round', 'load avg', 'quantize s', 'session s']
+      .concat(
+        sizes.map((z) => `step s ${z}²`),
+        ['peak RSS MB', 'UNet mean/max rel'],
+      )
+      .concat(['text mean/max rel'])
+      .join('\t'),
   );
-  for (const quantization of ['none', ...quantizations.filter((q) => q !== 'none')]) {
-    const out = path.join(cache, `unet-${quantization}.f32`);
-    const args = ['--accuracy', out, '--child', file, '--quantization', quantization];
-    args.push('--cache', cache, '--runs', String(runs));
-    let result: UnetResult;
-    try {
-      result = JSON.parse(spawnChild(args)) as UnetResult;
-    } catch (error) {
-      console.log(`${quantization}\t(failed: ${(error as Error).message.slice(0, 200)})`);
-      continue;
-    }
-    const output = readFloats(out);
-    outputs.set(quantization, output);
-    const textOutput = readFloats(`${out}.text`);
-    outputs.set(`${quantization}.text`, textOutput);
-    const [mean, max] = errors(output, outputs.get('none'));
-    const [textMean, textMax] = errors(textOutput, outputs.get('none.text'));
-    console.log(
-      [
-        quantization,
-        result.reused ? 'reused' : s(result.quantizeMs),
-        s(result.sessionMs),
-        s(median(result.runMs)),
-        result.peakRssMb.toFixed(0),
-        mean,
-        max,
-        textMean,
-        textMax,
-      ].join('\t'),
-    );
+  const samples = interleave(
+    rounds,
+    order.map((quantization) => [
+      quantization,
+      (): UnetResult | string => {
+        const out = path.join(cache, `unet-${quantization}.f32`);
+        const args = ['--accuracy', out, '--child', file, '--quantization', quantization];
+        args.push('--cache', cache, '--runs', String(runs), '--sizes', values.sizes);
+        try {
+          const result = JSON.parse(spawnChild(args)) as UnetResult;
+          const output = readFloats(out);
+          const textOutput = readFloats(`${out}.text`);
+          if (!outputs.has(quantization)) outputs.set(quantization, output);
+          if (!outputs.has(`${quantization}.text`)) outputs.set(`${quantization}.text`, textOutput);
+          // fp32 against itself (a later round) says nothing: `-` as in its first round.
+          const reference = quantization === 'none' ? undefined : 'none';
+          errorsOf.set(quantization, [
+            ...errors(output, reference && outputs.get(reference)),
+            ...errors(textOutput, reference && outputs.get(`${reference}.text`)),
+          ]);
+          return result;
+        } catch (error) {
+          return (error as Error).message.slice(0, 200);
+        }
+      },
+    ]),
+    (quantization, round, result) => {
+      if (typeof result === 'string') {
+        console.log(`${quantization}\t${round + 1}\t${loadAverage()}\t(failed: ${result})`);
+        return;
+      }
+      const [mean, max, textMean, textMax] = errorsOf.get(quantization) ?? [];
+      console.log(
+        [
+          quantization,
+          round + 1,
+          result.load,
+          quantization === 'none' ? '-' : result.reused ? 'reused' : s(result.quantizeMs),
+          s(result.sessionMs),
+        ]
+          .concat(sizes.map((z) => (result.runMs[z] ?? []).map(s).join(',')))
+          .concat([result.peakRssMb.toFixed(0), `${mean} / ${max}`, `${textMean} / ${textMax}`])
+          .join('\t'),
+      );
+    },
+  );
+  console.log(
+    `\n| weights | quantize s | session s, 1st start | session s, later | ` +
+      sizes.map((z) => `step s ${z}² min / median`).join(' | ') +
+      ' | peak RSS MB | load avg |',
+  );
+  console.log(`|---|---|---|---|${sizes.map(() => '---|').join('')}---|---|`);
+  for (const [quantization, results] of samples) {
+    const ok = results.filter((r): r is UnetResult => typeof r !== 'string');
+    const firstStart = ok.find((r) => !r.reused || quantization === 'none');
+    const quantize = ok.find((r) => !r.reused);
+    const row = [
+      quantization,
+      quantization === 'none' || !quantize ? '-' : s(quantize.quantizeMs),
+      firstStart ? s(firstStart.sessionMs) : '-',
+      minMedian(ok.slice(1).map((r) => r.sessionMs)),
+      ...sizes.map((z) => minMedian(ok.flatMap((r) => r.runMs[z] ?? []))),
+      ok.length ? Math.max(...ok.map((r) => r.peakRssMb)).toFixed(0) : '-',
+      loadRange(ok.map((r) => r.load)),
+    ];
+    console.log(`| ${row.join(' | ')} |`);
   }
 }
 
