@@ -68,8 +68,8 @@ CFG = {
 }
 # Continued training from the committed file (--stage load, pool, continue): the first build had
 # encoded only 1,500 images; the VAE stays as committed so the latents keep their meaning.
-CFG["continue"] = {"pool": 6000, "pool_seed": 12, "steps": 1400, "batch": 32, "lr": 4e-4, "warmup": 50,
-                   "seed": 13, "ema": 0.998, "probe_every": 700, "save_every": 100}
+CFG["continue"] = {"pool": 6000, "pool_seed": 12, "steps": 1000, "batch": 32, "lr": 4e-4, "warmup": 50,
+                   "seed": 13, "ema": 0.998, "probe_every": 500, "save_every": 100}
 VOCAB = 49408
 DTYPES = {"F16": torch.float16, "F32": torch.float32, "I64": torch.int64}
 PREFIXES = {"te": "cond_stage_model.transformer.", "unet": "model.diffusion_model.", "vae": "first_stage_model."}
