@@ -68,8 +68,10 @@ CFG = {
 }
 # Continued training from the committed file (--stage load, pool, continue): the first build had
 # encoded only 1,500 images; the VAE stays as committed so the latents keep their meaning.
-CFG["continue"] = {"pool": 6000, "pool_seed": 12, "steps": 1000, "batch": 32, "lr": 4e-4, "warmup": 50,
-                   "seed": 13, "ema": 0.998, "probe_every": 500, "save_every": 100}
+CFG["continue"] = {"pool": 6000, "pool_seed": 12, "batch": 32, "warmup": 50, "seed": 13, "ema": 0.998,
+                   "save_every": 100, "probe_start": True,
+                   # Warm restarts: each round a cosine from its own peak, starting at the last round's EMA.
+                   "rounds": [{"steps": 1000, "lr": 4e-4}, {"steps": 500, "lr": 3e-4}]}
 VOCAB = 49408
 DTYPES = {"F16": torch.float16, "F32": torch.float32, "I64": torch.int64}
 PREFIXES = {"te": "cond_stage_model.transformer.", "unet": "model.diffusion_model.", "vae": "first_stage_model."}
@@ -427,23 +429,24 @@ def probe(te, unet, vae, tok, every=2, steps=20, guidance=7.5, batch=42):
     return tiny.score(imgs, [g[0] for g in grid], [g[2] for g in grid], [g[1] for g in grid]), imgs
 
 
-def continue_unet(work, tok, resume):
+def continue_unet(work, tok, resume, rnd):
     """More UNet + text-encoder training from the loaded weights on the bigger pool: a lower peak
     learning rate with cosine decay, EMA restarted at the loaded weights, the probes re-fitted to the
     frozen text encoder first (they are not in the file). A resumable state is saved every few
     minutes; each EMA snapshot that is probed is kept as a candidate."""
-    c = CFG["continue"]
+    c = {**CFG["continue"], **CFG["continue"]["rounds"][rnd - 1]}
+    c["seed"] += 100 * (rnd - 1)
     pool = torch.load(os.path.join(work, "pool_continue.pt"))
     z_all, attrs = pool["z"], pool["attrs"]
     n = z_all.shape[0]
-    te, unet, vae = load_modules(work, "unet_loaded.pt")
+    te, unet, vae = load_modules(work, "unet_loaded.pt" if rnd == 1 else f"unet_round{rnd - 1}.pt")
     te.train(), unet.train()
     aux = tiny.AuxHeads(CFG["text"]["width"])
     params = list(te.parameters()) + list(unet.parameters())
     opt = torch.optim.AdamW(params + list(aux.parameters()), lr=c["lr"], weight_decay=0.01)
     ema_te, ema_unet = copy.deepcopy(te).eval(), copy.deepcopy(unet).eval()
     ema_params = list(ema_te.parameters()) + list(ema_unet.parameters())
-    state_path, start = os.path.join(work, "continue_state.pt"), 0
+    state_path, start = os.path.join(work, f"continue_state_round{rnd}.pt"), 0
     if resume and os.path.exists(state_path):
         st = torch.load(state_path)
         for m, k in ((te, "te"), (unet, "unet"), (ema_te, "ema_te"), (ema_unet, "ema_unet"), (aux, "aux"),
@@ -465,7 +468,7 @@ def continue_unet(work, tok, resume):
             loss.backward()
             aux_opt.step()
         log(f"[continue] probes fitted to the loaded text encoder: aux loss {loss.item():.4f}")
-        if c.get("probe_start", True):
+        if c["probe_start"] and rnd == 1:
             p0 = time.time()
             log(f"[continue] step 0 (the committed weights): probe {probe(ema_te, ema_unet, vae, tok)[0]} "
                 f"({time.time() - p0:.0f}s)")
@@ -503,21 +506,18 @@ def continue_unet(work, tok, resume):
         done = step + 1
         if step % 50 == 0 or done == c["steps"]:
             el = time.time() - t0
-            log(f"[continue] step {step:5d} eps-mse {run:.4f} lr {lr:.2e} {el:.0f}s, "
+            log(f"[continue] round {rnd} step {step:5d} eps-mse {run:.4f} lr {lr:.2e} {el:.0f}s, "
                 f"{el / (done - start):.2f}s/step, eta {el / (done - start) * (c['steps'] - done):.0f}s")
         if done % c["save_every"] == 0 or done == c["steps"]:
             torch.save({"te": te.state_dict(), "unet": unet.state_dict(), "ema_te": ema_te.state_dict(),
                         "ema_unet": ema_unet.state_dict(), "aux": aux.state_dict(), "opt": opt.state_dict(),
                         "step": done}, state_path + ".tmp")
             os.replace(state_path + ".tmp", state_path)
-        if done % c["probe_every"] == 0 or done == c["steps"]:
-            name = f"unet_continue_{done}.pt"
-            torch.save({"te": ema_te.state_dict(), "unet": ema_unet.state_dict()}, os.path.join(work, name))
-            p0 = time.time()
-            acc, _ = probe(ema_te, ema_unet, vae, tok)
-            log(f"[continue] step {done}: EMA probe {acc} ({time.time() - p0:.0f}s) -> {name}")
-    log(f"[continue] done in {time.time() - t0:.0f}s")
-    torch.save({"te": ema_te.state_dict(), "unet": ema_unet.state_dict()}, os.path.join(work, "unet.pt"))
+    log(f"[continue] round {rnd} done in {time.time() - t0:.0f}s")
+    for name in (f"unet_round{rnd}.pt", "unet.pt"):  # the next round's start; export's input
+        torch.save({"te": ema_te.state_dict(), "unet": ema_unet.state_dict()}, os.path.join(work, name))
+    p0 = time.time()
+    log(f"[continue] round {rnd}: EMA probe {probe(ema_te, ema_unet, vae, tok)[0]} ({time.time() - p0:.0f}s)")
 
 
 def main():
@@ -526,9 +526,9 @@ def main():
     ap.add_argument("--stage", default="all", choices=["all", "vae", "encode", "unet", "export", "reference",
                                                        "load", "pool", "continue", "probe", "more"])
     ap.add_argument("--ckpt", default="unet.pt", help="the UNet + text encoder that export / reference / probe use")
-    ap.add_argument("--resume", action="store_true", help="continue: from <work>/continue_state.pt")
+    ap.add_argument("--resume", action="store_true", help="continue: from <work>/continue_state_roundN.pt")
+    ap.add_argument("--round", type=int, default=0, help="continue: only this round (1-based; default all)")
     ap.add_argument("--no-start-probe", action="store_true", help="continue: skip probing the loaded weights")
-    ap.add_argument("--steps", type=int, help="continue: the schedule's length (default CFG['continue'])")
     ap.add_argument("--work", default="/tmp/tiny_ckpt_build")
     ap.add_argument("--out", default=os.path.join(REPO, "models", "tiny-sd1-ckpt", "tiny-sd1-ckpt.safetensors"))
     ap.add_argument("--reference", default=os.path.join(REPO, "test", "fixtures", "checkpoints",
@@ -537,8 +537,6 @@ def main():
     args = ap.parse_args()
     sys.path.insert(0, os.path.abspath(args.src))
     torch.set_num_threads(args.threads)
-    if args.steps:
-        CFG["continue"]["steps"] = args.steps
     if args.no_start_probe:
         CFG["continue"]["probe_start"] = False
     os.makedirs(args.work, exist_ok=True)
@@ -567,7 +565,8 @@ def main():
         elif st == "pool":
             encode_more(args.work)
         elif st == "continue":
-            continue_unet(args.work, tok, args.resume)
+            for rnd in [args.round] if args.round else range(1, len(CFG["continue"]["rounds"]) + 1):
+                continue_unet(args.work, tok, args.resume, rnd)
         elif st == "probe":
             acc, imgs = probe(*load_modules(args.work, args.ckpt)[:2], load_modules(args.work)[2], tok)
             log(f"[probe] {args.ckpt}: {acc}")
