@@ -4,6 +4,14 @@ the standard SD 1.x architecture at narrow widths, saved as one single-file LDM 
 layout of the checkpoints people download (CompVis key names, fp16).
 
     /usr/bin/python3 scripts/tiny-ckpt/build.py SRC_DIR [--stage all|vae|encode|unet|export|reference]
+    /usr/bin/python3 scripts/tiny-ckpt/build.py SRC_DIR --stage more   # continue the committed file
+
+`--stage more` (= load, pool, continue, export, reference) continues training from the committed
+file instead of from scratch: `load` reads its weights back into the torch modules and checks that
+they reproduce the committed reference outputs; `pool` encodes CFG["continue"]["pool"] images through
+its VAE (kept as is, so the latents keep their meaning); `continue` trains the UNet + text encoder in
+warm-restart rounds (CFG["continue"]["rounds"], `--round N` for one, `--resume` after an interruption)
+and probes each round's EMA with scripts/tiny/train.py's classifier; `probe --ckpt FILE` probes one.
 
 SRC_DIR holds `ldm/` (github CompVis/stable-diffusion) and `einops/` (github arogozhnikov/einops),
 fetched into a scratch folder, never committed. Debian's torch 1.13; no network. CI never runs this.
@@ -23,6 +31,8 @@ Cost (2026-12-07, 2 cores shared with six other builds, load average 11-19): the
 64-channel encoder at 64x64); the UNet at batch 24-32 measured 1.1-1.6 s per step with about one
 core. On 2 quiet cores expect roughly VAE 4 min, encode 5 min, UNet 2400 steps 40-60 min: this has
 not yet been run to the end.
+Continued (2026-12-07, load average 11-21): pool of 6000 in 528 s; UNet 1.6-4.3 s per step at batch
+32 (1,000 + 500 steps in about 65 min).
 Training follows scripts/tiny/train.py: text-encoder warm-up on linear probes, then UNet + text
 encoder jointly, epsilon objective on SD's scaled_linear schedule, min-SNR-5, caption dropout, EMA.
 """
