@@ -4,6 +4,14 @@ the standard SD 1.x architecture at narrow widths, saved as one single-file LDM 
 layout of the checkpoints people download (CompVis key names, fp16).
 
     /usr/bin/python3 scripts/tiny-ckpt/build.py SRC_DIR [--stage all|vae|encode|unet|export|reference]
+    /usr/bin/python3 scripts/tiny-ckpt/build.py SRC_DIR --stage more   # continue the committed file
+
+`--stage more` (= load, pool, continue, export, reference) continues training from the committed
+file instead of from scratch: `load` reads its weights back into the torch modules and checks that
+they reproduce the committed reference outputs; `pool` encodes CFG["continue"]["pool"] images through
+its VAE (kept as is, so the latents keep their meaning); `continue` trains the UNet + text encoder in
+warm-restart rounds (CFG["continue"]["rounds"], `--round N` for one, `--resume` after an interruption)
+and probes each round's EMA with scripts/tiny/train.py's classifier; `probe --ckpt FILE` probes one.
 
 SRC_DIR holds `ldm/` (github CompVis/stable-diffusion) and `einops/` (github arogozhnikov/einops),
 fetched into a scratch folder, never committed. Debian's torch 1.13; no network. CI never runs this.
@@ -23,6 +31,8 @@ Cost (2026-12-07, 2 cores shared with six other builds, load average 11-19): the
 64-channel encoder at 64x64); the UNet at batch 24-32 measured 1.1-1.6 s per step with about one
 core. On 2 quiet cores expect roughly VAE 4 min, encode 5 min, UNet 2400 steps 40-60 min: this has
 not yet been run to the end.
+Continued (2026-12-07, load average 11-21): pool of 6000 in 528 s; UNet 1.6-4.3 s per step at batch
+32 (1,000 + 500 steps in about 65 min).
 Training follows scripts/tiny/train.py: text-encoder warm-up on linear probes, then UNet + text
 encoder jointly, epsilon objective on SD's scaled_linear schedule, min-SNR-5, caption dropout, EMA.
 """
@@ -66,7 +76,15 @@ CFG = {
     "train": {"steps": 2400, "batch": 32, "lr": 1e-3, "warmup": 100, "seed": 3, "ema": 0.998,
               "drop_empty": 0.10, "drop_filler": 0.03, "min_snr": 5.0, "aux": 0.05},
 }
+# Continued training from the committed file (--stage load, pool, continue): the first build had
+# encoded only 1,500 images; the VAE stays as committed so the latents keep their meaning.
+CFG["continue"] = {"pool": 6000, "pool_seed": 12, "batch": 32, "warmup": 50, "seed": 13, "ema": 0.998,
+                   "save_every": 100, "probe_start": True,
+                   # Warm restarts: each round a cosine from its own peak, starting at the last round's EMA.
+                   "rounds": [{"steps": 1000, "lr": 4e-4}, {"steps": 500, "lr": 3e-4}]}
 VOCAB = 49408
+DTYPES = {"F16": torch.float16, "F32": torch.float32, "I64": torch.int64}
+PREFIXES = {"te": "cond_stage_model.transformer.", "unet": "model.diffusion_model.", "vae": "first_stage_model."}
 
 
 def log(*args):
@@ -285,9 +303,9 @@ def write_safetensors(path, tensors, metadata):
             f.write(blob)
 
 
-def export(work, out):
+def export(work, out, ckpt="unet.pt"):
     te, unet = make_text_unet()
-    ck = torch.load(os.path.join(work, "unet.pt"))
+    ck = torch.load(os.path.join(work, ckpt))
     te.load_state_dict(ck["te"])
     unet.load_state_dict(ck["unet"])
     state = {}
@@ -299,15 +317,18 @@ def export(work, out):
     log(f"[export] {out}: {len(state)} tensors, {os.path.getsize(out):,} bytes")
 
 
-def reference(work, out):
-    """Reference outputs of the torch modules at the stored (fp16) weights, for the parity test of
-    Pictor's graph builders at this architecture's widths and default head settings."""
+def load_modules(work, ckpt="unet.pt"):
     te, unet = make_text_unet()
-    ck = torch.load(os.path.join(work, "unet.pt"))
+    ck = torch.load(os.path.join(work, ckpt))
     te.load_state_dict(ck["te"])
     unet.load_state_dict(ck["unet"])
     vae = make_vae()
     vae.load_state_dict(torch.load(os.path.join(work, "vae_scaled.pt")))
+    return te.eval(), unet.eval(), vae.eval()
+
+
+def reference_tensors(work, te, unet, vae):
+    """Reference outputs of the torch modules at the stored (fp16) weights (modules changed in place)."""
     torch.manual_seed(7)
     refs = {}
     with torch.no_grad():
@@ -329,15 +350,195 @@ def reference(work, out):
         image = torch.from_numpy(data.to_tensor_range(data.render(attrs)))
         moments = vae.quant_conv(vae.encoder(image))
         refs.update({"vae.image": image, "vae.latent_mean": moments[:, :4], "vae.latent_parameters": moments})
-    write_safetensors(out, {k: v.float().contiguous() if v.is_floating_point() else v for k, v in refs.items()},
+    return {k: v.float().contiguous() if v.is_floating_point() else v for k, v in refs.items()}
+
+
+def reference(work, out, ckpt="unet.pt"):
+    """Reference outputs for the parity test of Pictor's graph builders at this architecture's widths
+    and default head settings."""
+    write_safetensors(out, reference_tensors(work, *load_modules(work, ckpt)),
                       {"pictor": "reference outputs of tiny-sd1-ckpt, scripts/tiny-ckpt/build.py"})
     log(f"[reference] {out}: {os.path.getsize(out):,} bytes")
+
+
+# ------------------------------------------------------------------------- continued training
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        blob = f.read()
+    header.pop("__metadata__", None)
+    return {k: torch.frombuffer(bytearray(blob[v["data_offsets"][0] : v["data_offsets"][1]]),
+                                dtype=DTYPES[v["dtype"]]).reshape(v["shape"]) for k, v in header.items()}
+
+
+def load_checkpoint(work, path, reference_path):
+    """The committed file's weights back into the torch modules (same CompVis names, minus the
+    prefixes), checked against the committed reference outputs: the round trip must reproduce them."""
+    tensors = read_safetensors(path)
+    parts = {}
+    for part, prefix in PREFIXES.items():
+        parts[part] = {k[len(prefix):]: (v.float() if v.is_floating_point() else v)
+                       for k, v in tensors.items() if k.startswith(prefix)}
+    assert sum(len(p) for p in parts.values()) == len(tensors), "tensors outside the three prefixes"
+    for name in ("unet.pt", "unet_loaded.pt"):  # export's input, and continue's starting point
+        torch.save({"te": parts["te"], "unet": parts["unet"]}, os.path.join(work, name))
+    torch.save(parts["vae"], os.path.join(work, "vae_scaled.pt"))
+    refs, committed = reference_tensors(work, *load_modules(work)), read_safetensors(reference_path)
+    worst = 0.0
+    for k, v in committed.items():
+        d = (refs[k].double() - v.double()).abs().max().item() / max(v.double().abs().max().item(), 1e-12)
+        worst = max(worst, d)
+        assert d < 1e-5, f"round trip differs on {k}: {d:.2e} relative"
+    log(f"[load] {path}: {len(tensors)} tensors; the reference outputs reproduce ({len(committed)} tensors, "
+        f"worst {worst:.1e} relative)")
+
+
+def encode_more(work):
+    """A bigger pool through the committed VAE (its mean half already gives 1/0.18215-std latents)."""
+    c = CFG["continue"]
+    vae = load_modules(work)[2]
+    attrs = data.sample_attrs(np.random.default_rng(c["pool_seed"]), c["pool"])
+    t0, zs = time.time(), []
+    with torch.no_grad():
+        for i in range(0, c["pool"], 250):
+            sub = {k: v[i : i + 250] for k, v in attrs.items()}
+            zs.append(vae_mean(vae, torch.from_numpy(data.to_tensor_range(data.render(sub)))) * SD1_SCALING_FACTOR)
+            if i % 1000 == 0:
+                log(f"[pool] {i + 250}/{c['pool']} {time.time() - t0:.0f}s")
+    z = torch.cat(zs)
+    log(f"[pool] {len(z)} latents in {time.time() - t0:.0f}s; std {z.std().item():.4f}, channel means "
+        f"{[round(v, 3) for v in z.mean((0, 2, 3)).tolist()]}")
+    torch.save({"z": z, "attrs": attrs}, os.path.join(work, "pool_continue.pt"))
+
+
+@torch.no_grad()
+def probe(te, unet, vae, tok, every=2, steps=20, guidance=7.5, batch=42):
+    """The Python-side score (scripts/tiny/train.py's classifier) over every `every`-th prompt of the
+    8 x 3 x 7 grid, one seed each: euler, 20 steps, guidance 7.5, as `npm run eval:tiny -- --quick`."""
+    grid = [(f, sh, b) for f in range(8) for sh in range(3) for b in range(8) if b != f][::every]
+    prompts = [f"{data._article(data.COLORS[f])} {data.COLORS[f]} {data.SHAPES[sh]} on "
+               f"{data._article(data.COLORS[b])} {data.COLORS[b]} background" for f, sh, b in grid]
+    imgs = []
+    for i in range(0, len(grid), batch):
+        ps = prompts[i : i + batch]
+        n = len(ps)
+        ctx = te(torch.from_numpy(tok.batch(ps + [""] * n)))[0]
+
+        def eps(x_in, t):
+            e = unet(torch.cat([x_in, x_in]), timesteps=torch.full((2 * n,), t, dtype=torch.long), context=ctx)
+            return e[n:] + guidance * (e[:n] - e[n:])
+
+        noise = torch.stack([torch.randn(4, 16, 16, generator=torch.Generator().manual_seed(7000 + i + j))
+                             for j in range(n)])
+        x = tiny.samplers.sample("euler", eps, noise, steps)
+        img = vae_decode(vae, x / SD1_SCALING_FACTOR).clamp(-1, 1)
+        imgs.append(((img.numpy().transpose(0, 2, 3, 1) + 1) * 127.5).round().astype(np.uint8))
+    imgs = np.concatenate(imgs)
+    return tiny.score(imgs, [g[0] for g in grid], [g[2] for g in grid], [g[1] for g in grid]), imgs
+
+
+def continue_unet(work, tok, resume, rnd):
+    """More UNet + text-encoder training from the loaded weights on the bigger pool: a lower peak
+    learning rate with cosine decay, EMA restarted at the loaded weights, the probes re-fitted to the
+    frozen text encoder first (they are not in the file). A resumable state is saved every few
+    minutes; each EMA snapshot that is probed is kept as a candidate."""
+    c = {**CFG["continue"], **CFG["continue"]["rounds"][rnd - 1]}
+    c["seed"] += 100 * (rnd - 1)
+    pool = torch.load(os.path.join(work, "pool_continue.pt"))
+    z_all, attrs = pool["z"], pool["attrs"]
+    n = z_all.shape[0]
+    te, unet, vae = load_modules(work, "unet_loaded.pt" if rnd == 1 else f"unet_round{rnd - 1}.pt")
+    te.train(), unet.train()
+    aux = tiny.AuxHeads(CFG["text"]["width"])
+    params = list(te.parameters()) + list(unet.parameters())
+    opt = torch.optim.AdamW(params + list(aux.parameters()), lr=c["lr"], weight_decay=0.01)
+    ema_te, ema_unet = copy.deepcopy(te).eval(), copy.deepcopy(unet).eval()
+    ema_params = list(ema_te.parameters()) + list(ema_unet.parameters())
+    state_path, start = os.path.join(work, f"continue_state_round{rnd}.pt"), 0
+    if resume and os.path.exists(state_path):
+        st = torch.load(state_path)
+        for m, k in ((te, "te"), (unet, "unet"), (ema_te, "ema_te"), (ema_unet, "ema_unet"), (aux, "aux"),
+                     (opt, "opt")):
+            m.load_state_dict(st[k])
+        start = st["step"]
+        log(f"[continue] resumed at step {start}")
+    else:
+        torch.manual_seed(c["seed"])
+        rng = np.random.default_rng(c["seed"])
+        aux_opt = torch.optim.AdamW(aux.parameters(), lr=2e-3)
+        for step in range(150):  # the probes, fitted to the text encoder as it is
+            a = data.sample_attrs(rng, 128)
+            caps, tgt = tiny.draw_captions(rng, a["fg"], a["bg"], a["shape"], a["r"], CFG["train"])
+            with torch.no_grad():
+                hidden, pooled = te(torch.from_numpy(tok.batch(caps)))
+            loss = aux(hidden, pooled, tgt)
+            aux_opt.zero_grad()
+            loss.backward()
+            aux_opt.step()
+        log(f"[continue] probes fitted to the loaded text encoder: aux loss {loss.item():.4f}")
+        if c["probe_start"] and rnd == 1:
+            p0 = time.time()
+            log(f"[continue] step 0 (the committed weights): probe {probe(ema_te, ema_unet, vae, tok)[0]} "
+                f"({time.time() - p0:.0f}s)")
+    torch.manual_seed(c["seed"] + start)
+    rng = np.random.default_rng(c["seed"] + start)
+    ac = tiny.alphas_cumprod()
+    t0, run = time.time(), None
+    for step in range(start, c["steps"]):
+        lr = c["lr"] * min(1.0, (step + 1) / c["warmup"]) * 0.5 * (1 + math.cos(math.pi * step / c["steps"]))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        idx = rng.integers(0, n, c["batch"])
+        caps, tgt = tiny.draw_captions(rng, attrs["fg"][idx], attrs["bg"][idx], attrs["shape"][idx],
+                                       attrs["r"][idx], CFG["train"])
+        ids = torch.from_numpy(tok.batch(caps))
+        z0 = z_all[torch.from_numpy(idx)]
+        t = torch.randint(0, 1000, (c["batch"],))
+        a = ac[t][:, None, None, None]
+        eps = torch.randn_like(z0)
+        xt = a.sqrt() * z0 + (1 - a).sqrt() * eps
+        hidden, pooled = te(ids)
+        pred = unet(xt, timesteps=t, context=hidden)
+        snr = a.flatten() / (1 - a.flatten())
+        w = torch.clamp(snr, max=CFG["train"]["min_snr"]) / snr
+        per = (pred - eps).pow(2).mean((1, 2, 3))
+        loss = (w * per).mean() + CFG["train"]["aux"] * aux(hidden, pooled, tgt)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        with torch.no_grad():
+            for pe, p in zip(ema_params, params):
+                pe.mul_(c["ema"]).add_(p.detach(), alpha=1 - c["ema"])
+        run = per.mean().item() if run is None else 0.98 * run + 0.02 * per.mean().item()
+        done = step + 1
+        if step % 50 == 0 or done == c["steps"]:
+            el = time.time() - t0
+            log(f"[continue] round {rnd} step {step:5d} eps-mse {run:.4f} lr {lr:.2e} {el:.0f}s, "
+                f"{el / (done - start):.2f}s/step, eta {el / (done - start) * (c['steps'] - done):.0f}s")
+        if done % c["save_every"] == 0 or done == c["steps"]:
+            torch.save({"te": te.state_dict(), "unet": unet.state_dict(), "ema_te": ema_te.state_dict(),
+                        "ema_unet": ema_unet.state_dict(), "aux": aux.state_dict(), "opt": opt.state_dict(),
+                        "step": done}, state_path + ".tmp")
+            os.replace(state_path + ".tmp", state_path)
+    log(f"[continue] round {rnd} done in {time.time() - t0:.0f}s")
+    for name in (f"unet_round{rnd}.pt", "unet.pt"):  # the next round's start; export's input
+        torch.save({"te": ema_te.state_dict(), "unet": ema_unet.state_dict()}, os.path.join(work, name))
+    p0 = time.time()
+    log(f"[continue] round {rnd}: EMA probe {probe(ema_te, ema_unet, vae, tok)[0]} ({time.time() - p0:.0f}s)")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("src")
-    ap.add_argument("--stage", default="all", choices=["all", "vae", "encode", "unet", "export", "reference"])
+    ap.add_argument("--stage", default="all", choices=["all", "vae", "encode", "unet", "export", "reference",
+                                                       "load", "pool", "continue", "probe", "more"])
+    ap.add_argument("--ckpt", default="unet.pt", help="the UNet + text encoder that export / reference / probe use")
+    ap.add_argument("--resume", action="store_true", help="continue: from <work>/continue_state_roundN.pt")
+    ap.add_argument("--round", type=int, default=0, help="continue: only this round (1-based; default all)")
+    ap.add_argument("--no-start-probe", action="store_true", help="continue: skip probing the loaded weights")
     ap.add_argument("--work", default="/tmp/tiny_ckpt_build")
     ap.add_argument("--out", default=os.path.join(REPO, "models", "tiny-sd1-ckpt", "tiny-sd1-ckpt.safetensors"))
     ap.add_argument("--reference", default=os.path.join(REPO, "test", "fixtures", "checkpoints",
@@ -346,12 +547,15 @@ def main():
     args = ap.parse_args()
     sys.path.insert(0, os.path.abspath(args.src))
     torch.set_num_threads(args.threads)
+    if args.no_start_probe:
+        CFG["continue"]["probe_start"] = False
     os.makedirs(args.work, exist_ok=True)
     tiny.LOG_FILE = os.path.join(args.work, "train.log")
     log(f"=== tiny-sd1-ckpt build, stage {args.stage}, {time.strftime('%Y-%m-%d %H:%M:%S')}, torch {torch.__version__}")
     log(json.dumps(CFG))
     tok = clip_tokenizer(args.work)
-    stages = ["vae", "encode", "unet", "export", "reference"] if args.stage == "all" else [args.stage]
+    stages = {"all": ["vae", "encode", "unet", "export", "reference"],
+              "more": ["load", "pool", "continue", "export", "reference"]}.get(args.stage, [args.stage])
     times = {}
     for st in stages:
         t0 = time.time()
@@ -363,9 +567,20 @@ def main():
             train_unet(args.work, tok)
         elif st == "export":
             os.makedirs(os.path.dirname(args.out), exist_ok=True)
-            export(args.work, args.out)
+            export(args.work, args.out, args.ckpt)
         elif st == "reference":
-            reference(args.work, args.reference)
+            reference(args.work, args.reference, args.ckpt)
+        elif st == "load":
+            load_checkpoint(args.work, args.out, args.reference)
+        elif st == "pool":
+            encode_more(args.work)
+        elif st == "continue":
+            for rnd in [args.round] if args.round else range(1, len(CFG["continue"]["rounds"]) + 1):
+                continue_unet(args.work, tok, args.resume, rnd)
+        elif st == "probe":
+            acc, imgs = probe(*load_modules(args.work, args.ckpt)[:2], load_modules(args.work)[2], tok)
+            log(f"[probe] {args.ckpt}: {acc}")
+            tiny.save_grid(imgs, os.path.join(args.work, "probe.png"), cols=12)
         times[st] = round(time.time() - t0)
     log(f"=== stage times (s): {times}")
 
