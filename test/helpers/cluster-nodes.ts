@@ -88,7 +88,9 @@ export async function startCluster(
       PICTOR_REDIS__PREFIX: prefix,
       PICTOR_STORAGE__BLOBS: 'postgres',
       PICTOR_WORKERS__ENGINE: 'fake',
-      PICTOR_CLUSTER__LEASE_MS: String(options.leaseMs ?? 3000),
+      // Long enough that a worker node stalled a few seconds on a loaded machine stays advertised
+      // (its advertisement lives one lease); no test here waits for a lease to expire.
+      PICTOR_CLUSTER__LEASE_MS: String(options.leaseMs ?? 15_000),
       PICTOR_ADMIN_KEY: ADMIN_KEY,
       PICTOR_WEBHOOKS__SECRET: 'whsec_Y2x1c3Rlci10ZXN0LXNlY3JldC0wMDAwMDA=',
       PICTOR_LINKS__SECRET: 'cluster-test-link-secret-000000000000',
