@@ -29,6 +29,7 @@ import {
   createLifecycle,
   createLogger,
   describeJob,
+  jobServiceOptions,
   publicUrlOf,
   webhookSecret,
 } from './compose-parts.ts';
@@ -147,15 +148,7 @@ export async function createApiNode(
       admission: accounts.admission,
       idempotency: accounts.idempotency,
     },
-    {
-      defaultModel: config.models.default,
-      maxQueued: config.queue.maxQueued,
-      maxImagesPerJob: config.queue.maxImagesPerJob,
-      maxPromptLength: config.queue.maxPromptLength,
-      uploadTtlMs: config.results.ttlSeconds * 1000,
-      uploadQuotaBytes: config.uploads.quotaMbPerKey * 1024 * 1024,
-      maxInputPixels: config.uploads.maxPixels,
-    },
+    jobServiceOptions(config),
   );
   const app = await buildApp(
     {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import pino, { type Logger as PinoLogger } from 'pino';
 import type { Kysely } from 'kysely';
 import type { PictorConfig } from '../config/index.ts';
+import type { JobServiceOptions } from '../jobs/job-service.ts';
 import { jobView } from '../api/job-view.ts';
 import { JobLifecycle } from '../jobs/job-lifecycle.ts';
 import type { Ledger } from '../jobs/ledger.ts';
@@ -38,6 +39,19 @@ export function publicUrlOf(config: PictorConfig): string {
   return config.server.publicUrl !== ''
     ? config.server.publicUrl.replace(/\/$/, '')
     : `http://${config.server.host}:${config.server.port}`;
+}
+
+/** The job service's limits, the same on `pictor serve` and on an API node. */
+export function jobServiceOptions(config: PictorConfig): JobServiceOptions {
+  return {
+    defaultModel: config.models.default,
+    maxQueued: config.queue.maxQueued,
+    maxImagesPerJob: config.queue.maxImagesPerJob,
+    maxPromptLength: config.queue.maxPromptLength,
+    uploadTtlMs: config.results.ttlSeconds * 1000,
+    uploadQuotaBytes: config.uploads.quotaMbPerKey * 1024 * 1024,
+    maxInputPixels: config.uploads.maxPixels,
+  };
 }
 
 /**

@@ -30,6 +30,7 @@ import {
   createLifecycle,
   createLogger,
   describeJob,
+  jobServiceOptions,
   publicUrlOf,
   webhookSecret,
 } from './compose-parts.ts';
@@ -171,15 +172,7 @@ export async function createPictor(
       idempotency: accounts.idempotency,
       ...(puller ? { pullOnRequest: { puller, logger } } : {}),
     },
-    {
-      defaultModel: config.models.default,
-      maxQueued: config.queue.maxQueued,
-      maxImagesPerJob: config.queue.maxImagesPerJob,
-      maxPromptLength: config.queue.maxPromptLength,
-      uploadTtlMs: config.results.ttlSeconds * 1000,
-      uploadQuotaBytes: config.uploads.quotaMbPerKey * 1024 * 1024,
-      maxInputPixels: config.uploads.maxPixels,
-    },
+    jobServiceOptions(config),
   );
   const sweeper = new JobSweeper({
     jobs,

@@ -88,23 +88,10 @@ async function serve(flags: Record<string, string>, configFile: string | undefin
       );
     }
   });
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    process.stdout.write(
-      `${signal}: finishing the running job (up to ${config.server.shutdownTimeoutSeconds} s); queued jobs stay for the next start\n`,
-    );
-    pictor.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        process.stderr.write(`shutdown failed: ${String(error)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  stopOnSignals(
+    `finishing the running job (up to ${config.server.shutdownTimeoutSeconds} s); queued jobs stay for the next start`,
+    () => pictor.stop(),
+  );
 }
 
 /** Stops `stopNode` on SIGTERM or SIGINT (a second signal exits at once). */
