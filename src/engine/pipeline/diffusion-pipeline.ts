@@ -105,6 +105,21 @@ export class DiffusionPipeline {
     return run;
   }
 
+  /**
+   * Creates one component's session now — the first text encoder, the smallest — and keeps or
+   * releases it as its mode says. Sessions are otherwise created when first needed, so without
+   * this a device that cannot run (CUDA without its libraries) would pass the load and fail the
+   * first job instead.
+   */
+  async proveDevice(): Promise<void> {
+    const { components } = this.#parts;
+    const first =
+      components.find((component) => component.label.startsWith('text_encoder')) ?? components[0];
+    if (!first) return;
+    await first.model();
+    await first.done();
+  }
+
   /** Labels of the components whose sessions exist now (`unet`, `text_encoder`, …), in order. */
   liveSessions(): readonly string[] {
     return this.#parts.components

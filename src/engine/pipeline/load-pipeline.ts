@@ -44,10 +44,27 @@ export interface LoadPipelineOptions extends PipelineOptions {
  * compiled into ONNX graphs over the file's bytes (`load-checkpoint.ts`). A
  * diffusers ONNX folder is validated and returned as a pipeline ready to generate, each
  * component's session created when first needed; an unusable folder is refused naming the file.
+ * On a device other than the CPU one session is created at once, so a device that cannot run
+ * fails the load ({@link DiffusionPipeline.proveDevice}).
  */
 export async function loadPipeline(
   dir: string,
   options: LoadPipelineOptions = {},
+): Promise<DiffusionPipeline> {
+  const pipeline = await loadAnyPipeline(dir, options);
+  if ((options.executionProvider ?? 'cpu') === 'cpu') return pipeline;
+  try {
+    await pipeline.proveDevice();
+  } catch (error) {
+    await pipeline.dispose();
+    throw error;
+  }
+  return pipeline;
+}
+
+async function loadAnyPipeline(
+  dir: string,
+  options: LoadPipelineOptions,
 ): Promise<DiffusionPipeline> {
   assertProviderAvailable(options.executionProvider ?? 'cpu');
   const checkpoint = await readCheckpoint(dir, {
