@@ -19,6 +19,8 @@ const { values } = parseArgs({
     postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
     'step-ms': { type: 'string', default: '50' },
+    // `onnx` runs the bundled `tiny` model instead (real inference; try `--workers 1,2`).
+    engine: { type: 'string', default: 'fake' },
     steps: { type: 'string', default: '10' },
     'jobs-per-worker': { type: 'string', default: '12' },
     submissions: { type: 'string', default: '600' },
@@ -27,6 +29,7 @@ const { values } = parseArgs({
   },
 });
 const STEP_MS = Number(values['step-ms']);
+const ENGINE = values.engine === 'onnx' ? 'onnx' : 'fake';
 const STEPS = Number(values.steps);
 const ADMIN_KEY = `sk_bench_${'c'.repeat(40)}`;
 const LEASE_MS = 3000;
@@ -66,8 +69,10 @@ function start(
     env: {
       ...Object.fromEntries(inherited),
       PICTOR_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'pictor-bench-')),
-      PICTOR_WORKERS__ENGINE: 'fake',
+      PICTOR_WORKERS__ENGINE: ENGINE,
       PICTOR_WORKERS__FAKE_STEP_MS: String(STEP_MS),
+      // Two workers on two cores: one ONNX Runtime thread each, as a GPU per worker would be.
+      ...(ENGINE === 'onnx' ? { PICTOR_WORKERS__INTRA_OP_THREADS: '1' } : {}),
       PICTOR_QUEUE__MAX_BATCH: '1',
       PICTOR_QUEUE__MAX_QUEUED: '100000',
       PICTOR_ADMIN_KEY: ADMIN_KEY,
@@ -203,8 +208,11 @@ async function main(): Promise<void> {
   };
   try {
     console.log(
-      `fake engine: ${STEPS} steps × ${STEP_MS} ms = ${STEPS * STEP_MS} ms per job; batching off; load ${load()}`,
+      ENGINE === 'fake'
+        ? `fake engine: ${STEPS} steps × ${STEP_MS} ms = ${STEPS * STEP_MS} ms per job; batching off; load ${load()}`
+        : `onnx engine, the tiny model: ${STEPS} steps at 64×64, one thread per worker; batching off; load ${load()}`,
     );
+    let embeddedSingle = 0;
     // --- embedded mode, beside ---
     for (const devices of [1, 2]) {
       const serve = await start(
@@ -216,8 +224,13 @@ async function main(): Promise<void> {
       const base = serve.match[1] ?? '';
       await waitFinal(base, [await firstAccepted(base)]);
       const ips = await throughput([base], perJobs * devices);
+      if (devices === 1) embeddedSingle = ips;
+      const scaling =
+        ENGINE === 'fake'
+          ? `${((ips / devices) * ((STEPS * STEP_MS) / 1000)).toFixed(2)}× ideal per worker`
+          : `${(ips / (embeddedSingle * devices)).toFixed(2)}× linear`;
       report(
-        `embedded, ${devices} worker process(es): ${ips.toFixed(2)} images/s (${((ips / devices) * ((STEPS * STEP_MS) / 1000)).toFixed(2)}× ideal per worker) load ${load()}`,
+        `embedded, ${devices} worker process(es): ${ips.toFixed(2)} images/s (${scaling}) load ${load()}`,
       );
       if (devices === 1) {
         const subs = await submissions(
@@ -281,7 +294,7 @@ async function main(): Promise<void> {
     await start('worker', [], cluster, /Pictor worker node/);
     await waitFinal(a, [id]);
     report(
-      `cluster recovery after kill -9 of the running worker (lease ${LEASE_MS} ms): completed ${((performance.now() - killedAt) / 1000).toFixed(2)} s after the kill (job alone: ${((STEPS * STEP_MS) / 1000).toFixed(2)} s) load ${load()}`,
+      `cluster recovery after kill -9 of the running worker (lease ${LEASE_MS} ms): completed ${((performance.now() - killedAt) / 1000).toFixed(2)} s after the kill${ENGINE === 'fake' ? ` (job alone: ${((STEPS * STEP_MS) / 1000).toFixed(2)} s)` : ''} load ${load()}`,
     );
     const subs = await submissions(apis, Number(values.submissions), Number(values.concurrency));
     report(
