@@ -13,7 +13,6 @@ import { InProcessJobQueue } from '../jobs/in-process/in-process-job-queue.ts';
 import { isFinalEvent } from '../jobs/job-event.ts';
 import { unsubscribeLater } from '../jobs/job-event-bus.ts';
 import { JobService } from '../jobs/job-service.ts';
-import { BlobExpirySweeper } from '../storage/blob-expiry-sweeper.ts';
 import {
   KyselyJobRepository,
   KyselyUploadRepository,
@@ -24,7 +23,8 @@ import { checkWebhookUrl } from '../webhooks/check-webhook-url.ts';
 import { WebhookSender } from '../webhooks/webhook-sender.ts';
 import { createAccounts } from './compose-accounts.ts';
 import { createBlobStore } from './compose-blobs.ts';
-import { createClusterPorts } from './compose-cluster.ts';
+import { createClusterPorts, newNodeId } from './compose-cluster.ts';
+import { createClusterDuties } from './compose-duties.ts';
 import {
   createLifecycle,
   createLogger,
@@ -90,8 +90,7 @@ export async function createApiNode(
   const jobs = new KyselyJobRepository(db);
   const uploads = new KyselyUploadRepository(db);
   const blobs = await createBlobStore(config, db);
-  const blobSweeper = new BlobExpirySweeper(blobs);
-  const { queue, bus, board } = createClusterPorts(config);
+  const { queue, bus, board, lock } = createClusterPorts(config);
   const workers = new AdvertisedWorkers({ board, refreshMs: REFRESH_MS, logger });
   // Final events free in-flight slots, wherever the job ended.
   const finals = {
@@ -121,6 +120,16 @@ export async function createApiNode(
     logger,
     publicUrl,
     imageUrl,
+  });
+  const duties = createClusterDuties(config, {
+    lock,
+    nodeId: newNodeId(),
+    jobs,
+    queue,
+    lifecycle,
+    blobs,
+    uploads,
+    logger,
   });
   const runner = new ClusterJobRunner({
     lifecycle,
@@ -185,9 +194,9 @@ export async function createApiNode(
         if (isFinalEvent(event)) webhooks.poll();
       });
       webhooks.start();
-      blobSweeper.start(config.results.sweepIntervalSeconds * 1000, (error) =>
-        logger.error({ err: error }, 'blob expiry sweep failed'),
-      );
+      // Re-enqueueing from the database and the TTL sweep, each on one node of the cluster at a
+      // time (API or worker), so a cluster sweeps even while no worker node is up.
+      duties.start();
       return { adminKey };
     },
     async stop() {
@@ -196,12 +205,13 @@ export async function createApiNode(
       stopFinals();
       workers.stop();
       webhooks.stop();
-      await blobSweeper.stop();
+      await duties.stop();
       await events.flush();
       accounts.stop();
       await queue.close();
       await bus.close();
       await board.close();
+      await lock.close();
       await blobs.close();
       await db.destroy();
     },

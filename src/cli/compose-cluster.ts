@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { PictorConfig } from '../config/index.ts';
 import { BullmqDispatchQueue } from '../jobs/redis/bullmq-dispatch-queue.ts';
 import { RedisClusterLock } from '../jobs/redis/redis-cluster-lock.ts';
@@ -39,4 +41,9 @@ export function createClusterPorts(config: PictorConfig): {
     board: new RedisWorkerBoard({ url, prefix }),
     lock: new RedisClusterLock({ url, prefix }),
   };
+}
+
+/** A cluster node's id (on the worker board, and as the holder of a duty): unique per process. */
+export function newNodeId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }

@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
 import type { PictorConfig } from '../config/index.ts';
 import { BatchRunner } from '../jobs/batch-runner.ts';
 import { BusEventSink } from '../jobs/bus-event-sink.ts';
@@ -14,7 +12,7 @@ import { webhookDeliveryOf } from '../webhooks/webhook-delivery-of.ts';
 import type { ChildProcessWorkers } from '../workers/child-process-workers.ts';
 import { createAccounts } from './compose-accounts.ts';
 import { createBlobStore } from './compose-blobs.ts';
-import { createClusterPorts } from './compose-cluster.ts';
+import { createClusterPorts, newNodeId } from './compose-cluster.ts';
 import { createClusterDuties } from './compose-duties.ts';
 import {
   createInferenceWorkers,
@@ -63,7 +61,7 @@ export async function createWorkerNode(
     options.fakeStepMs ?? config.workers.fakeStepMs,
   );
   const { queue, bus, board, lock } = createClusterPorts(config);
-  const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const nodeId = newNodeId();
   const heartbeatMs = Math.round(config.cluster.leaseMs / 3);
   // Lives one lease (three heartbeats): a dead node leaves the board as its jobs' leases expire.
   const advertising = new WorkerAdvertising({
