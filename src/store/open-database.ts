@@ -30,6 +30,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Kysely<Dat
     // has already dropped it from the pool and opens a new one on demand, so there is nothing to
     // do but not let the unhandled 'error' event end the process.
     pool.on('error', () => undefined);
+    // The pool listens only while a client is idle. A client checked out (inside a transaction,
+    // between two queries) whose connection ends emits 'error' with no listener, which would end
+    // the process; its query has already failed, and pg discards the client when it is released.
+    pool.on('connect', (client) => client.on('error', () => undefined));
     if (schema !== undefined) {
       if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
       pool.on('connect', (client) => {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { toProblemError } from '../../src/api/problem-handler.ts';
+import { openDatabase } from '../../src/store/open-database.ts';
 import { dialects, POSTGRES_URL } from '../helpers/databases.ts';
 import { startAuthServer, waitFor, type AuthServer } from '../accounts/helpers.ts';
 
@@ -9,13 +11,13 @@ const postgres = (await dialects()).find((d) => d.name === 'postgres');
 const applicationName = `pictor_drop_${process.pid}`;
 
 /** Ends every connection the server under test holds (and only those), as a failover would. */
-async function terminateServerConnections(): Promise<number> {
+async function terminateServerConnections(name = applicationName): Promise<number> {
   const admin = new pg.Client({ connectionString: POSTGRES_URL });
   await admin.connect();
   try {
     const { rows } = await admin.query<{ ended: boolean }>(
       'SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE application_name = $1',
-      [applicationName],
+      [name],
     );
     return rows.length;
   } finally {
@@ -58,6 +60,48 @@ describe('PostgreSQL connections dropped under a running server', { skip: postgr
     assert.equal(job.status, 200);
   });
 });
+
+test(
+  'a connection ended while a transaction holds it (between two queries) fails that transaction, not the process',
+  {
+    skip: postgres?.skip,
+  },
+  async () => {
+    const name = `pictor_held_${process.pid}`;
+    const url = new URL(POSTGRES_URL);
+    url.searchParams.set('application_name', name);
+    const db = await openDatabase({
+      driver: 'postgres',
+      url: url.toString(),
+      schema: `t_held_${process.pid}`,
+    });
+    try {
+      // Without a listener on the checked-out client, pg's 'error' event would be uncaught here,
+      // and the test runner reports an uncaught error against the test that caused it.
+      const held = db.transaction().execute(async (trx) => {
+        await sql`SELECT 1`.execute(trx);
+        assert.ok((await terminateServerConnections(name)) > 0);
+        // Wait for the client to learn of the end (its socket closes), then use it again.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        for (let i = 0; i < 100; i++) {
+          const alive = await sql`SELECT 1`.execute(trx).then(
+            () => true,
+            () => false,
+          );
+          if (!alive) return 'ended';
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        return 'never ended';
+      });
+      await assert.rejects(held);
+      // The pool opens a fresh connection for the next caller.
+      const { rows } = await sql<{ one: number }>`SELECT 1 AS one`.execute(db);
+      assert.equal(rows[0]?.one, 1);
+    } finally {
+      await db.destroy();
+    }
+  },
+);
 
 test('a dropped-connection error from the driver maps to 503 DATABASE_UNAVAILABLE, a query error does not', () => {
   const dropped = Object.assign(new Error('terminating connection due to administrator command'), {
