@@ -25,7 +25,15 @@ export { FlowMatchEulerScheduler, flowShiftMu } from './schedulers/flow-match-eu
 export { EngineError, type EngineErrorCode } from './engine-error.ts';
 export type { ModelManifest, ModelDefaults, ModelLimits } from './model/model-manifest.ts';
 export { describeCheckpoint, type CheckpointDescription } from './model/describe-checkpoint.ts';
-export { appliesNegativePrompt, schedulersOf } from './families/families.ts';
+export { requestRulesOf } from './request/request-rules-of.ts';
+export {
+  resolveOutputs,
+  resolveSettings,
+  type RequestRules,
+  type RequestToResolve,
+  type ResolvedOutputs,
+  type ResolvedSettings,
+} from './request/resolve-request.ts';
 export {
   formatInfotext,
   parseInfotext,

@@ -142,7 +142,7 @@ export interface GenerateRequest {
   readonly initImage?: InputImage;
   /** Inpainting mask: white pixels are repainted, black ones kept. Requires `initImage`. */
   readonly mask?: InputImage;
-  /** How far img2img departs from the init image, 0 < strength ≤ 1; default 0.8. */
+  /** How far img2img departs from the init image, 0 < strength ≤ 1; default 0.8, inpainting 1. */
   readonly strength?: number;
   readonly outputFormat?: OutputFormat;
   /** JPEG / WebP quality 1–100; default 90. */

@@ -1,8 +1,13 @@
+import type { RequestRules } from '../engine/request/resolve-request.ts';
 import type { GenerationParams } from './job.ts';
 import type { WorkerHolding } from './model-placement.ts';
 
-/** What the API knows about a model, as reported by a worker that loaded it. */
-export interface ModelInfo {
+/**
+ * A served model as the job core sees it: its state, and the rules a request must meet, which are
+ * the engine's own ({@link RequestRules}), so a request is refused before it is accepted and
+ * charged by the same checks and defaults the engine applies when it runs.
+ */
+export interface ModelInfo extends RequestRules {
   readonly name: string;
   readonly available: boolean;
   /** Why the model could not be loaded, when it is not available. */
@@ -10,28 +15,7 @@ export interface ModelInfo {
   /** Loaded in a worker now (models load on first use and unload when memory runs short). */
   readonly loaded: boolean;
   readonly family: string;
-  readonly defaults: {
-    readonly width: number;
-    readonly height: number;
-    readonly steps: number;
-    readonly guidanceScale: number;
-  };
-  readonly limits: {
-    readonly minSize: number;
-    readonly maxSize: number;
-    readonly sizeMultiple: number;
-    readonly maxSteps: number;
-    readonly maxBatch: number;
-  };
-  readonly defaultScheduler: string;
-  readonly schedulers: readonly string[];
-  readonly supportsImg2Img: boolean;
   readonly supportsInpainting: boolean;
-  /**
-   * Whether a negative prompt does anything: false for guidance-distilled models (FLUX.1), which
-   * refuse a non-empty one rather than ignore it.
-   */
-  readonly appliesNegativePrompt: boolean;
 }
 
 /**

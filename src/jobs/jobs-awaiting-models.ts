@@ -38,6 +38,9 @@ export function provisionalModel(
     supportsImg2Img: true,
     supportsInpainting: true,
     appliesNegativePrompt: true,
+    // Permissive until the pulled model's own rules are checked on arrival.
+    supportsSkipLayerGuidance: true,
+    hasSafetyChecker: true,
   };
 }
 

@@ -1,4 +1,6 @@
 import { randomInt } from 'node:crypto';
+import { EngineError } from '../engine/engine-error.ts';
+import { resolveOutputs, resolveSettings } from '../engine/request/resolve-request.ts';
 import { ProblemError } from '../errors/index.ts';
 import type { GenerationInput } from './generation-input.ts';
 import type { ModelInfo } from './inference-workers.ts';
@@ -7,23 +9,15 @@ import type { GenerationParams } from './job.ts';
 const invalid = (field: string, detail: string): ProblemError =>
   new ProblemError('VALIDATION_FAILED', `${field}: ${detail}`, { field });
 
-function checkInt(field: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw invalid(field, `must be an integer from ${min} to ${max}, got ${value}`);
-  }
-}
-
-function checkSize(field: string, value: number, model: ModelInfo): void {
-  const { minSize, maxSize, sizeMultiple } = model.limits;
-  checkInt(field, value, minSize, maxSize);
-  if (value % sizeMultiple !== 0)
-    throw invalid(field, `must be a multiple of ${sizeMultiple}, got ${value}`);
-}
+/** Seeds are unsigned 32-bit, as AUTOMATIC1111 and the other servers' clients send them. */
+const MAX_SEED = 2 ** 32 - 1;
 
 /**
- * Applies the model's defaults and checks every parameter against its limits. Out-of-range values
- * are refused with the field named, never clamped. Input images stay references here; the job
- * service stores them.
+ * Applies the model's defaults and checks every parameter: first what is the server's own policy
+ * (prompt length, images per request, the seed range), then the model's rules through the
+ * engine's own `resolveSettings`/`resolveOutputs`, so what is accepted here is what the engine
+ * runs, with the same defaults. Out-of-range values are refused with the field named, never
+ * clamped. Input images stay references here; the job service stores them.
  */
 export function resolveParams(
   input: GenerationInput,
@@ -40,71 +34,38 @@ export function resolveParams(
       throw invalid(field, `must be at most ${maxPromptLength} characters, got ${text.length}`);
   }
   if (input.prompt.trim() === '') throw invalid('prompt', 'must not be empty');
-  if (!model.appliesNegativePrompt && (input.negativePrompt ?? '').trim() !== '') {
-    throw invalid(
-      'negative_prompt',
-      `model '${model.name}' (${model.family}) has no classifier-free guidance, so a negative prompt would be ignored; send an empty one`,
-    );
-  }
-  const width = input.width ?? model.defaults.width;
-  const height = input.height ?? model.defaults.height;
-  checkSize('width', width, model);
-  checkSize('height', height, model);
-  const steps = input.steps ?? model.defaults.steps;
-  checkInt('steps', steps, 1, model.limits.maxSteps);
-  const guidanceScale = input.guidanceScale ?? model.defaults.guidanceScale;
-  if (!Number.isFinite(guidanceScale) || guidanceScale < 0 || guidanceScale > 50) {
-    throw invalid('guidance_scale', `must be from 0 to 50, got ${guidanceScale}`);
-  }
-  const scheduler = input.scheduler ?? model.defaultScheduler;
-  if (!model.schedulers.includes(scheduler)) {
-    throw invalid('scheduler', `must be one of ${model.schedulers.join(', ')}, got '${scheduler}'`);
-  }
   const n = input.n ?? 1;
-  checkInt('n', n, 1, Math.min(maxImages, model.limits.maxBatch));
-  const seed = input.seed ?? randomInt(0, 2 ** 32 - 1);
-  checkInt('seed', seed, 0, 2 ** 32 - 1);
-  const quality = input.quality ?? 90;
-  checkInt('quality', quality, 1, 100);
-  if (input.mask !== undefined && input.initImage === undefined) {
-    throw invalid('mask', 'needs init_image');
-  }
-  if (input.initImage !== undefined && !model.supportsImg2Img) {
-    throw invalid('init_image', `model '${model.name}' has no VAE encoder, so no img2img`);
-  }
-  let strength: number | null = null;
-  if (input.initImage !== undefined) {
-    strength = input.strength ?? 0.8;
-    if (!(strength > 0 && strength <= 1))
-      throw invalid('strength', `must be in (0, 1], got ${strength}`);
-  } else if (input.strength !== undefined) {
+  if (!Number.isInteger(n) || n < 1 || n > maxImages)
+    throw invalid('n', `must be an integer from 1 to ${maxImages}, got ${n}`);
+  const seed = input.seed ?? randomInt(0, MAX_SEED);
+  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED)
+    throw invalid('seed', `must be an integer from 0 to ${MAX_SEED}, got ${seed}`);
+  if (input.initImage === undefined && input.strength !== undefined) {
     warnings.push('strength ignored: it applies only with init_image');
   }
-  if (input.skipLayerGuidance !== undefined && model.family !== 'sd3') {
-    // Only SD 3.x's MMDiT has blocks to skip; the engine checks the indices against its depth.
-    throw invalid(
-      'skip_layer_guidance',
-      `model '${model.name}' (${model.family}) has no MMDiT blocks to skip; it applies to SD 3.x`,
-    );
-  }
+  const request = { ...input, n, seed };
+  const { settings, outputs } = byModelRules(() => ({
+    settings: resolveSettings(model, request),
+    outputs: resolveOutputs(model, request),
+  }));
   return {
     warnings,
     params: {
       prompt: input.prompt,
       negativePrompt: input.negativePrompt ?? '',
-      width,
-      height,
-      steps,
-      guidanceScale,
-      scheduler,
+      width: settings.width,
+      height: settings.height,
+      steps: settings.steps,
+      guidanceScale: settings.guidanceScale,
+      scheduler: settings.scheduler,
       seed,
       n,
-      outputFormat: input.outputFormat ?? 'png',
-      quality,
+      outputFormat: outputs.format,
+      quality: outputs.quality,
       initImage: input.initImage ?? null,
       mask: input.mask ?? null,
-      strength,
-      safetyFilter: input.safetyFilter ?? false,
+      strength: settings.strength ?? null,
+      safetyFilter: settings.safetyFilter,
       preview: input.preview ?? false,
       ...(input.skipLayerGuidance === undefined
         ? {}
@@ -112,4 +73,16 @@ export function resolveParams(
       warnings,
     },
   };
+}
+
+/** The engine's refusal as the API's: 400 `VALIDATION_FAILED` naming the field. */
+function byModelRules<T>(resolve: () => T): T {
+  try {
+    return resolve();
+  } catch (error) {
+    if (error instanceof EngineError && error.field !== undefined) {
+      throw new ProblemError('VALIDATION_FAILED', error.message, { field: error.field });
+    }
+    throw error;
+  }
 }

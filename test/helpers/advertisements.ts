@@ -20,6 +20,8 @@ export function advertisedModel(
     supportsImg2Img: true,
     supportsInpainting: false,
     appliesNegativePrompt: true,
+    supportsSkipLayerGuidance: false,
+    hasSafetyChecker: false,
     ...overrides,
   };
 }

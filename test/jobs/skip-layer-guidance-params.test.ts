@@ -13,6 +13,7 @@ const sd3 = advertisedModel('sd35', true, {
   family: 'sd3',
   schedulers: ['flow_euler'],
   defaultScheduler: 'flow_euler',
+  supportsSkipLayerGuidance: true,
 });
 const skipLayerGuidance = { layers: [7, 8, 9], scale: 3 };
 

@@ -138,7 +138,7 @@ describe('models.pullOnRequest with the ONNX engine', () => {
     const final = await jobEvent(pictor.events, job.job_id, 'local', (e) => e.type === 'failed');
     assert.ok(final.type === 'failed');
     assert.equal(final.data.error.code, 'VALIDATION_FAILED');
-    assert.match(final.data.error.message, /refuses this request: width: .*512/);
+    assert.match(final.data.error.message, /refuses this request: width must be .*512/);
     // The model stays pulled for requests it accepts.
     const ok = await submit({ model: 'too-small' });
     const done = await jobEvent(pictor.events, ok.job_id, 'local', (e) => e.type === 'completed');

@@ -1,5 +1,5 @@
 import type { RotaryAxes } from '../flow/rotary-positions.ts';
-import type { ResolvedSkipLayerGuidance } from '../pipeline/resolve-batch.ts';
+import type { ResolvedSkipLayerGuidance } from '../request/resolve-request.ts';
 import type { TextConditioning } from '../pipeline/text-conditioning.ts';
 
 /** What stays fixed across the steps of one batch, whatever the denoiser. */

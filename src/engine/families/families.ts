@@ -1,4 +1,3 @@
-import type { AnySchedulerName } from '../schedulers/scheduler.ts';
 import type { ModelFamily } from '../types.ts';
 import type { FamilyParts } from './family-parts.ts';
 import { FLUX_FAMILY } from './flux-family.ts';
@@ -15,16 +14,3 @@ export const FAMILIES: Readonly<Record<ModelFamily, FamilyParts>> = {
   sd3: SD3_FAMILY,
   zimage: Z_IMAGE_FAMILY,
 };
-
-/**
- * Whether a negative prompt does anything for a model of `family`: not for guidance-distilled
- * FLUX.1, which runs no classifier-free guidance and refuses a non-empty one.
- */
-export function appliesNegativePrompt(family: ModelFamily): boolean {
-  return FAMILIES[family].guidance !== 'embedded';
-}
-
-/** The schedulers a request may name for a model of `family`. */
-export function schedulersOf(family: ModelFamily): readonly AnySchedulerName[] {
-  return FAMILIES[family].schedulers;
-}

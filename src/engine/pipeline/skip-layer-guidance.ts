@@ -1,7 +1,7 @@
 import { EngineError } from '../engine-error.ts';
 import type { StepPosition } from '../families/denoiser.ts';
 import type { OnnxModel } from '../onnx/onnx-model.ts';
-import type { ResolvedSkipLayerGuidance } from './resolve-batch.ts';
+import type { ResolvedSkipLayerGuidance } from '../request/resolve-request.ts';
 
 /** The denoiser input that leaves blocks out of a pass (`[depth]`, 1 = skipped): SD3's MMDiT. */
 export const SKIP_LAYERS_INPUT = 'skip_layers';

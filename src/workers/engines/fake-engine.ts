@@ -83,6 +83,9 @@ export class FakeEngine implements InferenceEngine {
       supportsImg2Img: true,
       supportsInpainting: true,
       appliesNegativePrompt: true,
+      supportsSkipLayerGuidance: false,
+      // The fake "checks" every image and flags none.
+      hasSafetyChecker: true,
     }));
   }
 

@@ -9,6 +9,7 @@ import type {
   MemoryEstimate,
   ModelManifest,
   ModelOverrides,
+  RequestRules,
 } from '../../engine/index.ts';
 import type {
   BatchJob,
@@ -50,28 +51,20 @@ function describedLater(name: string, family: string, schedulers: readonly strin
     supportsInpainting: false,
     // Not known before the first load; the engine still refuses what the model cannot apply.
     appliesNegativePrompt: true,
+    supportsSkipLayerGuidance: family === 'sd3',
+    hasSafetyChecker: false,
   };
 }
 
-function infoOf(
-  name: string,
-  m: ModelManifest,
-  schedulers: readonly string[],
-  appliesNegativePrompt: boolean,
-): ModelInfo {
+function infoOf(name: string, m: ModelManifest, rules: RequestRules): ModelInfo {
   return {
     name,
     available: true,
     error: undefined,
     loaded: false,
     family: m.family,
-    defaults: { ...m.defaults },
-    limits: { ...m.limits },
-    defaultScheduler: m.defaultScheduler,
-    schedulers: [...schedulers],
-    supportsImg2Img: m.files.vaeEncoder !== undefined,
-    supportsInpainting: m.files.vaeEncoder !== undefined,
-    appliesNegativePrompt,
+    ...rules,
+    supportsInpainting: rules.supportsImg2Img,
   };
 }
 
@@ -143,8 +136,7 @@ export class OnnxEngine implements InferenceEngine {
   }
 
   async #load(model: WorkerModel): Promise<DiffusionPipeline> {
-    const { appliesNegativePrompt, loadPipeline, schedulersOf } =
-      await import('../../engine/index.ts');
+    const { loadPipeline, requestRulesOf } = await import('../../engine/index.ts');
     const pipeline = await loadPipeline(model.path, {
       name: model.name,
       // The config checks the shape; the engine checks the scheduler name at load.
@@ -160,15 +152,7 @@ export class OnnxEngine implements InferenceEngine {
       spinWait: false,
     });
     const { manifest } = pipeline;
-    this.#infos.set(
-      model.name,
-      infoOf(
-        model.name,
-        manifest,
-        schedulersOf(manifest.family),
-        appliesNegativePrompt(manifest.family),
-      ),
-    );
+    this.#infos.set(model.name, infoOf(model.name, manifest, requestRulesOf(manifest)));
     return pipeline;
   }
 
@@ -190,7 +174,7 @@ export class OnnxEngine implements InferenceEngine {
 
   async #describe(model: WorkerModel): Promise<ModelInfo> {
     if (!existsSync(model.path)) return unavailable(model.name, `${model.path} does not exist`);
-    const { SCHEDULER_NAMES, appliesNegativePrompt, describeCheckpoint, schedulersOf } =
+    const { SCHEDULER_NAMES, describeCheckpoint, requestRulesOf } =
       await import('../../engine/index.ts');
     if (!(await isOnnxFolder(model.path))) {
       // Headers and configs say the family, defaults and limits (a FLUX model's flow_euler and
@@ -203,18 +187,12 @@ export class OnnxEngine implements InferenceEngine {
       ).catch(() => undefined);
       if (!described) return describedLater(model.name, model.family ?? 'sd', SCHEDULER_NAMES);
       this.#estimates.set(model.name, described.memory);
-      const { family } = described.manifest;
-      return infoOf(
-        model.name,
-        described.manifest,
-        schedulersOf(family),
-        appliesNegativePrompt(family),
-      );
+      return infoOf(model.name, described.manifest, requestRulesOf(described.manifest));
     }
     const { readModelManifest } = await import('../../engine/model/model-manifest.ts');
     try {
       const manifest = await readModelManifest(model.path);
-      return infoOf(model.name, manifest, SCHEDULER_NAMES, appliesNegativePrompt(manifest.family));
+      return infoOf(model.name, manifest, requestRulesOf(manifest));
     } catch (error) {
       return unavailable(model.name, (error as Error).message);
     }
