@@ -95,3 +95,7 @@ test('a cut says which words of the prompt were dropped, and only then', () => {
     assert.ok(text(name).endsWith(dropped), 'the dropped words are the end of the prompt');
   }
 });
+
+test('a lone surrogate (JSON allows it, Hugging Face cannot take it) becomes U+FFFD', () => {
+  assert.deepEqual(tokenizer.tokenize('a\ud800b'), tokenizer.tokenize('a\ufffdb'));
+});
