@@ -12,6 +12,9 @@ import { Qwen3Tokenizer, qwen3ChatPrompt } from '../../src/engine/text/qwen3-tok
 // ids, the chat-templated text, and the ids diffusers' ZImagePipeline gives its text encoder
 // (scripts/fixtures/make_qwen3_tokenizer_fixture.py; source and licence in the folder's README).
 const FOLDER = path.join(import.meta.dirname, '../fixtures/tokenizers/qwen3');
+/** Hugging Face's sha256 of Tongyi-MAI/Z-Image-Turbo's tokenizer/tokenizer.json. */
+const Z_IMAGE_TURBO_TOKENIZER_SHA256 =
+  'aeb13307a71acd8fe81861d94ad54ab689df773318809eed3cbe794b4492dae4';
 
 interface ReferenceCase {
   readonly name: string;
@@ -37,9 +40,10 @@ before(async () => {
   const bytes = gunzipSync(await readFile(path.join(FOLDER, 'tokenizer.json.gz')));
   assert.equal(
     createHash('sha256').update(bytes).digest('hex'),
-    reference.source.tokenizer_json_sha256,
+    Z_IMAGE_TURBO_TOKENIZER_SHA256,
     "the fixture is Z-Image-Turbo's tokenizer.json, byte for byte",
   );
+  assert.equal(reference.source.tokenizer_json_sha256, Z_IMAGE_TURBO_TOKENIZER_SHA256);
   await writeFile(path.join(dir, 'tokenizer.json'), bytes);
   tokenizer = await Qwen3Tokenizer.load(dir);
 });
