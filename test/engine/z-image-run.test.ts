@@ -75,6 +75,21 @@ test('Z-Image diffusers folder: Turbo defaults, generates the asked size, same s
   }
 });
 
+test('Z-Image: a prompt past 512 tokens is cut as the pipeline cuts it, and the warning says 512', async () => {
+  const pipeline = await loadPipeline(FOLDER, { intraOpThreads: 1 });
+  try {
+    // The tiny tokenizer has one token per byte: `<|im_start|>user\n` is 6 tokens, so the cut
+    // falls after byte 506 of the prompt.
+    const prompt = `${'ab'.repeat(250)}${'z'.repeat(84)}end of it`;
+    const result = await pipeline.generate({ prompt, width: 32, height: 32, steps: 1, seed: 1 });
+    assert.deepEqual(result.warnings, [
+      `prompt "${prompt.slice(0, 40)}…" was cut at 512 tokens; ignored: "${prompt.slice(506)}"`,
+    ]);
+  } finally {
+    await pipeline.dispose();
+  }
+});
+
 test('Z-Image: a batch of prompts of different lengths gives each image what it gets alone', async () => {
   const pipeline = await loadPipeline(FOLDER, { intraOpThreads: 1 });
   try {

@@ -266,6 +266,7 @@ export class DiffusionPipeline {
         item,
         conditioning.truncated[classifierFree ? count + index : index],
         classifierFree ? conditioning.truncated[index] : undefined,
+        this.#parts.text.tokenLimit,
       ),
     );
     const flags =
@@ -421,9 +422,10 @@ function truncationWarnings(
   item: { readonly prompt: string; readonly negativePrompt: string },
   promptCut: string | undefined,
   negativeCut: string | undefined,
+  tokenLimit: number,
 ): string[] {
   const describe = (what: string, text: string, cut: string): string =>
-    `${what} ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)} was cut at 77 tokens; ignored: ${JSON.stringify(cut)}`;
+    `${what} ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)} was cut at ${tokenLimit} tokens; ignored: ${JSON.stringify(cut)}`;
   return [
     ...(promptCut === undefined ? [] : [describe('prompt', item.prompt, promptCut)]),
     ...(negativeCut === undefined

@@ -54,6 +54,11 @@ export class TextConditioner {
     this.#join = join;
   }
 
+  /** Where the first encoder's tokenizer cuts a prompt (the cut `encode` reports). */
+  get tokenLimit(): number {
+    return this.#units[0]?.tokenizer.maxLength ?? 0;
+  }
+
   /** The encoders' sessions, in order. */
   get components(): readonly ComponentSession[] {
     return this.#units.map((unit) => unit.model);

@@ -26,8 +26,9 @@ interface AddedToken {
  * assistant header (only `enable_thinking=False` would add an empty think block).
  */
 export function qwen3ChatPrompt(prompt: string): string {
-  return `<|im_start|>user\n${prompt}<|im_end|>\n<|im_start|>assistant\n`;
+  return `${QWEN3_CHAT_HEAD}${prompt}<|im_end|>\n<|im_start|>assistant\n`;
 }
+const QWEN3_CHAT_HEAD = '<|im_start|>user\n';
 
 /**
  * Qwen3's byte-level BPE from the model's own `tokenizer.json` (a diffusers `tokenizer/` folder),
@@ -41,11 +42,14 @@ export class Qwen3Tokenizer implements PromptTokenizer {
   readonly padsToLongest = true;
   readonly #tokenizer: Tokenizer;
   readonly #padId: number;
+  /** Tokens of the template after the prompt: `<|im_end|>\n<|im_start|>assistant\n`. */
+  readonly #tailLength: number;
 
   private constructor(tokenizer: Tokenizer, padId: number, maxLength: number) {
     this.#tokenizer = tokenizer;
     this.#padId = padId;
     this.maxLength = maxLength;
+    this.#tailLength = this.tokenize(qwen3ChatPrompt('').slice(QWEN3_CHAT_HEAD.length)).length;
   }
 
   /** `dir` holds `tokenizer.json`. */
@@ -75,14 +79,24 @@ export class Qwen3Tokenizer implements PromptTokenizer {
     return new Qwen3Tokenizer(new TokenizerClass(json, {}), pad.id, maxLength);
   }
 
+  /** The prompt's own ids (no template, no special tokens added; added-token text still parsed). */
+  tokenize(text: string): number[] {
+    return this.#tokenizer.encode(text, { add_special_tokens: false }).ids;
+  }
+
   encode(prompt: string): TokenizedPrompt {
-    const all = this.#tokenizer.encode(qwen3ChatPrompt(prompt), { add_special_tokens: false }).ids;
+    const all = this.tokenize(qwen3ChatPrompt(prompt));
     const ids = all.slice(0, this.maxLength);
     const eosIndex = ids.length - 1;
     while (ids.length < this.maxLength) ids.push(this.#padId);
+    // `<|im_end|>` is a special token, so the template's tail is always the same tokens after the
+    // prompt's: a cut that only takes some of those (as diffusers' truncation does) drops no word.
+    const promptEnd = all.length - this.#tailLength;
     const truncated =
-      all.length > this.maxLength
-        ? this.#tokenizer.decode(all.slice(this.maxLength), { skip_special_tokens: true }).trim()
+      promptEnd > this.maxLength
+        ? this.#tokenizer
+            .decode(all.slice(this.maxLength, promptEnd), { skip_special_tokens: true })
+            .trim()
         : undefined;
     return { ids, eosIndex, truncated };
   }
