@@ -104,9 +104,11 @@ export async function createApiNode(
   const imageUrl = (id: string, index: number): string =>
     `${publicUrl}/v1/jobs/${id}/image?index=${index}`;
   const secret = webhookSecret(config);
+  const nodeId = newNodeId();
+  // Every API node sends from the shared outbox; its claims keep each delivery with one of them.
   const webhooks = new WebhookSender(
     new KyselyWebhookOutbox(db),
-    { ...config.webhooks, secret, describe: describeJob(imageUrl) },
+    { ...config.webhooks, secret, describe: describeJob(imageUrl), claimant: nodeId },
     logger,
   );
   const feed = new DispatchFeed(queue, logger);
@@ -123,7 +125,7 @@ export async function createApiNode(
   });
   const duties = createClusterDuties(config, {
     lock,
-    nodeId: newNodeId(),
+    nodeId,
     jobs,
     queue,
     lifecycle,
@@ -204,7 +206,7 @@ export async function createApiNode(
       await app.close();
       stopFinals();
       workers.stop();
-      webhooks.stop();
+      await webhooks.stop();
       await duties.stop();
       await events.flush();
       accounts.stop();
