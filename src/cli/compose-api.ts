@@ -91,7 +91,9 @@ export async function createApiNode(
   const uploads = new KyselyUploadRepository(db);
   const blobs = await createBlobStore(config, db);
   const { queue, bus, board, lock } = createClusterPorts(config);
-  const workers = new AdvertisedWorkers({ board, refreshMs: REFRESH_MS, logger });
+  // Learns the worker nodes' measured step times from their advertisements.
+  const eta = new EtaEstimator();
+  const workers = new AdvertisedWorkers({ board, refreshMs: REFRESH_MS, logger, eta });
   // Final events free in-flight slots, wherever the job ended.
   const finals = {
     onAll: (listener: Parameters<typeof bus.onAll>[0]) => unsubscribeLater(bus.onAll(listener)),
@@ -140,7 +142,7 @@ export async function createApiNode(
     dispatch: queue,
     jobs,
     workers,
-    eta: new EtaEstimator(),
+    eta,
     newQueue: () => new InProcessJobQueue(),
     logger,
     maxBatch: config.queue.maxBatch,
