@@ -27,6 +27,8 @@ const { values } = parseArgs({
     submissions: { type: 'string', default: '600' },
     concurrency: { type: 'string', default: '32' },
     workers: { type: 'string', default: '1,2,4' },
+    // ONNX Runtime threads per worker (`workers.intraOpThreads`); 0: the config's default.
+    threads: { type: 'string', default: '1' },
   },
 });
 const STEP_MS = Number(values['step-ms']);
@@ -75,7 +77,7 @@ function start(
       PICTOR_WORKERS__ENGINE: ENGINE,
       PICTOR_WORKERS__FAKE_STEP_MS: String(STEP_MS),
       // Two workers on two cores: one ONNX Runtime thread each, as a GPU per worker would be.
-      ...(ENGINE === 'onnx' ? { PICTOR_WORKERS__INTRA_OP_THREADS: '1' } : {}),
+      ...(ENGINE === 'onnx' ? { PICTOR_WORKERS__INTRA_OP_THREADS: values.threads } : {}),
       PICTOR_QUEUE__MAX_BATCH: '1',
       PICTOR_QUEUE__MAX_QUEUED: '100000',
       PICTOR_ADMIN_KEY: ADMIN_KEY,
@@ -246,7 +248,7 @@ async function main(): Promise<void> {
     console.log(
       ENGINE === 'fake'
         ? `fake engine: ${STEPS} steps × ${STEP_MS} ms = ${STEPS * STEP_MS} ms per job; batching off; load ${load()}`
-        : `onnx engine, the tiny model: ${STEPS} steps at 64×64, one thread per worker; batching off; load ${load()}`,
+        : `onnx engine, the tiny model: ${STEPS} steps at 64×64, ${values.threads === '0' ? 'the default threads' : `${values.threads} thread(s)`} per worker; batching off; load ${load()}`,
     );
     let embeddedSingle = 0;
     // --- embedded mode, beside ---
