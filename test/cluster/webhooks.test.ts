@@ -128,7 +128,7 @@ test(
     const nodes = [await c.api(), await c.api()];
     await c.worker();
     const id = await eventually(() => submit(nodes[0] as ApiNode, hook.url), 30_000);
-    await eventually(async () => (hook.received.length > 0 ? true : undefined), 60_000);
+    await eventually(() => Promise.resolve(hook.received.length > 0 ? true : undefined), 60_000);
     // The claimant is named by its node id, `<host>-<pid>-<random>`: kill that process.
     const [row] = await c.query<{ claimed_by: string }>(
       'SELECT claimed_by FROM webhook_deliveries WHERE job_id = $1',
@@ -137,7 +137,7 @@ test(
     const sender = nodes.find((n) => row?.claimed_by.includes(`-${n.child.pid}-`));
     assert.ok(sender, `the claimant ${row?.claimed_by} is one of the API nodes`);
     await c.kill(sender.child);
-    await eventually(async () => (hook.received.length >= 2 ? true : undefined), 60_000);
+    await eventually(() => Promise.resolve(hook.received.length >= 2 ? true : undefined), 60_000);
     const [first, second] = hook.received;
     assert.equal(
       second?.headers['webhook-id'],
