@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { cpuByRole, cpuOfCommand, perJob } from './process-cpu.ts';
 
 const root = path.join(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -26,6 +27,8 @@ const { values } = parseArgs({
     submissions: { type: 'string', default: '600' },
     concurrency: { type: 'string', default: '32' },
     workers: { type: 'string', default: '1,2,4' },
+    // ONNX Runtime threads per worker (`workers.intraOpThreads`); 0: the config's default.
+    threads: { type: 'string', default: '1' },
   },
 });
 const STEP_MS = Number(values['step-ms']);
@@ -46,6 +49,8 @@ const load = (): string =>
     .join(' ');
 
 const children = new Set<ChildProcess>();
+/** Each child's role, for the CPU time per role (`api`, `worker`, `serve`). */
+const roles = new Map<number, string>();
 function killAll(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   const alive = [...children].filter((c) => c.exitCode === null && c.signalCode === null);
   return Promise.all(
@@ -72,7 +77,7 @@ function start(
       PICTOR_WORKERS__ENGINE: ENGINE,
       PICTOR_WORKERS__FAKE_STEP_MS: String(STEP_MS),
       // Two workers on two cores: one ONNX Runtime thread each, as a GPU per worker would be.
-      ...(ENGINE === 'onnx' ? { PICTOR_WORKERS__INTRA_OP_THREADS: '1' } : {}),
+      ...(ENGINE === 'onnx' ? { PICTOR_WORKERS__INTRA_OP_THREADS: values.threads } : {}),
       PICTOR_QUEUE__MAX_BATCH: '1',
       PICTOR_QUEUE__MAX_QUEUED: '100000',
       PICTOR_ADMIN_KEY: ADMIN_KEY,
@@ -82,7 +87,11 @@ function start(
     },
   });
   children.add(child);
-  child.once('exit', () => children.delete(child));
+  if (child.pid !== undefined) roles.set(child.pid, role);
+  child.once('exit', () => {
+    children.delete(child);
+    if (child.pid !== undefined) roles.delete(child.pid);
+  });
   let out = '';
   let err = '';
   child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
@@ -135,6 +144,35 @@ async function throughput(bases: readonly string[], count: number): Promise<numb
   );
   await waitFinal(bases[0] ?? '', ids);
   return count / ((performance.now() - began) / 1000);
+}
+
+/**
+ * Runs `count` jobs through {@link throughput} and says where their CPU time went, in ms per job:
+ * each role's processes (a worker node's or `pictor serve`'s inference children apart), the
+ * PostgreSQL backends of `database` (when given), and Redis (shared: others' load counts too).
+ */
+async function measuredThroughput(
+  bases: readonly string[],
+  count: number,
+  database: pg.Client | undefined,
+  name: string,
+): Promise<{ ips: number; cpu: string }> {
+  const backends = async (): Promise<Map<number, string>> => {
+    if (!database) return new Map();
+    const { rows } = await database.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE datname = $1',
+      [name],
+    );
+    return new Map(rows.map((r) => [r.pid, 'postgres']));
+  };
+  const snapshot = async () => {
+    const cpu = cpuByRole(roles, await backends());
+    cpu.set('redis (shared)', cpuOfCommand('redis-server'));
+    return cpu;
+  };
+  const before = await snapshot();
+  const ips = await throughput(bases, count);
+  return { ips, cpu: perJob(before, await snapshot(), count) };
 }
 
 /** Accepted async submissions per second through `bases`, `concurrency` at a time. */
@@ -210,7 +248,7 @@ async function main(): Promise<void> {
     console.log(
       ENGINE === 'fake'
         ? `fake engine: ${STEPS} steps × ${STEP_MS} ms = ${STEPS * STEP_MS} ms per job; batching off; load ${load()}`
-        : `onnx engine, the tiny model: ${STEPS} steps at 64×64, one thread per worker; batching off; load ${load()}`,
+        : `onnx engine, the tiny model: ${STEPS} steps at 64×64, ${values.threads === '0' ? 'the default threads' : `${values.threads} thread(s)`} per worker; batching off; load ${load()}`,
     );
     let embeddedSingle = 0;
     // --- embedded mode, beside ---
@@ -223,7 +261,7 @@ async function main(): Promise<void> {
       );
       const base = serve.match[1] ?? '';
       await waitFinal(base, [await firstAccepted(base)]);
-      const ips = await throughput([base], perJobs * devices);
+      const { ips, cpu } = await measuredThroughput([base], perJobs * devices, undefined, '');
       if (devices === 1) embeddedSingle = ips;
       const scaling =
         ENGINE === 'fake'
@@ -232,6 +270,7 @@ async function main(): Promise<void> {
       report(
         `embedded, ${devices} worker process(es): ${ips.toFixed(2)} images/s (${scaling}) load ${load()}`,
       );
+      report(`  CPU ms per job: ${cpu}`);
       if (devices === 1) {
         const subs = await submissions(
           [base],
@@ -260,13 +299,14 @@ async function main(): Promise<void> {
         Array.from({ length: count }, () => start('worker', [], cluster, /Pictor worker node/)),
       );
       await waitFinal(a, [await firstAccepted(a)]);
-      const ips = await throughput(apis, perJobs * count);
+      const { ips, cpu } = await measuredThroughput(apis, perJobs * count, admin, name);
       if (count === 1) single = ips;
       report(
         `cluster, ${count} worker process(es): ${ips.toFixed(2)} images/s` +
           (single > 0 ? ` (${(ips / (single * count)).toFixed(2)}× linear)` : '') +
           ` load ${load()}`,
       );
+      report(`  CPU ms per job: ${cpu}`);
       if (count !== 1) {
         await Promise.all(
           workers.map(

@@ -91,7 +91,9 @@ export async function createApiNode(
   const uploads = new KyselyUploadRepository(db);
   const blobs = await createBlobStore(config, db);
   const { queue, bus, board, lock } = createClusterPorts(config);
-  const workers = new AdvertisedWorkers({ board, refreshMs: REFRESH_MS, logger });
+  // Learns the worker nodes' measured step times from their advertisements.
+  const eta = new EtaEstimator();
+  const workers = new AdvertisedWorkers({ board, refreshMs: REFRESH_MS, logger, eta });
   // Final events free in-flight slots, wherever the job ended.
   const finals = {
     onAll: (listener: Parameters<typeof bus.onAll>[0]) => unsubscribeLater(bus.onAll(listener)),
@@ -104,9 +106,11 @@ export async function createApiNode(
   const imageUrl = (id: string, index: number): string =>
     `${publicUrl}/v1/jobs/${id}/image?index=${index}`;
   const secret = webhookSecret(config);
+  const nodeId = newNodeId();
+  // Every API node sends from the shared outbox; its claims keep each delivery with one of them.
   const webhooks = new WebhookSender(
     new KyselyWebhookOutbox(db),
-    { ...config.webhooks, secret, describe: describeJob(imageUrl) },
+    { ...config.webhooks, secret, describe: describeJob(imageUrl), claimant: nodeId },
     logger,
   );
   const feed = new DispatchFeed(queue, logger);
@@ -123,7 +127,7 @@ export async function createApiNode(
   });
   const duties = createClusterDuties(config, {
     lock,
-    nodeId: newNodeId(),
+    nodeId,
     jobs,
     queue,
     lifecycle,
@@ -138,7 +142,7 @@ export async function createApiNode(
     dispatch: queue,
     jobs,
     workers,
-    eta: new EtaEstimator(),
+    eta,
     newQueue: () => new InProcessJobQueue(),
     logger,
     maxBatch: config.queue.maxBatch,
@@ -204,7 +208,7 @@ export async function createApiNode(
       await app.close();
       stopFinals();
       workers.stop();
-      webhooks.stop();
+      await webhooks.stop();
       await duties.stop();
       await events.flush();
       accounts.stop();

@@ -22,6 +22,7 @@ import type { WebhookDelivery } from '../webhooks/webhook-outbox.ts';
 import { ChildProcessWorkers } from '../workers/child-process-workers.ts';
 import type { WorkerModel } from '../workers/worker-protocol.ts';
 import { logStream } from './log-stream.ts';
+import { intraOpThreadsPerWorker } from './worker-threads.ts';
 
 /** The parts every kind of node (`serve`, `worker`) builds the same way. */
 
@@ -100,7 +101,10 @@ export function createInferenceWorkers(
       models: workerModels(library.list(), config),
       preload: config.models.preload,
       memoryBudgetBytes: Math.round(config.workers.memoryBudgetGb * 1024 ** 3),
-      intraOpThreads: config.workers.intraOpThreads,
+      intraOpThreads: intraOpThreadsPerWorker(
+        config.workers.intraOpThreads,
+        config.workers.devices.length,
+      ),
       cacheDir: path.join(config.dataDir, 'cache'),
       cacheOptimizedModels: config.workers.cacheOptimizedModels,
       fakeStepMs,

@@ -62,11 +62,18 @@ export async function createWorkerNode(
   );
   const { queue, bus, board, lock } = createClusterPorts(config);
   const nodeId = newNodeId();
+  // Measures this node's batches; advertised, so API nodes forecast with real step times.
+  const eta = new EtaEstimator();
   const heartbeatMs = Math.round(config.cluster.leaseMs / 3);
   // Lives one lease (three heartbeats): a dead node leaves the board as its jobs' leases expire.
   const advertising = new WorkerAdvertising({
     board,
-    snapshot: () => ({ nodeId, devices: config.workers.devices, models: workers.models() }),
+    snapshot: () => ({
+      nodeId,
+      devices: config.workers.devices,
+      models: workers.models(),
+      timings: eta.measured(),
+    }),
     heartbeatMs,
     logger,
   });
@@ -97,7 +104,7 @@ export async function createWorkerNode(
     blobs,
     uploads: new KyselyUploadRepository(db),
     lifecycle,
-    eta: new EtaEstimator(),
+    eta,
     logger,
     resultTtlMs: config.results.ttlSeconds * 1000,
   };

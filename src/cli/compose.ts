@@ -118,7 +118,8 @@ export async function createPictor(
   const secret = webhookSecret(config);
   const webhooks = new WebhookSender(
     new KyselyWebhookOutbox(db),
-    { ...config.webhooks, secret, describe: describeJob(imageUrl) },
+    // One process sends: its claims only matter to the next start, should this one die mid-send.
+    { ...config.webhooks, secret, describe: describeJob(imageUrl), claimant: 'serve' },
     logger,
   );
   const lifecycle = createLifecycle({
@@ -249,7 +250,7 @@ export async function createPictor(
       await dispatcher.stop(config.server.shutdownTimeoutSeconds * 1000);
       sweeper.stop();
       await blobSweeper.stop();
-      webhooks.stop();
+      await webhooks.stop();
       accounts.stop();
       await workers.close(0);
       await dispatcher.drain();

@@ -178,7 +178,7 @@ export interface PictorConfig {
     readonly engine: WorkerEngineKind;
     /** Milliseconds per step of the fake engine (`engine: fake`: tests and cluster benches). */
     readonly fakeStepMs: number;
-    /** ONNX Runtime intra-op threads per worker; 0 lets the runtime decide. */
+    /** ONNX Runtime intra-op threads per worker; 0: the cores divided among the workers. */
     readonly intraOpThreads: number;
     /** Milliseconds to wait before restarting a worker that died. */
     readonly restartDelayMs: number;

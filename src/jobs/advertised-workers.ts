@@ -1,3 +1,4 @@
+import type { EtaEstimator, ModelTiming } from './eta-estimator.ts';
 import type { InferenceWorkers, ModelInfo } from './inference-workers.ts';
 import type { Logger } from './logger.ts';
 import type { WorkerAdvertisement, WorkerBoard } from './worker-board.ts';
@@ -7,6 +8,8 @@ export interface AdvertisedWorkersOptions {
   /** How often the board is read again (the view in between is the last one read). */
   readonly refreshMs: number;
   readonly logger: Logger;
+  /** Learns the nodes' measured step times at every read (the API node's forecasts). */
+  readonly eta?: Pick<EtaEstimator, 'adopt'>;
 }
 
 /**
@@ -44,6 +47,7 @@ export class AdvertisedWorkers implements Pick<InferenceWorkers, 'count' | 'read
     try {
       this.#live = await this.#o.board.live();
       this.#models = mergeModels(this.#live);
+      this.#o.eta?.adopt(mergeTimings(this.#live));
       this.#problem = undefined;
     } catch (error) {
       this.#problem = `the worker board could not be read: ${(error as Error).message}`;
@@ -100,4 +104,29 @@ function mergeModels(nodes: readonly WorkerAdvertisement[]): ModelInfo[] {
     }
   }
   return [...byName.values()];
+}
+
+/**
+ * Each model's timing across the nodes that measured it: the mean of their estimates, each node
+ * counted once (the forecast divides the queue's work among the nodes, so a node's speed counts
+ * as much as the share it takes, however many batches it has run).
+ */
+export function mergeTimings(nodes: readonly WorkerAdvertisement[]): Record<string, ModelTiming> {
+  const byModel = new Map<string, ModelTiming[]>();
+  for (const node of nodes) {
+    for (const [model, timing] of Object.entries(node.timings ?? {})) {
+      if (timing.samples > 0) byModel.set(model, [...(byModel.get(model) ?? []), timing]);
+    }
+  }
+  const merged: Record<string, ModelTiming> = {};
+  for (const [model, timings] of byModel) {
+    const mean = (pick: (t: ModelTiming) => number) =>
+      timings.reduce((sum, t) => sum + pick(t), 0) / timings.length;
+    merged[model] = {
+      stepMs: mean((t) => t.stepMs),
+      overheadMs: mean((t) => t.overheadMs),
+      samples: timings.reduce((sum, t) => sum + t.samples, 0),
+    };
+  }
+  return merged;
 }

@@ -1,12 +1,16 @@
 import { workUnits, type QueueEntry, type QueueTotals } from './job-queue.ts';
 
-interface Estimate {
+/** One model's measured costs (what worker nodes advertise, so API nodes forecast with them). */
+export interface ModelTiming {
   /** Milliseconds per denoising step per image per megapixel. */
-  stepMs: number;
+  readonly stepMs: number;
   /** Milliseconds per batch outside the steps (text encoder, VAE, encode, IPC). */
-  overheadMs: number;
-  samples: number;
+  readonly overheadMs: number;
+  /** Batches measured. */
+  readonly samples: number;
 }
+
+type Estimate = ModelTiming;
 
 const ALPHA = 0.3;
 const PRIOR: Estimate = { stepMs: 2000, overheadMs: 300, samples: 0 };
@@ -42,6 +46,21 @@ export class EtaEstimator {
           }
         : { stepMs, overheadMs, samples: 1 },
     );
+  }
+
+  /** The models measured here, with their current estimates. */
+  measured(): Record<string, ModelTiming> {
+    return Object.fromEntries(this.#byModel);
+  }
+
+  /**
+   * Takes measurements made elsewhere as this estimator's own (an API node, which runs nothing,
+   * adopts its worker nodes'); models absent from `timings` keep what they had.
+   */
+  adopt(timings: Readonly<Record<string, ModelTiming>>): void {
+    for (const [model, timing] of Object.entries(timings)) {
+      if (timing.samples > 0) this.#byModel.set(model, { ...timing });
+    }
   }
 
   /** Expected run time of one job alone, in milliseconds. */

@@ -1,3 +1,4 @@
+import type { ModelTiming } from './eta-estimator.ts';
 import type { ModelInfo } from './inference-workers.ts';
 
 /** What one worker node serves, as it tells the cluster (see {@link WorkerBoard}). */
@@ -8,6 +9,11 @@ export interface WorkerAdvertisement {
   readonly devices: readonly string[];
   /** Its models as its workers describe them: `loaded` now, `available`, limits and defaults. */
   readonly models: readonly ModelInfo[];
+  /**
+   * The node's measured costs per model (its ETA estimator's), so API nodes forecast queue
+   * waits from real step times; absent or empty before its first batch.
+   */
+  readonly timings?: Readonly<Record<string, ModelTiming>>;
   /** Epoch ms of this advertisement (each heartbeat writes a new one). */
   readonly advertisedAt: number;
 }

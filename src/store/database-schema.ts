@@ -44,6 +44,8 @@ export interface WebhookDeliveriesTable {
   last_error: string | null;
   created_at: number;
   seq: Generated<number>;
+  /** The sender whose attempt is under way (migration 0003); null when none is. */
+  claimed_by: string | null;
 }
 
 /** An API key; only the SHA-256 of the secret is stored. `credits` is guarded by a CHECK. */

@@ -1,6 +1,13 @@
-import type { Kysely, Selectable, Updateable } from 'kysely';
-import type { DeliveryStatus, WebhookDelivery, WebhookOutbox } from '../webhooks/webhook-outbox.ts';
+import type { Kysely, Selectable } from 'kysely';
+import type {
+  AttemptOutcome,
+  DeliveryStatus,
+  OutboxClaim,
+  WebhookDelivery,
+  WebhookOutbox,
+} from '../webhooks/webhook-outbox.ts';
 import type { Database, WebhookDeliveriesTable } from './database-schema.ts';
+import { isSqlite } from './write-transaction.ts';
 
 function toDelivery(row: Selectable<WebhookDeliveriesTable>): WebhookDelivery {
   return {
@@ -14,10 +21,20 @@ function toDelivery(row: Selectable<WebhookDeliveriesTable>): WebhookDelivery {
     status: row.status as DeliveryStatus,
     lastError: row.last_error,
     createdAt: Number(row.created_at),
+    claimedBy: row.claimed_by,
   };
 }
 
-/** {@link WebhookOutbox} on Kysely (SQLite and PostgreSQL). */
+/** Why a delivery whose last attempt's claim lapsed is failed. */
+const LAPSED = 'the sender of the last attempt stopped before it ended (its claim lapsed)';
+
+/**
+ * {@link WebhookOutbox} on Kysely (SQLite and PostgreSQL). A claim is one UPDATE … RETURNING
+ * whose rows come from a subquery: on PostgreSQL the subquery takes them `FOR UPDATE SKIP
+ * LOCKED`, so concurrent claims on several nodes split the due rows instead of queueing on
+ * them (and a row another claim just moved is re-checked and left out); SQLite runs one
+ * writing statement at a time, which is atomic by itself.
+ */
 export class KyselyWebhookOutbox implements WebhookOutbox {
   readonly #db: Kysely<Database>;
 
@@ -39,33 +56,56 @@ export class KyselyWebhookOutbox implements WebhookOutbox {
         status: d.status,
         last_error: d.lastError,
         created_at: d.createdAt,
+        claimed_by: d.claimedBy,
       })
       .execute();
   }
 
-  async listDue(now: number, limit: number): Promise<WebhookDelivery[]> {
-    const rows = await this.#db
-      .selectFrom('webhook_deliveries')
-      .selectAll()
+  async claimDue(c: OutboxClaim): Promise<WebhookDelivery[]> {
+    await this.#db
+      .updateTable('webhook_deliveries')
+      .set({ status: 'failed', last_error: LAPSED })
       .where('status', '=', 'pending')
-      .where('next_attempt_at', '<=', now)
+      .where('next_attempt_at', '<=', c.now)
+      .where('attempts', '>=', c.maxAttempts)
+      .execute();
+    const due = this.#db
+      .selectFrom('webhook_deliveries')
+      .select('id')
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', c.now)
+      .where('attempts', '<', c.maxAttempts)
       .orderBy('next_attempt_at', 'asc')
       .orderBy('created_at', 'asc')
-      .limit(limit)
+      .limit(c.limit);
+    const rows = await this.#db
+      .updateTable('webhook_deliveries')
+      .set((eb) => ({
+        attempts: eb('attempts', '+', 1),
+        claimed_by: c.claimant,
+        next_attempt_at: c.now + c.leaseMs,
+      }))
+      .where('id', 'in', isSqlite(this.#db) ? due : due.forUpdate().skipLocked())
+      .returningAll()
       .execute();
-    return rows.map(toDelivery);
+    return rows.map(toDelivery).sort((a, b) => a.createdAt - b.createdAt);
   }
 
-  async update(
-    id: string,
-    patch: Partial<Pick<WebhookDelivery, 'attempts' | 'nextAttemptAt' | 'status' | 'lastError'>>,
-  ): Promise<void> {
-    const row: Updateable<WebhookDeliveriesTable> = {};
-    if (patch.attempts !== undefined) row.attempts = patch.attempts;
-    if (patch.nextAttemptAt !== undefined) row.next_attempt_at = patch.nextAttemptAt;
-    if (patch.status !== undefined) row.status = patch.status;
-    if (patch.lastError !== undefined) row.last_error = patch.lastError;
-    await this.#db.updateTable('webhook_deliveries').set(row).where('id', '=', id).execute();
+  async settle(id: string, attempt: number, outcome: AttemptOutcome): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('webhook_deliveries')
+      .set({
+        status: outcome.status,
+        next_attempt_at: outcome.nextAttemptAt,
+        last_error: outcome.lastError,
+        claimed_by: null,
+      })
+      .where('id', '=', id)
+      .where('attempts', '=', attempt)
+      .where('claimed_by', 'is not', null)
+      .where('status', 'in', ['pending', 'failed'])
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
   async get(id: string): Promise<WebhookDelivery | undefined> {

@@ -85,6 +85,16 @@ const MIGRATIONS: Record<string, Migration> = {
     },
   },
   '0002_accounts': accountsMigration,
+  // Several API nodes send from one outbox: a delivery is claimed by one of them at a time (the
+  // claim's lease is `next_attempt_at`, its fencing token `attempts`); this names the claimant.
+  '0003_webhook_claims': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('webhook_deliveries').addColumn('claimed_by', 'text').execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('webhook_deliveries').dropColumn('claimed_by').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

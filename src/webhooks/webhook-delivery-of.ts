@@ -25,5 +25,6 @@ export function webhookDeliveryOf(
     status: 'pending',
     lastError: null,
     createdAt: now,
+    claimedBy: null,
   };
 }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import pino from 'pino';
 import { AdvertisedWorkers } from '../../src/jobs/advertised-workers.ts';
+import { EtaEstimator } from '../../src/jobs/eta-estimator.ts';
 import { RedisWorkerBoard } from '../../src/jobs/redis/redis-worker-board.ts';
 import type { WorkerBoard } from '../../src/jobs/worker-board.ts';
 import { advertisedModel as model } from '../helpers/advertisements.ts';
@@ -119,5 +120,52 @@ describe('AdvertisedWorkers', () => {
     down = false;
     await view.refresh();
     assert.equal(view.readiness(), true);
+  });
+});
+
+describe('measured timings from the advertisements', { skip }, () => {
+  test("an API node's estimator adopts the nodes' timings: the mean over the nodes that measured a model", async (t) => {
+    const prefix = uniquePrefix('timings');
+    const board = new RedisWorkerBoard({ url: REDIS_URL, prefix });
+    const eta = new EtaEstimator();
+    const view = new AdvertisedWorkers({ board, refreshMs: 60_000, logger: silent, eta });
+    t.after(async () => {
+      view.stop();
+      await board.close();
+      await wipePrefix(prefix);
+    });
+    const entry = {
+      id: 'j',
+      createdAt: 0,
+      priority: 0,
+      model: 'tiny',
+      batchKey: 'k',
+      steps: 10,
+      images: 1,
+      pixels: 1e6,
+    };
+    const prior = eta.jobMs(entry);
+    await board.publish(
+      {
+        ...node('a', ['cpu'], [model('tiny', true)]),
+        timings: { tiny: { stepMs: 100, overheadMs: 50, samples: 3 } },
+      },
+      60_000,
+    );
+    await board.publish(
+      {
+        ...node('b', ['cpu'], [model('tiny', true)]),
+        timings: {
+          tiny: { stepMs: 300, overheadMs: 150, samples: 1 },
+          flux: { stepMs: 9, overheadMs: 9, samples: 0 },
+        },
+      },
+      60_000,
+    );
+    await board.publish(node('c', ['cpu'], [model('tiny', false)]), 60_000);
+    await view.start();
+    assert.deepEqual(eta.measured(), { tiny: { stepMs: 200, overheadMs: 100, samples: 4 } });
+    assert.equal(eta.jobMs(entry), 100 + 10 * 200);
+    assert.notEqual(prior, eta.jobMs(entry), 'the defaults no longer apply');
   });
 });

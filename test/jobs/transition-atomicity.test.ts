@@ -80,6 +80,7 @@ for (const dialect of await dialects()) {
               status: 'pending',
               lastError: null,
               createdAt: Date.now(),
+              claimedBy: null,
             });
           },
         },

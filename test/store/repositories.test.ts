@@ -1,11 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { makeJob } from '../helpers/jobs.ts';
-import {
-  KyselyJobRepository,
-  KyselyUploadRepository,
-  KyselyWebhookOutbox,
-} from '../../src/store/index.ts';
+import { KyselyJobRepository, KyselyUploadRepository } from '../../src/store/index.ts';
 import { dialects, type TestDatabase } from '../helpers/databases.ts';
 
 for (const dialect of await dialects()) {
@@ -179,31 +175,6 @@ for (const dialect of await dialects()) {
         inserted: true,
         heldBytes: 0,
       });
-    });
-
-    test('webhook outbox lists due deliveries and updates them', async () => {
-      const outbox = new KyselyWebhookOutbox(t.db);
-      const d = {
-        id: 'msg_1',
-        jobId: 'job1',
-        url: 'http://127.0.0.1/hook',
-        eventType: 'job.completed',
-        payload: '{"a":1}',
-        attempts: 0,
-        nextAttemptAt: 100,
-        status: 'pending' as const,
-        lastError: null,
-        createdAt: 1,
-      };
-      await outbox.add(d);
-      assert.deepEqual(await outbox.listDue(99, 10), []);
-      assert.deepEqual(await outbox.listDue(100, 10), [d]);
-      await outbox.update('msg_1', { attempts: 1, nextAttemptAt: 500, lastError: 'HTTP 500' });
-      assert.deepEqual(await outbox.listDue(200, 10), []);
-      await outbox.update('msg_1', { status: 'delivered' });
-      assert.deepEqual(await outbox.listDue(1000, 10), []);
-      assert.equal((await outbox.get('msg_1'))?.status, 'delivered');
-      assert.equal((await outbox.listByJob('job1')).length, 1);
     });
   });
 }
