@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { FINAL_EVENTS, type JobEvent } from '../job-event.ts';
 import type { JobEventBus, JobEventListener, UnsequencedJobEvent } from '../job-event-bus.ts';
+import { commandTimeout } from './redis-unavailable.ts';
 
 export interface RedisEventBusOptions {
   /** `redis://…` of the Redis every node shares. */
@@ -13,6 +14,8 @@ export interface RedisEventBusOptions {
   readonly idleRetainMs: number;
   /** Events kept per job, about (progress of a long job is trimmed from the front). */
   readonly maxEventsPerJob: number;
+  /** How long one Redis command may take before it fails (Redis unreachable); none: forever. */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -62,8 +65,9 @@ export class RedisEventBus implements JobEventBus {
 
   constructor(options: RedisEventBusOptions) {
     this.#o = options;
-    this.#redis = new Redis(options.url, { lazyConnect: true });
-    this.#subscriber = new Redis(options.url, { lazyConnect: true });
+    const timeout = commandTimeout(options.timeoutMs);
+    this.#redis = new Redis(options.url, { lazyConnect: true, ...timeout });
+    this.#subscriber = new Redis(options.url, { lazyConnect: true, ...timeout });
     this.#channel = `${options.prefix}:events`;
     // Failures surface in the calls that fail; a listener keeps ioredis from throwing them.
     this.#redis.on('error', () => undefined);
