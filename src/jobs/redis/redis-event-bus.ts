@@ -20,10 +20,19 @@ export interface RedisEventBusOptions {
 
 /**
  * Appends to the job's stream and publishes in one atomic step, so every subscriber sees a job's
- * events in stream order. KEYS: stream, channel. ARGV: stored event, live event, max length, TTL.
+ * events in stream order — unless the stream already ends with a final event (its entry carries
+ * the field `final`), after which nothing is appended or published (nil is returned). KEYS:
+ * stream, channel. ARGV: stored event, live event, max length, TTL, '1' for a final event.
  */
 const PUBLISH_SCRIPT = `
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[1])
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+if last and last[2][3] == 'final' then return false end
+local id
+if ARGV[5] == '1' then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[1], 'final', '1')
+else
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[1])
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PUBLISH', KEYS[2], id .. ' ' .. ARGV[2])
 return id`;
@@ -75,7 +84,7 @@ export class RedisEventBus implements JobEventBus {
     this.#subscriber.on('message', (_channel: string, message: string) => this.#receive(message));
   }
 
-  async publish(event: UnsequencedJobEvent): Promise<JobEvent> {
+  async publish(event: UnsequencedJobEvent): Promise<JobEvent | undefined> {
     const final = FINAL_EVENTS.includes(event.type);
     const id = (await this.#redis.eval(
       PUBLISH_SCRIPT,
@@ -86,8 +95,9 @@ export class RedisEventBus implements JobEventBus {
       JSON.stringify(event),
       this.#o.maxEventsPerJob,
       final ? this.#o.retainMs : this.#o.idleRetainMs,
-    )) as string;
-    return { ...event, seq: seqOf(id) };
+      final ? '1' : '0',
+    )) as string | null;
+    return id === null ? undefined : { ...event, seq: seqOf(id) };
   }
 
   async replay(jobId: string, afterSeq: number): Promise<JobEvent[]> {
