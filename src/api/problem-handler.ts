@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ProblemError, isDiskFull } from '../errors/index.ts';
 import { redactUrl } from '../accounts/redact-url.ts';
+import { isRedisUnavailable } from '../jobs/redis/redis-unavailable.ts';
 import { isDatabaseUnavailable } from '../store/index.ts';
 
 function fieldOf(error: FastifyError): string | undefined {
@@ -70,6 +71,13 @@ export function toProblemError(error: FastifyError | Error, contentType?: string
       cause: error,
       headers: { 'retry-after': '1' },
     });
+  }
+  if (isRedisUnavailable(error)) {
+    return new ProblemError(
+      'QUEUE_UNAVAILABLE',
+      'the job queue (Redis) cannot be reached right now; try again',
+      { cause: error, headers: { 'retry-after': '5' }, extensions: { retry_after: 5 } },
+    );
   }
   if (isDiskFull(error)) {
     return new ProblemError(

@@ -76,7 +76,7 @@ const ADMISSION_LEASE_MS = 60_000;
 function createLimitCounters(config: PictorConfig): LimitCounters {
   return config.redis.url === ''
     ? new InProcessLimitCounters()
-    : new RedisLimitCounters({ url: config.redis.url });
+    : new RedisLimitCounters({ url: config.redis.url, timeoutMs: config.redis.timeoutMs });
 }
 
 /** Builds the account services on `db` (also used by the CLI, with `events` absent). */

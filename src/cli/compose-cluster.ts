@@ -16,7 +16,7 @@ export function createClusterPorts(config: PictorConfig): {
   board: RedisWorkerBoard;
   lock: RedisClusterLock;
 } {
-  const { url, prefix } = config.redis;
+  const { url, prefix, timeoutMs } = config.redis;
   const leaseMs = config.cluster.leaseMs;
   return {
     queue: new BullmqDispatchQueue({
@@ -29,6 +29,7 @@ export function createClusterPorts(config: PictorConfig): {
       // A node takes a job of a model it holds before an older one of the same priority for at
       // most this long: about a model's load on CPU, which the affinity saves.
       preferForMs: 10_000,
+      timeoutMs,
     }),
     bus: new RedisEventBus({
       url,
@@ -37,9 +38,10 @@ export function createClusterPorts(config: PictorConfig): {
       retainMs: 10 * 60_000,
       idleRetainMs: 60 * 60_000,
       maxEventsPerJob: 1000,
+      timeoutMs,
     }),
-    board: new RedisWorkerBoard({ url, prefix }),
-    lock: new RedisClusterLock({ url, prefix }),
+    board: new RedisWorkerBoard({ url, prefix, timeoutMs }),
+    lock: new RedisClusterLock({ url, prefix, timeoutMs }),
   };
 }
 

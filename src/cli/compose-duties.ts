@@ -2,7 +2,6 @@ import type { PictorConfig } from '../config/index.ts';
 import { ClusterDuty } from '../jobs/cluster-duty.ts';
 import type { ClusterLock } from '../jobs/cluster-lock.ts';
 import type { DispatchQueue } from '../jobs/dispatch-queue.ts';
-import { EventHub } from '../jobs/event-hub.ts';
 import type { JobLifecycle } from '../jobs/job-lifecycle.ts';
 import type { JobRepository } from '../jobs/job-repository.ts';
 import { JobSweeper } from '../jobs/job-sweeper.ts';
@@ -51,8 +50,7 @@ export function createClusterDuties(
     queue: queued,
     blobs,
     uploads,
-    // Events live on the bus, which expires them itself: this hub only satisfies the sweeper.
-    events: new EventHub(),
+    // No hub to prune: the bus expires events itself; `lifecycle` publishes `expired` on it.
     lifecycle,
     maxWaitMs: config.queue.maxWaitSeconds * 1000,
   });

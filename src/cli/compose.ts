@@ -180,7 +180,7 @@ export async function createPictor(
     queue,
     blobs,
     uploads,
-    events,
+    retained: events,
     lifecycle,
     maxWaitMs: config.queue.maxWaitSeconds * 1000,
   });

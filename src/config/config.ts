@@ -94,6 +94,12 @@ export interface PictorConfig {
     readonly url: string;
     /** Namespaces the cluster's keys (queue, events), so deployments can share one Redis. */
     readonly prefix: string;
+    /**
+     * How long one Redis command may take before it fails: with Redis unreachable, a request
+     * that needs it answers `503 QUEUE_UNAVAILABLE` after about this long instead of waiting for
+     * Redis to come back.
+     */
+    readonly timeoutMs: number;
   };
   /** The distributed mode (`pictor api`, `pictor worker`). */
   readonly cluster: {
@@ -350,7 +356,7 @@ export const DEFAULT_CONFIG: PictorConfig = {
     requestTimeoutSeconds: 120,
   },
   database: { driver: 'sqlite', url: 'pictor.db' },
-  redis: { url: '', prefix: 'pictor' },
+  redis: { url: '', prefix: 'pictor', timeoutMs: 3000 },
   cluster: { leaseMs: 30_000 },
   storage: {
     blobs: 'local',

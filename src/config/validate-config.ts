@@ -54,6 +54,7 @@ const RANGES: Record<string, readonly [number, number]> = {
   'log.fileMaxSizeMb': [1, 100_000],
   'log.fileKeep': [1, 1000],
   'cluster.leaseMs': [500, 3_600_000],
+  'redis.timeoutMs': [100, 600_000],
 };
 
 function isObject(value: unknown): value is Raw {

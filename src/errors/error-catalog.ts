@@ -27,6 +27,7 @@ export const ERROR_CATALOG = {
   MODEL_UNAVAILABLE: { status: 503, title: 'The model is not loaded' },
   SHUTTING_DOWN: { status: 503, title: 'The server is shutting down' },
   DATABASE_UNAVAILABLE: { status: 503, title: 'The database cannot be reached right now' },
+  QUEUE_UNAVAILABLE: { status: 503, title: 'The job queue (Redis) cannot be reached right now' },
   INSUFFICIENT_CREDITS: { status: 402, title: 'The key has too few credits for this request' },
   RATE_LIMITED: { status: 429, title: 'Too many requests for this key' },
   TOO_MANY_JOBS: { status: 429, title: 'The key has too many jobs queued or running' },

@@ -125,20 +125,24 @@ export class BatchRunner {
    */
   async run(batch: ClaimedBatch, control: BatchControl): Promise<void> {
     const { lifecycle, workers } = this.#d;
-    const first = batch.jobs[0];
+    // A job cancelled since its claim (on a cluster node, a cancel can reach the node before its
+    // batch is registered to be aborted) is already ended and refunded: not announced, not run.
+    const jobs = batch.jobs.filter((job) => !control.isCancelled(job.id));
+    const first = jobs[0];
     if (!first) return;
-    lifecycle.started(batch.jobs);
+    const batchJobs = batch.batchJobs.filter((b) => jobs.some((job) => job.id === b.jobId));
+    lifecycle.started(jobs);
     const outcome = await workers.run(
-      { batchId: control.batchId, model: first.model, jobs: batch.batchJobs },
+      { batchId: control.batchId, model: first.model, jobs: batchJobs },
       (progress) => {
-        for (const job of batch.jobs) {
+        for (const job of jobs) {
           if (control.isCancelled(job.id)) continue;
           lifecycle.progress(job, progress.step, progress.totalSteps, progress.previews?.[job.id]);
         }
       },
       control.worker,
     );
-    await this.#settle(batch.jobs, outcome, control);
+    await this.#settle(jobs, outcome, control);
   }
 
   async #settle(

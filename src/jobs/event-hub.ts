@@ -48,14 +48,19 @@ export class EventHub {
     return log;
   }
 
-  /** Records and delivers an event; returns it with its sequence number. */
+  /**
+   * Records and delivers an event; returns it with its sequence number. A job's log ends with
+   * its final event: anything emitted for it later (a progress that crossed a cancel, a second
+   * final event) is dropped, and undefined returned.
+   */
   emit<T extends JobEventType>(
     jobId: string,
     owner: string,
     type: T,
     data: JobEventData[T],
-  ): JobEvent {
+  ): JobEvent | undefined {
     const log = this.#log(jobId, owner);
+    if (log.finishedAt !== undefined) return undefined;
     const seq = (log.events.at(-1)?.seq ?? log.firstSeq - 1) + 1;
     // The mapped union cannot be narrowed from a generic `T`; `type` and `data` agree by signature.
     const event = { seq, jobId, owner, type, data } as JobEvent;

@@ -19,6 +19,11 @@ export type JobEventListener = (event: JobEvent) => void;
  *   one of that job, also across nodes and across a restart of the publisher — and delivers it to
  *   every subscriber on every node; it resolves with the sequenced event once it is stored, so it
  *   is in `replay` from then on.
+ * - A job's stream ends with its first final event, decided where it is stored (atomically with
+ *   the append): an event published for the job after that — a worker's progress that crossed
+ *   an API node's cancel, a final event synthesized for a stream that already has one — is
+ *   neither stored nor delivered, and `publish` resolves undefined. So every subscriber and
+ *   replay sees exactly one final event, last.
  * - Subscribers get each job's events in `seq` order, each once. A subscription is active once
  *   its promise resolves: every event published after that reaches it.
  * - `replay` answers a job's retained events after `afterSeq`, in order. A replayed `progress`
@@ -26,7 +31,7 @@ export type JobEventListener = (event: JobEvent) => void;
  * - A failing listener does not stop delivery to the others.
  */
 export interface JobEventBus {
-  publish(event: UnsequencedJobEvent): Promise<JobEvent>;
+  publish(event: UnsequencedJobEvent): Promise<JobEvent | undefined>;
   replay(jobId: string, afterSeq: number): Promise<JobEvent[]>;
   /** Future events of one job; resolves with the unsubscribe function once active. */
   onJob(jobId: string, listener: JobEventListener): Promise<() => void>;

@@ -11,7 +11,13 @@ export interface SweeperDeps {
   readonly queue: Pick<JobQueue, 'entries'>;
   readonly blobs: BlobStore;
   readonly uploads: UploadRepository;
-  readonly events: EventHub;
+  /**
+   * The embedded mode's event hub, whose finished jobs' events each pass prunes; absent on a
+   * cluster node, whose bus expires a job's stream by itself. (A job this sweeper expires is
+   * announced by the lifecycle, on whatever its event sink is: the bus on a cluster node.)
+   */
+  readonly retained?: Pick<EventHub, 'prune'>;
+  /** Ends the jobs that waited too long: refund, webhook row and `expired` event with it. */
   readonly lifecycle: JobLifecycle;
   readonly maxWaitMs: number;
 }
@@ -41,7 +47,7 @@ export class JobSweeper {
 
   /** One pass; returns what it removed. */
   async sweep(now = Date.now()): Promise<{ results: number; uploads: number; expired: number }> {
-    const { jobs, blobs, uploads, queue, events, lifecycle } = this.#d;
+    const { jobs, blobs, uploads, queue, retained, lifecycle } = this.#d;
     let results = 0;
     for (const job of await jobs.listExpiredResults(now, 500)) {
       await jobs.update(job.id, { resultDeleted: true });
@@ -59,7 +65,7 @@ export class JobSweeper {
       const job = await jobs.get(entry.id);
       if (job && (await lifecycle.expire(job, now))) expired++;
     }
-    events.prune(now);
+    retained?.prune(now);
     return { results, uploads: stale.length, expired };
   }
 }

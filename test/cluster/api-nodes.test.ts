@@ -12,14 +12,12 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { BullmqDispatchQueue } from '../../src/jobs/redis/bullmq-dispatch-queue.ts';
 import {
-  ADMIN_KEY,
   postgresUnavailable,
   readSse,
   startCluster,
-  type ApiNode,
   type SseEvent,
-  type TestCluster,
 } from '../helpers/cluster-nodes.ts';
+import { assertSettled, call, keyWith, status, submit } from '../helpers/cluster-api.ts';
 import { startPrivatePostgres } from '../helpers/private-postgres.ts';
 import { eventually, REDIS_URL, redisUnavailable } from '../helpers/redis.ts';
 
@@ -27,98 +25,6 @@ const skip = (await redisUnavailable()) ?? (await postgresUnavailable());
 const FINAL = ['completed', 'failed', 'cancelled', 'expired'];
 /** A worker whose fake steps are slow enough to act on its job mid-run (50 steps: 7.5 s). */
 const SLOW_STEPS = { PICTOR_WORKERS__FAKE_STEP_MS: '150' };
-
-async function call(
-  node: ApiNode,
-  method: string,
-  route: string,
-  key: string,
-  body?: unknown,
-): Promise<{ status: number; type: string; json: Record<string, unknown> }> {
-  const response = await fetch(`${node.url}${route}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    type: response.headers.get('content-type') ?? '',
-    json: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : {},
-  };
-}
-
-/**
- * A key with `credits` and no rate or in-flight limit (credits are what is tested), made through
- * `node`'s admin API; resolves with its secret.
- */
-async function keyWith(node: ApiNode, credits: number): Promise<string> {
-  const made = await call(node, 'POST', '/v1/admin/keys', ADMIN_KEY, {
-    name: `test-${credits}`,
-    credits,
-    rate_limit: 0,
-    max_jobs: 0,
-  });
-  assert.equal(made.status, 201, JSON.stringify(made.json));
-  return String(made.json['key']);
-}
-
-async function submit(
-  node: ApiNode,
-  key: string,
-  steps = 4,
-): Promise<{ status: number; id: string; json: Record<string, unknown> }> {
-  const answer = await call(node, 'POST', '/v1/jobs', key, {
-    prompt: 'a red circle',
-    steps,
-    width: 64,
-    height: 64,
-  });
-  return { status: answer.status, id: String(answer.json['job_id']), json: answer.json };
-}
-
-/** Resolves once `node` says job `id` is in `wanted` (polling its row, not waiting a time). */
-function status(node: ApiNode, key: string, id: string, wanted: readonly string[], ms = 60_000) {
-  return eventually(async () => {
-    const { json } = await call(node, 'GET', `/v1/jobs/${id}`, key);
-    return wanted.includes(String(json['status'])) ? String(json['status']) : undefined;
-  }, ms);
-}
-
-/**
- * The cluster's books: every accepted (charged) job ended — completed and not refunded, or
- * ended otherwise and refunded exactly once — and each key's balance is its ledger's sum.
- */
-async function assertSettled(c: TestCluster): Promise<void> {
-  await eventually(async () => {
-    const open = await c.query(`SELECT id FROM jobs WHERE status IN ('queued', 'running')`);
-    return open.length === 0 ? true : undefined;
-  }, 60_000);
-  const jobs = await c.query<{ id: string; status: string; charges: string; refunds: string }>(
-    `SELECT j.id, j.status,
-        (SELECT count(*) FROM credit_ledger l WHERE l.job_id = j.id AND l.kind = 'charge') AS charges,
-        (SELECT count(*) FROM credit_ledger l WHERE l.job_id = j.id AND l.kind = 'refund') AS refunds
-      FROM jobs j`,
-  );
-  for (const job of jobs) {
-    if (Number(job.charges) === 0) continue; // an admin key's job: not charged
-    assert.equal(Number(job.charges), 1, `job ${job.id} charged once`);
-    assert.equal(
-      Number(job.refunds),
-      job.status === 'completed' ? 0 : 1,
-      `job ${job.id} (${job.status}) refunded iff it did not complete`,
-    );
-  }
-  const keys = await c.query<{ id: string; credits: number; ledger: string | null }>(
-    `SELECT k.id, k.credits, (SELECT sum(amount) FROM credit_ledger l WHERE l.key_id = k.id) AS ledger
-      FROM api_keys k WHERE k.scopes NOT LIKE '%admin%'`,
-  );
-  for (const key of keys)
-    assert.equal(Number(key.credits), Number(key.ledger ?? 0), `key ${key.id}`);
-}
 
 /** Ids strictly increasing: each event once, in order. */
 function assertOrdered(events: readonly SseEvent[]): void {

@@ -47,6 +47,8 @@ export interface ApiNode {
 export interface ClusterOptions {
   /** The PostgreSQL server (maintenance URL); the shared one when absent. */
   readonly serverUrl?: string;
+  /** The cluster's Redis: a test's private server; the shared one (a key prefix) when absent. */
+  readonly redisUrl?: string;
   /** Lease of a worker node's jobs (`cluster.leaseMs`). */
   readonly leaseMs?: number;
   /** Settings every node gets (`PICTOR_*`), over the defaults here. */
@@ -69,6 +71,7 @@ export async function startCluster(
   options: ClusterOptions = {},
 ): Promise<TestCluster> {
   const serverUrl = options.serverUrl ?? POSTGRES_URL;
+  const redisUrl = options.redisUrl ?? REDIS_URL;
   const name = `pictor_api_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   await admin(serverUrl, `CREATE DATABASE ${name}`);
   const url = new URL(serverUrl);
@@ -84,7 +87,7 @@ export async function startCluster(
       PICTOR_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'pictor-node-')),
       PICTOR_DATABASE__DRIVER: 'postgres',
       PICTOR_DATABASE__URL: databaseUrl,
-      PICTOR_REDIS__URL: REDIS_URL,
+      PICTOR_REDIS__URL: redisUrl,
       PICTOR_REDIS__PREFIX: prefix,
       PICTOR_STORAGE__BLOBS: 'postgres',
       PICTOR_WORKERS__ENGINE: 'fake',
@@ -133,7 +136,7 @@ export async function startCluster(
     const alive = children.filter((c) => c.exitCode === null && c.signalCode === null);
     await Promise.all(alive.map((c) => killNow(c)));
     await pool.end();
-    await wipePrefix(prefix);
+    if (redisUrl === REDIS_URL) await wipePrefix(prefix);
     await admin(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
   });
   return {

@@ -6,7 +6,10 @@ export interface PrivateRedis {
   readonly url: string;
   /** Kills it (-9) and starts it again, empty, on the same port: Redis lost its data. */
   restartEmpty(): Promise<void>;
+  /** Kills it (-9): Redis is unreachable until {@link start}. */
   stop(): Promise<void>;
+  /** Starts it again after {@link stop}, empty, on the same port. */
+  start(): Promise<void>;
 }
 
 async function freePort(): Promise<number> {
@@ -58,5 +61,8 @@ export async function startPrivateRedis(): Promise<PrivateRedis | string> {
       child = await launch(port);
     },
     stop: () => kill(child),
+    async start() {
+      child = await launch(port);
+    },
   };
 }

@@ -59,6 +59,12 @@ export interface SharedStateOptions {
   readonly redisUrl?: string;
   /** Workers refund through API keys' credits (the ledger) rather than not at all. */
   readonly auth?: boolean;
+  /**
+   * The workers' lease ({@link LEASE_MS} by default, short so that a killed worker's job comes
+   * back soon). A test where no lease should lapse takes a longer one: a worker stalled past its
+   * lease on a loaded machine loses its job, a retry that counts as an attempt.
+   */
+  readonly leaseMs?: number;
 }
 
 /**
@@ -70,6 +76,7 @@ export async function sharedState(
   options: SharedStateOptions = {},
 ) {
   const redisUrl = options.redisUrl ?? REDIS_URL;
+  const leaseMs = options.leaseMs ?? LEASE_MS;
   const name = `pictor_cl_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   await admin(`CREATE DATABASE ${name}`);
   const url = new URL(POSTGRES_URL);
@@ -81,8 +88,8 @@ export async function sharedState(
     url: redisUrl,
     prefix,
     queueName: 'jobs',
-    leaseMs: LEASE_MS,
-    checkIntervalMs: LEASE_MS / 2,
+    leaseMs,
+    checkIntervalMs: leaseMs / 2,
   });
   const bus = new RedisEventBus({
     url: redisUrl,
@@ -136,7 +143,7 @@ export async function sharedState(
         PICTOR_REDIS__PREFIX: prefix,
         PICTOR_STORAGE__BLOBS: 'postgres',
         PICTOR_WORKERS__ENGINE: 'fake',
-        PICTOR_CLUSTER__LEASE_MS: String(LEASE_MS),
+        PICTOR_CLUSTER__LEASE_MS: String(leaseMs),
         PICTOR_AUTH__ENABLED: String(options.auth ?? false),
         PICTOR_LOG__LEVEL: process.env['CLUSTER_TEST_DEBUG'] ? 'info' : 'warn',
         PICTOR_SERVER__SHUTDOWN_TIMEOUT_SECONDS: '5',

@@ -40,7 +40,7 @@ function setup(retainMs?: number) {
     queue,
     blobs,
     uploads,
-    events,
+    retained: events,
     lifecycle,
     maxWaitMs: 1000,
   });

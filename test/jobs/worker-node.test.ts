@@ -289,6 +289,32 @@ test('when every job of a running batch is cancelled, the node aborts it between
   assert.equal(await c.queue.state(job.id), undefined);
 });
 
+test('a batch whose jobs were all cancelled after the claim, before it started, is not run: no started event after cancelled, nothing runs', async () => {
+  const c = cluster();
+  const job = await c.submit();
+  const a = c.node();
+  const api = c.node();
+  // The cancel lands in the window between the node's claim (the row now `running`) and its
+  // batch's start, and its event reaches the node before the batch is registered to abort.
+  const claim = c.jobs.claim.bind(c.jobs);
+  c.jobs.claim = async (id, now) => {
+    const claimed = await claim(id, now);
+    if (claimed) {
+      assert.ok(await api.lifecycle.cancel(claimed));
+      await c.done(id);
+    }
+    return claimed;
+  };
+  a.worker.start();
+  assert.equal((await c.done(job.id)).type, 'cancelled');
+  await c.idle(a);
+  assert.deepEqual(a.workers.runs, [], 'the cancelled batch never reached a worker');
+  assert.deepEqual(c.typesOf(job.id), ['cancelled']);
+  assert.equal((await c.jobs.get(job.id))?.status, 'cancelled');
+  assert.deepEqual(c.ledger.refunds, [job.id]);
+  assert.equal(await c.queue.state(job.id), undefined, 'its lease was ended');
+});
+
 /** Both jobs' images, as a batch of two that ran to its end answers. */
 function succeedBoth(...jobs: Job[]): BatchOutcome {
   return {

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { LimitCounters, SlotLease, TokenTake } from '../limit-counters.ts';
+import { commandTimeout } from '../../jobs/redis/redis-unavailable.ts';
 
 /**
  * Takes a token: KEYS[1] the bucket (a hash of `tokens` and `at`); ARGV perMinute, now. The same
@@ -44,6 +45,8 @@ export interface RedisLimitCountersOptions {
   readonly url: string;
   /** Prepended to every key (`pictor:` by default), so several deployments can share a Redis. */
   readonly keyPrefix?: string;
+  /** How long one Redis command may take before it fails (Redis unreachable); none: forever. */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -59,7 +62,11 @@ export class RedisLimitCounters implements LimitCounters {
   constructor(options: RedisLimitCountersOptions) {
     // Connects on the first command (a CLI that never limits never connects); commands wait
     // for a reconnect rather than fail at once, a few retries at most.
-    this.#redis = new Redis(options.url, { maxRetriesPerRequest: 3, lazyConnect: true });
+    this.#redis = new Redis(options.url, {
+      maxRetriesPerRequest: 3,
+      lazyConnect: true,
+      ...commandTimeout(options.timeoutMs),
+    });
     // Reported per command; an unhandled 'error' event would end the process.
     this.#redis.on('error', () => undefined);
     this.#prefix = options.keyPrefix ?? 'pictor:';

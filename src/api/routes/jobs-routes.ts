@@ -27,7 +27,10 @@ const idParams = {
   required: ['id'],
 } as const;
 
-/** Makes sure a finished job's stream has its final event (logs are pruned, and lost on restart). */
+/**
+ * Makes sure a finished job's stream has its final event (logs are pruned, and lost on restart).
+ * Racing the job's real final event is harmless: the bus keeps whichever comes first, only.
+ */
 export async function ensureFinalEvent(deps: AppDeps, job: Job): Promise<void> {
   if (!isTerminal(job.status)) return;
   const history = await deps.events.replay(job.id, 0);

@@ -14,7 +14,7 @@ export class InProcessEventBus implements JobEventBus {
     this.#hub = hub;
   }
 
-  publish(event: UnsequencedJobEvent): Promise<JobEvent> {
+  publish(event: UnsequencedJobEvent): Promise<JobEvent | undefined> {
     return Promise.resolve(this.#hub.emit(event.jobId, event.owner, event.type, event.data));
   }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, Job as BullJob, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { DispatchItem, DispatchQueue, Lease } from '../dispatch-queue.ts';
+import { commandTimeout } from './redis-unavailable.ts';
 
 export interface BullmqDispatchQueueOptions {
   /** `redis://…` of the Redis every node shares. */
@@ -15,6 +16,8 @@ export interface BullmqDispatchQueueOptions {
   readonly checkIntervalMs: number;
   /** How long the first job of a priority may be passed over for a held model's (0: never). */
   readonly preferForMs?: number;
+  /** How long one Redis command may take before it fails (Redis unreachable); none: forever. */
+  readonly timeoutMs?: number;
 }
 
 /** One model's jobs: a BullMQ queue, and the worker handle that claims from it. */
@@ -71,7 +74,11 @@ export class BullmqDispatchQueue implements DispatchQueue {
 
   constructor(options: BullmqDispatchQueueOptions) {
     this.#o = options;
-    this.#redis = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: null });
+    this.#redis = new Redis(options.url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: null,
+      ...commandTimeout(options.timeoutMs),
+    });
     this.#redis.on('error', () => undefined);
     this.#lanesKey = `${options.prefix}:${options.queueName}-lanes`;
   }
@@ -154,7 +161,11 @@ export class BullmqDispatchQueue implements DispatchQueue {
   #lane(model: string): Lane {
     let lane = this.#lanes.get(model);
     if (lane) return lane;
-    const connection = { url: this.#o.url, maxRetriesPerRequest: null };
+    const connection = {
+      url: this.#o.url,
+      maxRetriesPerRequest: null,
+      ...commandTimeout(this.#o.timeoutMs),
+    };
     const { prefix, leaseMs, checkIntervalMs } = this.#o;
     // BullMQ queue names cannot hold ':', which model names may (`hf:org/repo`).
     const name = `${this.#o.queueName}-${Buffer.from(model).toString('base64url')}`;

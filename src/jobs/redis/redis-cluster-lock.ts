@@ -1,10 +1,13 @@
 import { Redis } from 'ioredis';
 import type { ClusterLock } from '../cluster-lock.ts';
+import { commandTimeout } from './redis-unavailable.ts';
 
 export interface RedisClusterLockOptions {
   readonly url: string;
   /** Namespaces the keys (one deployment, or one test run). */
   readonly prefix: string;
+  /** How long one Redis command may take before it fails (Redis unreachable); none: forever. */
+  readonly timeoutMs?: number;
 }
 
 /** Takes the lock when free, renews it when the caller holds it: one round trip, atomic. */
@@ -33,7 +36,10 @@ export class RedisClusterLock implements ClusterLock {
   readonly #keyPrefix: string;
 
   constructor(options: RedisClusterLockOptions) {
-    this.#redis = new Redis(options.url, { lazyConnect: true });
+    this.#redis = new Redis(options.url, {
+      lazyConnect: true,
+      ...commandTimeout(options.timeoutMs),
+    });
     // Failures surface in the calls that fail; a listener keeps ioredis from throwing them.
     this.#redis.on('error', () => undefined);
     this.#keyPrefix = `${options.prefix}:locks:`;

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { FINAL_EVENTS, type JobEvent } from '../job-event.ts';
 import type { JobEventBus, JobEventListener, UnsequencedJobEvent } from '../job-event-bus.ts';
+import { commandTimeout } from './redis-unavailable.ts';
 
 export interface RedisEventBusOptions {
   /** `redis://…` of the Redis every node shares. */
@@ -13,14 +14,25 @@ export interface RedisEventBusOptions {
   readonly idleRetainMs: number;
   /** Events kept per job, about (progress of a long job is trimmed from the front). */
   readonly maxEventsPerJob: number;
+  /** How long one Redis command may take before it fails (Redis unreachable); none: forever. */
+  readonly timeoutMs?: number;
 }
 
 /**
  * Appends to the job's stream and publishes in one atomic step, so every subscriber sees a job's
- * events in stream order. KEYS: stream, channel. ARGV: stored event, live event, max length, TTL.
+ * events in stream order — unless the stream already ends with a final event (its entry carries
+ * the field `final`), after which nothing is appended or published (nil is returned). KEYS:
+ * stream, channel. ARGV: stored event, live event, max length, TTL, '1' for a final event.
  */
 const PUBLISH_SCRIPT = `
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[1])
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+if last and last[2][3] == 'final' then return false end
+local id
+if ARGV[5] == '1' then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[1], 'final', '1')
+else
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[1])
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PUBLISH', KEYS[2], id .. ' ' .. ARGV[2])
 return id`;
@@ -62,8 +74,9 @@ export class RedisEventBus implements JobEventBus {
 
   constructor(options: RedisEventBusOptions) {
     this.#o = options;
-    this.#redis = new Redis(options.url, { lazyConnect: true });
-    this.#subscriber = new Redis(options.url, { lazyConnect: true });
+    const timeout = commandTimeout(options.timeoutMs);
+    this.#redis = new Redis(options.url, { lazyConnect: true, ...timeout });
+    this.#subscriber = new Redis(options.url, { lazyConnect: true, ...timeout });
     this.#channel = `${options.prefix}:events`;
     // Failures surface in the calls that fail; a listener keeps ioredis from throwing them.
     this.#redis.on('error', () => undefined);
@@ -71,7 +84,7 @@ export class RedisEventBus implements JobEventBus {
     this.#subscriber.on('message', (_channel: string, message: string) => this.#receive(message));
   }
 
-  async publish(event: UnsequencedJobEvent): Promise<JobEvent> {
+  async publish(event: UnsequencedJobEvent): Promise<JobEvent | undefined> {
     const final = FINAL_EVENTS.includes(event.type);
     const id = (await this.#redis.eval(
       PUBLISH_SCRIPT,
@@ -82,8 +95,9 @@ export class RedisEventBus implements JobEventBus {
       JSON.stringify(event),
       this.#o.maxEventsPerJob,
       final ? this.#o.retainMs : this.#o.idleRetainMs,
-    )) as string;
-    return { ...event, seq: seqOf(id) };
+      final ? '1' : '0',
+    )) as string | null;
+    return id === null ? undefined : { ...event, seq: seqOf(id) };
   }
 
   async replay(jobId: string, afterSeq: number): Promise<JobEvent[]> {

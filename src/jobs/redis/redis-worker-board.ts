@@ -1,10 +1,13 @@
 import { Redis } from 'ioredis';
 import type { WorkerAdvertisement, WorkerBoard } from '../worker-board.ts';
+import { commandTimeout } from './redis-unavailable.ts';
 
 export interface RedisWorkerBoardOptions {
   readonly url: string;
   /** Namespaces the keys (one deployment, or one test run). */
   readonly prefix: string;
+  /** How long one Redis command may take before it fails (Redis unreachable); none: forever. */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -17,7 +20,10 @@ export class RedisWorkerBoard implements WorkerBoard {
   readonly #keyPrefix: string;
 
   constructor(options: RedisWorkerBoardOptions) {
-    this.#redis = new Redis(options.url, { lazyConnect: true });
+    this.#redis = new Redis(options.url, {
+      lazyConnect: true,
+      ...commandTimeout(options.timeoutMs),
+    });
     // Failures surface in the calls that fail; a listener keeps ioredis from throwing them.
     this.#redis.on('error', () => undefined);
     this.#keyPrefix = `${options.prefix}:workers:`;

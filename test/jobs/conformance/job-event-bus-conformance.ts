@@ -42,7 +42,23 @@ function completed(jobId: string, owner = 'alice'): UnsequencedJobEvent {
   };
 }
 
+function cancelled(jobId: string, owner = 'alice'): UnsequencedJobEvent {
+  return {
+    jobId,
+    owner,
+    type: 'cancelled',
+    data: { job_id: jobId, status: 'cancelled' },
+  };
+}
+
 const stepOf = (e: JobEvent): number | string => (e.type === 'progress' ? e.data.step : e.type);
+
+/** A publish the bus stored (not dropped after the job's final event). */
+async function stored(publishing: Promise<JobEvent | undefined>): Promise<JobEvent> {
+  const event = await publishing;
+  assert.ok(event, 'the event was stored');
+  return event;
+}
 
 /** Collects events until `done(events)` holds. */
 function collector(done: (events: JobEvent[]) => boolean) {
@@ -77,8 +93,8 @@ export function jobEventBusConformance(adapter: JobEventBusAdapter): void {
       const job = newJob();
       const published: JobEvent[] = [];
       for (let step = 1; step <= 6; step++)
-        published.push(await (step % 2 === 0 ? b : a).publish(progress(job, step)));
-      published.push(await a.publish(completed(job)));
+        published.push(await stored((step % 2 === 0 ? b : a).publish(progress(job, step))));
+      published.push(await stored(a.publish(completed(job))));
       const seqs = published.map((e) => e.seq);
       assert.deepEqual(
         seqs,
@@ -151,12 +167,37 @@ export function jobEventBusConformance(adapter: JobEventBusAdapter): void {
       offKept();
     });
 
+    test('a job’s stream ends with its first final event: a later progress or final event, from any node, is neither stored nor delivered', async () => {
+      const [worker, api] = nodes();
+      const job = newJob();
+      const seen: JobEvent[] = [];
+      const off = await api.onJob(job, (e) => seen.push(e));
+      await stored(worker.publish(progress(job, 1)));
+      // An API node's cancel, then the worker's progress that crossed it, and a final event
+      // synthesized for the stream by a reader who thought it had none (the race of two nodes).
+      const end = await stored(api.publish(cancelled(job)));
+      assert.equal(await worker.publish(progress(job, 2)), undefined);
+      assert.equal(await api.publish(completed(job)), undefined);
+      assert.equal(await worker.publish(cancelled(job)), undefined);
+      // Delivery may trail the publish on another node: wait for the stream's own last word.
+      const marker = newJob();
+      const markerSeen = Promise.withResolvers<void>();
+      const offMarker = await api.onJob(marker, () => markerSeen.resolve());
+      await worker.publish(progress(marker, 1));
+      await markerSeen.promise;
+      assert.deepEqual(seen.map(stepOf), [1, 'cancelled']);
+      assert.deepEqual((await worker.replay(job, 0)).map(stepOf), [1, 'cancelled']);
+      assert.deepEqual(seen.at(-1), end);
+      off();
+      offMarker();
+    });
+
     test('followJob resumes after a Last-Event-ID while events keep coming: none missed, none twice, in order', async () => {
       const [publisher, reader] = nodes();
       const job = newJob();
       const early: JobEvent[] = [];
       for (let step = 1; step <= 5; step++)
-        early.push(await publisher.publish(progress(job, step)));
+        early.push(await stored(publisher.publish(progress(job, step))));
       const seen = collector((events) => events.at(-1)?.type === 'completed');
       const publishing = (async () => {
         for (let step = 6; step <= 30; step++) await publisher.publish(progress(job, step));

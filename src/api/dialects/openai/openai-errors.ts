@@ -92,6 +92,8 @@ function mappingOf(problem: ProblemError): Mapping {
       return { status: 404, type: 'invalid_request_error', code: 'model_not_found' };
     case 'MODEL_UNAVAILABLE':
     case 'SHUTTING_DOWN':
+    case 'DATABASE_UNAVAILABLE':
+    case 'QUEUE_UNAVAILABLE':
       return { status: 503, type: 'server_error', code: 'service_unavailable' };
     case 'JOB_CANCELLED':
       return { status: 409, type: 'invalid_request_error', code: 'cancelled' };
