@@ -124,7 +124,7 @@ function componentsOf(file: string): ComponentFiles | undefined {
   const roles = JSON.parse(readFileSync(listed, 'utf8')) as Record<string, string>;
   return Object.fromEntries(
     Object.entries(roles).map(([role, name]) => [role, path.join(dir, name)]),
-  ) as ComponentFiles;
+  );
 }
 
 function runChild(spec: string, batches = values.batches): CaseResult | string {
