@@ -9,7 +9,11 @@
 // files). Random values rather than a sparse file: a sparse file's holes are never resident, so
 // it undercounts. Then:
 //   node bench/memory.bench.ts --dir /tmp/pictor-memory --cases sd15:none:default,sd15:none:low
-// A case is FILE:QUANTIZATION:MODE (FILE.safetensors in --dir; MODE `default` or `low`). All cases
+// A case is FILE:QUANTIZATION:MODE (FILE.safetensors in --dir; MODE `default` or `low`). A
+// transformer-only file takes its other files from `FILE.components.json` beside it (roles to
+// file names in --dir, as `models.list[].components`), and its tokenizers from the folders the
+// engine looks for beside it (`tokenizer_2/`, `tokenizer_3/`, `tokenizer/`: copy the tiny
+// fixtures' — random weights make any token ids as good as the real vocabulary's). All cases
 // share one cache dir, warmed first by an unmeasured load per model/quantization, so they measure
 // a server's second start (ORT's optimized graphs cached), not the one-time optimization.
 import { spawnSync } from 'node:child_process';
@@ -19,6 +23,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { float32ToHalf } from '../src/engine/onnx/float16.ts';
+import type { ComponentFiles, GenerationTimings } from '../src/engine/index.ts';
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +35,10 @@ const { values } = parseArgs({
     batches: { type: 'string', default: '2' },
     warm: { type: 'boolean', default: true },
     child: { type: 'string' },
+    // Classifier-free guidance scale; the model's default when absent.
+    guidance: { type: 'string' },
+    // SD 3.x skip-layer guidance: comma-separated MMDiT block indices (SD 3.5 Medium: 7,8,9).
+    slg: { type: 'string' },
     estimates: { type: 'boolean', default: false },
   },
   allowNegative: true,
@@ -63,6 +72,7 @@ async function child(spec: string): Promise<void> {
     cacheDir,
     quantization: quantization as 'none' | 'int8' | 'int4',
     lowMemory: mode === 'low',
+    components: componentsOf(file),
   });
   const load = { ms: performance.now() - started, ...rss() };
   const size = Number(values.size ?? pipeline.manifest.defaults.width);
@@ -72,18 +82,21 @@ async function child(spec: string): Promise<void> {
     height: size,
     steps: Number(values.steps),
     seed: 42,
+    ...(values.guidance ? { guidanceScale: Number(values.guidance) } : {}),
+    ...(values.slg ? { skipLayerGuidance: { layers: values.slg.split(',').map(Number) } } : {}),
   };
-  const batches: { ms: number; peakMb: number; afterMb: number; live: readonly string[] }[] = [];
+  const batches: CaseResult['batches'] = [];
   for (let i = 0; i < Number(values.batches); i++) {
     resetPeak();
     const t = performance.now();
-    await pipeline.generate({ ...request, seed: 42 + i });
+    const { timings } = await pipeline.generate({ ...request, seed: 42 + i });
     const { peakMb, nowMb } = rss();
     batches.push({
       ms: performance.now() - t,
       peakMb,
       afterMb: nowMb,
       live: pipeline.liveSessions(),
+      timings,
     });
   }
   await pipeline.dispose();
@@ -94,13 +107,32 @@ interface CaseResult {
   readonly family: string;
   readonly size: number;
   readonly load: { ms: number; peakMb: number; nowMb: number };
-  readonly batches: { ms: number; peakMb: number; afterMb: number; live: string[] }[];
+  readonly batches: {
+    ms: number;
+    peakMb: number;
+    afterMb: number;
+    live: readonly string[];
+    /** The engine's split: text encoders, denoiser (in ONNX Runtime), outside it, VAE (ms). */
+    timings: GenerationTimings;
+  }[];
+}
+
+/** The other files of a transformer-only FILE: `FILE.components.json` in --dir, if any. */
+function componentsOf(file: string): ComponentFiles | undefined {
+  const listed = path.join(dir, `${file}.components.json`);
+  if (!existsSync(listed)) return undefined;
+  const roles = JSON.parse(readFileSync(listed, 'utf8')) as Record<string, string>;
+  return Object.fromEntries(
+    Object.entries(roles).map(([role, name]) => [role, path.join(dir, name)]),
+  );
 }
 
 function runChild(spec: string, batches = values.batches): CaseResult | string {
   const args = [import.meta.filename, '--child', spec, '--dir', dir];
   args.push('--steps', values.steps, '--batches', batches);
   if (values.size) args.push('--size', values.size);
+  if (values.guidance) args.push('--guidance', values.guidance);
+  if (values.slg) args.push('--slg', values.slg);
   const result = spawnSync(process.execPath, args, { encoding: 'utf8' });
   const line = result.stdout.trim().split('\n').at(-1) ?? '';
   if (result.status !== 0 || !line.startsWith('{')) {
@@ -110,16 +142,39 @@ function runChild(spec: string, batches = values.batches): CaseResult | string {
   return JSON.parse(line) as CaseResult;
 }
 
+type Header = Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+
+/**
+ * Files that no released single file is, cut from one that holds them: the FLUX.1 VAE (`ae`,
+ * Z-Image-Turbo's VAE too) from the all-in-one FLUX.1-schnell file's `vae.` tensors.
+ */
+const PARTS: Readonly<Record<string, { from: string; prefix: string }>> = {
+  'flux1-vae': { from: 'flux1-schnell', prefix: 'vae.' },
+};
+
+/** The header of `name`: a committed real header, or a part of one ({@link PARTS}). */
+function headerOf(name: string): Header {
+  const part = PARTS[name];
+  const file = path.join(HEADERS, `${part?.from ?? name}.header.json.gz`);
+  const header = JSON.parse(gunzipSync(readFileSync(file)).toString('utf8')) as Header;
+  if (!part) return header;
+  const kept: Header = {};
+  let offset = 0;
+  for (const [key, entry] of Object.entries(header)) {
+    if (!key.startsWith(part.prefix) || !Array.isArray(entry.data_offsets)) continue;
+    const bytes = entry.data_offsets[1] - entry.data_offsets[0];
+    kept[key] = { ...entry, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  return kept;
+}
+
 /**
  * Writes `NAME.safetensors` in `dir` with the tensors of `NAME.header.json.gz`, every value drawn
  * uniformly from ±0.05 (a seeded xorshift: the same file every time), in the header's dtype.
  */
 function makeRandomWeights(name: string): void {
-  const headerFile = path.join(HEADERS, `${name}.header.json.gz`);
-  const header = JSON.parse(gunzipSync(readFileSync(headerFile)).toString('utf8')) as Record<
-    string,
-    { dtype: string; shape: number[]; data_offsets: [number, number] }
-  >;
+  const header = headerOf(name);
   header['__metadata__'] = { pictor: 'random weights for bench:memory' } as never;
   const text = Buffer.from(JSON.stringify(header), 'utf8');
   const length = Buffer.alloc(8);
@@ -166,6 +221,13 @@ function makeRandomWeights(name: string): void {
 }
 
 const gb = (mb: number): string => (mb / 1024).toFixed(2);
+const steps = Number(values.steps);
+/** A batch's time per step in ONNX Runtime's denoiser and outside it, then its text encoders and VAE decode. */
+const split = (t: GenerationTimings | undefined): string =>
+  t
+    ? `${sec(t.unet / steps)} / ${(t.stepOverhead / steps / 1000).toFixed(2)} s | ` +
+      `${sec(t.textEncoder)} / ${sec(t.vaeDecoder)} s`
+    : '- | -';
 const sec = (ms: number): string => (ms / 1000).toFixed(1);
 
 /**
@@ -229,20 +291,35 @@ async function main(): Promise<void> {
   }
   const [load1, load5, load15] = os.loadavg().map((l) => l.toFixed(1));
   console.log(
-    `memory bench: random real-size weights, ${values.steps} steps, guidance on (batch of 2), ` +
+    `memory bench: random real-size weights, ${values.steps} steps, guidance ${values.guidance ?? 'the model default'}${values.slg ? `, skip-layer guidance on blocks ${values.slg}` : ''}, ` +
       `2 threads, ${values.batches} batches; load average ${load1} ${load5} ${load15}\n`,
   );
   if (values.warm) {
-    for (const key of new Set(cases.map((c) => c.split(':').slice(0, 2).join(':')))) {
-      const warmed = runChild(`${key}:default`, '1');
-      if (typeof warmed === 'string') console.log(`warm-up ${key}: ${warmed}`);
-      else console.log(`warm-up ${key}: first load peak ${gb(warmed.batches[0]?.peakMb ?? 0)} GB`);
+    // In the mode of the first case of each model/quantization: a first start in low-memory
+    // mode creates one session at a time, so it fits where creating all of them would not.
+    const firstModes = new Map<string, string>();
+    for (const [file, quantization, mode = 'default'] of cases.map((c) => c.split(':'))) {
+      const key = `${file}:${quantization}`;
+      if (!firstModes.has(key)) firstModes.set(key, mode);
+    }
+    for (const [key, mode] of firstModes) {
+      const warmed = runChild(`${key}:${mode}`, '1');
+      if (typeof warmed === 'string') console.log(`warm-up ${key}:${mode}: ${warmed}`);
+      else {
+        // A first start: quantizing (once, cached) and ONNX Runtime's optimization (cached).
+        const [batch] = warmed.batches;
+        console.log(
+          `warm-up ${key}:${mode} (first start): load ${sec(warmed.load.ms)} s at ` +
+            `${gb(warmed.load.peakMb)} GB; first batch ${sec(batch?.ms ?? 0)} s, ` +
+            `peak ${gb(batch?.peakMb ?? 0)} GB; step in ORT / outside, text / VAE: ${split(batch?.timings)}`,
+        );
+      }
     }
   }
   console.log(
-    '| model | quantization | mode | size | load | 1st batch peak | later batches’ peak | held between batches | 2nd batch time | live after |',
+    '| model | quantization | mode | size | load | 1st batch peak | later batches’ peak | held between batches | 2nd batch time | step in ORT / outside | text enc / VAE decode | live after |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const spec of cases) {
     const [file, quantization, mode] = spec.split(':');
     const result = runChild(spec);
@@ -259,6 +336,7 @@ async function main(): Promise<void> {
       `| ${file} (${result.family}) | ${quantization} | ${mode} | ${result.size}² | ` +
         `${sec(result.load.ms)} s, ${gb(result.load.peakMb)} GB | ${gb(first?.peakMb ?? 0)} GB | ` +
         `${laterPeak} | ${held} GB | ${second ? sec(second.ms) : '-'} s | ` +
+        `${split(result.batches.at(-1)?.timings)} | ` +
         `${(result.batches.at(-1)?.live ?? []).join(', ') || 'none'} |`,
     );
   }

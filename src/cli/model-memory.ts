@@ -32,6 +32,7 @@ export async function modelMemory(model: LibraryModel, budgetGb: number): Promis
     quantization,
     weights_gb: gb(need.weightBytes),
     working_gb: gb(need.activationBytes),
+    cold_start_gb: gb(need.coldStartBytes),
     total_gb: gb(need.totalBytes),
     low_memory_gb: gb(need.lowMemoryBytes),
     fits_budget: need.totalBytes <= budgetGb * GB,
@@ -44,6 +45,15 @@ export async function modelMemory(model: LibraryModel, budgetGb: number): Promis
       `${r.fits_budget ? '' : '  over budget'}${r.configured ? '  ← configured' : ''}`,
   );
   const lean = rows.map((r) => `${r.quantization} ${r.low_memory_gb.toFixed(2)} GB`).join(', ');
+  // Where a cold start's folded float32 copies, not a batch, make the total: say so.
+  const cold = rows
+    .filter((r) => r.cold_start_gb > r.working_gb)
+    .map((r) => `${r.quantization} +${r.cold_start_gb.toFixed(2)} GB`);
+  const coldLine =
+    cold.length > 0
+      ? `  a first start (nothing cached) holds ONNX Runtime's float32 copies of the 16-bit ` +
+        `weights instead of the working memory: ${cold.join(', ')}\n`
+      : '';
   return {
     data: {
       family: estimate.family,
@@ -54,6 +64,6 @@ export async function modelMemory(model: LibraryModel, budgetGb: number): Promis
     human:
       `\nmemory on CPU (${estimate.family}, ${estimate.width}×${estimate.height}, batch of 2; ` +
       `workers.memoryBudgetGb ${budgetGb.toFixed(1)}):\n${lines.join('\n')}\n` +
-      `  in low-memory mode (one component at a time): ${lean}\n`,
+      `  in low-memory mode (one component at a time): ${lean}\n${coldLine}`,
   };
 }

@@ -53,11 +53,21 @@ export interface MemoryNeed {
   readonly weightBytes: number;
   /** Working memory of a batch of two (guidance) at the native size: a per-family measure. */
   readonly activationBytes: number;
-  /** Every component's weights held at once (the default mode), plus the working memory. */
+  /**
+   * Beyond the weights, what ONNX Runtime holds while it first optimizes the component that
+   * needs most for it (no optimized model cached yet): float32 copies made by folding the casts
+   * of float16/bfloat16 weights kept in float. 0 for float32 files and quantized linear layers.
+   */
+  readonly coldStartBytes: number;
+  /**
+   * Every component's weights held at once (the default mode), plus the working memory or the
+   * cold start's copies, whichever is more: the budget must hold on a first start too.
+   */
   readonly totalBytes: number;
   /**
    * Low-memory mode ({@link PipelineOptions.lowMemory}): one component's session at a time, so
-   * the largest of a text encoder's weights, or the denoiser's or VAE's plus the working memory.
+   * the largest of a text encoder's weights, or the denoiser's or VAE's plus the working memory
+   * (each with its cold-start copies when those are more).
    */
   readonly lowMemoryBytes: number;
 }

@@ -231,4 +231,9 @@ test('pictor models info prints the Z-Image-Turbo memory per quantization agains
     /none\s+\d+\.\d\d GB\s+\(weights 38\.\d\d \+ working \d+\.\d\d\) {2}over budget/,
   );
   assert.match(out, /int4\s+\d+\.\d\d GB\s+\(weights 7\.\d\d \+ working \d+\.\d\d\)/);
+  // bfloat16 weights kept in float: a cold start's folded copies, not a batch, make the total.
+  assert.match(
+    out,
+    /a first start \(nothing cached\) holds ONNX Runtime's float32 copies of the 16-bit weights instead of the working memory: none \+\d+\.\d\d GB\n/,
+  );
 });

@@ -156,6 +156,8 @@ test("pictor models info: a checkpoint's memory per quantization against the bud
     human.out,
     /int8\s+\d+\.\d\d GB\s+\(weights 3\.03 \+ working \d+\.\d\d\) {2}← configured\n/,
   );
+  // A float32 file: nothing for ONNX Runtime to fold at a first start.
+  assert.doesNotMatch(human.out, /a first start/);
 
   const json = JSON.parse((await cli('info', 'sd15', '--json')).out) as {
     quantization: string;

@@ -41,9 +41,14 @@ export function assertFitsMemoryBudget(
     }
   }
   const at = `${estimate.width}×${estimate.height}`;
+  // A cold start of float16/bfloat16 weights can need more than a batch: say which it is.
+  const cold =
+    need.coldStartBytes > need.activationBytes
+      ? `; a first start holds ${gb(need.coldStartBytes)} more while ONNX Runtime optimizes its 16-bit weights`
+      : '';
   const what = lowMemory
-    ? `in low-memory mode (its largest component at a time, working memory ${gb(need.activationBytes)} at ${at})`
-    : `(weights ${gb(need.weightBytes)} + working memory ${gb(need.activationBytes)} at ${at})`;
+    ? `in low-memory mode (its largest component at a time, working memory ${gb(need.activationBytes)} at ${at}${cold})`
+    : `(weights ${gb(need.weightBytes)} + working memory ${gb(need.activationBytes)} at ${at}${cold})`;
   throw new EngineError(
     'MODEL_TOO_LARGE',
     `model '${name}' needs about ${gb(neededBytes(need, lowMemory))} with quantization ${quantization} ` +
