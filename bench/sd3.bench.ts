@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadPipeline, type GenerationTimings } from '../src/engine/index.ts';
-import { BUNDLED_CLIP_TOKENIZER_DIR } from '../src/engine/text/bundled-clip-tokenizer.ts';
+import { BUNDLED_CLIP_TOKENIZER_DIR } from '../src/engine/text/bundled-tokenizers.ts';
 
 const { values } = parseArgs({
   options: {

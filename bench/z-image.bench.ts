@@ -3,7 +3,7 @@
 // create time, time per step in ONNX Runtime (the transformer) and outside it (patching, rotary
 // tables, scheduler), the Qwen3 encoder, VAE decode, peak RSS. Real-size Z-Image-Turbo (about
 // 38 GB of fp32 weights, 7.6 GB at int4) does not fit this machine; this measures the pipeline.
-// First, Z-Image-Turbo's real Qwen3 tokenizer (test/fixtures/tokenizers/qwen3, 151,669 tokens):
+// First, Z-Image-Turbo's real Qwen3 tokenizer (models/qwen3-tokenizer, 151,669 tokens):
 // load time (read, parse, build: paid at every model load) and time per prompt
 // (`--part tokenizer|pipeline` runs one half).
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +14,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { gunzipSync } from 'node:zlib';
 import { loadPipeline, type GenerationTimings } from '../src/engine/index.ts';
+import { BUNDLED_QWEN3_TOKENIZER_DIR } from '../src/engine/text/bundled-tokenizers.ts';
 import { Qwen3Tokenizer } from '../src/engine/text/qwen3-tokenizer.ts';
 
 const { values } = parseArgs({
@@ -38,10 +39,11 @@ if (values.part !== 'pipeline') await benchTokenizer(Number(values.loads));
 if (values.part !== 'tokenizer') await benchPipeline();
 
 async function benchTokenizer(loads: number): Promise<void> {
-  const fixture = path.join(import.meta.dirname, '../test/fixtures/tokenizers/qwen3');
   const dir = await mkdtemp(path.join(tmpdir(), 'pictor-bench-qwen3-'));
   try {
-    const bytes = gunzipSync(await readFile(path.join(fixture, 'tokenizer.json.gz')));
+    const bytes = gunzipSync(
+      await readFile(path.join(BUNDLED_QWEN3_TOKENIZER_DIR, 'tokenizer.json.gz')),
+    );
     await writeFile(path.join(dir, 'tokenizer.json'), bytes);
     // Wall time on a shared machine counts other processes' turns; CPU time is this load's own.
     const loadMs: number[] = [];
@@ -64,7 +66,12 @@ async function benchTokenizer(loads: number): Promise<void> {
       }
     }
     if (!tokenizer) return;
-    const { cases } = JSON.parse(await readFile(path.join(fixture, 'reference.json'), 'utf8')) as {
+    const { cases } = JSON.parse(
+      await readFile(
+        path.join(import.meta.dirname, '../test/fixtures/tokenizers/qwen3/reference.json'),
+        'utf8',
+      ),
+    ) as {
       cases: { name: string; text: string }[];
     };
     const prompts: [string, string[]][] = [

@@ -15,7 +15,7 @@ import {
 } from '../../src/engine/pipeline/load-checkpoint.ts';
 import { OnnxModel } from '../../src/engine/onnx/onnx-model.ts';
 import type { DiffusionPipeline } from '../../src/engine/pipeline/diffusion-pipeline.ts';
-import { BUNDLED_CLIP_TOKENIZER_DIR } from '../../src/engine/text/bundled-clip-tokenizer.ts';
+import { BUNDLED_CLIP_TOKENIZER_DIR } from '../../src/engine/text/bundled-tokenizers.ts';
 import { CHECKPOINTS, readReferences, reference } from '../helpers/checkpoint-graphs.ts';
 
 // The parity fixtures' text encoders have a 1024-token vocabulary whose last two ids are the

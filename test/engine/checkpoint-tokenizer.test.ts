@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import {
   BUNDLED_CLIP_TOKENIZER_DIR,
   OPENCLIP_PAD_TOKEN,
-} from '../../src/engine/text/bundled-clip-tokenizer.ts';
+} from '../../src/engine/text/bundled-tokenizers.ts';
 import { ClipTokenizer } from '../../src/engine/text/clip-tokenizer.ts';
 
 test('the bundled CLIP tokenizer (merges only) gives the ids of the Hugging Face tokenizer', async () => {

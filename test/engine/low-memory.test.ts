@@ -14,7 +14,7 @@ import {
   type GenerateRequest,
   type LoadPipelineOptions,
 } from '../../src/engine/index.ts';
-import { BUNDLED_CLIP_TOKENIZER_DIR } from '../../src/engine/text/bundled-clip-tokenizer.ts';
+import { BUNDLED_CLIP_TOKENIZER_DIR } from '../../src/engine/text/bundled-tokenizers.ts';
 import { CHECKPOINTS } from '../helpers/checkpoint-graphs.ts';
 
 const MODELS = path.resolve(import.meta.dirname, '../../models');

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadPipeline } from '../../src/engine/index.ts';
-import { BUNDLED_CLIP_TOKENIZER_DIR } from '../../src/engine/text/bundled-clip-tokenizer.ts';
+import { BUNDLED_CLIP_TOKENIZER_DIR } from '../../src/engine/text/bundled-tokenizers.ts';
 import { CHECKPOINTS } from '../helpers/checkpoint-graphs.ts';
 
 // The SD 1.x parity fixture: CLIP 32 wide in 8-wide heads over a 1024-token vocabulary (the first

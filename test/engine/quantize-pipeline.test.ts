@@ -9,7 +9,7 @@ import { readSafetensors } from '../../src/engine/checkpoint/read-safetensors.ts
 import { EngineError } from '../../src/engine/engine-error.ts';
 import { loadCheckpointPipeline } from '../../src/engine/pipeline/load-checkpoint.ts';
 import { loadPipeline } from '../../src/engine/pipeline/load-pipeline.ts';
-import { BUNDLED_CLIP_TOKENIZER_DIR } from '../../src/engine/text/bundled-clip-tokenizer.ts';
+import { BUNDLED_CLIP_TOKENIZER_DIR } from '../../src/engine/text/bundled-tokenizers.ts';
 import type { WeightQuantization } from '../../src/engine/types.ts';
 import { CHECKPOINTS } from '../helpers/checkpoint-graphs.ts';
 

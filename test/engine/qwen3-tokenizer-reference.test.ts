@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
+import { BUNDLED_QWEN3_TOKENIZER_DIR } from '../../src/engine/text/bundled-tokenizers.ts';
 import { Qwen3Tokenizer, qwen3ChatPrompt } from '../../src/engine/text/qwen3-tokenizer.ts';
 
-// Z-Image-Turbo's own tokenizer/tokenizer.json (Qwen3's 151,669-token byte-level BPE, checked by
+// Z-Image-Turbo's own tokenizer/tokenizer.json as Pictor bundles it (models/qwen3-tokenizer/; Qwen3's 151,669-token byte-level BPE, checked by
 // its sha256) and what Hugging Face's tokenizers and transformers make of 66 prompts: the plain
 // ids, the chat-templated text, and the ids diffusers' ZImagePipeline gives its text encoder
 // (scripts/fixtures/make_qwen3_tokenizer_fixture.py; source and licence in the folder's README).
@@ -32,24 +32,20 @@ interface Reference {
 const reference = JSON.parse(
   await readFile(path.join(FOLDER, 'reference.json'), 'utf8'),
 ) as Reference;
-let dir: string;
 let tokenizer: Qwen3Tokenizer;
 
 before(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'pictor-qwen3-tokenizer-'));
-  const bytes = gunzipSync(await readFile(path.join(FOLDER, 'tokenizer.json.gz')));
+  const bytes = gunzipSync(
+    await readFile(path.join(BUNDLED_QWEN3_TOKENIZER_DIR, 'tokenizer.json.gz')),
+  );
   assert.equal(
     createHash('sha256').update(bytes).digest('hex'),
     Z_IMAGE_TURBO_TOKENIZER_SHA256,
-    "the fixture is Z-Image-Turbo's tokenizer.json, byte for byte",
+    "the bundled file is Z-Image-Turbo's tokenizer.json, byte for byte",
   );
   assert.equal(reference.source.tokenizer_json_sha256, Z_IMAGE_TURBO_TOKENIZER_SHA256);
-  await writeFile(path.join(dir, 'tokenizer.json'), bytes);
-  tokenizer = await Qwen3Tokenizer.load(dir);
-});
-
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
+  // The bundled folder as the engine reads it: gzipped.
+  tokenizer = await Qwen3Tokenizer.load(BUNDLED_QWEN3_TOKENIZER_DIR);
 });
 
 test('the reference covers what the pipeline meets: 66 cases, 512 tokens, <|endoftext|> padding', () => {

@@ -34,10 +34,12 @@ test('T5 tokenizer: words outside the vocabulary fall back to letter pieces', as
   assert.deepEqual(tokenizer.encode('xyz').ids, [47, 74, 75, 1, 0, 0]);
 });
 
-test('T5 tokenizer: a folder without tokenizer.json is refused naming the file', async () => {
+test('T5 tokenizer: a folder without tokenizer.json is refused naming the folder and the fix', async () => {
   await assert.rejects(T5Tokenizer.load(CHECKPOINTS, 8), (error: unknown) => {
     assert.ok(error instanceof EngineError);
-    assert.match(error.message, /tokenizer\.json/);
+    assert.ok(error.message.startsWith(`no T5 tokenizer in ${CHECKPOINTS} `), error.message);
+    assert.match(error.message, /looked for tokenizer\.json and tokenizer\.json\.gz/);
+    assert.match(error.message, /use the one Pictor bundles/);
     return true;
   });
 });

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ComponentFiles } from '../../src/engine/types.ts';
@@ -83,4 +84,36 @@ export async function splitTinyFluxDev(root: string): Promise<SplitModel> {
       vae: await part(source, 'vae.', path.join(root, 'vae', 'ae.safetensors')),
     },
   };
+}
+
+/**
+ * `file` rewritten to `out` with its token embedding (`name`) grown to `rows` rows, each new row
+ * a copy of row `i mod` the old count: a tiny encoder that takes every id of a real tokenizer
+ * (T5-XXL's 32,100, Qwen3's 151,669), so a model can run on the tokenizer Pictor bundles.
+ */
+export async function widenEmbedding(
+  file: string,
+  name: string,
+  rows: number,
+  out: string,
+): Promise<string> {
+  const tensors = await tensorsUnder(file, '');
+  const widened = tensors.map((tensor) => {
+    if (tensor.name !== name) return tensor;
+    const [count, width] = tensor.shape as [number, number];
+    const rowBytes = (tensor.data?.length ?? 0) / count;
+    const data = new Uint8Array(rows * rowBytes);
+    for (let row = 0; row < rows; row++) {
+      const from = (row % count) * rowBytes;
+      data.set(tensor.data!.subarray(from, from + rowBytes), row * rowBytes);
+    }
+    return { ...tensor, shape: [rows, width], data };
+  });
+  assert.ok(
+    widened.some((tensor) => tensor.name === name && tensor.shape[0] === rows),
+    name,
+  );
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeSafetensors(out, widened);
+  return out;
 }

@@ -1,7 +1,7 @@
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readSafetensors } from '../../src/engine/checkpoint/read-safetensors.ts';
-import { BUNDLED_CLIP_TOKENIZER_DIR } from '../../src/engine/text/bundled-clip-tokenizer.ts';
+import { BUNDLED_CLIP_TOKENIZER_DIR } from '../../src/engine/text/bundled-tokenizers.ts';
 import { CHECKPOINTS } from './checkpoint-graphs.ts';
 import { writeSafetensors, type TensorSpec } from './safetensors-files.ts';
 

@@ -10,7 +10,7 @@ import { mmditShape, type TextActivation } from '../checkpoint/graphs/index.ts';
 import { FAMILIES } from '../families/families.ts';
 import type { PredictionType } from '../schedulers/prediction.ts';
 import type { AnySchedulerName, SchedulerConfig } from '../schedulers/scheduler.ts';
-import { OPENCLIP_PAD_TOKEN } from '../text/bundled-clip-tokenizer.ts';
+import { OPENCLIP_PAD_TOKEN } from '../text/bundled-tokenizers.ts';
 import type { ModelFamily } from '../types.ts';
 import type { ModelManifest } from './model-manifest.ts';
 import { sd3Sampling } from './sd3-releases.ts';

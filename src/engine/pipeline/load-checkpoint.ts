@@ -39,10 +39,15 @@ import {
   DENOISER_LABEL,
   pipelineComponent,
 } from '../onnx/component-session.ts';
-import { BUNDLED_CLIP_TOKENIZER_DIR } from '../text/bundled-clip-tokenizer.ts';
+import {
+  BUNDLED_CLIP_TOKENIZER_DIR,
+  BUNDLED_QWEN3_TOKENIZER_DIR,
+  BUNDLED_T5_TOKENIZER_DIR,
+} from '../text/bundled-tokenizers.ts';
 import { ClipTokenizer } from '../text/clip-tokenizer.ts';
 import { Qwen3Tokenizer } from '../text/qwen3-tokenizer.ts';
 import { T5Tokenizer } from '../text/t5-tokenizer.ts';
+import { resolveTokenizerDir } from '../text/tokenizer-json.ts';
 import type { ModelOverrides, PipelineOptions, WeightQuantization } from '../types.ts';
 import { quantizeGraph } from '../quantize/quantize-graph.ts';
 import { DiffusionPipeline } from './diffusion-pipeline.ts';
@@ -63,10 +68,16 @@ export interface CheckpointGraphSettings {
   /** SDXL: width of each size/crop embedding in `time_ids`; 256. */
   readonly timeIdWidth?: number;
   /**
-   * A folder holding T5's `tokenizer.json`. Default: the diffusers folder's `tokenizer_2/`, or for
-   * a single file a `tokenizer_2/` folder beside it (FLUX.1's own, from its Hugging Face repository).
+   * A folder holding T5's `tokenizer.json`. Default: the diffusers folder's `tokenizer_2/` (SD3:
+   * `tokenizer_3/`), or for a single file that folder beside it (FLUX.1's own, from its Hugging
+   * Face repository), else the bundled T5-XXL one (`models/t5-tokenizer/`).
    */
   readonly t5TokenizerDir?: string;
+  /**
+   * A folder holding Qwen3's `tokenizer.json`. Default: the diffusers folder's `tokenizer/`, or a
+   * `tokenizer/` beside a single file, else the bundled Z-Image-Turbo one (`models/qwen3-tokenizer/`).
+   */
+  readonly qwen3TokenizerDir?: string;
   /** FLUX: the rotary axes; FLUX.1's [16, 56, 56] at θ 10000 for 128-wide heads. */
   readonly rotaryAxes?: RotaryAxes;
 }
@@ -238,8 +249,11 @@ export async function loadCheckpointPipeline(
   const textUnit = async (encoder: TextEncoderIndex, index: number): Promise<TextEncoderUnit> => {
     const label = index === 0 ? 'text_encoder' : `text_encoder_${index + 1}`;
     if (encoder.kind === 'qwen3') {
-      const tokenizerDir =
-        source.tokenizerDirs?.qwen3 ?? path.join(path.dirname(location), 'tokenizer');
+      const tokenizerDir = await resolveTokenizerDir(
+        settings.qwen3TokenizerDir,
+        [source.tokenizerDirs?.qwen3, path.join(path.dirname(location), 'tokenizer')],
+        BUNDLED_QWEN3_TOKENIZER_DIR,
+      );
       return {
         tokenizer: await Qwen3Tokenizer.load(tokenizerDir),
         model: await create(label, () => buildQwen3Encoder(encoder.index, { precision })),
@@ -247,10 +261,11 @@ export async function loadCheckpointPipeline(
     }
     if (encoder.kind === 't5') {
       const t5 = t5Settings(layout);
-      const tokenizerDir =
-        settings.t5TokenizerDir ??
-        source.tokenizerDirs?.t5 ??
-        path.join(path.dirname(location), t5.tokenizerFolder);
+      const tokenizerDir = await resolveTokenizerDir(
+        settings.t5TokenizerDir,
+        [source.tokenizerDirs?.t5, path.join(path.dirname(location), t5.tokenizerFolder)],
+        BUNDLED_T5_TOKENIZER_DIR,
+      );
       return {
         tokenizer: await T5Tokenizer.load(tokenizerDir, t5.tokens),
         model: await create(label, () => buildT5Encoder(encoder.index, { precision })),

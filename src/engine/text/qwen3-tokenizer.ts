@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Tokenizer as UntypedTokenizer } from '@huggingface/tokenizers';
 import { EngineError } from '../engine-error.ts';
 import type { PromptTokenizer, TokenizedPrompt } from './prompt-tokenizer.ts';
+import { readTokenizerJson, TOKENIZER_FIX } from './tokenizer-json.ts';
 
 // The package's .d.ts files use extension-less relative imports, which `nodenext` resolution
 // cannot follow; this is the part of its API we use, typed here.
@@ -52,19 +51,9 @@ export class Qwen3Tokenizer implements PromptTokenizer {
     this.#tailLength = this.tokenize(qwen3ChatPrompt('').slice(QWEN3_CHAT_HEAD.length)).length;
   }
 
-  /** `dir` holds `tokenizer.json`. */
+  /** `dir` holds `tokenizer.json` (or `tokenizer.json.gz`). */
   static async load(dir: string, maxLength = 512): Promise<Qwen3Tokenizer> {
-    const file = path.join(dir, 'tokenizer.json');
-    let json: Record<string, unknown>;
-    try {
-      json = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-    } catch (error) {
-      throw new EngineError(
-        'MODEL_INVALID',
-        `${file}: a Qwen3 tokenizer.json is required (${(error as Error).message})`,
-        { cause: error },
-      );
-    }
+    const { file, json } = await readTokenizerJson(dir, 'Qwen3', TOKENIZER_FIX);
     const added = Array.isArray(json['added_tokens']) ? (json['added_tokens'] as AddedToken[]) : [];
     for (const content of ['<|im_start|>', '<|im_end|>']) {
       if (!added.some((token) => token.content === content)) {

@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Tokenizer as UntypedTokenizer } from '@huggingface/tokenizers';
 import { EngineError } from '../engine-error.ts';
 import type { PromptTokenizer, TokenizedPrompt } from './prompt-tokenizer.ts';
+import { readTokenizerJson, TOKENIZER_FIX } from './tokenizer-json.ts';
 
 // The package's .d.ts files use extension-less relative imports, which `nodenext` resolution
 // cannot follow; this is the part of its API we use, typed here.
@@ -39,19 +38,9 @@ export class T5Tokenizer implements PromptTokenizer {
     this.maxLength = maxLength;
   }
 
-  /** `dir` holds `tokenizer.json`; `maxLength` is the family's sequence length. */
+  /** `dir` holds `tokenizer.json` (or `tokenizer.json.gz`); `maxLength` is the family's sequence length. */
   static async load(dir: string, maxLength: number): Promise<T5Tokenizer> {
-    const file = path.join(dir, 'tokenizer.json');
-    let json: Record<string, unknown>;
-    try {
-      json = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-    } catch (error) {
-      throw new EngineError(
-        'MODEL_INVALID',
-        `${file}: a T5 tokenizer.json is required (${(error as Error).message})`,
-        { cause: error },
-      );
-    }
+    const { file, json } = await readTokenizerJson(dir, 'T5', TOKENIZER_FIX);
     const added = Array.isArray(json['added_tokens']) ? (json['added_tokens'] as AddedToken[]) : [];
     const idOf = (content: string): number => {
       const token = added.find((entry) => entry.content === content);
