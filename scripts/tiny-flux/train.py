@@ -8,7 +8,9 @@ SRC_DIR holds Black Forest Labs' `src/flux/` (github black-forest-labs/flux) and
 autoencoder are BFL's own modules, so the weights carry BFL's names and semantics exactly.
 
 Stages (each one's result is checkpointed under --work, default /tmp/tiny_flux_build):
-  1. vae     train BFL's AutoEncoder (16 latent channels, 8x down-sampling, 32-wide, GroupNorm 32)
+  1. vae     train BFL's AutoEncoder (16 latent channels, 8x down-sampling, 64 channels and 128 at
+             8x8, so BFL's fixed 32 GroupNorm groups hold 2 and 4 channels: at 32 channels every
+             GroupNorm is an instance norm and a flat region's absolute colour is lost)
              on 64x64 images of the world; its latent mean is pulled towards FLUX.1's latent
              statistics, so Pictor's fixed scale 0.3611 / shift 0.1159 give unit-variance latents
   2. encode  encode a fixed pool of images into scaled latents
@@ -49,13 +51,13 @@ from clip_vocab import bytes_to_unicode  # noqa: E402
 from flux_layouts import ClipText, T5Encoder, diffusers_transformer, diffusers_vae, save  # noqa: E402
 
 CFG = {
-    "vae": {"ch": 32, "ch_mult": [1, 1, 1, 1], "steps": 900, "batch": 8, "lr": 1.5e-3, "seed": 1, "latent_noise": 0.1,
+    "vae": {"ch": 64, "ch_mult": [1, 1, 1, 2], "steps": 700, "batch": 8, "lr": 2e-3, "seed": 1, "latent_noise": 0.1,
             "stats_weight": 0.05, "shift": 0.1159, "scale": 0.3611},
-    "pool": {"n": 3000, "seed": 2},
+    "pool": {"n": 2000, "seed": 2},
     "clip": {"width": 16, "heads": 2, "layers": 2},
     "t5": {"width": 32, "heads": 2, "d_kv": 16, "d_ff": 64, "layers": 2, "tokens": 256},
-    "flux": {"hidden": 64, "heads": 2, "depth": 2, "depth_single": 2, "mlp_ratio": 4.0, "axes": [8, 12, 12]},
-    "train": {"steps": 2000, "batch": 24, "lr": 1e-3, "warmup": 100, "seed": 3, "ema": 0.998,
+    "flux": {"hidden": 96, "heads": 3, "depth": 2, "depth_single": 2, "mlp_ratio": 4.0, "axes": [8, 12, 12]},
+    "train": {"steps": 1600, "batch": 48, "lr": 1.5e-3, "warmup": 100, "seed": 3, "ema": 0.995,
               "drop_empty": 0.05, "aux": 0.1, "probe_every": 250},
     "eval": {"steps": 16, "seeds": 2, "fast_steps": 4},
 }
