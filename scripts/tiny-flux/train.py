@@ -8,7 +8,9 @@ SRC_DIR holds Black Forest Labs' `src/flux/` (github black-forest-labs/flux) and
 autoencoder are BFL's own modules, so the weights carry BFL's names and semantics exactly.
 
 Stages (each one's result is checkpointed under --work, default /tmp/tiny_flux_build):
-  1. vae     train BFL's AutoEncoder (16 latent channels, 8x down-sampling, 32-wide, GroupNorm 32)
+  1. vae     train BFL's AutoEncoder (16 latent channels, 8x down-sampling, 64 channels and 128 at
+             8x8, so BFL's fixed 32 GroupNorm groups hold 2 and 4 channels: at 32 channels every
+             GroupNorm is an instance norm and a flat region's absolute colour is lost)
              on 64x64 images of the world; its latent mean is pulled towards FLUX.1's latent
              statistics, so Pictor's fixed scale 0.3611 / shift 0.1159 give unit-variance latents
   2. encode  encode a fixed pool of images into scaled latents
@@ -49,14 +51,14 @@ from clip_vocab import bytes_to_unicode  # noqa: E402
 from flux_layouts import ClipText, T5Encoder, diffusers_transformer, diffusers_vae, save  # noqa: E402
 
 CFG = {
-    "vae": {"ch": 32, "steps": 900, "batch": 8, "lr": 1.5e-3, "seed": 1, "latent_noise": 0.1,
+    "vae": {"ch": 64, "ch_mult": [1, 1, 1, 2], "steps": 700, "batch": 8, "lr": 2e-3, "seed": 1, "latent_noise": 0.1,
             "stats_weight": 0.05, "shift": 0.1159, "scale": 0.3611},
-    "pool": {"n": 3000, "seed": 2},
+    "pool": {"n": 2000, "seed": 2},
     "clip": {"width": 16, "heads": 2, "layers": 2},
     "t5": {"width": 32, "heads": 2, "d_kv": 16, "d_ff": 64, "layers": 2, "tokens": 256},
-    "flux": {"hidden": 64, "heads": 2, "depth": 2, "depth_single": 2, "mlp_ratio": 4.0, "axes": [8, 12, 12]},
-    "train": {"steps": 2000, "batch": 24, "lr": 1e-3, "warmup": 100, "seed": 3, "ema": 0.998,
-              "drop_empty": 0.05, "aux": 0.1},
+    "flux": {"hidden": 96, "heads": 3, "depth": 2, "depth_single": 2, "mlp_ratio": 4.0, "axes": [8, 12, 12]},
+    "train": {"steps": 1600, "batch": 48, "lr": 1.5e-3, "warmup": 100, "seed": 3, "ema": 0.995,
+              "drop_empty": 0.05, "aux": 0.1, "probe_every": 250},
     "eval": {"steps": 16, "seeds": 2, "fast_steps": 4},
 }
 LATENT = 16
@@ -186,7 +188,7 @@ class T5Vocab:
 def make_vae(bfl):
     _, _, AutoEncoder, AutoEncoderParams = bfl
     c = CFG["vae"]
-    return AutoEncoder(AutoEncoderParams(resolution=64, in_channels=3, ch=c["ch"], out_ch=3, ch_mult=[1, 1, 1, 1],
+    return AutoEncoder(AutoEncoderParams(resolution=64, in_channels=3, ch=c["ch"], out_ch=3, ch_mult=c["ch_mult"],
                                          num_res_blocks=1, z_channels=LATENT, scale_factor=c["scale"],
                                          shift_factor=c["shift"]))
 
@@ -243,7 +245,11 @@ def train_vae(work, bfl):
     if c.get("resume"):  # continue from <work>/vae.pt (a second round at a fresh learning rate)
         ae.load_state_dict(torch.load(os.path.join(work, "vae.pt"))["ae"])
     log(f"[vae] {n_params(ae):,} params")
-    opt = torch.optim.Adam(ae.parameters(), lr=c["lr"])
+    # decoder_only: the encoder (so the encoded pool, and a flow model trained on it) stays fixed
+    # while the decoder goes on learning; it can run beside the flow stage
+    trained = ae.decoder if c.get("decoder_only") else ae
+    ae.encoder.requires_grad_(not c.get("decoder_only"))
+    opt = torch.optim.Adam(trained.parameters(), lr=c["lr"])
     target_std = 1.0 / c["scale"]
     t0, run = time.time(), None
     for step in range(c["steps"]):
@@ -251,13 +257,14 @@ def train_vae(work, bfl):
         for g in opt.param_groups:
             g["lr"] = lr
         x = torch.from_numpy(data.to_tensor_range(data.render(data.sample_attrs(rng, c["batch"]))))
-        z = ae.encoder(x)[:, :LATENT]
+        with torch.set_grad_enabled(not c.get("decoder_only")):
+            z = ae.encoder(x)[:, :LATENT]
         zn = z + c["latent_noise"] * z.detach().std() * torch.randn_like(z)
         rec = ae.decoder(zn)
         mse = F.mse_loss(rec, x)
         # FLUX.1's latent statistics: per channel mean `shift`, std 1/`scale`
         stats = (z.mean((0, 2, 3)) - c["shift"]).pow(2).mean() + (z.std((0, 2, 3)) / target_std - 1).pow(2).mean()
-        loss = mse + c["stats_weight"] * stats
+        loss = mse + (0 if c.get("decoder_only") else c["stats_weight"] * stats)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(ae.parameters(), 1.0)
@@ -280,7 +287,7 @@ def train_vae(work, bfl):
     acc = score(imgs, attrs["fg"], attrs["bg"], attrs["shape"])
     log(f"[vae] done in {time.time() - t0:.0f}s; held-out mse {F.mse_loss(rec, x).item():.5f}, reconstruction "
         f"classified: {acc}")
-    torch.save({"ae": ae.state_dict(), "acc": acc, "seconds": time.time() - t0}, os.path.join(work, "vae.pt"))
+    torch.save({"ae": ae.state_dict(), "acc": acc, "seconds": time.time() - t0}, os.path.join(work, c.get("save_as", "vae.pt")))
 
 
 def load_vae(work, bfl):
@@ -350,6 +357,34 @@ def encode_text(clip, t5, clip_tok, t5_tok, caps, image_tokens, fold=True):
     return pooled, hidden
 
 
+def text_use_batch(z_all, attrs, n=96, seed=77):
+    """A fixed probe set for `text_use`: pool latents, their eval-grammar prompts, noise."""
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(z_all.shape[0], generator=g)[:n]
+    prompts = [f"{data._article(data.COLORS[f])} {data.COLORS[f]} {data.SHAPES[s]} on "
+               f"{data._article(data.COLORS[b])} {data.COLORS[b]} background"
+               for f, s, b in zip(attrs["fg"][idx.numpy()], attrs["shape"][idx.numpy()], attrs["bg"][idx.numpy()])]
+    return z_all[idx], prompts, torch.randn(z_all[idx].shape, generator=g)
+
+
+@torch.no_grad()
+def text_use(models, clip_tok, t5_tok, probe, t=0.9):
+    """v-MSE at noise level t with each latent's own prompt, with the prompts shuffled, and with
+    the empty prompt. The first build failed here: at t=0.9 the three were equal (text unused)."""
+    clip, t5, flux = models
+    x0, prompts, noise = probe
+    n, h, w = x0.shape[0], x0.shape[2], x0.shape[3]
+    xt, target = (1 - t) * x0 + t * noise, pack(noise - x0)
+    shuffled = prompts[1:] + prompts[:1]  # mostly other colours and shapes
+    out = {}
+    for label, caps in [("own", prompts), ("shuffled", shuffled), ("empty", [""] * n)]:
+        pooled, txt = encode_text(clip, t5, clip_tok, t5_tok, caps, h * w // 4)
+        pred = flux(img=pack(xt), img_ids=image_ids(n, h, w), txt=txt, txt_ids=torch.zeros(n, txt.shape[1], 3),
+                    timesteps=torch.full((n,), t), y=pooled)
+        out[label] = round((pred - target).pow(2).mean().item(), 4)
+    return out
+
+
 def train_flow(work, bfl, clip_tok, t5_tok):
     c = CFG["train"]
     torch.manual_seed(c["seed"])
@@ -358,6 +393,12 @@ def train_flow(work, bfl, clip_tok, t5_tok):
     z_all, attrs = pool["z"], pool["attrs"]
     n, h, w = z_all.shape[0], z_all.shape[2], z_all.shape[3]
     clip, t5, flux = make_text_flux(bfl, len(clip_tok.vocab), len(t5_tok.pieces))
+    before = {"step": 0, "seconds": 0.0}
+    if c.get("resume"):  # continue from <work>/flow.pt's EMA weights (a second round, fresh schedule)
+        ck = torch.load(os.path.join(work, "flow.pt"))
+        before = {"step": ck["step"], "seconds": ck["seconds"]}
+        for m, key in [(clip, "clip"), (t5, "t5"), (flux, "flux")]:
+            m.load_state_dict(ck[key])
     log(f"[flow] clip {n_params(clip):,} params, t5 {n_params(t5):,}, transformer {n_params(flux):,}")
     aux = AuxHeads(CFG["clip"]["width"])
     models = [clip, t5, flux]
@@ -367,6 +408,7 @@ def train_flow(work, bfl, clip_tok, t5_tok):
     ema_params = [p for m in emas for p in m.parameters() if p.requires_grad]
     ids_img = image_ids(c["batch"], h, w)
     ids_txt = torch.zeros(c["batch"], CFG["t5"]["tokens"], 3)
+    probe = text_use_batch(z_all, attrs)
     t0, run = time.time(), None
     for step in range(c["steps"]):
         lr = c["lr"] * min(1.0, (step + 1) / c["warmup"]) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / c["steps"])))
@@ -398,9 +440,12 @@ def train_flow(work, bfl, clip_tok, t5_tok):
             el = time.time() - t0
             log(f"[flow] step {step:5d} v-mse {run:.4f} lr {lr:.2e} {el:.0f}s, {el / (step + 1):.2f}s/step, "
                 f"eta {el / (step + 1) * (c['steps'] - step - 1):.0f}s")
+        if step % c["probe_every"] == c["probe_every"] - 1 or step == c["steps"] - 1:
+            log(f"[flow] step {step:5d} text use at t=0.9 (EMA weights): {text_use(emas, clip_tok, t5_tok, probe)}")
         if step % 200 == 199 or step == c["steps"] - 1:
             torch.save({"clip": emas[0].state_dict(), "t5": emas[1].state_dict(), "flux": emas[2].state_dict(),
-                        "step": step + 1, "seconds": time.time() - t0}, os.path.join(work, "flow.pt"))
+                        "step": before["step"] + step + 1, "seconds": before["seconds"] + time.time() - t0},
+                       os.path.join(work, "flow.pt"))
     log(f"[flow] done in {time.time() - t0:.0f}s")
 
 
@@ -460,7 +505,7 @@ def export(work, out, bfl, clip_tok, t5_tok):
             "d_ff": t["d_ff"], "num_layers": t["layers"], "feed_forward_proj": "gated-gelu",
             "vocab_size": len(t5_tok.pieces)},
         "vae/config.json": {
-            "_class_name": "AutoencoderKL", "block_out_channels": [v["ch"]] * 4, "latent_channels": LATENT,
+            "_class_name": "AutoencoderKL", "block_out_channels": [v["ch"] * m for m in v["ch_mult"]], "latent_channels": LATENT,
             "layers_per_block": 1, "scaling_factor": v["scale"], "shift_factor": v["shift"],
             "use_quant_conv": False, "use_post_quant_conv": False, "sample_size": 64},
     }
