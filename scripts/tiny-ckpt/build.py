@@ -544,7 +544,10 @@ def main():
     ap.add_argument("--reference", default=os.path.join(REPO, "test", "fixtures", "checkpoints",
                                                         "tiny-sd1-ckpt.reference.safetensors"))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--pool", type=int, help="pool: how many images to encode (default CFG['continue']['pool'])")
     args = ap.parse_args()
+    if args.pool:
+        CFG["continue"]["pool"] = args.pool
     sys.path.insert(0, os.path.abspath(args.src))
     torch.set_num_threads(args.threads)
     if args.no_start_probe:
