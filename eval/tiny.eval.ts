@@ -26,7 +26,10 @@ const { values } = parseArgs({
   options: {
     seeds: { type: 'string', default: '4' },
     steps: { type: 'string', default: '20' },
+    // The model's defaults, set as `models.list[].overrides` would set them in pictor.yaml (so
+    // img2img and inpainting below use them too).
     guidance: { type: 'string' },
+    scheduler: { type: 'string' },
     batch: { type: 'string', default: '8' },
     'scheduler-prompts': { type: 'string', default: '48' },
     quick: { type: 'boolean', default: false },
@@ -41,12 +44,26 @@ const quantization = values.quantization;
 if (quantization !== 'none' && quantization !== 'int8' && quantization !== 'int4') {
   throw new Error(`--quantization: none, int8 or int4, got ${quantization}`);
 }
+const isScheduler = (name: string): name is SchedulerName =>
+  (SCHEDULER_NAMES as readonly string[]).includes(name);
+const defaultScheduler = values.scheduler;
+if (defaultScheduler !== undefined && !isScheduler(defaultScheduler)) {
+  throw new Error(`--scheduler: one of ${SCHEDULER_NAMES.join(', ')}, got ${defaultScheduler}`);
+}
 const pipeline = await loadPipeline(
   values.model ?? process.env['TINY_DIR'] ?? path.join(import.meta.dirname, '../models/tiny'),
-  // The world is 64×64; a checkpoint's native size would be its family's (SD 1.x: 512).
-  { overrides: { width: 64, height: 64 }, quantization },
+  {
+    overrides: {
+      // The world is 64×64; a checkpoint's native size would be its family's (SD 1.x: 512).
+      width: 64,
+      height: 64,
+      ...(values.guidance === undefined ? {} : { guidanceScale: Number(values.guidance) }),
+      ...(defaultScheduler === undefined ? {} : { scheduler: defaultScheduler }),
+    },
+    quantization,
+  },
 );
-const guidance = Number(values.guidance ?? pipeline.manifest.defaults.guidanceScale);
+const guidance = pipeline.manifest.defaults.guidanceScale;
 const pct = (hits: number, total: number): string =>
   `${((100 * hits) / Math.max(total, 1)).toFixed(1)}%`;
 
@@ -68,6 +85,7 @@ async function runCases(
 ) {
   const scores = { fg: 0, bg: 0, shape: 0, total: 0 };
   const confusion = new Map<string, number>();
+  const bgConfusion = new Map<string, number>();
   for (let i = 0; i < cases.length; i += batchSize) {
     const chunk = cases.slice(i, i + batchSize);
     const items: BatchItem[] = chunk.map((c) => ({
@@ -89,10 +107,14 @@ async function runCases(
           (confusion.get(`${expected.fg}→${got.fg ?? 'none'}`) ?? 0) + 1,
         );
       if (got.bg === expected.bg) scores.bg += 1;
+      else {
+        const key = `${expected.bg}→${got.bg}`;
+        bgConfusion.set(key, (bgConfusion.get(key) ?? 0) + 1);
+      }
       if (got.shape === expected.shape) scores.shape += 1;
     }
   }
-  return { ...scores, confusion };
+  return { ...scores, confusion, bgConfusion };
 }
 
 function grid(seeds: number): Case[] {
@@ -116,15 +138,14 @@ console.log(
 console.log(
   `  foreground colour: ${pct(main.fg, main.total)}   background colour: ${pct(main.bg, main.total)}   shape: ${pct(main.shape, main.total)}`,
 );
-console.log(
-  `  top foreground confusions: ${
-    [...main.confusion.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 6)
-      .map(([k, v]) => `${k} ×${v}`)
-      .join(', ') || 'none'
-  }`,
-);
+const top = (confusion: ReadonlyMap<string, number>): string =>
+  [...confusion.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 6)
+    .map(([k, v]) => `${k} ×${v}`)
+    .join(', ') || 'none';
+console.log(`  top foreground confusions: ${top(main.confusion)}`);
+console.log(`  top background confusions: ${top(main.bgConfusion)}`);
 
 // A fixed, evenly spread subset for the per-scheduler runs.
 const stride = Math.max(1, Math.floor(full.length / Number(values['scheduler-prompts'])));

@@ -33,6 +33,13 @@ core. On 2 quiet cores expect roughly VAE 4 min, encode 5 min, UNet 2400 steps 4
 not yet been run to the end.
 Continued (2026-12-07, load average 11-21): pool of 6000 in 528 s; UNet 1.6-4.3 s per step at batch
 32 (1,000 + 500 steps in about 65 min).
+Round 2 (2026-12-07 late, load average 12-19; a niced process got ~10 % of a core): `--pool 1500
+--threads 1` encoded in 2,233 s (0.1 CPU-s per image: encoding costs more per sample than a training
+step, so a small pool reused is the cheaper data), then `--stage continue --round 2` 300 steps in
+1,413 s (4.7-11.7 s per step). eval:tiny --quick at guidance 7.5: 79.8 / 71.4 / 80.4 % (committed
+file: 81.0 / 72.6 / 72.6), at 14: 89.9 / 89.3 / 74.4 %; not committed (docs/checkpoint-graphs.md has
+the guidance sweep and the 672-image numbers). `--stage continue --round 2` needs
+<work>/unet_round1.pt: copy unet_loaded.pt there when round 1 is the committed file.
 Training follows scripts/tiny/train.py: text-encoder warm-up on linear probes, then UNet + text
 encoder jointly, epsilon objective on SD's scaled_linear schedule, min-SNR-5, caption dropout, EMA.
 """
@@ -81,7 +88,10 @@ CFG = {
 CFG["continue"] = {"pool": 6000, "pool_seed": 12, "batch": 32, "warmup": 50, "seed": 13, "ema": 0.998,
                    "save_every": 100, "probe_start": True,
                    # Warm restarts: each round a cosine from its own peak, starting at the last round's EMA.
-                   "rounds": [{"steps": 1000, "lr": 4e-4}, {"steps": 500, "lr": 3e-4}]}
+                   # Round 2 as run on 2026-12-07 late (the niced process got ~10 % of a core): short, so
+                   # a faster EMA, and saved every 50 steps so a partial round can be exported.
+                   "rounds": [{"steps": 1000, "lr": 4e-4},
+                              {"steps": 300, "lr": 3e-4, "ema": 0.99, "save_every": 50}]}
 VOCAB = 49408
 DTYPES = {"F16": torch.float16, "F32": torch.float32, "I64": torch.int64}
 PREFIXES = {"te": "cond_stage_model.transformer.", "unet": "model.diffusion_model.", "vae": "first_stage_model."}
@@ -544,7 +554,10 @@ def main():
     ap.add_argument("--reference", default=os.path.join(REPO, "test", "fixtures", "checkpoints",
                                                         "tiny-sd1-ckpt.reference.safetensors"))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--pool", type=int, help="pool: how many images to encode (default CFG['continue']['pool'])")
     args = ap.parse_args()
+    if args.pool:
+        CFG["continue"]["pool"] = args.pool
     sys.path.insert(0, os.path.abspath(args.src))
     torch.set_num_threads(args.threads)
     if args.no_start_probe:
