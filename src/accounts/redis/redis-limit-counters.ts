@@ -1,6 +1,6 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { LimitCounters, SlotLease, TokenTake } from '../limit-counters.ts';
-import { commandTimeout } from '../../jobs/redis/redis-unavailable.ts';
+import { redisClient } from '../../jobs/redis/redis-unavailable.ts';
 
 /**
  * Takes a token: KEYS[1] the bucket (a hash of `tokens` and `at`); ARGV perMinute, now. The same
@@ -62,13 +62,10 @@ export class RedisLimitCounters implements LimitCounters {
   constructor(options: RedisLimitCountersOptions) {
     // Connects on the first command (a CLI that never limits never connects); commands wait
     // for a reconnect rather than fail at once, a few retries at most.
-    this.#redis = new Redis(options.url, {
+    this.#redis = redisClient(options.url, {
+      timeoutMs: options.timeoutMs,
       maxRetriesPerRequest: 3,
-      lazyConnect: true,
-      ...commandTimeout(options.timeoutMs),
     });
-    // Reported per command; an unhandled 'error' event would end the process.
-    this.#redis.on('error', () => undefined);
     this.#prefix = options.keyPrefix ?? 'pictor:';
   }
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, Job as BullJob, Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { DispatchItem, DispatchQueue, Lease } from '../dispatch-queue.ts';
-import { commandTimeout } from './redis-unavailable.ts';
+import { commandTimeout, redisClient } from './redis-unavailable.ts';
 
 export interface BullmqDispatchQueueOptions {
   /** `redis://…` of the Redis every node shares. */
@@ -74,12 +74,10 @@ export class BullmqDispatchQueue implements DispatchQueue {
 
   constructor(options: BullmqDispatchQueueOptions) {
     this.#o = options;
-    this.#redis = new Redis(options.url, {
-      lazyConnect: true,
+    this.#redis = redisClient(options.url, {
+      timeoutMs: options.timeoutMs,
       maxRetriesPerRequest: null,
-      ...commandTimeout(options.timeoutMs),
     });
-    this.#redis.on('error', () => undefined);
     this.#lanesKey = `${options.prefix}:${options.queueName}-lanes`;
   }
 

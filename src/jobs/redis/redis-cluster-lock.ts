@@ -1,6 +1,6 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { ClusterLock } from '../cluster-lock.ts';
-import { commandTimeout } from './redis-unavailable.ts';
+import { redisClient } from './redis-unavailable.ts';
 
 export interface RedisClusterLockOptions {
   readonly url: string;
@@ -36,12 +36,7 @@ export class RedisClusterLock implements ClusterLock {
   readonly #keyPrefix: string;
 
   constructor(options: RedisClusterLockOptions) {
-    this.#redis = new Redis(options.url, {
-      lazyConnect: true,
-      ...commandTimeout(options.timeoutMs),
-    });
-    // Failures surface in the calls that fail; a listener keeps ioredis from throwing them.
-    this.#redis.on('error', () => undefined);
+    this.#redis = redisClient(options.url, { timeoutMs: options.timeoutMs });
     this.#keyPrefix = `${options.prefix}:locks:`;
   }
 

@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { FINAL_EVENTS, type JobEvent } from '../job-event.ts';
 import type { JobEventBus, JobEventListener, UnsequencedJobEvent } from '../job-event-bus.ts';
-import { commandTimeout } from './redis-unavailable.ts';
+import { redisClient } from './redis-unavailable.ts';
 
 export interface RedisEventBusOptions {
   /** `redis://…` of the Redis every node shares. */
@@ -74,13 +74,9 @@ export class RedisEventBus implements JobEventBus {
 
   constructor(options: RedisEventBusOptions) {
     this.#o = options;
-    const timeout = commandTimeout(options.timeoutMs);
-    this.#redis = new Redis(options.url, { lazyConnect: true, ...timeout });
-    this.#subscriber = new Redis(options.url, { lazyConnect: true, ...timeout });
+    this.#redis = redisClient(options.url, { timeoutMs: options.timeoutMs });
+    this.#subscriber = redisClient(options.url, { timeoutMs: options.timeoutMs });
     this.#channel = `${options.prefix}:events`;
-    // Failures surface in the calls that fail; a listener keeps ioredis from throwing them.
-    this.#redis.on('error', () => undefined);
-    this.#subscriber.on('error', () => undefined);
     this.#subscriber.on('message', (_channel: string, message: string) => this.#receive(message));
   }
 

@@ -1,4 +1,26 @@
-import type { RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * The ioredis client every Redis adapter uses: connects on its first command, bounds each command
+ * by `timeoutMs` ({@link commandTimeout}), and reports failures in the commands that fail — its
+ * 'error' events have a listener, since an unhandled one would end the process.
+ */
+export function redisClient(
+  url: string,
+  options: { readonly timeoutMs?: number | undefined } & Pick<
+    RedisOptions,
+    'maxRetriesPerRequest'
+  > = {},
+): Redis {
+  const { timeoutMs, maxRetriesPerRequest } = options;
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    ...(maxRetriesPerRequest === undefined ? {} : { maxRetriesPerRequest }),
+    ...commandTimeout(timeoutMs),
+  });
+  redis.on('error', () => undefined);
+  return redis;
+}
 
 /**
  * ioredis's option bounding each command by `timeoutMs`. A command sent while Redis is

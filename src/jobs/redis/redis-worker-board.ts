@@ -1,6 +1,6 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { WorkerAdvertisement, WorkerBoard } from '../worker-board.ts';
-import { commandTimeout } from './redis-unavailable.ts';
+import { redisClient } from './redis-unavailable.ts';
 
 export interface RedisWorkerBoardOptions {
   readonly url: string;
@@ -20,12 +20,7 @@ export class RedisWorkerBoard implements WorkerBoard {
   readonly #keyPrefix: string;
 
   constructor(options: RedisWorkerBoardOptions) {
-    this.#redis = new Redis(options.url, {
-      lazyConnect: true,
-      ...commandTimeout(options.timeoutMs),
-    });
-    // Failures surface in the calls that fail; a listener keeps ioredis from throwing them.
-    this.#redis.on('error', () => undefined);
+    this.#redis = redisClient(options.url, { timeoutMs: options.timeoutMs });
     this.#keyPrefix = `${options.prefix}:workers:`;
   }
 
