@@ -61,7 +61,9 @@ export class EmbeddedJobRunner implements JobRunner {
       batch?.cancelled.delete(job.id);
       return undefined;
     }
-    if (batch?.entries.every((e) => batch.cancelled.has(e.id))) workers.cancel(batch.batchId);
+    // Aborts the batch once none of its jobs is wanted (a batch that has ended meanwhile is gone).
+    const abort = dispatcher.running.cancel(job.id);
+    if (abort) workers.cancel(abort);
     return cancelled;
   }
 
