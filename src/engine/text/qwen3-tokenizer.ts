@@ -1,7 +1,7 @@
 import { Tokenizer as UntypedTokenizer } from '@huggingface/tokenizers';
 import { EngineError } from '../engine-error.ts';
 import type { PromptTokenizer, TokenizedPrompt } from './prompt-tokenizer.ts';
-import { readTokenizerJson, TOKENIZER_FIX } from './tokenizer-json.ts';
+import { readTokenizerJson } from './tokenizer-json.ts';
 
 // The package's .d.ts files use extension-less relative imports, which `nodenext` resolution
 // cannot follow; this is the part of its API we use, typed here.
@@ -53,7 +53,7 @@ export class Qwen3Tokenizer implements PromptTokenizer {
 
   /** `dir` holds `tokenizer.json` (or `tokenizer.json.gz`). */
   static async load(dir: string, maxLength = 512): Promise<Qwen3Tokenizer> {
-    const { file, json } = await readTokenizerJson(dir, 'Qwen3', TOKENIZER_FIX);
+    const { file, json } = await readTokenizerJson(dir, 'Qwen3');
     const added = Array.isArray(json['added_tokens']) ? (json['added_tokens'] as AddedToken[]) : [];
     for (const content of ['<|im_start|>', '<|im_end|>']) {
       if (!added.some((token) => token.content === content)) {

@@ -1,7 +1,7 @@
 import { Tokenizer as UntypedTokenizer } from '@huggingface/tokenizers';
 import { EngineError } from '../engine-error.ts';
 import type { PromptTokenizer, TokenizedPrompt } from './prompt-tokenizer.ts';
-import { readTokenizerJson, TOKENIZER_FIX } from './tokenizer-json.ts';
+import { readTokenizerJson } from './tokenizer-json.ts';
 
 // The package's .d.ts files use extension-less relative imports, which `nodenext` resolution
 // cannot follow; this is the part of its API we use, typed here.
@@ -40,7 +40,7 @@ export class T5Tokenizer implements PromptTokenizer {
 
   /** `dir` holds `tokenizer.json` (or `tokenizer.json.gz`); `maxLength` is the family's sequence length. */
   static async load(dir: string, maxLength: number): Promise<T5Tokenizer> {
-    const { file, json } = await readTokenizerJson(dir, 'T5', TOKENIZER_FIX);
+    const { file, json } = await readTokenizerJson(dir, 'T5');
     const added = Array.isArray(json['added_tokens']) ? (json['added_tokens'] as AddedToken[]) : [];
     const idOf = (content: string): number => {
       const token = added.find((entry) => entry.content === content);

@@ -6,7 +6,7 @@ import { EngineError } from '../engine-error.ts';
 const NAMES = ['tokenizer.json', 'tokenizer.json.gz'] as const;
 
 /** What a user can do when a folder named for a tokenizer holds none. */
-export const TOKENIZER_FIX =
+const TOKENIZER_FIX =
   "copy the model's tokenizer folder there (its Hugging Face repository's tokenizer.json), or name no tokenizer folder to use the one Pictor bundles";
 
 /** Whether `dir` holds a `tokenizer.json` (or the gzipped one Pictor bundles). */
@@ -24,13 +24,12 @@ export async function hasTokenizerJson(dir: string): Promise<boolean> {
 
 /**
  * The parsed `tokenizer.json` in `dir`, or `tokenizer.json.gz` (Pictor's bundled tokenizers are
- * stored gzipped: a quarter of the bytes in the repository). `what` names the tokenizer and
- * `fix` what the user can do, for the error when neither file is there.
+ * stored gzipped: a quarter of the bytes in the repository). `what` names the tokenizer in the
+ * error when neither file is there, which also says what the user can do.
  */
 export async function readTokenizerJson(
   dir: string,
   what: string,
-  fix: string,
 ): Promise<{ file: string; json: Record<string, unknown> }> {
   for (const name of NAMES) {
     const file = path.join(dir, name);
@@ -58,7 +57,7 @@ export async function readTokenizerJson(
   }
   throw new EngineError(
     'MODEL_INVALID',
-    `no ${what} tokenizer in ${dir} (looked for tokenizer.json and tokenizer.json.gz): ${fix}`,
+    `no ${what} tokenizer in ${dir} (looked for tokenizer.json and tokenizer.json.gz): ${TOKENIZER_FIX}`,
   );
 }
 
