@@ -2,12 +2,14 @@
 // worker node writes, renews and withdraws, and what API nodes read back.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import pino from 'pino';
 import type { ModelInfo } from '../../src/jobs/inference-workers.ts';
 import { RedisWorkerBoard } from '../../src/jobs/redis/redis-worker-board.ts';
 import { WorkerAdvertising } from '../../src/jobs/worker-advertising.ts';
 import type { WorkerAdvertisement, WorkerBoard } from '../../src/jobs/worker-board.ts';
 import { advertisedModel as model } from '../helpers/advertisements.ts';
+import { startPrivateRedis } from '../helpers/private-redis.ts';
 import {
   eventually,
   REDIS_URL,
@@ -69,6 +71,22 @@ describe('RedisWorkerBoard', { skip }, () => {
     assert.deepEqual(await api.live(), []);
   });
 
+  test('an advertisement whose TTL ran out is not listed, beside one still live', async () => {
+    const { worker, api } = newBoard();
+    await worker.publish(advert('node-long', [model('tiny', false)]), 60_000);
+    await worker.publish(advert('node-short', [model('tiny', false)]), 100);
+    await eventually(async () => {
+      const live = await api.live();
+      return live.length === 1 && live[0]?.nodeId === 'node-long' ? true : undefined;
+    }, 5_000);
+    // Publishing again brings an expired node back (a node that hung, then recovered).
+    await worker.publish(advert('node-short', [model('tiny', true)]), 60_000);
+    assert.deepEqual(
+      (await api.live()).map((a) => a.nodeId),
+      ['node-long', 'node-short'],
+    );
+  });
+
   test('boards under other prefixes are not seen', async () => {
     const one = newBoard();
     const other = newBoard();
@@ -120,5 +138,34 @@ describe('WorkerAdvertising on Redis', { skip }, () => {
     await eventually(async () => ((await api.live()).length === 1 ? true : undefined), 5_000);
     await advertising.stop();
     assert.deepEqual(await api.live(), []);
+  });
+});
+
+// Redis is shared with other applications: listing live workers must not walk the whole keyspace.
+// On a private redis-server (the shared one's command counters count everyone's commands).
+describe('RedisWorkerBoard on a Redis full of other keys', { skip }, () => {
+  test('live() runs no SCAN or KEYS, whatever else the Redis holds', async (t) => {
+    const redis = await startPrivateRedis();
+    if (typeof redis === 'string') return t.skip(redis);
+    t.after(() => redis.stop());
+    const admin = new Redis(redis.url);
+    t.after(() => admin.disconnect());
+    const board = new RedisWorkerBoard({ url: redis.url, prefix: 'pictor' });
+    t.after(() => board.close());
+    for (let i = 0; i < 10_000; i += 1000) {
+      const pairs: string[] = [];
+      for (let j = i; j < i + 1000; j++) pairs.push(`other-app:${j}`, 'x');
+      await admin.mset(...pairs);
+    }
+    await board.publish(advert('node-a', [model('tiny', true)]), 60_000);
+    await admin.config('RESETSTAT');
+    assert.deepEqual(
+      (await board.live()).map((a) => a.nodeId),
+      ['node-a'],
+    );
+    const stats = await admin.info('commandstats');
+    const ran = [...stats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => m[1]);
+    assert.ok(ran.length > 0, stats);
+    assert.ok(!ran.includes('scan') && !ran.includes('keys'), `live() ran ${ran.join(', ')}`);
   });
 });
