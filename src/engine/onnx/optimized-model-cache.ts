@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { arch, cpus } from 'node:os';
+import { arch, cpus, hostname } from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import type { FileIdentity } from '../checkpoint/file-identity.ts';
@@ -19,12 +19,24 @@ import { ENGINE_VERSION } from '../version.ts';
  * modification time of those files, ORT's version, the execution provider, and the CPU (the
  * optimized model may hold kernels laid out for this processor). An entry is used only when its
  * manifest matches the key and both files have the recorded size and SHA-256; anything else is
- * deleted and rebuilt. Entries are written under a temporary name and renamed into place.
+ * deleted and rebuilt. Entries are written under a temporary name and renamed into place; one
+ * abandoned by a writer that died is removed ({@link abandoned}).
  */
 const MANIFEST = 'manifest.json';
 const MODEL_FILE = 'model.onnx';
 const DATA_FILE = 'model.data';
 const FORMAT = 1;
+const PARTIAL = '.partial';
+
+/**
+ * How old a temporary folder of a writer that cannot be asked (another host's) must be to be
+ * taken for abandoned. ORT writes nothing into it until it has finished optimizing, so its age
+ * runs from its creation; a day is far beyond any optimization (minutes for an SD UNet on CPU).
+ */
+export const FOREIGN_PARTIAL_STALE_MS = 24 * 60 * 60 * 1000;
+
+/** This host in a temporary folder's name: no dots, which separate the name's parts. */
+const HOST = hostname().replace(/[^A-Za-z0-9-]/g, '_') || 'unknown';
 
 export interface OptimizedModelKeyParts {
   readonly graph: Uint8Array;
@@ -111,7 +123,10 @@ export class OptimizedModelCache {
     sources: readonly string[],
   ): Promise<PendingOptimizedModel> {
     const final = this.entryDir(key);
-    const temporary = `${final}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
+    await this.#removeAbandoned();
+    // KEY.HOST.PID.RANDOM.partial: who writes it, so others can tell when it was abandoned.
+    const writer = `${HOST}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    const temporary = `${final}.${writer}${PARTIAL}`;
     await mkdir(temporary, { recursive: true });
     return {
       modelFile: path.join(temporary, MODEL_FILE),
@@ -138,6 +153,22 @@ export class OptimizedModelCache {
     };
   }
 
+  /** Removes the temporary folders their writers abandoned (a killed process leaves one). */
+  async #removeAbandoned(): Promise<void> {
+    const names = await readdir(this.#root).catch(() => [] as string[]);
+    for (const name of names) {
+      if (!name.endsWith(PARTIAL)) continue;
+      const dir = path.join(this.#root, name);
+      const modified = await stat(dir).then(
+        (stats) => stats.mtimeMs,
+        () => undefined,
+      );
+      if (modified !== undefined && abandoned(name, modified, Date.now())) {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+  }
+
   /** Entries of the same component over the same files under another key can never match again. */
   async #retireOthers(current: Manifest): Promise<void> {
     const names = await readdir(this.#root).catch(() => [] as string[]);
@@ -153,6 +184,35 @@ export class OptimizedModelCache {
         await rm(path.join(this.#root, name), { recursive: true, force: true });
       }
     }
+  }
+}
+
+/**
+ * Whether the temporary folder `name` (`KEY.HOST.PID.RANDOM.partial`, last modified at
+ * `modifiedMs`) was abandoned. Several worker processes share one data dir — the workers of one
+ * server always, cluster nodes when a volume is shared — and each may be optimizing right now,
+ * for minutes, without touching its folder; removing a live writer's folder would fail its save.
+ * So: a writer on this host is asked directly — its folder goes as soon as its process is gone
+ * (a killed worker's, at the next load), and stays while it runs however long it takes (a
+ * reused process id only keeps a dead folder longer). A writer on another host sharing the
+ * folder cannot be asked, nor can an unreadable name: only {@link FOREIGN_PARTIAL_STALE_MS} of
+ * age tells. Processes sharing a data dir across machines or containers need distinct host
+ * names (containers have their own by default), since process ids repeat between them.
+ */
+function abandoned(name: string, modifiedMs: number, nowMs: number): boolean {
+  const [, host, pid] = name.split('.');
+  if (host === HOST && pid !== undefined && /^[1-9]\d*$/.test(pid)) return !running(Number(pid));
+  return nowMs - modifiedMs > FOREIGN_PARTIAL_STALE_MS;
+}
+
+/** Whether a process with this id runs on this host. */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
