@@ -4,6 +4,7 @@ import type { ComponentFiles, MemoryEstimate, ModelOverrides } from '../types.ts
 import { applyModelOverrides } from './apply-model-overrides.ts';
 import { checkpointManifest } from './checkpoint-manifest.ts';
 import type { ModelManifest } from './model-manifest.ts';
+import { withPictorJson } from './pictor-json.ts';
 
 /** What a server can say of a checkpoint before its first job. */
 export interface CheckpointDescription {
@@ -15,7 +16,7 @@ export interface CheckpointDescription {
 
 /**
  * A `.safetensors` checkpoint or diffusers weights folder described from its headers and configs
- * alone, read once (nothing is compiled or loaded). `undefined` for an ONNX folder. Throws what
+ * alone (and a folder's `pictor.json`), read once (nothing is compiled or loaded). `undefined` for an ONNX folder. Throws what
  * loading would.
  */
 export async function describeCheckpoint(
@@ -26,7 +27,10 @@ export async function describeCheckpoint(
   const source = await readCheckpoint(location, { preferHalf: false, components });
   if (!source) return undefined;
   return {
-    manifest: applyModelOverrides(checkpointManifest(location, source), overrides),
+    manifest: applyModelOverrides(
+      await withPictorJson(checkpointManifest(location, source)),
+      overrides,
+    ),
     memory: estimateCheckpointMemory(location, source),
   };
 }

@@ -4,9 +4,10 @@ import path from 'node:path';
 import { EngineError } from '../engine-error.ts';
 import { FAMILIES } from '../families/families.ts';
 import { schedulerNameForConfig } from '../schedulers/create-scheduler.ts';
-import type { AnySchedulerName, SchedulerConfig, SchedulerName } from '../schedulers/scheduler.ts';
-import type { LatentProjection, LatentRgbFactors } from '../image/latent-preview.ts';
+import type { AnySchedulerName, SchedulerConfig } from '../schedulers/scheduler.ts';
+import type { LatentProjection } from '../image/latent-preview.ts';
 import type { ModelFamily } from '../types.ts';
+import { withPictorJson } from './pictor-json.ts';
 
 /** Everything the pipeline needs to know about a model folder, read once at load. */
 export interface ModelManifest {
@@ -64,20 +65,12 @@ export interface FeatureExtractorConfig {
   readonly std: readonly [number, number, number];
 }
 
-/**
- * Optional `pictor.json` in a model folder: what the diffusers files cannot say (a Turbo model's
- * step count, sizes it was trained for).
- */
-interface PictorModelConfig {
-  readonly defaults?: Partial<ModelDefaults & { scheduler: SchedulerName }>;
-  readonly limits?: Partial<ModelLimits>;
-  readonly latentRgbFactors?: LatentRgbFactors;
-  readonly latentRgbBias?: readonly [number, number, number];
-}
-
 const UNSUPPORTED_PIPELINES = /StableDiffusion3|Flux|Kandinsky|Wuerstchen|PixArt|Sana|Cascade/i;
 
-/** Reads and validates a diffusers ONNX folder; every problem names the file at fault. */
+/**
+ * Reads and validates a diffusers ONNX folder, with its `pictor.json` ({@link withPictorJson});
+ * every problem names the file at fault.
+ */
 export async function readModelManifest(dir: string): Promise<ModelManifest> {
   const root = path.resolve(dir);
   if (!existsSync(root)) throw invalid(`model folder ${root} does not exist`);
@@ -99,10 +92,9 @@ export async function readModelManifest(dir: string): Promise<ModelManifest> {
   )) as SchedulerConfig;
   const vaeConfig = await readOptionalJson(root, 'vae_decoder/config.json');
   const unetConfig = await readOptionalJson(root, 'unet/config.json');
-  const pictorConfig = ((await readOptionalJson(root, 'pictor.json')) ?? {}) as PictorModelConfig;
 
   const schedulerFromConfig = schedulerNameForConfig(schedulerConfig);
-  const defaultScheduler = pictorConfig.defaults?.scheduler ?? schedulerFromConfig ?? 'euler';
+  const defaultScheduler = schedulerFromConfig ?? 'euler';
   const blockOut = arrayField(vaeConfig, 'block_out_channels');
   const vaeScaleFactor = blockOut ? 2 ** (blockOut.length - 1) : 8;
   const latentChannels = numberField(vaeConfig, 'latent_channels') ?? 4;
@@ -116,7 +108,7 @@ export async function readModelManifest(dir: string): Promise<ModelManifest> {
     (numberField(unetConfig, 'sample_size') ?? FAMILIES[family].latentFormat.nativeLatentSide) *
     vaeScaleFactor;
 
-  return {
+  return withPictorJson({
     dir: root,
     family,
     className,
@@ -130,17 +122,17 @@ export async function readModelManifest(dir: string): Promise<ModelManifest> {
     unetInChannels: numberField(unetConfig, 'in_channels') ?? latentChannels,
     isLcm,
     defaults: {
-      width: pictorConfig.defaults?.width ?? defaultSide,
-      height: pictorConfig.defaults?.height ?? defaultSide,
-      steps: pictorConfig.defaults?.steps ?? (isLcm ? 4 : 20),
-      guidanceScale: pictorConfig.defaults?.guidanceScale ?? (isLcm ? 8.5 : 7.5),
+      width: defaultSide,
+      height: defaultSide,
+      steps: isLcm ? 4 : 20,
+      guidanceScale: isLcm ? 8.5 : 7.5,
     },
     limits: {
-      minSize: pictorConfig.limits?.minSize ?? sizeMultiple,
-      maxSize: pictorConfig.limits?.maxSize ?? 2048,
-      sizeMultiple: pictorConfig.limits?.sizeMultiple ?? sizeMultiple,
-      maxSteps: pictorConfig.limits?.maxSteps ?? 150,
-      maxBatch: pictorConfig.limits?.maxBatch ?? 16,
+      minSize: sizeMultiple,
+      maxSize: 2048,
+      sizeMultiple,
+      maxSteps: 150,
+      maxBatch: 16,
     },
     files,
     tokenizerDirs:
@@ -148,11 +140,8 @@ export async function readModelManifest(dir: string): Promise<ModelManifest> {
         ? [requireDir(root, 'tokenizer'), requireDir(root, 'tokenizer_2')]
         : [requireDir(root, 'tokenizer')],
     featureExtractor: files.safetyChecker ? await readFeatureExtractor(root) : undefined,
-    previewProjection: pictorConfig.latentRgbFactors && {
-      factors: pictorConfig.latentRgbFactors,
-      bias: pictorConfig.latentRgbBias ?? [0, 0, 0],
-    },
-  };
+    previewProjection: undefined,
+  });
 }
 
 function locateFiles(root: string, family: ModelFamily): ModelFiles {

@@ -33,6 +33,7 @@ import {
   t5Settings,
   TEXT_ENCODER_SETTINGS,
 } from '../model/checkpoint-manifest.ts';
+import { withPictorJson } from '../model/pictor-json.ts';
 import { createCompiledModel } from '../onnx/compiled-model.ts';
 import {
   type ComponentSession,
@@ -179,7 +180,10 @@ export async function loadCheckpointPipeline(
   source: CheckpointSource,
   options: CheckpointLoadOptions = {},
 ): Promise<DiffusionPipeline> {
-  const manifest = applyModelOverrides(checkpointManifest(location, source), options.overrides);
+  const manifest = applyModelOverrides(
+    await withPictorJson(checkpointManifest(location, source)),
+    options.overrides,
+  );
   const family = FAMILIES[manifest.family];
   const name = options.name ?? path.basename(location).replace(/\.safetensors$/i, '');
   const quantization = options.quantization ?? 'none';
@@ -329,7 +333,7 @@ export async function loadCheckpointPipeline(
     vae,
     safety: undefined,
     components: sessions,
-    previewProjection: family.latentFormat.previewProjection,
+    previewProjection: manifest.previewProjection ?? family.latentFormat.previewProjection,
     family,
     ...(denoiser.rotaryAxes ? { rotaryAxes: denoiser.rotaryAxes(components.unet, settings) } : {}),
   });
