@@ -31,12 +31,22 @@ export interface ModelConfig {
    * VAE files (absolute after loading), as ComfyUI's `text_encoders/` and `vae/` hold them.
    */
   readonly components?: ModelComponentsConfig;
+  /**
+   * Tokenizer folders (absolute after loading) for a checkpoint's T5 or Qwen3 encoder, each
+   * holding its `tokenizer.json`, used instead of the model's own folder and the bundled one.
+   */
+  readonly tokenizers?: ModelTokenizersConfig;
 }
 
 /** The roles of `models.list[].components`; which a model needs depends on its family. */
 export const COMPONENT_ROLES = ['clipL', 'clipG', 't5', 'qwen3', 'vae'] as const;
 
 export type ModelComponentsConfig = Partial<Record<(typeof COMPONENT_ROLES)[number], string>>;
+
+/** The encoders `models.list[].tokenizers` names folders for (CLIP's merges come with its files). */
+export const TOKENIZER_ROLES = ['t5', 'qwen3'] as const;
+
+export type ModelTokenizersConfig = Partial<Record<(typeof TOKENIZER_ROLES)[number], string>>;
 
 /** `models.list[].overrides`: each optional. */
 export interface ModelOverridesConfig {

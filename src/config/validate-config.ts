@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { COMPONENT_ROLES, DEFAULT_CONFIG, type PictorConfig } from './config.ts';
+import { COMPONENT_ROLES, DEFAULT_CONFIG, TOKENIZER_ROLES, type PictorConfig } from './config.ts';
 import { ConfigError } from './config-error.ts';
 import { parseQuantization, QUANTIZATION_SPELLINGS } from './quantization-setting.ts';
 
@@ -160,6 +160,7 @@ function checkModels(config: Raw, problems: string[]): void {
     }
     checkOverrides(entry['overrides'], `models.list[${index}].overrides`, problems);
     checkComponents(entry['components'], `models.list[${index}].components`, problems);
+    checkTokenizers(entry['tokenizers'], `models.list[${index}].tokenizers`, problems);
   }
   // The default may also be a library model (models.dir), found only at start: not checked here.
   const budget = (config['workers'] as Raw)['memoryBudgetGb'];
@@ -316,6 +317,13 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
               Object.entries(m.components).map(([role, file]) => [role, path.resolve(cwd, file)]),
             ),
           }),
+      ...(m.tokenizers === undefined
+        ? {}
+        : {
+            tokenizers: Object.fromEntries(
+              Object.entries(m.tokenizers).map(([role, dir]) => [role, path.resolve(cwd, dir)]),
+            ),
+          }),
       ...(m.overrides === undefined
         ? {}
         : {
@@ -383,6 +391,28 @@ function checkComponents(components: unknown, where: string, problems: string[])
     } else if (typeof file !== 'string' || file === '') {
       problems.push(
         `${where}.${role}: the path of a .safetensors file, got ${JSON.stringify(file)}`,
+      );
+    }
+  }
+}
+
+/**
+ * `tokenizers`: an object of known encoders, each a folder path (resolved against the working
+ * directory). Whether the folder holds a `tokenizer.json` is checked where the model's files
+ * are, by the worker that serves it (an API node of a cluster need not have them).
+ */
+function checkTokenizers(tokenizers: unknown, where: string, problems: string[]): void {
+  if (tokenizers === undefined) return;
+  if (!isObject(tokenizers)) {
+    problems.push(`${where}: expected an object of ${TOKENIZER_ROLES.join(', ')} folder paths`);
+    return;
+  }
+  for (const [role, dir] of Object.entries(tokenizers)) {
+    if (!(TOKENIZER_ROLES as readonly string[]).includes(role)) {
+      problems.push(`${where}.${role}: not a tokenizer (${TOKENIZER_ROLES.join(', ')})`);
+    } else if (typeof dir !== 'string' || dir === '') {
+      problems.push(
+        `${where}.${role}: the path of a folder holding tokenizer.json, got ${JSON.stringify(dir)}`,
       );
     }
   }

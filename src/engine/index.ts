@@ -41,6 +41,7 @@ export {
   type GenerationParameters,
 } from './image/infotext.ts';
 export { readPngText } from './image/png-text.ts';
+export { hasTokenizerJson } from './text/tokenizer-json.ts';
 export { JSON_METADATA_KEY } from './image/encode-image.ts';
 export { GaussianNoise } from './random/gaussian-noise.ts';
 export type * from './types.ts';

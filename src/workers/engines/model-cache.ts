@@ -1,4 +1,8 @@
-import type { ModelComponentsConfig, ModelOverridesConfig } from '../../config/config.ts';
+import type {
+  ModelComponentsConfig,
+  ModelOverridesConfig,
+  ModelTokenizersConfig,
+} from '../../config/config.ts';
 import type { QuantizationSetting } from '../../config/quantization-setting.ts';
 
 /** A model a worker may serve, as the parent process describes it. */
@@ -9,6 +13,8 @@ export interface WorkerModel {
   readonly overrides?: ModelOverridesConfig | undefined;
   /** `models.list[].components`: the text encoder and VAE files of a transformer-only file. */
   readonly components?: ModelComponentsConfig | undefined;
+  /** `models.list[].tokenizers`: T5's and Qwen3's tokenizer folders, over the model's own. */
+  readonly tokenizers?: ModelTokenizersConfig | undefined;
   /** Linear weights of a checkpoint in float (`none`, the default), int8 or int4. */
   readonly quantization?: QuantizationSetting | undefined;
   /** Weights on disk: what loading it is expected to cost in memory. */

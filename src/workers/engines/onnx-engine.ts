@@ -19,6 +19,7 @@ import type {
 } from '../../jobs/inference-workers.ts';
 import type { InferenceEngine } from '../inference-engine.ts';
 import { ModelCache, type WorkerModel } from './model-cache.ts';
+import { tokenizerOptions, tokenizerSettingProblem } from './tokenizer-settings.ts';
 
 /** A diffusers folder whose components are ONNX files (described without loading). */
 async function isOnnxFolder(dir: string): Promise<boolean> {
@@ -137,11 +138,16 @@ export class OnnxEngine implements InferenceEngine {
 
   async #load(model: WorkerModel): Promise<DiffusionPipeline> {
     const { loadPipeline, requestRulesOf } = await import('../../engine/index.ts');
+    // Checked again: the folder may have gone since the model was described.
+    const onnx = await isOnnxFolder(model.path).catch(() => false);
+    const problem = await tokenizerSettingProblem(model, onnx);
+    if (problem !== undefined) throw new Error(problem);
     const pipeline = await loadPipeline(model.path, {
       name: model.name,
       // The config checks the shape; the engine checks the scheduler name at load.
       overrides: model.overrides as ModelOverrides | undefined,
       ...(model.components ? { components: model.components } : {}),
+      checkpoint: tokenizerOptions(model),
       executionProvider: this.#provider,
       intraOpThreads: this.#threads,
       quantization: model.quantization ?? 'none',
@@ -176,7 +182,10 @@ export class OnnxEngine implements InferenceEngine {
     if (!existsSync(model.path)) return unavailable(model.name, `${model.path} does not exist`);
     const { SCHEDULER_NAMES, describeCheckpoint, requestRulesOf } =
       await import('../../engine/index.ts');
-    if (!(await isOnnxFolder(model.path))) {
+    const onnx = await isOnnxFolder(model.path);
+    const problem = await tokenizerSettingProblem(model, onnx);
+    if (problem !== undefined) return unavailable(model.name, problem);
+    if (!onnx) {
       // Headers and configs say the family, defaults and limits (a FLUX model's flow_euler and
       // 16-pixel grid) and the memory it needs before the first load; a file they cannot
       // describe is left for that load to report on the first job.
