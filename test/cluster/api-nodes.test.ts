@@ -11,12 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { BullmqDispatchQueue } from '../../src/jobs/redis/bullmq-dispatch-queue.ts';
-import {
-  postgresUnavailable,
-  readSse,
-  startCluster,
-  type SseEvent,
-} from '../helpers/cluster-nodes.ts';
+import { readSse, startCluster, type SseEvent } from '../helpers/cluster-nodes.ts';
+import { postgresUnavailable } from '../helpers/databases.ts';
 import { assertSettled, call, keyWith, status, submit } from '../helpers/cluster-api.ts';
 import { startPrivatePostgres } from '../helpers/private-postgres.ts';
 import { eventually, REDIS_URL, redisUnavailable } from '../helpers/redis.ts';

@@ -4,7 +4,8 @@
 // `expected_time_seconds` on an API node within 25% of what `pictor serve` answers.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ADMIN_KEY, postgresUnavailable, startCluster } from '../helpers/cluster-nodes.ts';
+import { ADMIN_KEY, startCluster } from '../helpers/cluster-nodes.ts';
+import { postgresUnavailable } from '../helpers/databases.ts';
 import { startPictor, testConfig } from '../helpers/pictor.ts';
 import { eventually, redisUnavailable } from '../helpers/redis.ts';
 

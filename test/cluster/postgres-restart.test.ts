@@ -9,12 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { assertSettled, call, keyWith, status, submit } from '../helpers/cluster-api.ts';
-import {
-  postgresUnavailable,
-  readSse,
-  startCluster,
-  type SseEvent,
-} from '../helpers/cluster-nodes.ts';
+import { readSse, startCluster, type SseEvent } from '../helpers/cluster-nodes.ts';
+import { postgresUnavailable } from '../helpers/databases.ts';
 import { startPrivatePostgres } from '../helpers/private-postgres.ts';
 import { eventually, redisUnavailable } from '../helpers/redis.ts';
 

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { assertSettled, call, keyWith, status, submit } from '../helpers/cluster-api.ts';
-import { postgresUnavailable, startCluster } from '../helpers/cluster-nodes.ts';
+import { startCluster } from '../helpers/cluster-nodes.ts';
+import { postgresUnavailable } from '../helpers/databases.ts';
 import { startPrivateRedis } from '../helpers/private-redis.ts';
 import { eventually } from '../helpers/redis.ts';
 

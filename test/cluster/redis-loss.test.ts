@@ -10,7 +10,8 @@ import { KyselyCreditStore, KyselyKeyRepository } from '../../src/store/index.ts
 import { makeJob } from '../helpers/jobs.ts';
 import { startPrivateRedis } from '../helpers/private-redis.ts';
 import { eventually } from '../helpers/redis.ts';
-import { postgresUnavailable, sharedState } from '../helpers/worker-cluster.ts';
+import { postgresUnavailable } from '../helpers/databases.ts';
+import { sharedState } from '../helpers/worker-cluster.ts';
 
 const skip = await postgresUnavailable();
 const FINAL: readonly string[] = ['completed', 'failed', 'cancelled', 'expired'];

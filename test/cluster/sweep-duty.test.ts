@@ -5,12 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { assertSettled, call, keyWith, status, submit } from '../helpers/cluster-api.ts';
-import {
-  postgresUnavailable,
-  readSse,
-  startCluster,
-  type SseEvent,
-} from '../helpers/cluster-nodes.ts';
+import { readSse, startCluster, type SseEvent } from '../helpers/cluster-nodes.ts';
+import { postgresUnavailable } from '../helpers/databases.ts';
 import { eventually, redisUnavailable } from '../helpers/redis.ts';
 
 const skip = (await redisUnavailable()) ?? (await postgresUnavailable());

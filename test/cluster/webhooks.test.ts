@@ -7,12 +7,8 @@ import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'nod
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import {
-  ADMIN_KEY,
-  postgresUnavailable,
-  startCluster,
-  type ApiNode,
-} from '../helpers/cluster-nodes.ts';
+import { ADMIN_KEY, startCluster, type ApiNode } from '../helpers/cluster-nodes.ts';
+import { postgresUnavailable } from '../helpers/databases.ts';
 import { eventually, redisUnavailable } from '../helpers/redis.ts';
 
 const skip = (await redisUnavailable()) ?? (await postgresUnavailable());

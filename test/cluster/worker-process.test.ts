@@ -8,7 +8,8 @@ import { RedisWorkerBoard } from '../../src/jobs/redis/redis-worker-board.ts';
 import { PostgresBlobStore } from '../../src/storage/postgres/postgres-blob-store.ts';
 import { makeJob } from '../helpers/jobs.ts';
 import { eventually, REDIS_URL, redisUnavailable } from '../helpers/redis.ts';
-import { postgresUnavailable, sharedState } from '../helpers/worker-cluster.ts';
+import { postgresUnavailable } from '../helpers/databases.ts';
+import { sharedState } from '../helpers/worker-cluster.ts';
 
 const skip = (await redisUnavailable()) ?? (await postgresUnavailable());
 

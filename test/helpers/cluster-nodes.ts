@@ -7,36 +7,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { childEnv } from './child-env.ts';
-import { POSTGRES_URL } from './databases.ts';
+import { POSTGRES_URL, runStatement } from './databases.ts';
 import { REDIS_URL, uniquePrefix, wipePrefix } from './redis.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** The admin key every node of a test cluster shares (`adminKey`). */
 export const ADMIN_KEY = 'sk_cluster_test_admin_key_000000';
-
-export async function postgresUnavailable(url = POSTGRES_URL): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    return undefined;
-  } catch (error) {
-    return `PostgreSQL unreachable: ${(error as Error).message}`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-/** Runs one statement on a server's maintenance connection (CREATE/DROP DATABASE). */
-async function admin(serverUrl: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 export interface ApiNode {
   readonly child: ChildProcess;
@@ -73,7 +50,7 @@ export async function startCluster(
   const serverUrl = options.serverUrl ?? POSTGRES_URL;
   const redisUrl = options.redisUrl ?? REDIS_URL;
   const name = `pictor_api_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  await admin(serverUrl, `CREATE DATABASE ${name}`);
+  await runStatement(`CREATE DATABASE ${name}`, serverUrl);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   const databaseUrl = url.toString();
@@ -137,7 +114,9 @@ export async function startCluster(
     await Promise.all(alive.map((c) => killNow(c)));
     await pool.end();
     if (redisUrl === REDIS_URL) await wipePrefix(prefix);
-    await admin(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    await runStatement(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`, serverUrl).catch(
+      () => undefined,
+    );
   });
   return {
     databaseUrl,

@@ -24,24 +24,32 @@ export interface Dialect {
   open(): Promise<TestDatabase>;
 }
 
-async function postgresUnavailable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 2000 });
+/** Why PostgreSQL suites skip (printed by the suite), or undefined when `url`'s server answers. */
+export async function postgresUnavailable(url = POSTGRES_URL): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
   try {
     await client.connect();
     await client.query('SELECT 1');
     return undefined;
   } catch (error) {
-    return `PostgreSQL unreachable at ${POSTGRES_URL}: ${(error as Error).message}`;
+    return `PostgreSQL unreachable at ${url}: ${(error as Error).message}`;
   } finally {
     await client.end().catch(() => undefined);
   }
 }
 
-async function dropSchema(schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
+/**
+ * Runs one statement on a connection of its own to `serverUrl`, closed after it: what a test does
+ * around its databases (CREATE/DROP DATABASE, which no pooled or in-transaction client may run).
+ */
+export async function runStatement(statement: string, serverUrl = POSTGRES_URL): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await client.end();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
 }
 
 export function openSqlite(): Promise<TestDatabase> {
@@ -69,7 +77,7 @@ export async function openPostgres(): Promise<TestDatabase> {
     schema,
     async cleanup() {
       await db.destroy();
-      await dropSchema(schema);
+      await runStatement(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     },
   };
 }

@@ -5,7 +5,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import type { Kysely } from 'kysely';
 import { BusEventSink } from '../../src/jobs/bus-event-sink.ts';
 import { DispatchFeed } from '../../src/jobs/dispatch-feed.ts';
@@ -22,7 +21,7 @@ import {
   type Database,
 } from '../../src/store/index.ts';
 import { childEnv } from './child-env.ts';
-import { POSTGRES_URL } from './databases.ts';
+import { POSTGRES_URL, runStatement } from './databases.ts';
 import { makeJob } from './jobs.ts';
 import { eventually, REDIS_URL, uniquePrefix, wipePrefix } from './redis.ts';
 
@@ -30,29 +29,6 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 /** The workers' lease: short, so that lost jobs come back within a test's time. */
 export const LEASE_MS = 1500;
-
-export async function postgresUnavailable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    return undefined;
-  } catch (error) {
-    return `PostgreSQL unreachable: ${(error as Error).message}`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-/** Runs one statement on the server's maintenance connection (CREATE/DROP DATABASE). */
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 export interface SharedStateOptions {
   /** The Redis of the cluster: the shared one (default), or a test's private server. */
@@ -78,7 +54,7 @@ export async function sharedState(
   const redisUrl = options.redisUrl ?? REDIS_URL;
   const leaseMs = options.leaseMs ?? LEASE_MS;
   const name = `pictor_cl_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  await admin(`CREATE DATABASE ${name}`);
+  await runStatement(`CREATE DATABASE ${name}`);
   const url = new URL(POSTGRES_URL);
   url.pathname = `/${name}`;
   const databaseUrl = url.toString();
@@ -126,7 +102,7 @@ export async function sharedState(
     await bus.close();
     await db.destroy();
     if (redisUrl === REDIS_URL) await wipePrefix(prefix);
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await runStatement(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   });
   const jobs = new KyselyJobRepository(db);
 
