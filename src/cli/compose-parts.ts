@@ -79,7 +79,7 @@ function workerModels(models: readonly LibraryModel[], config: PictorConfig): Wo
     path: m.path,
     overrides: m.origin === 'config' ? configured.get(m.name)?.overrides : undefined,
     components: m.origin === 'config' ? configured.get(m.name)?.components : undefined,
-    tokenizers: m.origin === 'config' ? configured.get(m.name)?.tokenizers : undefined,
+    tokenizers: m.tokenizers,
     quantization: m.quantization,
     sizeBytes: m.sizeBytes,
     family: m.family,

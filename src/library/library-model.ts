@@ -1,4 +1,4 @@
-import type { QuantizationSetting } from '../config/index.ts';
+import type { ModelTokenizersConfig, QuantizationSetting } from '../config/index.ts';
 
 /** How a model's weights are stored. */
 export type ModelFormat = 'onnx' | 'diffusers' | 'safetensors';
@@ -21,6 +21,8 @@ export interface LibraryModel {
   readonly quantization: QuantizationSetting | undefined;
   /** Low-memory mode set for this model (its `models.list` entry); the worker default when absent. */
   readonly lowMemory?: boolean;
+  /** T5's and Qwen3's tokenizer folders (`models.list` entry or sidecar), absolute. */
+  readonly tokenizers?: ModelTokenizersConfig;
   /** `config`: from `models.list` (not removable); `library`: found in a models folder. */
   readonly origin: 'config' | 'library';
 }
@@ -36,6 +38,8 @@ export interface ModelSidecar {
   readonly keepAliveSeconds?: number;
   /** `none`, `int8` or `int4` (`8bit`/`4bit` accepted). */
   readonly quantization?: QuantizationSetting;
+  /** T5's and Qwen3's tokenizer folders, as `models.list[].tokenizers` (relative: to the sidecar's folder). */
+  readonly tokenizers?: ModelTokenizersConfig;
   readonly pulledAt?: string;
 }
 

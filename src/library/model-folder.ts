@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseQuantization } from '../config/index.ts';
+import { parseQuantization, TOKENIZER_ROLES, type ModelTokenizersConfig } from '../config/index.ts';
 import {
   SIDECAR_SUFFIX,
   isModelName,
@@ -57,8 +57,20 @@ export async function readSidecar(file: string): Promise<ModelSidecar> {
     cost: integer('cost', 0),
     keepAliveSeconds: integer('keepAliveSeconds', -1),
     quantization: parseQuantization(raw['quantization']),
+    tokenizers: tokenizerFolders(raw['tokenizers'], path.dirname(file)),
   };
   return Object.fromEntries(Object.entries(sidecar).filter(([, v]) => v !== undefined));
+}
+
+/** A sidecar's `tokenizers`: each known encoder's folder, relative ones from `dir`; others ignored. */
+function tokenizerFolders(raw: unknown, dir: string): ModelTokenizersConfig | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const folders: Record<string, string> = {};
+  for (const role of TOKENIZER_ROLES) {
+    const folder = (raw as Record<string, unknown>)[role];
+    if (typeof folder === 'string' && folder !== '') folders[role] = path.resolve(dir, folder);
+  }
+  return Object.keys(folders).length > 0 ? folders : undefined;
 }
 
 export function sidecarPath(dir: string, name: string): string {
@@ -97,6 +109,7 @@ export async function describeModelPath(
     cost: sidecar.cost,
     keepAliveSeconds: sidecar.keepAliveSeconds,
     quantization: sidecar.quantization,
+    ...(sidecar.tokenizers ? { tokenizers: sidecar.tokenizers } : {}),
     origin: 'library',
   };
 }

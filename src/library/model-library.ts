@@ -102,6 +102,7 @@ export class ModelLibrary {
         keepAliveSeconds: entry.keepAliveSeconds,
         quantization: entry.quantization,
         ...(entry.lowMemory === undefined ? {} : { lowMemory: entry.lowMemory }),
+        ...(entry.tokenizers === undefined ? {} : { tokenizers: entry.tokenizers }),
         origin: 'config',
       });
     }
@@ -165,13 +166,17 @@ export class ModelLibrary {
 
   /**
    * Changes a library model's settings in its sidecar (`cost=2`, `keepAliveSeconds=-1`,
-   * `family=sdxl`; `key=` removes one). A running server picks the change up from the folder.
+   * `family=sdxl`, `tokenizers.t5=DIR` from the working directory; `key=` removes one). A running server picks the change up from the folder.
    */
   async configure(name: string, assignments: readonly string[]): Promise<LibraryModel> {
     await this.scan();
     const model = this.#writable(name);
     const dir = path.dirname(model.path);
-    const sidecar = applySidecarSettings(await readSidecar(sidecarPath(dir, name)), assignments);
+    const sidecar = applySidecarSettings(
+      await readSidecar(sidecarPath(dir, name)),
+      assignments,
+      this.#o.cwd ?? process.cwd(),
+    );
     await writeSidecar(dir, name, sidecar);
     await this.scan();
     return this.get(name) ?? model;

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { parseQuantization, QUANTIZATION_SPELLINGS } from '../config/index.ts';
 import { ProblemError } from '../errors/index.ts';
 import type { ModelSidecar } from './library-model.ts';
@@ -21,7 +22,20 @@ const SETTABLE = {
     help: `a checkpoint's linear weights: ${QUANTIZATION_SPELLINGS.join(', ')}`,
     parse: parseQuantization,
   },
+  'tokenizers.t5': {
+    help: "the folder holding the T5 encoder's tokenizer.json (FLUX, SD 3.x), from the working directory",
+    parse: folder,
+  },
+  'tokenizers.qwen3': {
+    help: "the folder holding the Qwen3 encoder's tokenizer.json (Z-Image), from the working directory",
+    parse: folder,
+  },
 } as const;
+
+/** A folder path made absolute (the worker checks it holds a tokenizer.json, where the files are). */
+function folder(value: string, cwd: string): string {
+  return path.resolve(cwd, value);
+}
 
 type SettableKey = keyof typeof SETTABLE;
 
@@ -43,14 +57,19 @@ export function sidecarSettingsHelp(): string {
 }
 
 /**
- * The sidecar after `key=value` assignments (`key=` removes the setting). Every assignment is
- * checked before anything changes; a wrong one is a VALIDATION_FAILED naming the key.
+ * The sidecar after `key=value` assignments (`key=` removes the setting; `tokenizers.t5` is the
+ * `t5` field of `tokenizers`). Every assignment is checked before anything changes; a wrong one
+ * is a VALIDATION_FAILED naming the key. Relative folders are from `cwd`.
  */
 export function applySidecarSettings(
   sidecar: ModelSidecar,
   assignments: readonly string[],
+  cwd: string,
 ): ModelSidecar {
-  const next: Record<string, unknown> = { ...sidecar };
+  const next: Record<string, unknown> = {
+    ...sidecar,
+    ...(sidecar.tokenizers ? { tokenizers: { ...sidecar.tokenizers } } : {}),
+  };
   for (const assignment of assignments) {
     const eq = assignment.indexOf('=');
     const key = eq < 0 ? assignment : assignment.slice(0, eq);
@@ -61,16 +80,21 @@ export function applySidecarSettings(
         { field: key },
       );
     const value = assignment.slice(eq + 1).trim();
+    const [section, field] = key.split('.') as [string, string | undefined];
+    // The object the key's field is in: the sidecar itself, or a section of it (`tokenizers`).
+    const holder = field === undefined ? next : ((next[section] ??= {}) as Record<string, unknown>);
+    const name = field ?? section;
     if (value === '') {
-      delete next[key];
+      delete holder[name];
+      if (field !== undefined && Object.keys(holder).length === 0) delete next[section];
       continue;
     }
-    const parsed = SETTABLE[key].parse(value);
+    const parsed = SETTABLE[key].parse(value, cwd);
     if (parsed === undefined)
       throw new ProblemError('VALIDATION_FAILED', `${key}=${value}: ${SETTABLE[key].help}`, {
         field: key,
       });
-    next[key] = parsed;
+    holder[name] = parsed;
   }
   return next;
 }

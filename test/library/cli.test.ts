@@ -219,6 +219,36 @@ test("pictor models set: edits a pulled model's sidecar, checked; configured mod
     keep_alive_seconds: unknown;
   };
   assert.deepEqual([removed.cost, removed.keep_alive_seconds], [null, -1]);
+  // Tokenizer folders, by encoder, made absolute from the working directory; `key=` removes one.
+  const named = await cli(
+    'set',
+    'dreamy',
+    'tokenizers.t5=some/t5-folder',
+    'tokenizers.qwen3=/srv/qwen3',
+    '--json',
+  );
+  assert.equal(named.code, 0, named.err);
+  assert.deepEqual((JSON.parse(named.out) as { tokenizers: unknown }).tokenizers, {
+    t5: path.resolve('some/t5-folder'),
+    qwen3: '/srv/qwen3',
+  });
+  const one = JSON.parse((await cli('set', 'dreamy', 'tokenizers.qwen3=', '--json')).out) as {
+    tokenizers: unknown;
+  };
+  assert.deepEqual(one.tokenizers, { t5: path.resolve('some/t5-folder') });
+  const none = JSON.parse((await cli('set', 'dreamy', 'tokenizers.t5=', '--json')).out) as {
+    tokenizers: unknown;
+  };
+  assert.equal(none.tokenizers, null);
+  assert.ok(
+    !(
+      'tokenizers' in
+      (JSON.parse(
+        readFileSync(path.join(dataDir, 'models', 'dreamy.pictor.json'), 'utf8'),
+      ) as object)
+    ),
+    'an emptied section is removed from the sidecar',
+  );
   const configured = await cli('set', 'tiny', 'cost=1');
   assert.equal(configured.code, 1);
   assert.match(configured.err, /pictor\.yaml/);

@@ -160,6 +160,25 @@ test('a models folder: each .safetensors file and diffusers folder is a model, w
   assert.ok((models[1]?.sizeBytes ?? 0) > 8_000_000);
 });
 
+test("a sidecar's tokenizers: each encoder's folder, relative ones from the models folder; others ignored", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pictor-scan-tokenizers-'));
+  writeFileSync(path.join(dir, 'flux.safetensors'), Buffer.alloc(10));
+  writeFileSync(
+    path.join(dir, 'flux.pictor.json'),
+    JSON.stringify({ tokenizers: { t5: 'tokenizers/t5', qwen3: 3, clip: '/x' } }),
+  );
+  writeFileSync(path.join(dir, 'other.safetensors'), Buffer.alloc(10));
+  writeFileSync(path.join(dir, 'other.pictor.json'), JSON.stringify({ tokenizers: 't5' }));
+  const models = await scanModelFolder(dir);
+  assert.deepEqual(
+    models.map((m) => [m.name, m.tokenizers]),
+    [
+      ['flux', { t5: path.join(dir, 'tokenizers/t5') }],
+      ['other', undefined],
+    ],
+  );
+});
+
 test('model cache: loads on use, unloads the least recently used idle model for room, never one in use', async () => {
   const events: string[] = [];
   const cache = new ModelCache<string>({

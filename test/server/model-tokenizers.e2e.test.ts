@@ -1,9 +1,10 @@
-// models.list[].tokenizers through the real server (ONNX engine, HTTP): the T5 tokenizer folder
-// a model's setting names is the one its prompts are tokenized with — a copy of the model's own
-// gives its images, a folder whose vocabulary is ordered otherwise gives other ones — and a
-// folder without a tokenizer.json makes the model unavailable, the reason naming the setting.
+// models.list[].tokenizers (and a library model's sidecar `tokenizers`) through the real server
+// (ONNX engine, HTTP): the T5 tokenizer folder a model's setting names is the one its prompts are
+// tokenized with — a copy of the model's own gives its images, a folder whose vocabulary is
+// ordered otherwise gives other ones — and a folder without a tokenizer.json makes the model
+// unavailable, the reason naming the setting.
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -36,19 +37,30 @@ describe('a model’s tokenizers setting through the server', () => {
     json.model.vocab = [...specials, ...json.model.vocab.slice(3).reverse()];
     await writeFile(path.join(reordered, 'tokenizer.json'), JSON.stringify(json));
     missing = path.join(dir, 'no-such-folder');
+    // A library model (the data dir's models folder) names its tokenizer in its sidecar.
+    const dataDir = path.join(dir, 'data');
+    await mkdir(path.join(dataDir, 'models'), { recursive: true });
+    await symlink(FLUX, path.join(dataDir, 'models', 'flux-library'));
+    await writeFile(
+      path.join(dataDir, 'models', 'flux-library.pictor.json'),
+      JSON.stringify({ tokenizers: { t5: reordered } }),
+    );
     pictor = await startPictor(
-      testConfig({
-        PICTOR_WORKERS__ENGINE: 'onnx',
-        PICTOR_WORKERS__INTRA_OP_THREADS: '1',
-        PICTOR_MODELS__DEFAULT: 'flux',
-        PICTOR_MODELS__LIST: JSON.stringify([
-          { name: 'flux', path: FLUX },
-          { name: 'flux-same', path: FLUX, tokenizers: { t5: same } },
-          { name: 'flux-reordered', path: FLUX, tokenizers: { t5: reordered } },
-          { name: 'flux-missing', path: FLUX, tokenizers: { t5: missing } },
-          { name: 'tiny-onnx', path: 'models/tiny', tokenizers: { t5: same } },
-        ]),
-      }),
+      testConfig(
+        {
+          PICTOR_WORKERS__ENGINE: 'onnx',
+          PICTOR_WORKERS__INTRA_OP_THREADS: '1',
+          PICTOR_MODELS__DEFAULT: 'flux',
+          PICTOR_MODELS__LIST: JSON.stringify([
+            { name: 'flux', path: FLUX },
+            { name: 'flux-same', path: FLUX, tokenizers: { t5: same } },
+            { name: 'flux-reordered', path: FLUX, tokenizers: { t5: reordered } },
+            { name: 'flux-missing', path: FLUX, tokenizers: { t5: missing } },
+            { name: 'tiny-onnx', path: 'models/tiny', tokenizers: { t5: same } },
+          ]),
+        },
+        dataDir,
+      ),
     );
     base = await pictor.app.listen({ host: '127.0.0.1', port: 0 });
   });
@@ -72,7 +84,12 @@ describe('a model’s tokenizers setting through the server', () => {
   test('the named folder is the one used', async () => {
     const own = await generate('flux');
     assert.ok((await generate('flux-same')).equals(own), 'a copy of its own tokenizer: same image');
-    assert.ok(!(await generate('flux-reordered')).equals(own), 'another vocabulary order: another');
+    const reordered = await generate('flux-reordered');
+    assert.ok(!reordered.equals(own), 'another vocabulary order: another');
+    assert.ok(
+      (await generate('flux-library')).equals(reordered),
+      "named in a library model's sidecar",
+    );
   });
 
   test('a folder without a tokenizer.json: the model is unavailable, naming the setting', async () => {
