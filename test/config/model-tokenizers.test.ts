@@ -2,17 +2,23 @@
 // working directory; an unknown encoder or a non-path is reported naming the setting. (Whether
 // the folder holds a tokenizer.json is the worker's check: test/server/model-tokenizers.e2e.test.ts.)
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/index.ts';
+
+const folders: string[] = [];
+after(() => {
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+});
 
 function configWith(tokenizers: string): {
   cwd: string;
   load: () => ReturnType<typeof loadConfig>;
 } {
   const cwd = mkdtempSync(path.join(tmpdir(), 'pictor-tokenizers-'));
+  folders.push(cwd);
   writeFileSync(
     path.join(cwd, 'pictor.yaml'),
     `models:\n  default: flux\n  list:\n    - name: flux\n      path: flux1-dev.safetensors\n      tokenizers: ${tokenizers}\n`,
