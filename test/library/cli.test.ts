@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { adminCli } from '../../src/cli/admin-cli.ts';
+import { waitFor } from '../accounts/helpers.ts';
 import { realCheckpointTensors } from '../helpers/checkpoint-headers.ts';
 import { FakeHub, repoFromFolder } from '../helpers/fake-hub.ts';
 import { startPictor, testConfig } from '../helpers/pictor.ts';
@@ -255,6 +256,61 @@ test("pictor models list: each model's state from the running server, with a key
     };
     assert.equal(info.state, 'loaded');
     assert.doesNotMatch(JSON.stringify(json), new RegExp(adminKey));
+  } finally {
+    await pictor.stop();
+  }
+});
+
+test('pictor models rm with a server running: the server removes it, refusing while a job uses it; the job completes', async () => {
+  const adminKey = 'sk_test_cli_rm_admin_0123456789abcdef';
+  const config = testConfig({ PICTOR_AUTH__ENABLED: 'true', PICTOR_ADMIN_KEY: adminKey });
+  const spare = path.join(config.models.dir, 'spare');
+  cpSync(path.join(ROOT, 'models/tiny'), spare, { recursive: true });
+  // 30 steps of 200 ms: the job outlives the CLI calls made while it runs.
+  const pictor = await startPictor(config, 200);
+  try {
+    const base = await pictor.app.listen({ host: '127.0.0.1', port: 0 });
+    const cli = cliFor(config.dataDir, { PICTOR_SERVER__PORT: new URL(base).port });
+    const submitted = await fetch(`${base}/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'spare', prompt: 'x', steps: 30 }),
+    });
+    assert.equal(submitted.status, 202, await submitted.clone().text());
+    const { job_id: jobId } = (await submitted.json()) as { job_id: string };
+    const jobStatus = async (): Promise<string> =>
+      (
+        (await (
+          await fetch(`${base}/v1/jobs/${jobId}`, {
+            headers: { authorization: `Bearer ${adminKey}` },
+          })
+        ).json()) as { status: string }
+      ).status;
+
+    // Only the server knows the job: without an admin key the CLI is told to give one.
+    const keyless = await cli('rm', 'spare', '--yes');
+    assert.equal(keyless.code, 1);
+    assert.match(keyless.err, /a server runs at .* give it an admin key \(--key sk_…\)/);
+    const refused = await cli('rm', 'spare', '--yes', '--key', adminKey);
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /jobs are queued or running on 'spare'.*\(MODEL_IN_USE\)/);
+    assert.ok(existsSync(path.join(spare, 'unet', 'model.onnx')), 'nothing deleted under the job');
+    assert.ok(['queued', 'running'].includes(await jobStatus()), 'the job was still under way');
+
+    const done = await waitFor(
+      async () => {
+        const status = await jobStatus();
+        return ['queued', 'running'].includes(status) ? undefined : status;
+      },
+      30_000,
+      'the job to finish',
+    );
+    assert.equal(done, 'completed');
+    const removed = await cli('rm', 'spare', '--yes', '--key', adminKey, '--json');
+    assert.equal(removed.code, 0, removed.err);
+    assert.equal((JSON.parse(removed.out) as { deleted: { name: string } }).deleted.name, 'spare');
+    assert.ok(!existsSync(spare));
+    assert.ok(!pictor.library.get('spare'), 'the server dropped it from its library');
   } finally {
     await pictor.stop();
   }
