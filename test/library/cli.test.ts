@@ -125,6 +125,36 @@ test('pictor models: pull with JSON progress lines, list, info, rm; Scratchy dow
   assert.match(configured.err, /models\.list/);
 });
 
+test("Scratchy's spellings: download a civitai.com link (with --version, or naming its version) and a URL with --name", async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'pictor-cli-'));
+  const cli = cliFor(dataDir);
+  // civitai.com links go to the configured CivitAI endpoint (the fake hub).
+  const link = await cli('download', 'https://civitai.com/models/700', '--version', '7001');
+  assert.equal(link.code, 0, link.err);
+  assert.match(link.out, /pulled 'dreamy'/);
+  const versioned = await cli(
+    'download',
+    'https://civitai.com/models/700?modelVersionId=7001',
+    '--name',
+    'dreamy-again',
+  );
+  assert.equal(versioned.code, 0, versioned.err);
+  const url = `${hub.url}/api/download/models/7001`;
+  const plain = await cli('download', url, '--name', 'plain');
+  assert.equal(plain.code, 0, plain.err);
+  assert.match(plain.out, /pulled 'plain'/);
+  const listed = JSON.parse((await cli('list', '--json')).out) as {
+    data: { name: string; format: string; source: string | null }[];
+  };
+  const byName = Object.fromEntries(listed.data.map((m) => [m.name, m]));
+  assert.equal(byName['dreamy']?.source, 'civitai:700@7001');
+  assert.equal(byName['dreamy-again']?.source, 'civitai:700@7001');
+  assert.equal(byName['plain']?.format, 'safetensors');
+  assert.equal(byName['plain']?.source, url);
+  const file = readFileSync(path.join(dataDir, 'models', 'plain.safetensors'));
+  assert.ok(file.equals(Buffer.alloc(2048, 9)));
+});
+
 test("pictor models info: a checkpoint's memory per quantization against the budget, the configured one marked", async () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'pictor-cli-memory-'));
   mkdirSync(path.join(dataDir, 'models'));

@@ -182,6 +182,40 @@ test('two concurrent pulls of one model share one download', async () => {
   assert.equal(hub.downloads(`${hub.repos.get(repo)?.sha}/unet/model.onnx`), 1);
 });
 
+test('several files download at once, up to sources.parallelDownloads', async (t) => {
+  const repo = tinyRepo();
+  const files = hub.repos.get(repo)?.files;
+  assert.ok(files);
+  // Three files that cannot finish until the test lets them: seen together only if in parallel.
+  const gated = ['unet/model.onnx', 'vae_decoder/model.onnx', 'text_encoder/model.onnx'];
+  let release = (): void => undefined;
+  const open = new Promise<void>((resolve) => (release = resolve));
+  t.after(() => release()); // a failed assertion must not leave the downloads held
+  for (const file of gated) {
+    const f = files.get(file);
+    assert.ok(f);
+    files.set(file, { ...f, gate: { after: 100_000, open } });
+  }
+  const url = (file: string): string => `${hub.repos.get(repo)?.sha}/${file}`;
+  const { lib } = library({ PICTOR_SOURCES__PARALLEL_DOWNLOADS: '3' });
+  const pull = lib.pull(`hf:${repo}`);
+  const settled = pull.done.then(
+    () => 'done',
+    (e: unknown) => `failed: ${String(e)}`,
+  );
+  const deadline = Date.now() + 15_000;
+  while (gated.some((file) => hub.downloads(url(file)) === 0)) {
+    assert.ok(Date.now() < deadline, 'the three held files were never requested together');
+    assert.equal(await Promise.race([settled, Promise.resolve('running')]), 'running');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  // All three are in flight at once, none finished (their gates are shut).
+  assert.ok(!pull.events.some((e) => e.status === 'verifying' && gated.includes(e.file.slice(repo.length + 1))));
+  release();
+  assert.equal(await settled, 'done');
+  for (const file of gated) assert.equal(hub.downloads(url(file)), 1);
+});
+
 test('two libraries sharing a Hugging Face cache (the server and a CLI pull) download each blob once', async () => {
   const repo = tinyRepo();
   const files = hub.repos.get(repo)?.files;
