@@ -9,6 +9,7 @@ import {
   readdirSync,
   readFileSync,
   realpathSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ProblemError } from '../../src/errors/index.ts';
 import { ModelLibrary } from '../../src/library/model-library.ts';
-import { FakeHub, repoFromFolder } from '../helpers/fake-hub.ts';
+import { FakeHub, repoFromFolder, type HubFile } from '../helpers/fake-hub.ts';
 import { testConfig } from '../helpers/pictor.ts';
 
 const TINY = path.resolve(import.meta.dirname, '../../models/tiny');
@@ -210,7 +211,11 @@ test('several files download at once, up to sources.parallelDownloads', async (t
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   // All three are in flight at once, none finished (their gates are shut).
-  assert.ok(!pull.events.some((e) => e.status === 'verifying' && gated.includes(e.file.slice(repo.length + 1))));
+  assert.ok(
+    !pull.events.some(
+      (e) => e.status === 'verifying' && gated.includes(e.file.slice(repo.length + 1)),
+    ),
+  );
   release();
   assert.equal(await settled, 'done');
   for (const file of gated) assert.equal(hub.downloads(url(file)), 1);
@@ -284,6 +289,85 @@ test('a model already in the Hugging Face cache is linked with no network call',
   await offline.pull(`hf:${repo}`, { name: 'offline' }).done;
   assert.equal(hub.requests.length, before);
   assert.equal(offline.get('offline')?.format, 'onnx');
+});
+
+/**
+ * Writes `files` into a Hugging Face cache the way Python's huggingface_hub does, independently
+ * of Pictor's code: blobs named by etag (the LFS sha256, else the Git blob sha1), snapshot files
+ * as relative symlinks to them, `refs/main` holding the commit with no newline, a `.no_exist`
+ * folder. `interrupted` files are left as huggingface_hub leaves a stopped download: an
+ * `.incomplete` blob and no link.
+ */
+function pythonCache(
+  cache: string,
+  repo: string,
+  commit: string,
+  files: Map<string, HubFile>,
+  interrupted: readonly string[] = [],
+): void {
+  const repoDir = path.join(cache, `models--${repo.replace('/', '--')}`);
+  mkdirSync(path.join(repoDir, 'blobs'), { recursive: true });
+  mkdirSync(path.join(repoDir, 'refs'), { recursive: true });
+  mkdirSync(path.join(repoDir, '.no_exist', commit), { recursive: true });
+  writeFileSync(path.join(repoDir, 'refs', 'main'), commit);
+  writeFileSync(path.join(repoDir, '.no_exist', commit, 'model_index.fp16.json'), '');
+  for (const [file, { data, lfs }] of files) {
+    const etag = lfs
+      ? createHash('sha256').update(data).digest('hex')
+      : createHash('sha1').update(`blob ${data.length}\0`).update(data).digest('hex');
+    const blob = path.join(repoDir, 'blobs', etag);
+    if (interrupted.includes(file)) {
+      writeFileSync(`${blob}.${'7'.repeat(8)}.incomplete`, data.subarray(0, data.length >> 1));
+      continue;
+    }
+    writeFileSync(blob, data);
+    const link = path.join(repoDir, 'snapshots', commit, file);
+    mkdirSync(path.dirname(link), { recursive: true });
+    symlinkSync(path.relative(path.dirname(link), blob), link);
+  }
+}
+
+test("a model Python's huggingface_hub downloaded is served from its cache with no network call", async () => {
+  const commit = 'a'.repeat(40);
+  const { dataDir } = library();
+  const cache = path.join(dataDir, 'python-hf');
+  pythonCache(cache, 'org/py-model', commit, repoFromFolder(TINY));
+  // Nothing listens on port 9: any network call fails the pull.
+  const offline = new ModelLibrary(
+    testConfig({ HF_ENDPOINT: 'http://127.0.0.1:9', HF_HUB_CACHE: cache }, dataDir),
+  );
+  assert.equal(await offline.pull('org/py-model').done, 'py-model');
+  assert.equal(await offline.pull(`hf:org/py-model@${commit}`, { name: 'pinned' }).done, 'pinned');
+  const model = offline.get('py-model');
+  assert.equal(model?.format, 'onnx');
+  assert.equal(
+    realpathSync(model?.path ?? ''),
+    path.join(cache, 'models--org--py-model', 'snapshots', commit),
+  );
+  assert.ok(
+    readFileSync(path.join(model?.path ?? '', 'unet', 'model.onnx')).equals(
+      readFileSync(path.join(TINY, 'unet/model.onnx')),
+    ),
+  );
+});
+
+test('a Python download stopped half-way is completed (only what is missing is fetched), not served as it is', async () => {
+  const repo = tinyRepo();
+  const commit = hub.repos.get(repo)?.sha ?? '';
+  const files = hub.repos.get(repo)?.files;
+  assert.ok(files);
+  const { lib, cache } = library();
+  pythonCache(cache, repo, commit, files, ['unet/model.onnx']);
+  const before = hub.requests.length;
+  const name = repo.split('/')[1] ?? '';
+  assert.equal(await lib.pull(`hf:${repo}`).done, name);
+  const fetched = hub.requests.slice(before).filter((r) => r.url.includes('/resolve/'));
+  assert.deepEqual(
+    fetched.map((r) => r.url.slice(r.url.indexOf(commit) + commit.length + 1)),
+    ['unet/model.onnx'],
+  );
+  const unet = path.join(lib.get(name)?.path ?? '', 'unet', 'model.onnx');
+  assert.ok(readFileSync(unet).equals(files.get('unet/model.onnx')?.data ?? Buffer.alloc(0)));
 });
 
 test('CivitAI: a version is downloaded to NAME.safetensors, checked against its SHA256, family from the base model', async () => {
