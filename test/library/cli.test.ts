@@ -125,6 +125,53 @@ test('pictor models: pull with JSON progress lines, list, info, rm; Scratchy dow
   assert.match(configured.err, /models\.list/);
 });
 
+test('pictor models pull on a terminal: a line per file and a total, each with a bar, bytes, speed and ETA, redrawn in place', async () => {
+  const files = repoFromFolder(path.join(ROOT, 'models/tiny'));
+  const unet = files.get('unet/model.onnx');
+  assert.ok(unet);
+  let openGate = (): void => undefined;
+  const gate = new Promise<void>((resolve) => (openGate = resolve));
+  files.set('unet/model.onnx', { ...unet, gate: { after: 2_000_000, open: gate } });
+  hub.repos.set('org/slow', { sha: 'e'.repeat(40), files });
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'pictor-cli-tty-'));
+  let out = '';
+  const pulled = adminCli(['models', 'pull', 'org/slow', '--data-dir', dataDir], {
+    out: (t) => (out += t),
+    err: (t) => (out += t),
+    env: {
+      PICTOR_CONFIG: path.join(ROOT, 'test/helpers/empty.yaml'),
+      HF_ENDPOINT: hub.url,
+      HF_HUB_CACHE: path.join(dataDir, 'hf'),
+    },
+    interactive: true,
+  });
+  try {
+    // Held after 2 MB of its 5.8 MB: the UNet's line shows it part-way, with a rate and ETA.
+    const partial = await waitFor(
+      () =>
+        Promise.resolve(
+          /unet\/model\.onnx\s+(\d+)% ▕█* *▏ [\d.]+ [KM]?B\/5\.8 MB {2}[\d.]+ [KM]?B\/s {2}ETA (\d+m)?\d+s/.exec(
+            out,
+          ) ?? undefined,
+        ),
+      20_000,
+      "the UNet's progress line",
+    );
+    assert.ok(Number(partial[1]) < 100);
+  } finally {
+    openGate();
+  }
+  assert.equal(await pulled, 0, out);
+  // Every file has its line, the total has its own, and each redraw goes back over the last.
+  assert.match(
+    out,
+    /vae_decoder\/model\.onnx\s+100% ▕█{20}▏ 775\.0 KB\/775\.0 KB {2}(verifying|[\d.]+ [KM]?B\/s)/,
+  );
+  assert.match(out, /total\s+\d+% ▕[█ ]{20}▏ [\d.]+ [KM]?B\/8\.\d MB {2}[\d.]+ [KM]?B\/s {2}ETA/);
+  assert.match(out, /\x1b\[\d+F\x1b\[2K/);
+  assert.match(out, /pulled 'slow' \(8\.\d MB\)\n$/);
+});
+
 test("Scratchy's spellings: download a civitai.com link (with --version, or naming its version) and a URL with --name", async () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'pictor-cli-'));
   const cli = cliFor(dataDir);
