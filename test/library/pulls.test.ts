@@ -32,7 +32,7 @@ after(async () => {
 
 let repoCount = 0;
 /** A fresh repo on the hub: a copy of models/tiny as a diffusers ONNX repo (plus a pickle). */
-function tinyRepo(options: { token?: string } = {}): string {
+function tinyRepo(options: { token?: string; forbidden?: boolean } = {}): string {
   const name = `org/tiny-${++repoCount}`;
   const files = repoFromFolder(TINY, { 'unet/diffusion_pytorch_model.bin': Buffer.alloc(64, 7) });
   hub.repos.set(name, { sha: `${repoCount}`.padStart(40, 'b'), files, ...options });
@@ -164,6 +164,31 @@ test('a gated repo without a token fails naming HF_TOKEN; with it the pull works
   const pull = lib.pull(`hf:${repo}`);
   await pull.done;
   assert.doesNotMatch(JSON.stringify(pull.events), /hf_secret_token/);
+});
+
+test('a gated repo whose terms were not accepted (403 with the token) fails naming what to do', async () => {
+  const repo = tinyRepo({ token: 'hf_secret_token', forbidden: true });
+  const error = await failure(library({ HF_TOKEN: 'hf_secret_token' }).lib.pull(`hf:${repo}`).done);
+  assert.equal(error.code, 'MODEL_SOURCE_UNAUTHORIZED');
+  assert.match(error.message, /^403 .*HF_TOKEN.*terms accepted on the site/);
+  assert.doesNotMatch(error.message, /hf_secret_token/);
+});
+
+test('a revision and a subfolder: only that folder is fetched and linked', async () => {
+  const repo = `org/multi-${++repoCount}`;
+  const files = new Map<string, HubFile>();
+  for (const [file, f] of repoFromFolder(TINY)) {
+    files.set(`v1/${file}`, f);
+    files.set(`v2/${file}`, f);
+  }
+  hub.repos.set(repo, { sha: 'c'.repeat(40), files });
+  const { lib } = library();
+  const before = hub.requests.length;
+  assert.equal(await lib.pull(`hf:${repo}@main/v2`).done, 'v2');
+  const fetched = hub.requests.slice(before).filter((r) => r.url.includes('/resolve/'));
+  assert.ok(fetched.length > 0 && fetched.every((r) => r.url.includes(`/${'c'.repeat(40)}/v2/`)));
+  assert.ok(realpathSync(lib.get('v2')?.path ?? '').endsWith(path.join('c'.repeat(40), 'v2')));
+  assert.equal(lib.get('v2')?.source, `hf:${repo}@main/v2`);
 });
 
 test('an unknown repo is a 404 naming it', async () => {
