@@ -49,6 +49,8 @@ export async function removeOnServer(
       `a server runs at ${url} and must check that no job uses '${name}': give it an admin key (--key sk_…)`,
     );
   const detail =
-    typeof body.detail === 'string' ? body.detail : `the server at ${url} answered ${response.status}`;
+    typeof body.detail === 'string'
+      ? body.detail
+      : `the server at ${url} answered ${response.status}`;
   throw new ProblemError(isErrorCode(body.code) ? body.code : 'INTERNAL', detail);
 }

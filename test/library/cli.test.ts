@@ -168,7 +168,8 @@ test('pictor models pull on a terminal: a line per file and a total, each with a
     /vae_decoder\/model\.onnx\s+100% ▕█{20}▏ 775\.0 KB\/775\.0 KB {2}(verifying|[\d.]+ [KM]?B\/s)/,
   );
   assert.match(out, /total\s+\d+% ▕[█ ]{20}▏ [\d.]+ [KM]?B\/8\.\d MB {2}[\d.]+ [KM]?B\/s {2}ETA/);
-  assert.match(out, /\x1b\[\d+F\x1b\[2K/);
+  const ESC = String.fromCharCode(27);
+  assert.match(out, new RegExp(`${ESC}\\[\\d+F${ESC}\\[2K`));
   assert.match(out, /pulled 'slow' \(8\.\d MB\)\n$/);
 });
 

@@ -155,20 +155,27 @@ describe('models.preload and models.keepAliveSeconds with the ONNX engine', () =
   const loaded = (name: string): boolean =>
     pictor.workers.models().some((m) => m.name === name && m.loaded);
 
-  test('preloaded models are loaded when the worker is ready, others only on use; the global keepAlive then unloads an idle one', { timeout: 60_000 }, async () => {
-    // startPictor waited for the workers' ready, which comes after their preloads.
-    assert.ok(loaded('early'), 'a preloaded model is loaded before any job');
-    assert.ok(loaded('early-kept'));
-    assert.ok(!loaded('lazy'), 'a model not in models.preload waits for its first job');
-    await new Promise<void>((resolve) => {
-      const check = (): void => {
-        if (loaded('early')) return;
-        stop();
-        resolve();
-      };
-      const stop = pictor.workers.onModels(check);
-      check();
-    });
-    assert.ok(loaded('early-kept'), 'its own keepAliveSeconds -1 wins over models.keepAliveSeconds');
-  });
+  test(
+    'preloaded models are loaded when the worker is ready, others only on use; the global keepAlive then unloads an idle one',
+    { timeout: 60_000 },
+    async () => {
+      // startPictor waited for the workers' ready, which comes after their preloads.
+      assert.ok(loaded('early'), 'a preloaded model is loaded before any job');
+      assert.ok(loaded('early-kept'));
+      assert.ok(!loaded('lazy'), 'a model not in models.preload waits for its first job');
+      await new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (loaded('early')) return;
+          stop();
+          resolve();
+        };
+        const stop = pictor.workers.onModels(check);
+        check();
+      });
+      assert.ok(
+        loaded('early-kept'),
+        'its own keepAliveSeconds -1 wins over models.keepAliveSeconds',
+      );
+    },
+  );
 });
