@@ -38,6 +38,7 @@ function modelJson(m: LibraryModel): Record<string, unknown> {
     cost: m.cost ?? null,
     keep_alive_seconds: m.keepAliveSeconds ?? null,
     quantization: m.quantization ?? 'none',
+    overrides: m.overrides ?? null,
     source: m.source ?? null,
     path: m.path,
     configured: m.origin === 'config',

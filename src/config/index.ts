@@ -1,4 +1,10 @@
-export type { PictorConfig, ModelConfig, WorkerDevice, WorkerEngineKind } from './config.ts';
+export type {
+  PictorConfig,
+  ModelConfig,
+  ModelOverridesConfig,
+  WorkerDevice,
+  WorkerEngineKind,
+} from './config.ts';
 export { DEFAULT_CONFIG } from './config.ts';
 export { ConfigError } from './config-error.ts';
 export { loadConfig, envLayer, type LoadConfigOptions } from './load-config.ts';

@@ -1,4 +1,4 @@
-import type { QuantizationSetting } from '../config/index.ts';
+import type { ModelOverridesConfig, QuantizationSetting } from '../config/index.ts';
 
 /** How a model's weights are stored. */
 export type ModelFormat = 'onnx' | 'diffusers' | 'safetensors';
@@ -21,6 +21,8 @@ export interface LibraryModel {
   readonly quantization: QuantizationSetting | undefined;
   /** Low-memory mode set for this model (its `models.list` entry); the worker default when absent. */
   readonly lowMemory?: boolean;
+  /** Its sidecar's `overrides` (a library model; configured ones have theirs in `models.list`). */
+  readonly overrides?: ModelOverridesConfig;
   /** `config`: from `models.list` (not removable); `library`: found in a models folder. */
   readonly origin: 'config' | 'library';
 }
@@ -36,6 +38,8 @@ export interface ModelSidecar {
   readonly keepAliveSeconds?: number;
   /** `none`, `int8` or `int4` (`8bit`/`4bit` accepted). */
   readonly quantization?: QuantizationSetting;
+  /** Over what the model's files say: defaults, prediction type, scheduler, VAE, … */
+  readonly overrides?: ModelOverridesConfig;
   readonly pulledAt?: string;
 }
 

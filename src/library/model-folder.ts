@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseQuantization } from '../config/index.ts';
+import { sidecarOverrides } from './sidecar-settings.ts';
 import {
   SIDECAR_SUFFIX,
   isModelName,
@@ -57,6 +58,7 @@ export async function readSidecar(file: string): Promise<ModelSidecar> {
     cost: integer('cost', 0),
     keepAliveSeconds: integer('keepAliveSeconds', -1),
     quantization: parseQuantization(raw['quantization']),
+    overrides: sidecarOverrides(raw['overrides']),
   };
   return Object.fromEntries(Object.entries(sidecar).filter(([, v]) => v !== undefined));
 }
@@ -97,6 +99,7 @@ export async function describeModelPath(
     cost: sidecar.cost,
     keepAliveSeconds: sidecar.keepAliveSeconds,
     quantization: sidecar.quantization,
+    ...(sidecar.overrides === undefined ? {} : { overrides: sidecar.overrides }),
     origin: 'library',
   };
 }

@@ -298,6 +298,36 @@ test("pictor models set: edits a pulled model's sidecar, checked; configured mod
     keep_alive_seconds: unknown;
   };
   assert.deepEqual([removed.cost, removed.keep_alive_seconds], [null, -1]);
+  // Overrides of what the files say go under `overrides`, as in models.list.
+  const overridden = JSON.parse(
+    (
+      await cli(
+        'set',
+        'dreamy',
+        'steps=4',
+        'predictionType=v_prediction',
+        'guidanceScale=1.5',
+        '--json',
+      )
+    ).out,
+  ) as { overrides: unknown };
+  assert.deepEqual(overridden.overrides, {
+    steps: 4,
+    predictionType: 'v_prediction',
+    guidanceScale: 1.5,
+  });
+  assert.match(
+    (await cli('set', 'dreamy', 'steps=0')).err,
+    /steps=0: default steps, an integer > 0/,
+  );
+  assert.match(
+    (await cli('set', 'dreamy', 'vae=vae.safetensors')).err,
+    /vae=vae\.safetensors: checkpoints: the absolute path/,
+  );
+  const sidecarNow = JSON.parse(
+    readFileSync(path.join(dataDir, 'models', 'dreamy.pictor.json'), 'utf8'),
+  ) as Record<string, unknown>;
+  assert.deepEqual(sidecarNow['overrides'], overridden.overrides);
   const configured = await cli('set', 'tiny', 'cost=1');
   assert.equal(configured.code, 1);
   assert.match(configured.err, /pictor\.yaml/);

@@ -95,6 +95,17 @@ async function previewUris(
  * described from their files up front and loaded on first use into a {@link ModelCache} that
  * unloads the least recently used idle one when the memory budget runs short.
  */
+/**
+ * Two descriptions of a model that load the same pipeline: a change of its files' place, its
+ * overrides, quantization, low-memory mode or component files needs it described and loaded
+ * again (its keepAlive or size alone does not).
+ */
+function loadsAlike(a: WorkerModel, b: WorkerModel): boolean {
+  const what = (m: WorkerModel): string =>
+    JSON.stringify([m.path, m.overrides, m.quantization, m.lowMemory, m.components]);
+  return what(a) === what(b);
+}
+
 export class OnnxEngine implements InferenceEngine {
   readonly #provider: ExecutionProvider;
   readonly #threads: number;
@@ -190,8 +201,13 @@ export class OnnxEngine implements InferenceEngine {
       return infoOf(model.name, described.manifest, requestRulesOf(described.manifest));
     }
     const { readModelManifest } = await import('../../engine/model/model-manifest.ts');
+    const { applyModelOverrides } = await import('../../engine/model/apply-model-overrides.ts');
     try {
-      const manifest = await readModelManifest(model.path);
+      // As the load will see it: defaults and limits a request is checked against at submit.
+      const manifest = applyModelOverrides(
+        await readModelManifest(model.path),
+        model.overrides as ModelOverrides | undefined,
+      );
       return infoOf(model.name, manifest, requestRulesOf(manifest));
     } catch (error) {
       return unavailable(model.name, (error as Error).message);
@@ -204,7 +220,7 @@ export class OnnxEngine implements InferenceEngine {
       const next = wanted.get(name);
       // Changed files (a pull again, a new size) deserve another try at loading.
       if (JSON.stringify(next) !== JSON.stringify(old)) this.#failures.delete(name);
-      if (next?.path === old.path) continue;
+      if (next !== undefined && loadsAlike(next, old)) continue;
       this.#models.delete(name);
       this.#infos.delete(name);
       this.#estimates.delete(name);
