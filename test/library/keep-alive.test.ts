@@ -142,9 +142,10 @@ describe('models.preload and models.keepAliveSeconds with the ONNX engine', () =
           { name: 'early', path: 'models/tiny' },
           { name: 'early-kept', path: 'models/tiny', keepAliveSeconds: -1 },
         ]),
-        PICTOR_MODELS__PRELOAD: JSON.stringify(['early', 'early-kept']),
+        // 'early' last: its keepAlive starts when its preload ends, just before the worker's ready.
+        PICTOR_MODELS__PRELOAD: JSON.stringify(['early-kept', 'early']),
         // The machine-wide keepAlive, for models without their own.
-        PICTOR_MODELS__KEEP_ALIVE_SECONDS: '3',
+        PICTOR_MODELS__KEEP_ALIVE_SECONDS: '5',
       }),
     );
   });
