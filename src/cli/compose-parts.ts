@@ -77,7 +77,7 @@ function workerModels(models: readonly LibraryModel[], config: PictorConfig): Wo
   return models.map((m) => ({
     name: m.name,
     path: m.path,
-    overrides: m.origin === 'config' ? configured.get(m.name)?.overrides : undefined,
+    overrides: m.origin === 'config' ? configured.get(m.name)?.overrides : m.overrides,
     components: m.origin === 'config' ? configured.get(m.name)?.components : undefined,
     tokenizers: m.tokenizers,
     quantization: m.quantization,

@@ -8,6 +8,7 @@ import { fields, table } from './cli-table.ts';
 import { modelMemory } from './model-memory.ts';
 import { UsageError, parseCommand, type CliIo } from './cli-io.ts';
 import { showPullProgress } from './pull-progress.ts';
+import { removeOnServer } from './remove-on-server.ts';
 import { servedModelStates } from './served-model-states.ts';
 
 export const MODELS_USAGE = `usage: pictor models <command> [--json] [--data-dir DIR | --config FILE]
@@ -21,7 +22,8 @@ export const MODELS_USAGE = `usage: pictor models <command> [--json] [--data-dir
   models info NAME [--key K]                    the same, and where it is
   models set NAME key=value…                    a pulled model's settings (key= removes one):
 ${sidecarSettingsHelp().replace(/^/gm, '      ')}
-  models rm NAME --yes                          removes the model and frees its disk
+  models rm NAME --yes [--key K]                removes the model and frees its disk (a running
+                                                server does it, refusing while jobs use it)
   models scan                                   looks for models in models.dir again
 Tokens: HF_TOKEN, CIVITAI_TOKEN (never printed). A running server picks changes up by itself.`;
 
@@ -37,6 +39,7 @@ function modelJson(m: LibraryModel): Record<string, unknown> {
     keep_alive_seconds: m.keepAliveSeconds ?? null,
     quantization: m.quantization ?? 'none',
     tokenizers: m.tokenizers ?? null,
+    overrides: m.overrides ?? null,
     source: m.source ?? null,
     path: m.path,
     configured: m.origin === 'config',
@@ -171,7 +174,13 @@ export async function modelsCommand(argv: readonly string[], io: CliIo): Promise
         const name = argument(positionals, 'NAME');
         if (values['yes'] !== true)
           throw new UsageError(`models rm ${name}: deletes its files; add --yes to confirm`);
-        const model = await library.remove(name);
+        // A running server removes it (it knows the jobs on it); with none, the files go here.
+        // (A name this library does not know gets its own refusal, without asking the server.)
+        const known = (await library.scan()).find((m) => m.name === name);
+        const removedByServer =
+          known !== undefined &&
+          (await removeOnServer(config, name, typeof key === 'string' ? key : undefined));
+        const model = removedByServer ? known : await library.remove(name);
         print(
           { deleted: modelJson(model) },
           `removed '${name}' (${formatBytes(model.sizeBytes)} freed)\n`,

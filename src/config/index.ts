@@ -1,6 +1,7 @@
 export type {
   PictorConfig,
   ModelConfig,
+  ModelOverridesConfig,
   ModelTokenizersConfig,
   WorkerDevice,
   WorkerEngineKind,

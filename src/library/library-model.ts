@@ -1,4 +1,8 @@
-import type { ModelTokenizersConfig, QuantizationSetting } from '../config/index.ts';
+import type {
+  ModelOverridesConfig,
+  ModelTokenizersConfig,
+  QuantizationSetting,
+} from '../config/index.ts';
 
 /** How a model's weights are stored. */
 export type ModelFormat = 'onnx' | 'diffusers' | 'safetensors';
@@ -23,6 +27,8 @@ export interface LibraryModel {
   readonly lowMemory?: boolean;
   /** T5's and Qwen3's tokenizer folders (`models.list` entry or sidecar), absolute. */
   readonly tokenizers?: ModelTokenizersConfig;
+  /** Its sidecar's `overrides` (a library model; configured ones have theirs in `models.list`). */
+  readonly overrides?: ModelOverridesConfig;
   /** `config`: from `models.list` (not removable); `library`: found in a models folder. */
   readonly origin: 'config' | 'library';
 }
@@ -40,6 +46,8 @@ export interface ModelSidecar {
   readonly quantization?: QuantizationSetting;
   /** T5's and Qwen3's tokenizer folders, as `models.list[].tokenizers` (relative: to the sidecar's folder). */
   readonly tokenizers?: ModelTokenizersConfig;
+  /** Over what the model's files say: defaults, prediction type, scheduler, VAE, … */
+  readonly overrides?: ModelOverridesConfig;
   readonly pulledAt?: string;
 }
 

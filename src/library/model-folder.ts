@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseQuantization, TOKENIZER_ROLES, type ModelTokenizersConfig } from '../config/index.ts';
+import { sidecarOverrides } from './sidecar-settings.ts';
 import {
   SIDECAR_SUFFIX,
   isModelName,
@@ -58,6 +59,7 @@ export async function readSidecar(file: string): Promise<ModelSidecar> {
     keepAliveSeconds: integer('keepAliveSeconds', -1),
     quantization: parseQuantization(raw['quantization']),
     tokenizers: tokenizerFolders(raw['tokenizers'], path.dirname(file)),
+    overrides: sidecarOverrides(raw['overrides']),
   };
   return Object.fromEntries(Object.entries(sidecar).filter(([, v]) => v !== undefined));
 }
@@ -110,6 +112,7 @@ export async function describeModelPath(
     keepAliveSeconds: sidecar.keepAliveSeconds,
     quantization: sidecar.quantization,
     ...(sidecar.tokenizers ? { tokenizers: sidecar.tokenizers } : {}),
+    ...(sidecar.overrides === undefined ? {} : { overrides: sidecar.overrides }),
     origin: 'library',
   };
 }

@@ -34,6 +34,8 @@ export class Pull {
   readonly #files = new Map<string, { total: number; completed: number }>();
   readonly #listeners = new Set<(event: PullEvent) => void>();
   #lastEmit = new Map<string, number>();
+  /** A file's newest progress held back by the rate limit, and the timer that sends it. */
+  readonly #held = new Map<string, { event: PullEvent; timer: NodeJS.Timeout }>();
 
   constructor(source: string, run: (pull: Pull) => Promise<string>) {
     this.source = source;
@@ -47,9 +49,35 @@ export class Pull {
       this.#files.set(event.file, { total: event.total ?? 0, completed: event.completed });
       const now = Date.now();
       const finished = event.total !== undefined && event.completed >= event.total;
-      // At most five lines a second per file, but always the first and the last.
-      if (!finished && now - (this.#lastEmit.get(event.file) ?? 0) < 200) return;
+      // At most five lines a second per file, but always the first and the last; one held back
+      // is sent when its file's window ends, so a download that stalls shows what arrived.
+      const wait = 200 - (now - (this.#lastEmit.get(event.file) ?? 0));
+      if (!finished && wait > 0) {
+        const held = this.#held.get(event.file);
+        if (held) held.event = event;
+        else {
+          const timer = setTimeout(() => {
+            const latest = this.#held.get(event.file);
+            this.#held.delete(event.file);
+            if (latest) this.emit(latest.event);
+          }, wait);
+          timer.unref();
+          this.#held.set(event.file, { event, timer });
+        }
+        return;
+      }
       this.#lastEmit.set(event.file, now);
+    }
+    // A file's newer event, or the pull's end, makes what was held back for it stale.
+    for (const [file, held] of this.#held) {
+      const stale =
+        event.status === 'success' ||
+        event.status === 'error' ||
+        ('file' in event && event.file === file);
+      if (stale) {
+        clearTimeout(held.timer);
+        this.#held.delete(file);
+      }
     }
     this.events.push(event);
     for (const listener of this.#listeners) listener(event);

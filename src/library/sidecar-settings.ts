@@ -1,5 +1,9 @@
 import path from 'node:path';
-import { parseQuantization, QUANTIZATION_SPELLINGS } from '../config/index.ts';
+import {
+  parseQuantization,
+  QUANTIZATION_SPELLINGS,
+  type ModelOverridesConfig,
+} from '../config/index.ts';
 import { ProblemError } from '../errors/index.ts';
 import type { ModelSidecar } from './library-model.ts';
 
@@ -37,7 +41,66 @@ function folder(value: string, cwd: string): string {
   return path.resolve(cwd, value);
 }
 
+/**
+ * What a model's files say, overridden (as `models.list[].overrides` does for configured models);
+ * kept under `overrides` in the sidecar. The engine checks them again when it loads the model.
+ */
+const OVERRIDES = {
+  predictionType: {
+    help: 'epsilon or v_prediction, over what the files say',
+    parse: (value: string): string | undefined =>
+      value === 'epsilon' || value === 'v_prediction' ? value : undefined,
+  },
+  scheduler: {
+    help: 'the default scheduler (euler, euler_a, ddim, dpmpp_2m, …; the engine checks it)',
+    parse: (value: string): string | undefined =>
+      /^[a-z0-9_]{1,32}$/.test(value) ? value : undefined,
+  },
+  width: { help: 'default width, an integer > 0', parse: (v: string) => wholeNumber(v, 1) },
+  height: { help: 'default height, an integer > 0', parse: (v: string) => wholeNumber(v, 1) },
+  steps: { help: 'default steps, an integer > 0', parse: (v: string) => wholeNumber(v, 1) },
+  guidanceScale: {
+    help: 'default guidance scale, a number ≥ 0',
+    parse: (value: string): number | undefined =>
+      /^\d{1,3}(\.\d{1,6})?$/.test(value) ? Number(value) : undefined,
+  },
+  clipSkip: {
+    help: 'checkpoints: the text layer from the end to condition on, an integer > 0',
+    parse: (v: string) => wholeNumber(v, 1),
+  },
+  vae: {
+    help: 'checkpoints: the absolute path of a standalone VAE .safetensors',
+    parse: (value: string): string | undefined =>
+      path.isAbsolute(value) && value.endsWith('.safetensors') ? value : undefined,
+  },
+  t5: {
+    help: 'SD3: false runs without the T5-XXL text encoder',
+    parse: (value: string): boolean | undefined =>
+      value === 'true' ? true : value === 'false' ? false : undefined,
+  },
+} as const;
+
 type SettableKey = keyof typeof SETTABLE;
+type OverrideKey = keyof typeof OVERRIDES;
+
+function isOverride(key: string): key is OverrideKey {
+  return Object.hasOwn(OVERRIDES, key);
+}
+
+/**
+ * The valid overrides of a sidecar's `overrides` object (a hand edit's wrong entries are dropped,
+ * as other wrongly typed sidecar fields are); undefined when none is left.
+ */
+export function sidecarOverrides(raw: unknown): ModelOverridesConfig | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const kept: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (!isOverride(key) || !['string', 'number', 'boolean'].includes(typeof value)) continue;
+    const parsed = OVERRIDES[key].parse(String(value));
+    if (parsed !== undefined && typeof parsed === typeof value) kept[key] = parsed;
+  }
+  return Object.keys(kept).length > 0 ? kept : undefined;
+}
 
 function wholeNumber(value: string, min: number): number | undefined {
   if (!/^-?\d{1,9}$/.test(value)) return undefined;
@@ -51,7 +114,7 @@ function isSettable(key: string): key is SettableKey {
 
 /** `key=value` lines for a usage text. */
 export function sidecarSettingsHelp(): string {
-  return Object.entries(SETTABLE)
+  return [...Object.entries(SETTABLE), ...Object.entries(OVERRIDES)]
     .map(([key, s]) => `${key}: ${s.help}`)
     .join('\n');
 }
@@ -70,31 +133,41 @@ export function applySidecarSettings(
     ...sidecar,
     ...(sidecar.tokenizers ? { tokenizers: { ...sidecar.tokenizers } } : {}),
   };
+  const overrides: Record<string, unknown> = { ...sidecar.overrides };
   for (const assignment of assignments) {
     const eq = assignment.indexOf('=');
     const key = eq < 0 ? assignment : assignment.slice(0, eq);
-    if (eq < 0 || !isSettable(key))
+    const table = isSettable(key) ? SETTABLE : isOverride(key) ? OVERRIDES : undefined;
+    if (eq < 0 || table === undefined)
       throw new ProblemError(
         'VALIDATION_FAILED',
-        `'${assignment}': expected key=value with key one of ${Object.keys(SETTABLE).join(', ')}`,
+        `'${assignment}': expected key=value with key one of ${[...Object.keys(SETTABLE), ...Object.keys(OVERRIDES)].join(', ')}`,
         { field: key },
       );
+    // Overrides live in their own object, as in models.list; the rest at the top.
+    const target = table === OVERRIDES ? overrides : next;
+    const setting = (
+      table as Record<string, { help: string; parse: (v: string, cwd: string) => unknown }>
+    )[key];
     const value = assignment.slice(eq + 1).trim();
     const [section, field] = key.split('.') as [string, string | undefined];
     // The object the key's field is in: the sidecar itself, or a section of it (`tokenizers`).
-    const holder = field === undefined ? next : ((next[section] ??= {}) as Record<string, unknown>);
+    const holder =
+      field === undefined ? target : ((target[section] ??= {}) as Record<string, unknown>);
     const name = field ?? section;
     if (value === '') {
       delete holder[name];
-      if (field !== undefined && Object.keys(holder).length === 0) delete next[section];
+      if (field !== undefined && Object.keys(holder).length === 0) delete target[section];
       continue;
     }
-    const parsed = SETTABLE[key].parse(value, cwd);
-    if (parsed === undefined)
-      throw new ProblemError('VALIDATION_FAILED', `${key}=${value}: ${SETTABLE[key].help}`, {
+    const parsed = setting?.parse(value, cwd);
+    if (setting === undefined || parsed === undefined)
+      throw new ProblemError('VALIDATION_FAILED', `${key}=${value}: ${setting?.help ?? ''}`, {
         field: key,
       });
     holder[name] = parsed;
   }
+  if (Object.keys(overrides).length > 0) next['overrides'] = overrides;
+  else delete next['overrides'];
   return next;
 }

@@ -24,6 +24,8 @@ export interface HubRepo {
   readonly files: Map<string, HubFile>;
   /** A token the repo requires (a gated repo); none when public. */
   readonly token?: string;
+  /** A gated repo whose terms the token's owner has not accepted: 403 even with the token. */
+  readonly forbidden?: boolean;
 }
 
 export interface CivitaiVersion {
@@ -147,6 +149,12 @@ export class FakeHub {
     }
     if (!this.#authorized(req, repo.token)) {
       this.#json(res, 401, { error: 'Access to this model is restricted' });
+      return undefined;
+    }
+    if (repo.forbidden) {
+      this.#json(res, 403, {
+        error: `Access to model ${name} is restricted and you are not in the authorized list`,
+      });
       return undefined;
     }
     return repo;

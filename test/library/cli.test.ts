@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { adminCli } from '../../src/cli/admin-cli.ts';
+import { waitFor } from '../accounts/helpers.ts';
 import { realCheckpointTensors } from '../helpers/checkpoint-headers.ts';
 import { FakeHub, repoFromFolder } from '../helpers/fake-hub.ts';
 import { startPictor, testConfig } from '../helpers/pictor.ts';
@@ -122,6 +123,84 @@ test('pictor models: pull with JSON progress lines, list, info, rm; Scratchy dow
   const configured = await cli('rm', 'tiny', '--yes');
   assert.equal(configured.code, 1);
   assert.match(configured.err, /models\.list/);
+});
+
+test('pictor models pull on a terminal: a line per file and a total, each with a bar, bytes, speed and ETA, redrawn in place', async () => {
+  const files = repoFromFolder(path.join(ROOT, 'models/tiny'));
+  const unet = files.get('unet/model.onnx');
+  assert.ok(unet);
+  let openGate = (): void => undefined;
+  const gate = new Promise<void>((resolve) => (openGate = resolve));
+  files.set('unet/model.onnx', { ...unet, gate: { after: 2_000_000, open: gate } });
+  hub.repos.set('org/slow', { sha: 'e'.repeat(40), files });
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'pictor-cli-tty-'));
+  let out = '';
+  const pulled = adminCli(['models', 'pull', 'org/slow', '--data-dir', dataDir], {
+    out: (t) => (out += t),
+    err: (t) => (out += t),
+    env: {
+      PICTOR_CONFIG: path.join(ROOT, 'test/helpers/empty.yaml'),
+      HF_ENDPOINT: hub.url,
+      HF_HUB_CACHE: path.join(dataDir, 'hf'),
+    },
+    interactive: true,
+  });
+  try {
+    // Held after 2 MB of its 5.8 MB: the UNet's line shows it part-way, with a rate and ETA.
+    const partial = await waitFor(
+      () =>
+        Promise.resolve(
+          /unet\/model\.onnx\s+(\d+)% ▕█* *▏ [\d.]+ [KM]?B\/5\.8 MB {2}[\d.]+ [KM]?B\/s {2}ETA (\d+m)?\d+s/.exec(
+            out,
+          ) ?? undefined,
+        ),
+      20_000,
+      "the UNet's progress line",
+    );
+    assert.ok(Number(partial[1]) < 100);
+  } finally {
+    openGate();
+  }
+  assert.equal(await pulled, 0, out);
+  // Every file has its line, the total has its own, and each redraw goes back over the last.
+  assert.match(
+    out,
+    /vae_decoder\/model\.onnx\s+100% ▕█{20}▏ 775\.0 KB\/775\.0 KB {2}(verifying|[\d.]+ [KM]?B\/s)/,
+  );
+  assert.match(out, /total\s+\d+% ▕[█ ]{20}▏ [\d.]+ [KM]?B\/8\.\d MB {2}[\d.]+ [KM]?B\/s {2}ETA/);
+  const ESC = String.fromCharCode(27);
+  assert.match(out, new RegExp(`${ESC}\\[\\d+F${ESC}\\[2K`));
+  assert.match(out, /pulled 'slow' \(8\.\d MB\)\n$/);
+});
+
+test("Scratchy's spellings: download a civitai.com link (with --version, or naming its version) and a URL with --name", async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'pictor-cli-'));
+  const cli = cliFor(dataDir);
+  // civitai.com links go to the configured CivitAI endpoint (the fake hub).
+  const link = await cli('download', 'https://civitai.com/models/700', '--version', '7001');
+  assert.equal(link.code, 0, link.err);
+  assert.match(link.out, /pulled 'dreamy'/);
+  const versioned = await cli(
+    'download',
+    'https://civitai.com/models/700?modelVersionId=7001',
+    '--name',
+    'dreamy-again',
+  );
+  assert.equal(versioned.code, 0, versioned.err);
+  const url = `${hub.url}/api/download/models/7001`;
+  const plain = await cli('download', url, '--name', 'plain');
+  assert.equal(plain.code, 0, plain.err);
+  assert.match(plain.out, /pulled 'plain'/);
+  const listed = JSON.parse((await cli('list', '--json')).out) as {
+    data: { name: string; format: string; source: string | null }[];
+  };
+  const byName = Object.fromEntries(listed.data.map((m) => [m.name, m]));
+  assert.equal(byName['dreamy']?.source, 'civitai:700@7001');
+  assert.equal(byName['dreamy-again']?.source, 'civitai:700@7001');
+  assert.equal(byName['plain']?.format, 'safetensors');
+  assert.equal(byName['plain']?.source, url);
+  const file = readFileSync(path.join(dataDir, 'models', 'plain.safetensors'));
+  assert.ok(file.equals(Buffer.alloc(2048, 9)));
 });
 
 test("pictor models info: a checkpoint's memory per quantization against the budget, the configured one marked", async () => {
@@ -249,6 +328,36 @@ test("pictor models set: edits a pulled model's sidecar, checked; configured mod
     ),
     'an emptied section is removed from the sidecar',
   );
+  // Overrides of what the files say go under `overrides`, as in models.list.
+  const overridden = JSON.parse(
+    (
+      await cli(
+        'set',
+        'dreamy',
+        'steps=4',
+        'predictionType=v_prediction',
+        'guidanceScale=1.5',
+        '--json',
+      )
+    ).out,
+  ) as { overrides: unknown };
+  assert.deepEqual(overridden.overrides, {
+    steps: 4,
+    predictionType: 'v_prediction',
+    guidanceScale: 1.5,
+  });
+  assert.match(
+    (await cli('set', 'dreamy', 'steps=0')).err,
+    /steps=0: default steps, an integer > 0/,
+  );
+  assert.match(
+    (await cli('set', 'dreamy', 'vae=vae.safetensors')).err,
+    /vae=vae\.safetensors: checkpoints: the absolute path/,
+  );
+  const sidecarNow = JSON.parse(
+    readFileSync(path.join(dataDir, 'models', 'dreamy.pictor.json'), 'utf8'),
+  ) as Record<string, unknown>;
+  assert.deepEqual(sidecarNow['overrides'], overridden.overrides);
   const configured = await cli('set', 'tiny', 'cost=1');
   assert.equal(configured.code, 1);
   assert.match(configured.err, /pictor\.yaml/);
@@ -285,6 +394,61 @@ test("pictor models list: each model's state from the running server, with a key
     };
     assert.equal(info.state, 'loaded');
     assert.doesNotMatch(JSON.stringify(json), new RegExp(adminKey));
+  } finally {
+    await pictor.stop();
+  }
+});
+
+test('pictor models rm with a server running: the server removes it, refusing while a job uses it; the job completes', async () => {
+  const adminKey = 'sk_test_cli_rm_admin_0123456789abcdef';
+  const config = testConfig({ PICTOR_AUTH__ENABLED: 'true', PICTOR_ADMIN_KEY: adminKey });
+  const spare = path.join(config.models.dir, 'spare');
+  cpSync(path.join(ROOT, 'models/tiny'), spare, { recursive: true });
+  // 30 steps of 200 ms: the job outlives the CLI calls made while it runs.
+  const pictor = await startPictor(config, 200);
+  try {
+    const base = await pictor.app.listen({ host: '127.0.0.1', port: 0 });
+    const cli = cliFor(config.dataDir, { PICTOR_SERVER__PORT: new URL(base).port });
+    const submitted = await fetch(`${base}/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'spare', prompt: 'x', steps: 30 }),
+    });
+    assert.equal(submitted.status, 202, await submitted.clone().text());
+    const { job_id: jobId } = (await submitted.json()) as { job_id: string };
+    const jobStatus = async (): Promise<string> =>
+      (
+        (await (
+          await fetch(`${base}/v1/jobs/${jobId}`, {
+            headers: { authorization: `Bearer ${adminKey}` },
+          })
+        ).json()) as { status: string }
+      ).status;
+
+    // Only the server knows the job: without an admin key the CLI is told to give one.
+    const keyless = await cli('rm', 'spare', '--yes');
+    assert.equal(keyless.code, 1);
+    assert.match(keyless.err, /a server runs at .* give it an admin key \(--key sk_…\)/);
+    const refused = await cli('rm', 'spare', '--yes', '--key', adminKey);
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /jobs are queued or running on 'spare'.*\(MODEL_IN_USE\)/);
+    assert.ok(existsSync(path.join(spare, 'unet', 'model.onnx')), 'nothing deleted under the job');
+    assert.ok(['queued', 'running'].includes(await jobStatus()), 'the job was still under way');
+
+    const done = await waitFor(
+      async () => {
+        const status = await jobStatus();
+        return ['queued', 'running'].includes(status) ? undefined : status;
+      },
+      30_000,
+      'the job to finish',
+    );
+    assert.equal(done, 'completed');
+    const removed = await cli('rm', 'spare', '--yes', '--key', adminKey, '--json');
+    assert.equal(removed.code, 0, removed.err);
+    assert.equal((JSON.parse(removed.out) as { deleted: { name: string } }).deleted.name, 'spare');
+    assert.ok(!existsSync(spare));
+    assert.ok(!pictor.library.get('spare'), 'the server dropped it from its library');
   } finally {
     await pictor.stop();
   }

@@ -127,3 +127,56 @@ describe('keepAliveSeconds of a model in a real worker', () => {
     assert.equal(listed.data.find((m) => m.name === 'kept')?.state, 'loaded');
   });
 });
+
+describe('models.preload and models.keepAliveSeconds with the ONNX engine', () => {
+  let pictor: Pictor;
+
+  before(async () => {
+    pictor = await startPictor(
+      testConfig({
+        PICTOR_WORKERS__ENGINE: 'onnx',
+        PICTOR_WORKERS__INTRA_OP_THREADS: '1',
+        PICTOR_MODELS__DEFAULT: 'lazy',
+        PICTOR_MODELS__LIST: JSON.stringify([
+          { name: 'lazy', path: 'models/tiny' },
+          { name: 'early', path: 'models/tiny' },
+          { name: 'early-kept', path: 'models/tiny', keepAliveSeconds: -1 },
+        ]),
+        // 'early' last: its keepAlive starts when its preload ends, just before the worker's ready.
+        PICTOR_MODELS__PRELOAD: JSON.stringify(['early-kept', 'early']),
+        // The machine-wide keepAlive, for models without their own.
+        PICTOR_MODELS__KEEP_ALIVE_SECONDS: '5',
+      }),
+    );
+  });
+  after(async () => {
+    await pictor.stop();
+  });
+
+  const loaded = (name: string): boolean =>
+    pictor.workers.models().some((m) => m.name === name && m.loaded);
+
+  test(
+    'preloaded models are loaded when the worker is ready, others only on use; the global keepAlive then unloads an idle one',
+    { timeout: 60_000 },
+    async () => {
+      // startPictor waited for the workers' ready, which comes after their preloads.
+      assert.ok(loaded('early'), 'a preloaded model is loaded before any job');
+      assert.ok(loaded('early-kept'));
+      assert.ok(!loaded('lazy'), 'a model not in models.preload waits for its first job');
+      await new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (loaded('early')) return;
+          stop();
+          resolve();
+        };
+        const stop = pictor.workers.onModels(check);
+        check();
+      });
+      assert.ok(
+        loaded('early-kept'),
+        'its own keepAliveSeconds -1 wins over models.keepAliveSeconds',
+      );
+    },
+  );
+});

@@ -9,6 +9,7 @@ import {
   readdirSync,
   readFileSync,
   realpathSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ProblemError } from '../../src/errors/index.ts';
 import { ModelLibrary } from '../../src/library/model-library.ts';
-import { FakeHub, repoFromFolder } from '../helpers/fake-hub.ts';
+import { FakeHub, repoFromFolder, type HubFile } from '../helpers/fake-hub.ts';
 import { testConfig } from '../helpers/pictor.ts';
 
 const TINY = path.resolve(import.meta.dirname, '../../models/tiny');
@@ -31,7 +32,7 @@ after(async () => {
 
 let repoCount = 0;
 /** A fresh repo on the hub: a copy of models/tiny as a diffusers ONNX repo (plus a pickle). */
-function tinyRepo(options: { token?: string } = {}): string {
+function tinyRepo(options: { token?: string; forbidden?: boolean } = {}): string {
   const name = `org/tiny-${++repoCount}`;
   const files = repoFromFolder(TINY, { 'unet/diffusion_pytorch_model.bin': Buffer.alloc(64, 7) });
   hub.repos.set(name, { sha: `${repoCount}`.padStart(40, 'b'), files, ...options });
@@ -165,6 +166,31 @@ test('a gated repo without a token fails naming HF_TOKEN; with it the pull works
   assert.doesNotMatch(JSON.stringify(pull.events), /hf_secret_token/);
 });
 
+test('a gated repo whose terms were not accepted (403 with the token) fails naming what to do', async () => {
+  const repo = tinyRepo({ token: 'hf_secret_token', forbidden: true });
+  const error = await failure(library({ HF_TOKEN: 'hf_secret_token' }).lib.pull(`hf:${repo}`).done);
+  assert.equal(error.code, 'MODEL_SOURCE_UNAUTHORIZED');
+  assert.match(error.message, /^403 .*HF_TOKEN.*terms accepted on the site/);
+  assert.doesNotMatch(error.message, /hf_secret_token/);
+});
+
+test('a revision and a subfolder: only that folder is fetched and linked', async () => {
+  const repo = `org/multi-${++repoCount}`;
+  const files = new Map<string, HubFile>();
+  for (const [file, f] of repoFromFolder(TINY)) {
+    files.set(`v1/${file}`, f);
+    files.set(`v2/${file}`, f);
+  }
+  hub.repos.set(repo, { sha: 'c'.repeat(40), files });
+  const { lib } = library();
+  const before = hub.requests.length;
+  assert.equal(await lib.pull(`hf:${repo}@main/v2`).done, 'v2');
+  const fetched = hub.requests.slice(before).filter((r) => r.url.includes('/resolve/'));
+  assert.ok(fetched.length > 0 && fetched.every((r) => r.url.includes(`/${'c'.repeat(40)}/v2/`)));
+  assert.ok(realpathSync(lib.get('v2')?.path ?? '').endsWith(path.join('c'.repeat(40), 'v2')));
+  assert.equal(lib.get('v2')?.source, `hf:${repo}@main/v2`);
+});
+
 test('an unknown repo is a 404 naming it', async () => {
   const error = await failure(library().lib.pull('hf:org/no-such-repo').done);
   assert.equal(error.code, 'MODEL_SOURCE_NOT_FOUND');
@@ -180,6 +206,44 @@ test('two concurrent pulls of one model share one download', async () => {
   const third = lib.pull(repo);
   await Promise.all([first.done, third.done]);
   assert.equal(hub.downloads(`${hub.repos.get(repo)?.sha}/unet/model.onnx`), 1);
+});
+
+test('several files download at once, up to sources.parallelDownloads', async (t) => {
+  const repo = tinyRepo();
+  const files = hub.repos.get(repo)?.files;
+  assert.ok(files);
+  // Three files that cannot finish until the test lets them: seen together only if in parallel.
+  const gated = ['unet/model.onnx', 'vae_decoder/model.onnx', 'text_encoder/model.onnx'];
+  let release = (): void => undefined;
+  const open = new Promise<void>((resolve) => (release = resolve));
+  t.after(() => release()); // a failed assertion must not leave the downloads held
+  for (const file of gated) {
+    const f = files.get(file);
+    assert.ok(f);
+    files.set(file, { ...f, gate: { after: 100_000, open } });
+  }
+  const url = (file: string): string => `${hub.repos.get(repo)?.sha}/${file}`;
+  const { lib } = library({ PICTOR_SOURCES__PARALLEL_DOWNLOADS: '3' });
+  const pull = lib.pull(`hf:${repo}`);
+  const settled = pull.done.then(
+    () => 'done',
+    (e: unknown) => `failed: ${String(e)}`,
+  );
+  const deadline = Date.now() + 15_000;
+  while (gated.some((file) => hub.downloads(url(file)) === 0)) {
+    assert.ok(Date.now() < deadline, 'the three held files were never requested together');
+    assert.equal(await Promise.race([settled, Promise.resolve('running')]), 'running');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  // All three are in flight at once, none finished (their gates are shut).
+  assert.ok(
+    !pull.events.some(
+      (e) => e.status === 'verifying' && gated.includes(e.file.slice(repo.length + 1)),
+    ),
+  );
+  release();
+  assert.equal(await settled, 'done');
+  for (const file of gated) assert.equal(hub.downloads(url(file)), 1);
 });
 
 test('two libraries sharing a Hugging Face cache (the server and a CLI pull) download each blob once', async () => {
@@ -250,6 +314,85 @@ test('a model already in the Hugging Face cache is linked with no network call',
   await offline.pull(`hf:${repo}`, { name: 'offline' }).done;
   assert.equal(hub.requests.length, before);
   assert.equal(offline.get('offline')?.format, 'onnx');
+});
+
+/**
+ * Writes `files` into a Hugging Face cache the way Python's huggingface_hub does, independently
+ * of Pictor's code: blobs named by etag (the LFS sha256, else the Git blob sha1), snapshot files
+ * as relative symlinks to them, `refs/main` holding the commit with no newline, a `.no_exist`
+ * folder. `interrupted` files are left as huggingface_hub leaves a stopped download: an
+ * `.incomplete` blob and no link.
+ */
+function pythonCache(
+  cache: string,
+  repo: string,
+  commit: string,
+  files: Map<string, HubFile>,
+  interrupted: readonly string[] = [],
+): void {
+  const repoDir = path.join(cache, `models--${repo.replace('/', '--')}`);
+  mkdirSync(path.join(repoDir, 'blobs'), { recursive: true });
+  mkdirSync(path.join(repoDir, 'refs'), { recursive: true });
+  mkdirSync(path.join(repoDir, '.no_exist', commit), { recursive: true });
+  writeFileSync(path.join(repoDir, 'refs', 'main'), commit);
+  writeFileSync(path.join(repoDir, '.no_exist', commit, 'model_index.fp16.json'), '');
+  for (const [file, { data, lfs }] of files) {
+    const etag = lfs
+      ? createHash('sha256').update(data).digest('hex')
+      : createHash('sha1').update(`blob ${data.length}\0`).update(data).digest('hex');
+    const blob = path.join(repoDir, 'blobs', etag);
+    if (interrupted.includes(file)) {
+      writeFileSync(`${blob}.${'7'.repeat(8)}.incomplete`, data.subarray(0, data.length >> 1));
+      continue;
+    }
+    writeFileSync(blob, data);
+    const link = path.join(repoDir, 'snapshots', commit, file);
+    mkdirSync(path.dirname(link), { recursive: true });
+    symlinkSync(path.relative(path.dirname(link), blob), link);
+  }
+}
+
+test("a model Python's huggingface_hub downloaded is served from its cache with no network call", async () => {
+  const commit = 'a'.repeat(40);
+  const { dataDir } = library();
+  const cache = path.join(dataDir, 'python-hf');
+  pythonCache(cache, 'org/py-model', commit, repoFromFolder(TINY));
+  // Nothing listens on port 9: any network call fails the pull.
+  const offline = new ModelLibrary(
+    testConfig({ HF_ENDPOINT: 'http://127.0.0.1:9', HF_HUB_CACHE: cache }, dataDir),
+  );
+  assert.equal(await offline.pull('org/py-model').done, 'py-model');
+  assert.equal(await offline.pull(`hf:org/py-model@${commit}`, { name: 'pinned' }).done, 'pinned');
+  const model = offline.get('py-model');
+  assert.equal(model?.format, 'onnx');
+  assert.equal(
+    realpathSync(model?.path ?? ''),
+    path.join(cache, 'models--org--py-model', 'snapshots', commit),
+  );
+  assert.ok(
+    readFileSync(path.join(model?.path ?? '', 'unet', 'model.onnx')).equals(
+      readFileSync(path.join(TINY, 'unet/model.onnx')),
+    ),
+  );
+});
+
+test('a Python download stopped half-way is completed (only what is missing is fetched), not served as it is', async () => {
+  const repo = tinyRepo();
+  const commit = hub.repos.get(repo)?.sha ?? '';
+  const files = hub.repos.get(repo)?.files;
+  assert.ok(files);
+  const { lib, cache } = library();
+  pythonCache(cache, repo, commit, files, ['unet/model.onnx']);
+  const before = hub.requests.length;
+  const name = repo.split('/')[1] ?? '';
+  assert.equal(await lib.pull(`hf:${repo}`).done, name);
+  const fetched = hub.requests.slice(before).filter((r) => r.url.includes('/resolve/'));
+  assert.deepEqual(
+    fetched.map((r) => r.url.slice(r.url.indexOf(commit) + commit.length + 1)),
+    ['unet/model.onnx'],
+  );
+  const unet = path.join(lib.get(name)?.path ?? '', 'unet', 'model.onnx');
+  assert.ok(readFileSync(unet).equals(files.get('unet/model.onnx')?.data ?? Buffer.alloc(0)));
 });
 
 test('CivitAI: a version is downloaded to NAME.safetensors, checked against its SHA256, family from the base model', async () => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { ProblemError } from '../../src/errors/index.ts';
 import { chooseRepoFiles } from '../../src/library/choose-repo-files.ts';
+import { missingComponents } from '../../src/library/missing-components.ts';
 import { scanModelFolder } from '../../src/library/model-folder.ts';
 import { parseModelRef } from '../../src/library/model-ref.ts';
 import { ModelCache, type WorkerModel } from '../../src/workers/engines/model-cache.ts';
@@ -128,6 +129,35 @@ test('file choice: ONNX components (or the onnx/ subfolder), the best safetensor
     () => chooseRepoFiles(['model_index.json', 'unet/diffusion_pytorch_model.bin'], '', false),
     /unet: no \.safetensors weights/,
   );
+});
+
+test('a snapshot missing a component of its model_index.json is incomplete; optional parts may be absent', () => {
+  const index = {
+    _class_name: 'StableDiffusionPipeline',
+    unet: ['diffusers', 'UNet2DConditionModel'],
+    vae: ['diffusers', 'AutoencoderKL'],
+    text_encoder: ['transformers', 'CLIPTextModel'],
+    tokenizer: ['transformers', 'CLIPTokenizer'],
+    scheduler: ['diffusers', 'PNDMScheduler'],
+    safety_checker: ['stable_diffusion', 'StableDiffusionSafetyChecker'],
+    image_encoder: [null, null],
+    requires_safety_checker: true,
+  };
+  const complete = [
+    'sd/model_index.json',
+    'sd/unet/config.json',
+    'sd/unet/diffusion_pytorch_model.fp16.safetensors',
+    'sd/vae/diffusion_pytorch_model.safetensors',
+    'sd/text_encoder/model.safetensors',
+    'sd/tokenizer/vocab.json',
+    'sd/scheduler/scheduler_config.json',
+  ];
+  assert.deepEqual(missingComponents(index, 'sd', complete), []);
+  // The UNet's config arrived, its weights did not; the tokenizer folder is missing altogether.
+  const stopped = complete.filter(
+    (f) => !f.endsWith('.fp16.safetensors') && !f.includes('tokenizer/'),
+  );
+  assert.deepEqual(missingComponents(index, 'sd', stopped), ['sd/unet', 'sd/tokenizer']);
 });
 
 test('a models folder: each .safetensors file and diffusers folder is a model, with its sidecar; the rest is skipped', async () => {

@@ -1,10 +1,11 @@
-import { mkdir, rm, symlink } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ListFileEntry } from '@huggingface/hub';
 import { ProblemError } from '../../errors/index.ts';
 import { chooseRepoFiles, type ChosenFiles } from '../choose-repo-files.ts';
 import { HfCache } from '../hf-cache.ts';
 import { modelNameFrom, type ModelSidecar } from '../library-model.ts';
+import { missingComponents } from '../missing-components.ts';
 import { writeSidecar } from '../model-folder.ts';
 import { formatModelRef, type ModelRef } from '../model-ref.ts';
 import type { ModelSource, PlannedFile, PullPlan, PullRequest } from '../pull-plan.ts';
@@ -139,7 +140,15 @@ export class HuggingFaceSource implements ModelSource {
     try {
       const chosen = chooseRepoFiles(files, ref.subpath, this.#o.preferFp16);
       const weights = chosen.files.some((f) => /\.(onnx|safetensors)$/.test(f));
-      return weights ? { commit, chosen } : undefined;
+      if (!weights) return undefined;
+      if (chosen.root.endsWith('.safetensors')) return { commit, chosen };
+      // A snapshot another tool left half-way is completed over the network, not served.
+      const index = JSON.parse(
+        await readFile(path.join(cache.snapshot(commit), chosen.root, 'model_index.json'), 'utf8'),
+      ) as Record<string, unknown>;
+      return missingComponents(index, chosen.root, files).length === 0
+        ? { commit, chosen }
+        : undefined;
     } catch {
       return undefined;
     }

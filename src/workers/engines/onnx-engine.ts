@@ -92,6 +92,17 @@ async function previewUris(
 }
 
 /**
+ * Two descriptions of a model that load the same pipeline: a change of its files' place, its
+ * overrides, quantization, low-memory mode, component files or tokenizer folders needs it
+ * described and loaded again (its keepAlive or size alone does not).
+ */
+function loadsAlike(a: WorkerModel, b: WorkerModel): boolean {
+  const what = (m: WorkerModel): string =>
+    JSON.stringify([m.path, m.overrides, m.quantization, m.lowMemory, m.components, m.tokenizers]);
+  return what(a) === what(b);
+}
+
+/**
  * {@link InferenceEngine} on Pictor's ONNX engine (`src/engine/`), inside the worker: models are
  * described from their files up front and loaded on first use into a {@link ModelCache} that
  * unloads the least recently used idle one when the memory budget runs short.
@@ -199,8 +210,13 @@ export class OnnxEngine implements InferenceEngine {
       return infoOf(model.name, described.manifest, requestRulesOf(described.manifest));
     }
     const { readModelManifest } = await import('../../engine/model/model-manifest.ts');
+    const { applyModelOverrides } = await import('../../engine/model/apply-model-overrides.ts');
     try {
-      const manifest = await readModelManifest(model.path);
+      // As the load will see it: defaults and limits a request is checked against at submit.
+      const manifest = applyModelOverrides(
+        await readModelManifest(model.path),
+        model.overrides as ModelOverrides | undefined,
+      );
       return infoOf(model.name, manifest, requestRulesOf(manifest));
     } catch (error) {
       return unavailable(model.name, (error as Error).message);
@@ -213,7 +229,7 @@ export class OnnxEngine implements InferenceEngine {
       const next = wanted.get(name);
       // Changed files (a pull again, a new size) deserve another try at loading.
       if (JSON.stringify(next) !== JSON.stringify(old)) this.#failures.delete(name);
-      if (next?.path === old.path) continue;
+      if (next !== undefined && loadsAlike(next, old)) continue;
       this.#models.delete(name);
       this.#infos.delete(name);
       this.#estimates.delete(name);
