@@ -160,6 +160,8 @@ export async function createApiNode(
       checkWebhookUrl: (url) => checkWebhookUrl(url, config.webhooks.allowPrivateAddresses),
       admission: accounts.admission,
       idempotency: accounts.idempotency,
+      // An API node has no models folder: the aliases it knows are pictor.yaml's.
+      aliasesOf: (name) => config.models.list.find((m) => m.name === name)?.aliases ?? [],
     },
     jobServiceOptions(config),
   );

@@ -35,6 +35,7 @@ import {
   webhookSecret,
 } from './compose-parts.ts';
 import { BlobExpirySweeper } from '../storage/blob-expiry-sweeper.ts';
+import { findModel } from '../jobs/find-model.ts';
 
 export interface PictorOptions {
   /** Step time of the fake engine (`workers.engine: fake`). */
@@ -172,6 +173,7 @@ export async function createPictor(
       admission: accounts.admission,
       idempotency: accounts.idempotency,
       ...(puller ? { pullOnRequest: { puller, logger } } : {}),
+      aliasesOf: (name) => library.aliasesOf(name),
     },
     jobServiceOptions(config),
   );
@@ -200,7 +202,7 @@ export async function createPictor(
           () => true as const,
           (e: Error) => e.message,
         );
-        const model = service.models().find((m) => m.name === config.models.default);
+        const model = findModel(service.models(), config.models.default);
         return {
           database,
           worker: workers.readiness(),

@@ -9,6 +9,7 @@ import { createWorkerNode } from './compose-worker.ts';
 import { createApiNode } from './compose-api.ts';
 import { parseArgs } from './parse-flags.ts';
 import { ADMIN_COMMANDS, adminCli } from './admin-cli.ts';
+import { findModel } from '../jobs/find-model.ts';
 
 const USAGE = `usage: pictor serve [--config pictor.yaml] [--port 8080] [--host 127.0.0.1] [--data-dir ./pictor-data]
                     [--model NAME] [--section.key=value …]
@@ -80,7 +81,7 @@ async function serve(flags: Record<string, string>, configFile: string | undefin
     );
   }
   void pictor.workers.ready().then(() => {
-    const model = pictor.service.models().find((m) => m.name === config.models.default);
+    const model = findModel(pictor.service.models(), config.models.default);
     if (!model?.available) {
       process.stderr.write(
         `warning: the default model '${config.models.default}' is not available: ${model?.error ?? 'unknown'}\n` +

@@ -36,7 +36,15 @@ export interface ModelConfig {
    * holding its `tokenizer.json`, used instead of the model's own folder and the bundled one.
    */
   readonly tokenizers?: ModelTokenizersConfig;
+  /**
+   * Other names requests may use for this model (a Hugging Face id its clients send, a short
+   * name): every dialect resolves them to `name`, and jobs record `name`.
+   */
+  readonly aliases?: readonly string[];
 }
+
+/** What a model alias may look like: a model name, or a Hugging Face style `org/repo`. */
+export const MODEL_ALIAS_PATTERN = /^[a-zA-Z0-9._-]{1,64}(\/[a-zA-Z0-9._-]{1,96})?$/;
 
 /** The roles of `models.list[].components`; which a model needs depends on its family. */
 export const COMPONENT_ROLES = ['clipL', 'clipG', 't5', 'qwen3', 'vae'] as const;

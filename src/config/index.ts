@@ -6,7 +6,7 @@ export type {
   WorkerDevice,
   WorkerEngineKind,
 } from './config.ts';
-export { TOKENIZER_ROLES } from './config.ts';
+export { MODEL_ALIAS_PATTERN, TOKENIZER_ROLES } from './config.ts';
 export { DEFAULT_CONFIG } from './config.ts';
 export { ConfigError } from './config-error.ts';
 export { loadConfig, envLayer, type LoadConfigOptions } from './load-config.ts';

@@ -1,7 +1,13 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { COMPONENT_ROLES, DEFAULT_CONFIG, TOKENIZER_ROLES, type PictorConfig } from './config.ts';
+import {
+  COMPONENT_ROLES,
+  DEFAULT_CONFIG,
+  MODEL_ALIAS_PATTERN,
+  TOKENIZER_ROLES,
+  type PictorConfig,
+} from './config.ts';
 import { ConfigError } from './config-error.ts';
 import { parseQuantization, QUANTIZATION_SPELLINGS } from './quantization-setting.ts';
 
@@ -161,7 +167,9 @@ function checkModels(config: Raw, problems: string[]): void {
     checkOverrides(entry['overrides'], `models.list[${index}].overrides`, problems);
     checkComponents(entry['components'], `models.list[${index}].components`, problems);
     checkTokenizers(entry['tokenizers'], `models.list[${index}].tokenizers`, problems);
+    checkAliases(entry['aliases'], `models.list[${index}].aliases`, problems);
   }
+  checkNamesUnique(list, problems);
   // The default may also be a library model (models.dir), found only at start: not checked here.
   const budget = (config['workers'] as Raw)['memoryBudgetGb'];
   if (typeof budget === 'number' && !(budget >= 0)) {
@@ -310,6 +318,7 @@ export function validateConfig(layers: readonly Raw[], cwd: string): PictorConfi
       ...(m.keepAliveSeconds === undefined ? {} : { keepAliveSeconds: m.keepAliveSeconds }),
       ...(m.quantization === undefined ? {} : { quantization: parseQuantization(m.quantization) }),
       ...(m.lowMemory === undefined ? {} : { lowMemory: m.lowMemory }),
+      ...(m.aliases === undefined ? {} : { aliases: [...m.aliases] }),
       ...(m.components === undefined
         ? {}
         : {
@@ -401,6 +410,42 @@ function checkComponents(components: unknown, where: string, problems: string[])
  * directory). Whether the folder holds a `tokenizer.json` is checked where the model's files
  * are, by the worker that serves it (an API node of a cluster need not have them).
  */
+function checkAliases(aliases: unknown, where: string, problems: string[]): void {
+  if (aliases === undefined) return;
+  if (!Array.isArray(aliases)) {
+    problems.push(`${where}: expected a list of names`);
+    return;
+  }
+  for (const alias of aliases) {
+    if (typeof alias !== 'string' || !MODEL_ALIAS_PATTERN.test(alias))
+      problems.push(
+        `${where}: ${JSON.stringify(alias)} is not a model name (letters, digits, '.', '_', '-', one '/' as in org/repo)`,
+      );
+  }
+}
+
+/** A name or alias means one model: a second use would make requests ambiguous. */
+function checkNamesUnique(list: readonly unknown[], problems: string[]): void {
+  const owner = new Map<string, string>();
+  for (const [index, entry] of list.entries()) {
+    if (!isObject(entry) || typeof entry['name'] !== 'string') continue;
+    const aliases: unknown[] = Array.isArray(entry['aliases'])
+      ? (entry['aliases'] as unknown[])
+      : [];
+    for (const [i, name] of [entry['name'], ...aliases].entries()) {
+      if (typeof name !== 'string') continue;
+      const where = i === 0 ? `models.list[${index}].name` : `models.list[${index}].aliases`;
+      const first = owner.get(name);
+      if (first !== undefined) problems.push(`${where}: '${name}' is already ${first}`);
+      else
+        owner.set(
+          name,
+          i === 0 ? `models.list[${index}].name` : `an alias of models.list[${index}]`,
+        );
+    }
+  }
+}
+
 function checkTokenizers(tokenizers: unknown, where: string, problems: string[]): void {
   if (tokenizers === undefined) return;
   if (!isObject(tokenizers)) {

@@ -16,6 +16,8 @@ export interface ModelInfo extends RequestRules {
   readonly loaded: boolean;
   readonly family: string;
   readonly supportsInpainting: boolean;
+  /** Other names requests may use for it (its settings'); `findModel` resolves them. */
+  readonly aliases?: readonly string[];
 }
 
 /**

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { findModel } from './find-model.ts';
 import { ProblemError } from '../errors/index.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { Upload, UploadRepository } from '../storage/upload-repository.ts';
@@ -68,6 +69,8 @@ export interface JobServiceDeps {
   readonly idempotency?: IdempotencyStore;
   /** Pulls a model a request names before the library has it; absent = such requests are refused. */
   readonly pullOnRequest?: { readonly puller: ModelPuller; readonly logger: Logger };
+  /** Each model's other names (its `aliases` setting); absent = none. */
+  readonly aliasesOf?: (model: string) => readonly string[];
 }
 
 export interface SubmitOptions {
@@ -215,13 +218,20 @@ export class JobService {
     );
   }
 
+  /** The served models, each with its aliases (look a request's name up with `findModel`). */
   models(): readonly ModelInfo[] {
-    return this.#d.runner.models();
+    const models = this.#d.runner.models();
+    const aliasesOf = this.#d.aliasesOf;
+    if (aliasesOf === undefined) return models;
+    return models.map((m) => {
+      const aliases = aliasesOf(m.name);
+      return aliases.length > 0 ? { ...m, aliases } : m;
+    });
   }
 
   model(name: string | undefined): ModelInfo {
     const wanted = name ?? this.#o.defaultModel;
-    const model = this.models().find((m) => m.name === wanted);
+    const model = findModel(this.models(), wanted);
     if (!model) {
       if (name === undefined && this.models().length === 0) {
         const retryAfter = retryAfterSeconds(this.#d.runner.readyInMs());
@@ -391,7 +401,7 @@ export class JobService {
    */
   #pullFirst(name: string | undefined): string | undefined {
     if (name === undefined || !this.#awaiting?.pullable(name)) return undefined;
-    return this.models().some((m) => m.name === name) ? undefined : name;
+    return findModel(this.models(), name) === undefined ? name : undefined;
   }
 
   /**

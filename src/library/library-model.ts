@@ -29,6 +29,8 @@ export interface LibraryModel {
   readonly tokenizers?: ModelTokenizersConfig;
   /** Its sidecar's `overrides` (a library model; configured ones have theirs in `models.list`). */
   readonly overrides?: ModelOverridesConfig;
+  /** Other names requests may use for it (`models.list` entry or sidecar); a name in use wins. */
+  readonly aliases?: readonly string[];
   /** `config`: from `models.list` (not removable); `library`: found in a models folder. */
   readonly origin: 'config' | 'library';
 }
@@ -48,6 +50,8 @@ export interface ModelSidecar {
   readonly tokenizers?: ModelTokenizersConfig;
   /** Over what the model's files say: defaults, prediction type, scheduler, VAE, … */
   readonly overrides?: ModelOverridesConfig;
+  /** Other names requests may use for it, as `models.list[].aliases`. */
+  readonly aliases?: readonly string[];
   readonly pulledAt?: string;
 }
 

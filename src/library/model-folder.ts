@@ -1,7 +1,12 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseQuantization, TOKENIZER_ROLES, type ModelTokenizersConfig } from '../config/index.ts';
+import {
+  MODEL_ALIAS_PATTERN,
+  parseQuantization,
+  TOKENIZER_ROLES,
+  type ModelTokenizersConfig,
+} from '../config/index.ts';
 import { sidecarOverrides } from './sidecar-settings.ts';
 import {
   SIDECAR_SUFFIX,
@@ -60,8 +65,18 @@ export async function readSidecar(file: string): Promise<ModelSidecar> {
     quantization: parseQuantization(raw['quantization']),
     tokenizers: tokenizerFolders(raw['tokenizers'], path.dirname(file)),
     overrides: sidecarOverrides(raw['overrides']),
+    aliases: sidecarAliases(raw['aliases']),
   };
   return Object.fromEntries(Object.entries(sidecar).filter(([, v]) => v !== undefined));
+}
+
+/** A sidecar's `aliases`: the well-formed ones (a hand edit's others are ignored). */
+function sidecarAliases(raw: unknown): readonly string[] | undefined {
+  if (!Array.isArray(raw)) return undefined;
+  const aliases = raw.filter(
+    (a): a is string => typeof a === 'string' && MODEL_ALIAS_PATTERN.test(a),
+  );
+  return aliases.length > 0 ? aliases : undefined;
 }
 
 /** A sidecar's `tokenizers`: each known encoder's folder, relative ones from `dir`; others ignored. */
@@ -113,6 +128,7 @@ export async function describeModelPath(
     quantization: sidecar.quantization,
     ...(sidecar.tokenizers ? { tokenizers: sidecar.tokenizers } : {}),
     ...(sidecar.overrides === undefined ? {} : { overrides: sidecar.overrides }),
+    ...(sidecar.aliases === undefined ? {} : { aliases: sidecar.aliases }),
     origin: 'library',
   };
 }

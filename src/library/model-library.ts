@@ -33,6 +33,21 @@ function sameModels(a: readonly LibraryModel[], b: readonly LibraryModel[]): boo
 }
 
 /**
+ * The models with each name meaning one model: an alias that is another model's name, or an
+ * earlier model's alias, is dropped (configured models come first, so theirs win; pictor.yaml's
+ * own duplicates are refused when the config loads).
+ */
+function withoutTakenAliases(models: readonly LibraryModel[]): LibraryModel[] {
+  const taken = new Set(models.map((m) => m.name));
+  return models.map((model) => {
+    if (model.aliases === undefined) return model;
+    const aliases = model.aliases.filter((alias) => !taken.has(alias));
+    for (const alias of aliases) taken.add(alias);
+    return { ...model, aliases };
+  });
+}
+
+/**
  * Pictor's models: the `models.list` entries plus every model in `models.dir` and `models.dirs`,
  * rescanned on `scan()`, after a pull, and (with `watch()`) when the folder changes. Listeners
  * hear each change, so workers serve a new model — or stop serving a removed one — without a
@@ -82,6 +97,11 @@ export class ModelLibrary {
     return this.#models.find((m) => m.name === name);
   }
 
+  /** The other names requests may use for model `name`. */
+  aliasesOf(name: string): readonly string[] {
+    return this.get(name)?.aliases ?? [];
+  }
+
   onChange(listener: (models: readonly LibraryModel[]) => void): void {
     this.#listeners.add(listener);
   }
@@ -103,6 +123,7 @@ export class ModelLibrary {
         quantization: entry.quantization,
         ...(entry.lowMemory === undefined ? {} : { lowMemory: entry.lowMemory }),
         ...(entry.tokenizers === undefined ? {} : { tokenizers: entry.tokenizers }),
+        ...(entry.aliases === undefined ? {} : { aliases: entry.aliases }),
         origin: 'config',
       });
     }
@@ -111,11 +132,12 @@ export class ModelLibrary {
         if (!models.some((m) => m.name === model.name)) models.push(model);
       }
     }
-    if (!sameModels(models, this.#models)) {
-      this.#models = models;
-      for (const listener of this.#listeners) listener(models);
+    const unambiguous = withoutTakenAliases(models);
+    if (!sameModels(unambiguous, this.#models)) {
+      this.#models = unambiguous;
+      for (const listener of this.#listeners) listener(unambiguous);
     }
-    return models;
+    return unambiguous;
   }
 
   /** Starts pulling `source` (see `parseModelRef`), or joins the pull already under way. */

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import {
+  MODEL_ALIAS_PATTERN,
   parseQuantization,
   QUANTIZATION_SPELLINGS,
   type ModelOverridesConfig,
@@ -25,6 +26,13 @@ const SETTABLE = {
   quantization: {
     help: `a checkpoint's linear weights: ${QUANTIZATION_SPELLINGS.join(', ')}`,
     parse: parseQuantization,
+  },
+  aliases: {
+    help: 'other names requests may use for it, comma-separated (a name or org/repo each)',
+    parse: (value: string): string[] | undefined => {
+      const aliases = value.split(',').map((a) => a.trim());
+      return aliases.every((a) => MODEL_ALIAS_PATTERN.test(a)) ? aliases : undefined;
+    },
   },
   'tokenizers.t5': {
     help: "the folder holding the T5 encoder's tokenizer.json (FLUX, SD 3.x), from the working directory",

@@ -3,6 +3,7 @@ import type { ModelInfo } from '../../jobs/inference-workers.ts';
 import type { JobService } from '../../jobs/job-service.ts';
 import { provisionalModel } from '../../jobs/jobs-awaiting-models.ts';
 import { isPullableReference } from '../../jobs/model-puller.ts';
+import { findModel } from '../../jobs/find-model.ts';
 
 /**
  * The model a dialect request names when the job service will pull it first
@@ -17,6 +18,6 @@ export function modelToPull(
 ): ModelInfo | undefined {
   if (!config.models.pullOnRequest || name === undefined || !isPullableReference(name))
     return undefined;
-  if (service.models().some((m) => m.name === name)) return undefined;
+  if (findModel(service.models(), name) !== undefined) return undefined;
   return provisionalModel(name, undefined, config.queue.maxImagesPerJob);
 }

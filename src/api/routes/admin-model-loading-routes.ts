@@ -4,6 +4,7 @@ import type { ModelInfo, ModelLoading } from '../../jobs/inference-workers.ts';
 import type { AppDeps } from '../app-deps.ts';
 import { jsonResponse } from '../documented-errors.ts';
 import { modelSchema, modelView } from './models-routes.ts';
+import { findModel } from '../../jobs/find-model.ts';
 
 const nameParams = {
   type: 'object',
@@ -24,7 +25,7 @@ export function adminModelLoadingRoutes(
   const view = (m: ModelInfo): Record<string, unknown> =>
     modelView(m, deps.config.models.default, deps.library);
   const known = (name: string): ModelInfo => {
-    const model = deps.service.models().find((m) => m.name === name);
+    const model = findModel(deps.service.models(), name);
     if (!model) throw new ProblemError('MODEL_NOT_FOUND', `no model named '${name}'`);
     return model;
   };

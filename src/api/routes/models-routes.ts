@@ -17,7 +17,8 @@ export function modelView(
   const stored = library?.get(m.name);
   return {
     name: m.name,
-    default: m.name === defaultModel,
+    aliases: m.aliases ?? [],
+    default: m.name === defaultModel || (m.aliases?.includes(defaultModel) ?? false),
     state: stateOf(m),
     available: m.available,
     loaded: m.loaded,
@@ -74,6 +75,11 @@ export const modelSchema = {
   required: ['name', 'state', 'available', 'loaded'],
   properties: {
     name: { type: 'string' },
+    aliases: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'Other names requests may use for it',
+    },
     default: { type: 'boolean' },
     state: { type: 'string', enum: ['failed', 'loaded', 'available', 'downloading'] },
     available: { type: 'boolean' },

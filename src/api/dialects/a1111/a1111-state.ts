@@ -1,4 +1,5 @@
 import type { ModelInfo } from '../../../jobs/inference-workers.ts';
+import { findModel } from '../../../jobs/find-model.ts';
 
 /** Longer than any checkpoint title; longer ones are refused before any parsing. */
 const MAX_TITLE_LENGTH = 1024;
@@ -14,13 +15,13 @@ function withoutHash(title: string): string {
 /** `name`, `name.safetensors`, `name [abc123]` or `dir/name.ckpt` → Pictor model `name`. */
 export function modelFromTitle(models: readonly ModelInfo[], title: string): ModelInfo | undefined {
   if (title.length > MAX_TITLE_LENGTH) return undefined;
-  const exact = models.find((m) => m.name === title);
+  const exact = findModel(models, title);
   if (exact) return exact;
   const name = withoutHash(title.trim())
     .replace(/\.(safetensors|ckpt|pt|pth|bin|onnx|gguf)$/i, '')
     .split(/[\\/]/)
     .at(-1);
-  return models.find((m) => m.name === name);
+  return name === undefined ? undefined : findModel(models, name);
 }
 
 /**

@@ -5,6 +5,7 @@ import type { OutputFormat } from '../../../jobs/output-format.ts';
 import type { FieldReader } from './field-reader.ts';
 import { modelToPull } from '../model-to-pull.ts';
 import { paramError } from './openai-errors.ts';
+import { findModel } from '../../../jobs/find-model.ts';
 
 /** The three step tiers OpenAI's `quality` values fall into. */
 export type QualityTier = 'low' | 'medium' | 'high';
@@ -40,7 +41,7 @@ export function resolveModel(
   name: string | undefined,
   defaultModel: string,
 ): ModelInfo {
-  const known = name !== undefined && service.models().some((m) => m.name === name);
+  const known = name !== undefined && findModel(service.models(), name) !== undefined;
   return service.model(known ? name : defaultModel);
 }
 

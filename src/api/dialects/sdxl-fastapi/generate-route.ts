@@ -5,6 +5,7 @@ import type { JobService } from '../../../jobs/job-service.ts';
 import { clientGone, jobFailure } from '../../job-outcome.ts';
 import { submitAll, waitAll } from '../dialect-jobs.ts';
 import { warnIgnoredParams } from '../ignored-params.ts';
+import { findModel } from '../../../jobs/find-model.ts';
 
 const bodySchema = {
   type: 'object',
@@ -73,7 +74,7 @@ export function generateRoute(app: FastifyInstance, service: JobService): void {
     },
     async (request, reply) => {
       const { model_name: model } = request.params;
-      if (!service.models().some((m) => m.name === model)) {
+      if (findModel(service.models(), model) === undefined) {
         const names = service.models().map((m) => m.name);
         throw new ProblemError(
           'MODEL_NOT_FOUND',
