@@ -8,9 +8,10 @@ SRC_DIR holds Black Forest Labs' `src/flux/` (github black-forest-labs/flux) and
 autoencoder are BFL's own modules, so the weights carry BFL's names and semantics exactly.
 
 Stages (each one's result is checkpointed under --work, default /tmp/tiny_flux_build):
-  1. vae     train BFL's AutoEncoder (16 latent channels, 8x down-sampling, 64 channels and 128 at
-             8x8, so BFL's fixed 32 GroupNorm groups hold 2 and 4 channels: at 32 channels every
-             GroupNorm is an instance norm and a flat region's absolute colour is lost)
+  1. vae     train BFL's AutoEncoder (16 latent channels, 8x down-sampling, 32 channels and 64
+             below full resolution) with 4 GroupNorm groups (8 and 16 channels each; BFL's module
+             fixes 32, an instance norm per channel at this width, which loses a flat region's
+             absolute colour; exported as diffusers' `norm_num_groups`, which Pictor reads)
              on 64x64 images of the world; its latent mean is pulled towards FLUX.1's latent
              statistics, so Pictor's fixed scale 0.3611 / shift 0.1159 give unit-variance latents
   2. encode  encode a fixed pool of images into scaled latents
@@ -51,7 +52,7 @@ from clip_vocab import bytes_to_unicode  # noqa: E402
 from flux_layouts import ClipText, T5Encoder, diffusers_transformer, diffusers_vae, save  # noqa: E402
 
 CFG = {
-    "vae": {"ch": 64, "ch_mult": [1, 1, 1, 2], "steps": 700, "batch": 8, "lr": 2e-3, "seed": 1, "latent_noise": 0.1,
+    "vae": {"ch": 32, "ch_mult": [1, 2, 2, 2], "groups": 4, "probe_every": 100, "steps": 700, "batch": 8, "lr": 2e-3, "seed": 1, "latent_noise": 0.1,
             "stats_weight": 0.05, "shift": 0.1159, "scale": 0.3611},
     "pool": {"n": 2000, "seed": 2},
     "clip": {"width": 16, "heads": 2, "layers": 2},
@@ -188,9 +189,16 @@ class T5Vocab:
 def make_vae(bfl):
     _, _, AutoEncoder, AutoEncoderParams = bfl
     c = CFG["vae"]
-    return AutoEncoder(AutoEncoderParams(resolution=64, in_channels=3, ch=c["ch"], out_ch=3, ch_mult=c["ch_mult"],
-                                         num_res_blocks=1, z_channels=LATENT, scale_factor=c["scale"],
-                                         shift_factor=c["shift"]))
+    ae = AutoEncoder(AutoEncoderParams(resolution=64, in_channels=3, ch=c["ch"], out_ch=3, ch_mult=c["ch_mult"],
+                                       num_res_blocks=1, z_channels=LATENT, scale_factor=c["scale"],
+                                       shift_factor=c["shift"]))
+    # BFL's module fixes 32 groups: at 32-64 channels that is an instance norm per channel or pair,
+    # which wipes a flat region's absolute colour. A GroupNorm's weights do not depend on its group
+    # count, so setting it after construction is all diffusers' `norm_num_groups` (exported) means.
+    for m in ae.modules():
+        if isinstance(m, torch.nn.GroupNorm):
+            m.num_groups = c["groups"]
+    return ae
 
 
 def make_text_flux(bfl, clip_vocab_size, t5_vocab_size):
@@ -265,11 +273,17 @@ def train_vae(work, bfl):
         # FLUX.1's latent statistics: per channel mean `shift`, std 1/`scale`
         stats = (z.mean((0, 2, 3)) - c["shift"]).pow(2).mean() + (z.std((0, 2, 3)) / target_std - 1).pow(2).mean()
         loss = mse + (0 if c.get("decoder_only") else c["stats_weight"] * stats)
+        if c.get("l1"):  # L1 (LDM's reconstruction loss) keeps pushing on the small errors at shape edges
+            loss = loss + c["l1"] * (rec - x).abs().mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(ae.parameters(), 1.0)
         opt.step()
         run = mse.item() if run is None else 0.95 * run + 0.05 * mse.item()
+        if step % c["probe_every"] == c["probe_every"] - 1:
+            log(f"[vae] step {step:5d} reconstructions classified: {vae_probe(ae)}")
+            ae.train()
+            torch.save({"ae": ae.state_dict(), "step": step + 1}, os.path.join(work, "vae-partial.pt"))
         if step % 25 == 0 or step == c["steps"] - 1:
             el = time.time() - t0
             log(f"[vae] step {step:5d} mse {run:.5f} stats {stats.item():.4f} lr {lr:.2e} {el:.0f}s, "
@@ -288,6 +302,18 @@ def train_vae(work, bfl):
     log(f"[vae] done in {time.time() - t0:.0f}s; held-out mse {F.mse_loss(rec, x).item():.5f}, reconstruction "
         f"classified: {acc}")
     torch.save({"ae": ae.state_dict(), "acc": acc, "seconds": time.time() - t0}, os.path.join(work, c.get("save_as", "vae.pt")))
+
+
+@torch.no_grad()
+def vae_probe(ae, n=64):
+    """How the held-out reconstructions classify (a quick check while the VAE trains; the end of
+    the stage scores 128). The flow model cannot draw better than this."""
+    ae.eval()
+    attrs = data.sample_attrs(np.random.default_rng(4321), n)
+    x = torch.from_numpy(data.to_tensor_range(data.render(attrs)))
+    rec = ae.decoder(ae.encoder(x)[:, :LATENT]).clamp(-1, 1)
+    imgs = ((rec.numpy().transpose(0, 2, 3, 1) + 1) * 127.5).round().astype(np.uint8)
+    return score(imgs, attrs["fg"], attrs["bg"], attrs["shape"])
 
 
 def load_vae(work, bfl):
@@ -410,7 +436,14 @@ def train_flow(work, bfl, clip_tok, t5_tok):
     ids_txt = torch.zeros(c["batch"], CFG["t5"]["tokens"], 3)
     probe = text_use_batch(z_all, attrs)
     t0, run = time.time(), None
-    for step in range(c["steps"]):
+    step = 0
+    while step < c["steps"]:
+        if c.get("budget_s") and step == 30:
+            # a wall-clock budget on a shared machine: the step count the first 30 steps' pace
+            # allows, fixed before the warm-up ends so the cosine schedule runs its whole course
+            # (logged: `--set train.steps=N` without a budget repeats the run)
+            c["steps"] = min(c["steps"], max(31, int(c["budget_s"] / ((time.time() - t0) / 30))))
+            log(f"[flow] budget {c['budget_s']}s: {c['steps']} steps")
         lr = c["lr"] * min(1.0, (step + 1) / c["warmup"]) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / c["steps"])))
         for g in opt.param_groups:
             g["lr"] = lr
@@ -446,6 +479,7 @@ def train_flow(work, bfl, clip_tok, t5_tok):
             torch.save({"clip": emas[0].state_dict(), "t5": emas[1].state_dict(), "flux": emas[2].state_dict(),
                         "step": before["step"] + step + 1, "seconds": before["seconds"] + time.time() - t0},
                        os.path.join(work, "flow.pt"))
+        step += 1
     log(f"[flow] done in {time.time() - t0:.0f}s")
 
 
@@ -507,7 +541,8 @@ def export(work, out, bfl, clip_tok, t5_tok):
         "vae/config.json": {
             "_class_name": "AutoencoderKL", "block_out_channels": [v["ch"] * m for m in v["ch_mult"]], "latent_channels": LATENT,
             "layers_per_block": 1, "scaling_factor": v["scale"], "shift_factor": v["shift"],
-            "use_quant_conv": False, "use_post_quant_conv": False, "sample_size": 64},
+            "norm_num_groups": v["groups"], "use_quant_conv": False, "use_post_quant_conv": False,
+            "sample_size": 64},
     }
     for name, value in configs.items():
         write_json(f"{out}/{name}", value)

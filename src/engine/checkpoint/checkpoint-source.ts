@@ -24,4 +24,6 @@ export interface CheckpointArchitecture {
   readonly textHeadDims?: readonly number[];
   /** FLUX, Z-Image: the transformer's rotary axes (`axes_dims_rope`; `axes_dims`, `rope_theta`). */
   readonly rotaryAxes?: RotaryAxes;
+  /** The VAE's GroupNorm groups (`vae/config.json` `norm_num_groups`; absent: 32). */
+  readonly vaeNormGroups?: number;
 }

@@ -194,7 +194,10 @@ function clipTokenizerDirs(
   return dirs;
 }
 
-/** Head widths of the text encoders and FLUX's rotary axes, where the folder's configs say them. */
+/**
+ * Head widths of the text encoders, FLUX's rotary axes and the VAE's GroupNorm groups, where the
+ * folder's configs say them.
+ */
 async function architectureOf(
   dir: string,
   encoders: readonly (readonly [string, TextEncoderKind])[],
@@ -213,12 +216,24 @@ async function architectureOf(
   const rotaryDims =
     Array.isArray(axes) && axes.every((dim) => typeof dim === 'number') ? axes : [];
   const theta = transformer?.['rope_theta'];
+  const vaeGroups = (await readOptionalConfig(path.join(dir, 'vae', 'config.json')))?.[
+    'norm_num_groups'
+  ];
   return {
     textHeadDims: textConfigs.map(headDim),
+    ...(vaeGroups === undefined ? {} : { vaeNormGroups: positiveInteger(vaeGroups, dir) }),
     ...(rotaryDims.length > 0
       ? { rotaryAxes: { dims: rotaryDims, theta: typeof theta === 'number' ? theta : 10000 } }
       : {}),
   };
+}
+
+function positiveInteger(value: unknown, dir: string): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
+  throw new EngineError(
+    'MODEL_INVALID',
+    `${path.join(dir, 'vae', 'config.json')}: norm_num_groups ${JSON.stringify(value)} is not a positive integer`,
+  );
 }
 
 async function readOptionalConfig(file: string): Promise<Record<string, unknown> | undefined> {

@@ -81,6 +81,8 @@ export interface CheckpointGraphSettings {
   readonly qwen3TokenizerDir?: string;
   /** FLUX: the rotary axes; FLUX.1's [16, 56, 56] at θ 10000 for 128-wide heads. */
   readonly rotaryAxes?: RotaryAxes;
+  /** The VAE's GroupNorm groups (diffusers' `norm_num_groups`); 32 in every released VAE. */
+  readonly vaeNormGroups?: number;
 }
 
 /** FLUX.1's rotary position axes (BFL `axes_dim`, `theta`), for its 128-wide heads. */
@@ -306,9 +308,17 @@ export async function loadCheckpointPipeline(
       `${location} carries no VAE: name one with the model's vae override`,
     );
   }
+  // A separate VAE file (the `vae` override) is a single file: LDM's 32 groups, whatever the
+  // folder's own VAE said.
+  const vaeOptions = {
+    precision,
+    ...(externalVae || settings.vaeNormGroups === undefined
+      ? {}
+      : { normGroups: settings.vaeNormGroups }),
+  };
   const vae = new Vae(
-    await create('vae_decoder', () => buildVaeDecoder(vaeIndex, { precision })),
-    await create('vae_encoder', () => buildVaeEncoder(vaeIndex, { precision })),
+    await create('vae_decoder', () => buildVaeDecoder(vaeIndex, vaeOptions)),
+    await create('vae_encoder', () => buildVaeEncoder(vaeIndex, vaeOptions)),
     manifest.scalingFactor,
     manifest.shiftFactor,
   );

@@ -14,15 +14,45 @@ import {
 import { ModuleWeights } from './module-weights.ts';
 import { OnnxGraph, type Value } from './onnx-graph.ts';
 
-/** LDM's `Normalize`: 32 groups, epsilon 1e-6. */
-const normalize = (w: ModuleWeights, x: Value): Value => groupNorm(w, x, 32, 1e-6);
+/** What a VAE's weights cannot say. */
+export interface VaeGraphOptions extends GraphOptions {
+  /**
+   * GroupNorm groups in every norm layer (diffusers' `norm_num_groups`). Default 32, LDM's
+   * `Normalize` and every released VAE; a narrow VAE needs fewer, or each norm is one per channel.
+   */
+  readonly normGroups?: number;
+}
+
+/** The weights of one VAE half, and its GroupNorm group count. */
+interface VaeWeights {
+  readonly w: ModuleWeights;
+  readonly groups: number;
+}
+
+const at = (v: VaeWeights, scope: string): VaeWeights => ({
+  w: v.w.scope(scope),
+  groups: v.groups,
+});
+
+/** LDM's `Normalize` (epsilon 1e-6) with the VAE's group count, checked against the width. */
+function normalize(v: VaeWeights, x: Value): Value {
+  const channels = v.w.dim('weight', 0);
+  if (channels % v.groups !== 0) {
+    throw new EngineError(
+      'MODEL_INVALID',
+      `VAE: ${channels} channels do not split into ${v.groups} GroupNorm groups (norm_num_groups)`,
+    );
+  }
+  return groupNorm(v.w, x, v.groups, 1e-6);
+}
 const swish = (w: ModuleWeights, x: Value): Value => sigmoidGate(w.graph, x);
 
 /** LDM `ResnetBlock` without a time embedding. */
-function resnetBlock(w: ModuleWeights, x: Value): Value {
+function resnetBlock(v: VaeWeights, x: Value): Value {
+  const { w } = v;
   const g = w.graph;
-  let h = conv2d(w.scope('conv1'), swish(w, normalize(w.scope('norm1'), x)));
-  h = conv2d(w.scope('conv2'), swish(w, normalize(w.scope('norm2'), h)));
+  let h = conv2d(w.scope('conv1'), swish(w, normalize(at(v, 'norm1'), x)));
+  h = conv2d(w.scope('conv2'), swish(w, normalize(at(v, 'norm2'), h)));
   const shortcut = w.has('nin_shortcut.weight')
     ? conv2d(w.scope('nin_shortcut'), x)
     : w.has('conv_shortcut.weight')
@@ -32,9 +62,10 @@ function resnetBlock(w: ModuleWeights, x: Value): Value {
 }
 
 /** LDM `AttnBlock`: single-head self-attention over the pixels, 1×1 convs as projections. */
-function attentionBlock(w: ModuleWeights, x: Value): Value {
+function attentionBlock(v: VaeWeights, x: Value): Value {
+  const { w } = v;
   const g = w.graph;
-  const tokens = toTokens(g, normalize(w.scope('norm'), x));
+  const tokens = toTokens(g, normalize(at(v, 'norm'), x));
   const attended = attention(
     g,
     pointwiseLinear(w.scope('q'), tokens),
@@ -47,19 +78,19 @@ function attentionBlock(w: ModuleWeights, x: Value): Value {
 }
 
 /** The blocks of `level` (`down.1`, `up.0`): resnets, each followed by its attention if present. */
-function levelBlocks(w: ModuleWeights, x: Value): Value {
+function levelBlocks(v: VaeWeights, x: Value): Value {
   let h = x;
-  const count = w.count('block');
+  const count = v.w.count('block');
   for (let index = 0; index < count; index++) {
-    h = resnetBlock(w.scope(`block.${index}`), h);
-    if (w.has(`attn.${index}.q.weight`)) h = attentionBlock(w.scope(`attn.${index}`), h);
+    h = resnetBlock(at(v, `block.${index}`), h);
+    if (v.w.has(`attn.${index}.q.weight`)) h = attentionBlock(at(v, `attn.${index}`), h);
   }
   return h;
 }
 
-function middle(w: ModuleWeights, x: Value): Value {
-  const h = resnetBlock(w.scope('block_1'), x);
-  return resnetBlock(w.scope('block_2'), attentionBlock(w.scope('attn_1'), h));
+function middle(v: VaeWeights, x: Value): Value {
+  const h = resnetBlock(at(v, 'block_1'), x);
+  return resnetBlock(at(v, 'block_2'), attentionBlock(at(v, 'attn_1'), h));
 }
 
 function checkVae(weights: TensorIndex, part: 'encoder' | 'decoder'): void {
@@ -76,11 +107,12 @@ function checkVae(weights: TensorIndex, part: 'encoder' | 'decoder'): void {
  * `[batch, 3, 8h, 8w]` in [-1, 1]; `post_quant_conv` first when there is one, as `decode` does
  * (FLUX's and SD 3's 16-channel VAEs have none).
  */
-export function buildVaeDecoder(weights: TensorIndex, options: GraphOptions = {}): BuiltGraph {
+export function buildVaeDecoder(weights: TensorIndex, options: VaeGraphOptions = {}): BuiltGraph {
   checkVae(weights, 'decoder');
   const g = new OnnxGraph(options.precision ?? 'fp32');
   const root = new ModuleWeights(g, weights, 'VAE decoder');
   const decoder = root.scope('decoder');
+  const v: VaeWeights = { w: decoder, groups: options.normGroups ?? 32 };
   const latentChannels = decoder.dim('conv_in.weight', 1);
   const latent = g.input({
     name: 'latent_sample',
@@ -92,14 +124,14 @@ export function buildVaeDecoder(weights: TensorIndex, options: GraphOptions = {}
     ? conv2d(root.scope('post_quant_conv'), latent)
     : latent;
   let h = conv2d(decoder.scope('conv_in'), quantized);
-  h = middle(decoder.scope('mid'), h);
+  h = middle(at(v, 'mid'), h);
   for (let level = decoder.count('up') - 1; level >= 0; level--) {
-    const up = decoder.scope(`up.${level}`);
+    const up = at(v, `up.${level}`);
     h = levelBlocks(up, h);
-    if (up.has('upsample.conv.weight'))
-      h = conv2d(up.scope('upsample.conv'), upsampleNearest(g, h));
+    if (up.w.has('upsample.conv.weight'))
+      h = conv2d(up.w.scope('upsample.conv'), upsampleNearest(g, h));
   }
-  h = conv2d(decoder.scope('conv_out'), swish(root, normalize(decoder.scope('norm_out'), h)));
+  h = conv2d(decoder.scope('conv_out'), swish(root, normalize(at(v, 'norm_out'), h)));
   g.output(h, { name: 'sample', type: 'float', dims: ['batch', 3, 'height', 'width'] });
   return {
     bytes: g.toBytes('pictor-vae-decoder'),
@@ -113,24 +145,25 @@ export function buildVaeDecoder(weights: TensorIndex, options: GraphOptions = {}
  * `latent_sample` (the distribution's mean, `[batch, z, H/8, W/8]`, unscaled) and
  * `latent_parameters` (mean ‖ log-variance).
  */
-export function buildVaeEncoder(weights: TensorIndex, options: GraphOptions = {}): BuiltGraph {
+export function buildVaeEncoder(weights: TensorIndex, options: VaeGraphOptions = {}): BuiltGraph {
   checkVae(weights, 'encoder');
   const g = new OnnxGraph(options.precision ?? 'fp32');
   const root = new ModuleWeights(g, weights, 'VAE encoder');
   const encoder = root.scope('encoder');
+  const v: VaeWeights = { w: encoder, groups: options.normGroups ?? 32 };
   const image = g.input({ name: 'sample', type: 'float', dims: ['batch', 3, 'height', 'width'] });
   let h = conv2d(encoder.scope('conv_in'), image);
   const levels = encoder.count('down');
   for (let level = 0; level < levels; level++) {
-    const down = encoder.scope(`down.${level}`);
+    const down = at(v, `down.${level}`);
     h = levelBlocks(down, h);
     // LDM pads right and bottom by one, then convolves with stride 2 and no padding.
-    if (down.has('downsample.conv.weight')) {
-      h = conv2d(down.scope('downsample.conv'), h, { stride: 2, pads: [0, 0, 1, 1] });
+    if (down.w.has('downsample.conv.weight')) {
+      h = conv2d(down.w.scope('downsample.conv'), h, { stride: 2, pads: [0, 0, 1, 1] });
     }
   }
-  h = middle(encoder.scope('mid'), h);
-  h = conv2d(encoder.scope('conv_out'), swish(root, normalize(encoder.scope('norm_out'), h)));
+  h = middle(at(v, 'mid'), h);
+  h = conv2d(encoder.scope('conv_out'), swish(root, normalize(at(v, 'norm_out'), h)));
   const moments = root.has('quant_conv.weight') ? conv2d(root.scope('quant_conv'), h) : h;
   const latentChannels = encoder.dim('conv_out.weight', 0) / 2;
   const mean = g.op('Slice', [moments, g.ints([0]), g.ints([latentChannels]), g.ints([1])]);
