@@ -16,12 +16,18 @@ export interface ModelMemory {
  * `workers.memoryBudgetGb`. ONNX folders run
  * their graphs as exported: no estimate.
  */
-export async function modelMemory(model: LibraryModel, budgetGb: number): Promise<ModelMemory> {
+export async function modelMemory(
+  model: LibraryModel,
+  budgetGb: number,
+  cacheOptimizedModels = true,
+): Promise<ModelMemory> {
   if (model.format === 'onnx') return { data: null, human: '' };
   const { estimateModelMemory } = await import('../engine/index.ts');
   let estimate: MemoryEstimate | undefined;
   try {
-    estimate = await estimateModelMemory(model.path);
+    estimate = await estimateModelMemory(model.path, {
+      coldStartFoldsInOrt: !cacheOptimizedModels,
+    });
   } catch (error) {
     const message = (error as Error).message;
     return { data: { error: message }, human: `\nmemory: cannot estimate (${message})\n` };
@@ -45,14 +51,14 @@ export async function modelMemory(model: LibraryModel, budgetGb: number): Promis
       `${r.fits_budget ? '' : '  over budget'}${r.configured ? '  ← configured' : ''}`,
   );
   const lean = rows.map((r) => `${r.quantization} ${r.low_memory_gb.toFixed(2)} GB`).join(', ');
-  // Where a cold start's folded float32 copies, not a batch, make the total: say so.
+  // Where ORT's folded float32 copies (nothing cached), not a batch, make the total: say so.
   const cold = rows
     .filter((r) => r.cold_start_gb > r.working_gb)
     .map((r) => `${r.quantization} +${r.cold_start_gb.toFixed(2)} GB`);
   const coldLine =
     cold.length > 0
-      ? `  a first start (nothing cached) holds ONNX Runtime's float32 copies of the 16-bit ` +
-        `weights instead of the working memory: ${cold.join(', ')}\n`
+      ? `  with workers.cacheOptimizedModels off, each start holds ONNX Runtime's float32 copies ` +
+        `of the 16-bit linear weights instead of the working memory: ${cold.join(', ')}\n`
       : '';
   return {
     data: {

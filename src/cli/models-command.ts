@@ -163,7 +163,11 @@ export async function modelsCommand(argv: readonly string[], io: CliIo): Promise
           ...(state?.error ? { error: state.error } : {}),
         };
         const shown = served.known ? info : { ...info, state: `unknown: ${served.reason}` };
-        const memory = await modelMemory(model, config.workers.memoryBudgetGb);
+        const memory = await modelMemory(
+          model,
+          config.workers.memoryBudgetGb,
+          config.workers.cacheOptimizedModels,
+        );
         print(
           { ...info, memory: memory.data },
           `${fields(Object.entries(shown))}\n${memory.human}`,

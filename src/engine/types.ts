@@ -54,22 +54,31 @@ export interface MemoryNeed {
   /** Working memory of a batch of two (guidance) at the native size: a per-family measure. */
   readonly activationBytes: number;
   /**
-   * Beyond the weights, what ONNX Runtime holds while it first optimizes the component that
-   * needs most for it (no optimized model cached yet): float32 copies made by folding the casts
-   * of float16/bfloat16 weights kept in float. 0 for float32 files and quantized linear layers.
+   * Beyond the weights, what ONNX Runtime holds while it folds the float32 copies of
+   * float16/bfloat16 linear weights itself, for the component that needs most for it: only
+   * with {@link MemoryEstimateOptions.coldStartFoldsInOrt}, else 0 (a start that saves the
+   * optimized model gets its weights folded beforehand; a cached one folds nothing).
    */
   readonly coldStartBytes: number;
   /**
    * Every component's weights held at once (the default mode), plus the working memory or the
-   * cold start's copies, whichever is more: the budget must hold on a first start too.
+   * folding copies, whichever is more: the budget must hold while a session is created too.
    */
   readonly totalBytes: number;
   /**
    * Low-memory mode ({@link PipelineOptions.lowMemory}): one component's session at a time, so
    * the largest of a text encoder's weights, or the denoiser's or VAE's plus the working memory
-   * (each with its cold-start copies when those are more).
+   * (each with its folding copies when those are more).
    */
   readonly lowMemoryBytes: number;
+}
+
+export interface MemoryEstimateOptions {
+  /**
+   * The sessions are created with no optimized model saved (`cacheOptimizedModels: false`, no
+   * cache dir), so ONNX Runtime folds the weights' casts and transposes itself on every start.
+   */
+  readonly coldStartFoldsInOrt?: boolean;
 }
 
 /** What a checkpoint needs in memory on CPU, estimated from its header. */

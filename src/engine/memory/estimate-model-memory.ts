@@ -1,5 +1,5 @@
 import { readCheckpoint } from '../checkpoint/read-checkpoint.ts';
-import type { MemoryEstimate } from '../types.ts';
+import type { MemoryEstimate, MemoryEstimateOptions } from '../types.ts';
 import { estimateCheckpointMemory } from './estimate-memory.ts';
 
 /**
@@ -7,7 +7,10 @@ import { estimateCheckpointMemory } from './estimate-memory.ts';
  * header alone (no weight is read); `undefined` for an ONNX folder, whose graphs are run as
  * exported. A bad or unsupported checkpoint rejects as `loadPipeline` would.
  */
-export async function estimateModelMemory(location: string): Promise<MemoryEstimate | undefined> {
+export async function estimateModelMemory(
+  location: string,
+  options: MemoryEstimateOptions = {},
+): Promise<MemoryEstimate | undefined> {
   const checkpoint = await readCheckpoint(location, { preferHalf: false });
-  return checkpoint ? estimateCheckpointMemory(location, checkpoint) : undefined;
+  return checkpoint ? estimateCheckpointMemory(location, checkpoint, options) : undefined;
 }

@@ -41,10 +41,10 @@ export function assertFitsMemoryBudget(
     }
   }
   const at = `${estimate.width}×${estimate.height}`;
-  // A cold start of float16/bfloat16 weights can need more than a batch: say which it is.
+  // Folding float16/bfloat16 weights in ORT (nothing saved) can need more than a batch: say so.
   const cold =
     need.coldStartBytes > need.activationBytes
-      ? `; a first start holds ${gb(need.coldStartBytes)} more while ONNX Runtime optimizes its 16-bit weights`
+      ? `; each start holds ${gb(need.coldStartBytes)} more while ONNX Runtime folds its 16-bit weights (cacheOptimizedModels is off)`
       : '';
   const what = lowMemory
     ? `in low-memory mode (its largest component at a time, working memory ${gb(need.activationBytes)} at ${at}${cold})`

@@ -48,27 +48,27 @@ export function componentWeightBytes(index: TensorIndex, quantization: WeightQua
 const HALF = new Set(['F16', 'BF16']);
 
 /**
- * What ONNX Runtime holds beyond a component's weights while it first optimizes its graph (a
- * cold start: no optimized model cached yet), for weights stored in float16/bfloat16 and kept
- * in float. Folding `Transpose(Cast(W))` of a linear weight makes a float32 copy for the Cast
- * and a second one for the Transpose, both alive until the pass ends; the 16-bit bytes read from
- * the file are partly alive too. Measured with ORT 1.30 on 1 GB of fp32 weights stored in
- * float16: peak 2.21× the float32 size with the Transpose, 1.27× without, 1.30× for the same
- * weights stored in float32 (whose bytes ORT maps from the file); the SDXL UNet's cold start
- * passed 19 GB. So: a float32 copy of every such linear weight, plus a quarter of the float32
- * size of every such weight. Quantized linear weights come from their own file: no copy.
+ * What ONNX Runtime holds beyond a component's weights while it folds the graph's weight casts
+ * and transposes itself: only when the start saves nothing (`cacheOptimizedModels: false`, no
+ * cache dir). A start that saves ORT's optimized model gets them folded beforehand
+ * (`prefold-weights.ts`) and holds nothing more; a cached start folds nothing.
+ *
+ * Measured with ORT 1.30 on 1 GB of float32-sized weights in 64 MB layers, a start that saves
+ * nothing: a float16 torch Linear weight read through `Transpose(Cast(W))` peaks at 2.28 GB (the
+ * Cast's float32 copy alive until the Transpose's is made), the same weights read through a
+ * Cast alone or a float32 weight through a Transpose at 1.24 GB, as with nothing to fold. So:
+ * a float32 copy of every 16-bit linear weight kept in float. Quantized linear weights come from
+ * their own file: no copy.
  */
 export function componentColdStartBytes(
   index: TensorIndex,
   quantization: WeightQuantization,
 ): number {
+  if (quantization !== 'none') return 0;
   let bytes = 0;
   for (const [name, ref] of index) {
-    if (!HALF.has(ref.dtype)) continue;
-    const linear = isQuantizableWeight(name, ref.shape);
-    if (linear && quantization !== 'none') continue;
-    const floatBytes = ref.shape.reduce((product, dim) => product * dim, 1) * 4;
-    bytes += (linear ? floatBytes : 0) + floatBytes / 4;
+    if (!HALF.has(ref.dtype) || !isQuantizableWeight(name, ref.shape)) continue;
+    bytes += ref.shape.reduce((product, dim) => product * dim, 1) * 4;
   }
-  return Math.round(bytes);
+  return bytes;
 }

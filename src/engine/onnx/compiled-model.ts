@@ -1,7 +1,10 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { FileIdentity } from '../checkpoint/file-identity.ts';
 import type { PipelineOptions } from '../types.ts';
 import { OnnxModel } from './onnx-model.ts';
 import { OptimizedModelCache, optimizedModelKey } from './optimized-model-cache.ts';
+import { prefoldWeights } from './prefold-weights.ts';
 
 export interface CompiledModelOptions extends PipelineOptions {
   /** Names the model in errors. */
@@ -19,6 +22,10 @@ export interface CompiledModelOptions extends PipelineOptions {
  * exactly this graph, these files, this ORT and this CPU is cached, else by optimizing the graph
  * (and, with a cache, saving the result for the next start). A cached entry ORT cannot load is
  * deleted and the graph optimized again.
+ *
+ * The saving start gets its casts and transposes of weights folded beforehand, into a
+ * temporary file beside the entry (`prefold-weights.ts`): ORT holds whatever it folds twice
+ * while it also saves. The file is gone once the session exists; the entry has its own copy.
  */
 export async function createCompiledModel(
   bytes: Uint8Array,
@@ -45,8 +52,15 @@ export async function createCompiledModel(
     [...options.files.keys()].sort(),
   );
   let model: OnnxModel;
+  const prefoldedFile = path.join(path.dirname(pending.modelFile), 'prefolded.safetensors');
   try {
-    model = await OnnxModel.fromBytes(bytes, label, { ...options, saveOptimized: pending });
+    const prefolded = await prefoldWeights(bytes, prefoldedFile);
+    model = await OnnxModel.fromBytes(prefolded.bytes, label, {
+      ...options,
+      saveOptimized: pending,
+    });
+    // Left behind, it would only be moved into the entry with the rest.
+    await rm(prefoldedFile, { force: true }).catch(() => undefined);
   } catch {
     // Saving may be what failed (a full disk): the cache is only an optimization, so load
     // without it; a graph ORT cannot load fails here again, with its own error.

@@ -190,7 +190,9 @@ export async function loadCheckpointPipeline(
   const name = options.name ?? path.basename(location).replace(/\.safetensors$/i, '');
   const quantization = options.quantization ?? 'none';
   if (options.memoryBudgetBytes !== undefined) {
-    const estimate = estimateCheckpointMemory(location, source);
+    const estimate = estimateCheckpointMemory(location, source, {
+      coldStartFoldsInOrt: options.cacheDir === undefined || options.cacheOptimizedModels === false,
+    });
     assertFitsMemoryBudget(
       name,
       estimate,
