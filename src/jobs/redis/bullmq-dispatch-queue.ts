@@ -99,7 +99,8 @@ export class BullmqDispatchQueue implements DispatchQueue {
   readonly #o: BullmqDispatchQueueOptions;
   readonly #redis: Redis;
   readonly #lanesKey: string;
-  readonly #nodesKey: string;
+  /** Every live node's holdings (node → JSON), and when each expires (node → epoch ms). */
+  readonly #nodesKeys: readonly [string, string];
   readonly #lanes = new Map<string, Lane>();
   /** Jobs this node holds, by lease token (BullMQ's lock calls need the job object). */
   readonly #held = new Map<string, BullJob<DispatchItem>>();
@@ -111,7 +112,8 @@ export class BullmqDispatchQueue implements DispatchQueue {
       maxRetriesPerRequest: null,
     });
     this.#lanesKey = `${options.prefix}:${options.queueName}-lanes`;
-    this.#nodesKey = `${options.prefix}:${options.queueName}-nodes`;
+    const nodesKey = `${options.prefix}:${options.queueName}-nodes`;
+    this.#nodesKeys = [nodesKey, `${nodesKey}-expiry`];
   }
 
   async add(item: DispatchItem): Promise<void> {
@@ -161,15 +163,7 @@ export class BullmqDispatchQueue implements DispatchQueue {
   }
 
   async withdraw(node: string): Promise<void> {
-    await this.#redis.eval(
-      PRESENT_SCRIPT,
-      2,
-      this.#nodesKey,
-      `${this.#nodesKey}-expiry`,
-      node,
-      '',
-      0,
-    );
+    await this.#redis.eval(PRESENT_SCRIPT, 2, ...this.#nodesKeys, node, '', 0);
   }
 
   async heartbeat(lease: Lease): Promise<boolean> {
@@ -260,8 +254,7 @@ export class BullmqDispatchQueue implements DispatchQueue {
     const live = (await this.#redis.eval(
       PRESENT_SCRIPT,
       2,
-      this.#nodesKey,
-      `${this.#nodesKey}-expiry`,
+      ...this.#nodesKeys,
       node.node,
       JSON.stringify(node),
       this.#o.leaseMs,
