@@ -365,3 +365,27 @@ test('two nodes each holding one model take their own model’s jobs; a model ne
   );
   assert.equal(c.typesOf(nobodys.id).at(-1), 'completed', 'mc, held by neither, ran');
 });
+
+test(
+  'a node that stops withdraws what it holds: a job of its model then goes to another node at once',
+  { timeout: 10_000 },
+  async () => {
+    const c = cluster();
+    const a = c.node({ holdings: true });
+    a.workers.served = [advertisedModel('ma', true), advertisedModel('mb', false)];
+    const b = c.node({ holdings: true });
+    b.workers.served = [advertisedModel('ma', false), advertisedModel('mb', true)];
+    a.worker.start();
+    b.worker.start();
+    await c.idle(a);
+    // The queue's clock stands still here: a's holdings would never expire, and b (holding mb,
+    // wanted by nothing) would leave ma's job to a forever.
+    const job = await c.submit({ model: 'ma', batchKey: 'ma' });
+    assert.equal((await c.done(job.id)).type, 'completed');
+    await c.idle(b);
+    assert.deepEqual(
+      b.workers.runs.map((r) => r.model),
+      ['ma'],
+    );
+  },
+);
