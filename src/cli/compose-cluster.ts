@@ -26,9 +26,6 @@ export function createClusterPorts(config: PictorConfig): {
       leaseMs,
       // An expired lease is noticed within half a lease: a lost job waits at most 1.5 leases.
       checkIntervalMs: Math.max(250, Math.round(leaseMs / 2)),
-      // A node takes a job of a model it holds before an older one of the same priority for at
-      // most this long: about a model's load on CPU, which the affinity saves.
-      preferForMs: 10_000,
       timeoutMs,
     }),
     bus: new RedisEventBus({

@@ -65,7 +65,7 @@ export class JobDispatcher {
   }
 
   /** Placement's choice; undefined when the workers do not say what they hold, null for "wait". */
-  #place(): Placement | undefined | null {
+  #place(): Placement<QueueEntry> | undefined | null {
     const holdings = this.#d.workers.holdings?.();
     if (!holdings) return undefined;
     // A promised worker is busy with its batch's model already, as far as placement goes.

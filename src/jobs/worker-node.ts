@@ -7,6 +7,7 @@ import type { JobEventBus } from './job-event-bus.ts';
 import { entryOf, type JobLifecycle } from './job-lifecycle.ts';
 import type { JobRepository } from './job-repository.ts';
 import type { Logger } from './logger.ts';
+import type { NodeHoldings } from './model-placement.ts';
 import { RunningBatches } from './running-batches.ts';
 
 export interface WorkerNodeDeps {
@@ -23,13 +24,20 @@ export interface WorkerNodeDeps {
   readonly maxBatch: number;
   /** How often held leases are renewed: well under the queue's lease time. */
   readonly heartbeatMs: number;
-  /** How long an idle node waits before it looks at an empty queue again. */
+  /**
+   * How long an idle node waits before it looks at the queue again when it had no job for it
+   * (none waiting, or each left to another node by placement).
+   */
   readonly pollMs: number;
+  /** The node's id in the queue's placement (a fresh one when absent): unique per process. */
+  readonly nodeId?: string;
 }
 
 /**
  * A worker node's loop: while a local inference worker is idle, it leases jobs from the shared
- * dispatch queue (a batch of jobs with the head's batch key), renews the leases while they run,
+ * dispatch queue (a batch of jobs with the head's batch key) — naming its workers and the models
+ * they hold, so the queue places jobs by the embedded mode's rule (`placeNext`) over every node's
+ * workers, and the batch runs on the worker placement chose — renews the leases while they run,
  * lets the {@link BatchRunner} run them — the same code the embedded dispatcher uses — and then
  * ends each lease: done, or handed back when the job waits again (a stop). A job found `running`
  * under a new lease lost its previous holder (the lease expired: the node died or hung); that
@@ -45,6 +53,9 @@ export class WorkerNode {
   readonly running = new RunningBatches();
   /** Leases whose renewal failed: another node may hold their job now. */
   readonly #lost = new Set<string>();
+  /** Workers promised a batch whose claim is under way (not busy yet), with its model. */
+  readonly #reserved = new Map<number, string>();
+  readonly #nodeId: string;
   #preparing = 0;
   #pumping = false;
   #stopping = false;
@@ -53,6 +64,7 @@ export class WorkerNode {
 
   constructor(deps: WorkerNodeDeps) {
     this.#d = deps;
+    this.#nodeId = deps.nodeId ?? randomUUID();
   }
 
   start(): void {
@@ -96,28 +108,39 @@ export class WorkerNode {
         this.#preparing--;
         return true;
       }
-      this.#track(this.#runBatch(leases));
+      this.#track(this.#runBatch(leases, leases[0]?.worker));
     }
     return false;
+  }
+
+  /**
+   * What this node's workers hold, for placement: a promised worker counts as busy with its
+   * batch's model, as in the embedded dispatcher. Undefined when the workers cannot tell: the
+   * node then claims in plain run order.
+   */
+  #holdings(): NodeHoldings | undefined {
+    const holdings = this.#d.workers.holdings?.();
+    if (!holdings) return undefined;
+    const workers = holdings.map((h) => {
+      const model = this.#reserved.get(h.worker);
+      return model === undefined ? h : { ...h, idle: false, models: [...h.models, model] };
+    });
+    return { node: this.#nodeId, workers };
   }
 
   /** The head job and the following ones that share its batch key, up to the batch size. */
   async #leaseBatch(): Promise<Lease[]> {
     const { queue, feed, workers, maxBatch } = this.#d;
-    // Jobs of a model loaded here first: another node may hold the others' models.
-    const held = workers
-      .models()
-      .filter((m) => m.loaded)
-      .map((m) => m.name);
-    const head = await queue.claim(held);
+    const head = await queue.claim(this.#holdings());
     if (!head) return [];
+    if (head.worker !== undefined) this.#reserved.set(head.worker, head.item.model);
     feed.hold(head);
     const modelLimit = workers.models().find((m) => m.name === head.item.model)?.limits.maxBatch;
     const limit = Math.min(maxBatch, modelLimit ?? maxBatch);
     const leases = [head];
     while (leases.length < limit && !this.#stopping) {
-      // The head's model first: its jobs are the ones that may share the batch.
-      const next = await queue.claim([head.item.model]);
+      // The head's model only: its jobs are the ones that may share the batch.
+      const next = await queue.claimModel(head.item.model);
       if (!next) break;
       if (next.item.batchKey !== head.item.batchKey) {
         await queue.release(next); // back to wait, for a batch of its own
@@ -137,7 +160,7 @@ export class WorkerNode {
     void run.finally(() => this.#inFlight.delete(run));
   }
 
-  async #runBatch(leases: readonly Lease[]): Promise<void> {
+  async #runBatch(leases: readonly Lease[], worker: number | undefined): Promise<void> {
     const { runner } = this.#d;
     const ids = leases.map((l) => l.item.jobId);
     const batchId = randomUUID();
@@ -167,14 +190,19 @@ export class WorkerNode {
           cancelled,
         });
       }
-      await runner.run(batch, {
+      const run = runner.run(batch, {
         batchId,
+        worker,
         isCancelled: (jobId) => cancelled.has(jobId),
         stopping: () => this.#stopping,
         owns: (jobId) => this.#owns(jobId),
       });
+      // The worker went busy when the runner handed it the batch (synchronously, above).
+      if (worker !== undefined) this.#reserved.delete(worker);
+      await run;
     } finally {
       if (!prepared) this.#preparing--;
+      if (worker !== undefined) this.#reserved.delete(worker);
       this.running.delete(batchId);
       unfollow();
       await this.#endLeases(ids);
@@ -238,6 +266,13 @@ export class WorkerNode {
   }
 
   async #renew(): Promise<void> {
+    // A busy node claims nothing: its holdings are renewed here, or they would expire and its
+    // models' jobs go to nodes that must load them.
+    const node = this.#holdings();
+    if (node && !this.#stopping)
+      await this.#d.queue.present(node).catch((error: unknown) => {
+        this.#d.logger.error({ err: error }, 'presenting the node to the queue failed');
+      });
     for (const lease of this.#d.feed.leases()) {
       const held = await this.#d.queue.heartbeat(lease).catch((error: unknown) => {
         this.#d.logger.error({ err: error }, 'renewing a lease failed');
@@ -254,6 +289,10 @@ export class WorkerNode {
   async stop(deadlineMs: number): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#poll);
+    // Its models' jobs are no longer left for it.
+    await this.#d.queue.withdraw(this.#nodeId).catch((error: unknown) => {
+      this.#d.logger.error({ err: error }, 'withdrawing the node from the queue failed');
+    });
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, deadlineMs);

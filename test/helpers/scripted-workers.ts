@@ -5,6 +5,7 @@ import type {
   InferenceWorkers,
   ModelInfo,
 } from '../../src/jobs/inference-workers.ts';
+import type { WorkerHolding } from '../../src/jobs/model-placement.ts';
 
 /** What a scripted run answers: an outcome, or a promise of one (to hold a batch mid-run). */
 export type ScriptedRun = (request: BatchRequest) => BatchOutcome | Promise<BatchOutcome>;
@@ -81,5 +82,21 @@ export class ScriptedWorkers implements InferenceWorkers {
 
   close(): Promise<void> {
     return Promise.resolve();
+  }
+}
+
+/**
+ * {@link ScriptedWorkers} that say what they hold (model-aware placement): every worker holds
+ * the models `served` marks loaded; the busy ones are the last.
+ */
+export class HoldingScriptedWorkers extends ScriptedWorkers {
+  holdings(): readonly WorkerHolding[] {
+    const models = this.served.filter((m) => m.loaded).map((m) => m.name);
+    const idle = this.idleCount();
+    return Array.from({ length: this.count }, (_, worker) => ({
+      worker,
+      idle: worker < idle,
+      models,
+    }));
   }
 }

@@ -183,5 +183,5 @@ export async function sharedState(
     const job = await jobs.get(jobId);
     assert.ok(job && (await api.cancel(job)), `${jobId} was cancelled`);
   };
-  return { db, jobs, queue, prefix, worker, submit, final, running, typesOf, cancel };
+  return { db, databaseUrl, jobs, queue, prefix, worker, submit, final, running, typesOf, cancel };
 }

@@ -9,12 +9,12 @@ import { REDIS_URL, redisUnavailable, uniquePrefix, wipePrefix } from '../helper
 dispatchQueueConformance({
   name: 'in-process',
   skip: undefined,
-  create(leaseMs, preferForMs) {
-    const queue = new InProcessDispatchQueue({ leaseMs, preferForMs });
+  create(leaseMs) {
+    const queue = new InProcessDispatchQueue({ leaseMs });
     return {
       open: () => queue,
       // In memory, losing the data is a new process: a new, empty queue.
-      lose: () => Promise.resolve(new InProcessDispatchQueue({ leaseMs, preferForMs })),
+      lose: () => Promise.resolve(new InProcessDispatchQueue({ leaseMs })),
     };
   },
 });
@@ -27,7 +27,7 @@ after(async () => {
 dispatchQueueConformance({
   name: 'BullMQ on Redis',
   skip: redisSkip,
-  create(leaseMs, preferForMs) {
+  create(leaseMs) {
     const prefix = uniquePrefix('dispatch');
     prefixes.push(prefix);
     const open = (): BullmqDispatchQueue =>
@@ -37,7 +37,6 @@ dispatchQueueConformance({
         queueName: 'jobs',
         leaseMs,
         checkIntervalMs: Math.max(50, leaseMs / 4),
-        preferForMs,
       });
     return {
       open,

@@ -26,7 +26,7 @@ import {
 } from '../helpers/fake-job-ports.ts';
 import { makeJob } from '../helpers/jobs.ts';
 import { advertisedModel } from '../helpers/advertisements.ts';
-import { failWith, ScriptedWorkers } from '../helpers/scripted-workers.ts';
+import { failWith, HoldingScriptedWorkers, ScriptedWorkers } from '../helpers/scripted-workers.ts';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const LEASE_MS = 1000;
@@ -38,7 +38,7 @@ function cluster() {
     jobs: new MemoryJobRepository(),
     ledger: new RecordingLedger(),
     blobs: new MemoryBlobStore(),
-    queue: new InProcessDispatchQueue({ leaseMs: LEASE_MS, preferForMs: 60_000, now: () => clock }),
+    queue: new InProcessDispatchQueue({ leaseMs: LEASE_MS, now: () => clock }),
     bus: new InProcessEventBus(new EventHub()),
     /** Moves the dispatch queue's clock (lease expiry) without waiting. */
     advance: (ms: number) => (clock += ms),
@@ -55,8 +55,8 @@ function cluster() {
     if (isFinalEvent(event)) final(event.jobId).resolve(event);
   });
 
-  const node = (options: { heartbeatMs?: number } = {}) => {
-    const workers = new ScriptedWorkers(1);
+  const node = (options: { heartbeatMs?: number; holdings?: boolean } = {}) => {
+    const workers = options.holdings ? new HoldingScriptedWorkers(1) : new ScriptedWorkers(1);
     const feed = new DispatchFeed(shared.queue, silent);
     const lifecycle = new JobLifecycle({
       transitions: new InlineTransitions({
@@ -339,21 +339,53 @@ async function waitFor(probe: () => boolean | undefined): Promise<void> {
   while (!probe()) await new Promise((resolve) => setTimeout(resolve, 1));
 }
 
-test('a node takes the jobs of the model it holds loaded first, of the same priority, and batches them', async () => {
+test('two nodes each holding one model take their own model’s jobs; a model neither holds is still taken', async () => {
   const c = cluster();
-  const other = await c.submit({ model: 'other', batchKey: 'other' });
-  const held = [
-    await c.submit({ model: 'held', batchKey: 'held' }),
-    await c.submit({ model: 'held', batchKey: 'held' }),
-  ];
-  const a = c.node();
-  a.workers.served = [advertisedModel('held', true), advertisedModel('other', false)];
+  const a = c.node({ holdings: true });
+  a.workers.served = [advertisedModel('ma', true), advertisedModel('mb', false)];
+  const b = c.node({ holdings: true });
+  b.workers.served = [advertisedModel('ma', false), advertisedModel('mb', true)];
+  // Starting, each node claims at once, and so tells the queue what it holds.
   a.worker.start();
-  await Promise.all([...held, other].map((job) => c.done(job.id)));
+  b.worker.start();
+  const jobs = [];
+  for (const model of ['mb', 'ma', 'mb', 'ma', 'mb', 'ma'])
+    jobs.push(await c.submit({ model, batchKey: model }));
+  const nobodys = await c.submit({ model: 'mc', batchKey: 'mc' });
+  await Promise.all([...jobs, nobodys].map((job) => c.done(job.id)));
   await c.idle(a);
+  await c.idle(b);
+  const modelsRun = (n: { workers: ScriptedWorkers }) => [
+    ...new Set(n.workers.runs.map((r) => r.model)),
+  ];
   assert.deepEqual(
-    a.workers.runs.map((r) => r.jobs.map((j) => j.jobId)),
-    [held.map((j) => j.id), [other.id]],
-    'the held model first, as one batch; then the older job of the model not loaded',
+    [...modelsRun(a).filter((m) => m !== 'mc'), '|', ...modelsRun(b).filter((m) => m !== 'mc')],
+    ['ma', '|', 'mb'],
+    'each node ran only its own model’s jobs',
   );
+  assert.equal(c.typesOf(nobodys.id).at(-1), 'completed', 'mc, held by neither, ran');
 });
+
+test(
+  'a node that stops withdraws what it holds: a job of its model then goes to another node at once',
+  { timeout: 10_000 },
+  async () => {
+    const c = cluster();
+    const a = c.node({ holdings: true });
+    a.workers.served = [advertisedModel('ma', true), advertisedModel('mb', false)];
+    const b = c.node({ holdings: true });
+    b.workers.served = [advertisedModel('ma', false), advertisedModel('mb', true)];
+    a.worker.start();
+    b.worker.start();
+    await c.idle(a);
+    // The queue's clock stands still here: a's holdings would never expire, and b (holding mb,
+    // wanted by nothing) would leave ma's job to a forever.
+    const job = await c.submit({ model: 'ma', batchKey: 'ma' });
+    assert.equal((await c.done(job.id)).type, 'completed');
+    await c.idle(b);
+    assert.deepEqual(
+      b.workers.runs.map((r) => r.model),
+      ['ma'],
+    );
+  },
+);

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { DispatchItem, DispatchQueue, Lease } from '../dispatch-queue.ts';
+import { placeForNode, type NodeHoldings } from '../model-placement.ts';
 
 export interface InProcessDispatchQueueOptions {
   /** How long a claim holds without a heartbeat. */
   readonly leaseMs: number;
-  /** How long the first job of a priority may be passed over for a held model's (0: never). */
-  readonly preferForMs?: number;
   /** The clock (tests move it instead of waiting). */
   readonly now?: () => number;
 }
@@ -15,8 +14,12 @@ interface Waiting {
   /** Orders equal priorities: added order, and negative for jobs that came back (ahead). */
   readonly order: number;
   readonly deliveries: number;
-  /** When it started to wait (the affinity's limit). */
-  readonly since: number;
+}
+
+/** A node's holdings as it last told them, until they expire. */
+interface Presented {
+  readonly node: NodeHoldings;
+  readonly expiresAt: number;
 }
 
 interface Held {
@@ -25,14 +28,16 @@ interface Held {
 }
 
 /**
- * {@link DispatchQueue} in this process's memory, for the embedded mode and tests. Leases are
- * checked for expiry on every call, so no timer runs: an expired job is back by the next claim.
+ * {@link DispatchQueue} in this process's memory, for the embedded mode and tests. Leases and
+ * nodes' holdings are checked for expiry on every call, so no timer runs: an expired job is back
+ * by the next claim. Placement reads every waiting job in run order.
  */
 export class InProcessDispatchQueue implements DispatchQueue {
   readonly #o: InProcessDispatchQueueOptions;
   readonly #now: () => number;
   readonly #waiting = new Map<string, Waiting>();
   readonly #held = new Map<string, Held>();
+  readonly #nodes = new Map<string, Presented>();
   #added = 0;
   #returned = 0;
 
@@ -48,33 +53,47 @@ export class InProcessDispatchQueue implements DispatchQueue {
         item,
         order: ++this.#added,
         deliveries: 0,
-        since: this.#now(),
       });
     return Promise.resolve();
   }
 
-  claim(prefer: readonly string[] = []): Promise<Lease | undefined> {
+  claim(node?: NodeHoldings): Promise<Lease | undefined> {
+    this.#expire();
+    const waiting = [...this.#waiting.values()].sort((a, b) => (before(a, b) ? -1 : 1));
+    if (!node) return Promise.resolve(this.#lease(waiting[0]));
+    this.#present(node);
+    const entries = waiting.map((w) => ({ model: w.item.model, waiting: w }));
+    const others = [...this.#nodes.values()].map((p) => p.node);
+    const placed = placeForNode(entries, node, others);
+    if (!placed) return Promise.resolve(undefined);
+    // Busy with the job's model from now, for the other nodes' claims.
+    this.#present({
+      node: node.node,
+      workers: node.workers.map((w) =>
+        w.worker === placed.worker
+          ? { ...w, idle: false, models: [...w.models, placed.entry.model] }
+          : w,
+      ),
+    });
+    return Promise.resolve(this.#lease(placed.entry.waiting, placed.worker));
+  }
+
+  claimModel(model: string): Promise<Lease | undefined> {
     this.#expire();
     let next: Waiting | undefined;
-    for (const candidate of this.#waiting.values()) {
-      if (!next || before(candidate, next)) next = candidate;
-    }
-    const preferForMs = this.#o.preferForMs ?? 0;
-    if (next && !prefer.includes(next.item.model) && this.#now() - next.since < preferForMs) {
-      const head = next;
-      let held: Waiting | undefined;
-      for (const candidate of this.#waiting.values()) {
-        if (candidate.item.priority !== head.item.priority) continue;
-        if (!prefer.includes(candidate.item.model)) continue;
-        if (!held || before(candidate, held)) held = candidate;
-      }
-      next = held ?? head;
-    }
-    if (!next) return Promise.resolve(undefined);
-    this.#waiting.delete(next.item.jobId);
-    const lease: Lease = { item: next.item, token: randomUUID(), delivery: next.deliveries + 1 };
-    this.#held.set(next.item.jobId, { lease, expiresAt: this.#now() + this.#o.leaseMs });
-    return Promise.resolve(lease);
+    for (const candidate of this.#waiting.values())
+      if (candidate.item.model === model && (!next || before(candidate, next))) next = candidate;
+    return Promise.resolve(this.#lease(next));
+  }
+
+  present(node: NodeHoldings): Promise<void> {
+    this.#present(node);
+    return Promise.resolve();
+  }
+
+  withdraw(node: string): Promise<void> {
+    this.#nodes.delete(node);
+    return Promise.resolve();
   }
 
   heartbeat(lease: Lease): Promise<boolean> {
@@ -115,6 +134,23 @@ export class InProcessDispatchQueue implements DispatchQueue {
     return Promise.resolve();
   }
 
+  #lease(next: Waiting | undefined, worker?: number): Lease | undefined {
+    if (!next) return undefined;
+    this.#waiting.delete(next.item.jobId);
+    const lease: Lease = {
+      item: next.item,
+      token: randomUUID(),
+      delivery: next.deliveries + 1,
+      worker,
+    };
+    this.#held.set(next.item.jobId, { lease, expiresAt: this.#now() + this.#o.leaseMs });
+    return lease;
+  }
+
+  #present(node: NodeHoldings): void {
+    this.#nodes.set(node.node, { node, expiresAt: this.#now() + this.#o.leaseMs });
+  }
+
   /** The lease's entry if `lease` still holds it (same token, not expired). */
   #holding(lease: Lease): Held | undefined {
     this.#expire();
@@ -125,6 +161,8 @@ export class InProcessDispatchQueue implements DispatchQueue {
   #expire(): void {
     const now = this.#now();
     for (const held of this.#held.values()) if (held.expiresAt <= now) this.#giveBack(held);
+    for (const [id, presented] of this.#nodes)
+      if (presented.expiresAt <= now) this.#nodes.delete(id);
   }
 
   #giveBack(held: Held): void {
@@ -134,7 +172,6 @@ export class InProcessDispatchQueue implements DispatchQueue {
       item,
       order: -++this.#returned,
       deliveries: delivery,
-      since: this.#now(),
     });
   }
 }

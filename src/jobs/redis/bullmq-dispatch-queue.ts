@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, Job as BullJob, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DispatchItem, DispatchQueue, Lease } from '../dispatch-queue.ts';
+import { placeForNode, type NodeHoldings } from '../model-placement.ts';
 import { commandTimeout, redisClient } from './redis-unavailable.ts';
 
 export interface BullmqDispatchQueueOptions {
@@ -14,8 +15,6 @@ export interface BullmqDispatchQueueOptions {
   readonly leaseMs: number;
   /** How often expired leases are looked for (BullMQ's stalled interval). */
   readonly checkIntervalMs: number;
-  /** How long the first job of a priority may be passed over for a held model's (0: never). */
-  readonly preferForMs?: number;
   /** How long one Redis command may take before it fails (Redis unreachable); none: forever. */
   readonly timeoutMs?: number;
 }
@@ -26,13 +25,37 @@ interface Lane {
   readonly worker: Worker<DispatchItem>;
 }
 
-/** A lane's first waiting job, as a claim compares them. */
-interface LaneHead {
+/** A lane's waiting job, as a claim compares them. */
+interface LaneJob {
   readonly model: string;
   /** BullMQ's: lower runs first. */
   readonly priority: number;
   readonly timestamp: number;
 }
+
+/**
+ * Records a node's holdings (or, with an empty value, forgets them) and answers every live
+ * node's, in one step on Redis's clock: the holdings of a node that stopped renewing them are
+ * dropped here, whichever node claims next, and no two nodes' clocks are compared.
+ * KEYS: the holdings hash (node → JSON), the expiry set (node → epoch ms).
+ * ARGV: node id, holdings JSON or '', time to live in ms.
+ */
+const PRESENT_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for _, node in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
+  redis.call('HDEL', KEYS[1], node)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if ARGV[2] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
+end
+return redis.call('HVALS', KEYS[1])
+`;
 
 /** Tries of a claim whose chosen lane was emptied by another node meanwhile. */
 const CLAIM_TRIES = 5;
@@ -56,9 +79,11 @@ function bullPriority(priority: number): number {
 /**
  * {@link DispatchQueue} on BullMQ (Redis), shared by every node. Each model's jobs wait in a
  * BullMQ queue of their own (a lane; the lanes' names are a Redis set every node reads), so a
- * claim can pick the model: it compares the lanes' first jobs — the highest priority, then the
- * oldest, or a held model's among the highest priority (model affinity) — and takes from that
- * lane. A claim is BullMQ's manual fetch (`getNextJob` with a fresh token: the job's lock is the
+ * claim can pick the model: it records the node's holdings and reads every live node's (one Lua
+ * script, `<prefix>:<queue>-nodes`), reads the lanes' first jobs (as many per lane as there are
+ * workers, all placement can pass over) in run order, lets {@link placeForNode} choose, and takes
+ * the first job of the chosen lane — any job of a lane serves placement alike, it reads only the
+ * model. A claim is BullMQ's manual fetch (`getNextJob` with a fresh token: the job's lock is the
  * lease), a heartbeat extends the lock, and BullMQ's stalled checker — one pass per interval and
  * lane across all nodes — puts jobs whose lock expired back to wait. BullMQ never fails a job by
  * itself here: attempts are counted in the repository, so its stalled limit is set out of reach
@@ -68,6 +93,8 @@ export class BullmqDispatchQueue implements DispatchQueue {
   readonly #o: BullmqDispatchQueueOptions;
   readonly #redis: Redis;
   readonly #lanesKey: string;
+  /** Every live node's holdings (node → JSON), and when each expires (node → epoch ms). */
+  readonly #nodesKeys: readonly [string, string];
   readonly #lanes = new Map<string, Lane>();
   /** Jobs this node holds, by lease token (BullMQ's lock calls need the job object). */
   readonly #held = new Map<string, BullJob<DispatchItem>>();
@@ -79,6 +106,8 @@ export class BullmqDispatchQueue implements DispatchQueue {
       maxRetriesPerRequest: null,
     });
     this.#lanesKey = `${options.prefix}:${options.queueName}-lanes`;
+    const nodesKey = `${options.prefix}:${options.queueName}-nodes`;
+    this.#nodesKeys = [nodesKey, `${nodesKey}-expiry`];
   }
 
   async add(item: DispatchItem): Promise<void> {
@@ -93,19 +122,42 @@ export class BullmqDispatchQueue implements DispatchQueue {
     });
   }
 
-  async claim(prefer: readonly string[] = []): Promise<Lease | undefined> {
+  async claim(node?: NodeHoldings): Promise<Lease | undefined> {
     for (let tries = 0; tries < CLAIM_TRIES; tries++) {
-      const heads = await this.#heads();
-      const chosen = this.#choose(heads, prefer);
-      if (!chosen) return undefined;
-      const token = randomUUID();
-      const job = (await this.#lane(chosen.model).worker.getNextJob(token, { block: false })) as
-        BullJob<DispatchItem> | undefined;
-      if (!job) continue; // another node emptied that lane meanwhile
-      this.#held.set(token, job);
-      return { item: job.data, token, delivery: job.attemptsStarted };
+      const nodes = node ? await this.#present(node) : [];
+      const workers = nodes.reduce((sum, n) => sum + n.workers.length, 0);
+      const waiting = await this.#waiting(Math.max(1, workers + 1));
+      const placed = node ? placeForNode(waiting, node, nodes) : { entry: waiting[0], worker: 0 };
+      if (!placed?.entry) return undefined;
+      const { model } = placed.entry;
+      if (node) {
+        // Busy with the job's model from now, for the other nodes' claims; a claim that finds
+        // the lane emptied records the truth again on its next try.
+        await this.#present({
+          node: node.node,
+          workers: node.workers.map((w) =>
+            w.worker === placed.worker ? { ...w, idle: false, models: [...w.models, model] } : w,
+          ),
+        });
+      }
+      const lease = await this.#take(model, node ? placed.worker : undefined);
+      if (lease) return lease;
     }
     return undefined;
+  }
+
+  async claimModel(model: string): Promise<Lease | undefined> {
+    return (await this.#redis.sismember(this.#lanesKey, model)) === 1
+      ? this.#take(model, undefined)
+      : undefined;
+  }
+
+  async present(node: NodeHoldings): Promise<void> {
+    await this.#present(node);
+  }
+
+  async withdraw(node: string): Promise<void> {
+    await this.#redis.eval(PRESENT_SCRIPT, 2, ...this.#nodesKeys, node, '', 0);
   }
 
   async heartbeat(lease: Lease): Promise<boolean> {
@@ -191,29 +243,45 @@ export class BullmqDispatchQueue implements DispatchQueue {
     return models.map((model) => this.#lane(model));
   }
 
-  /** Each lane's first waiting job (lanes with none left out). */
-  async #heads(): Promise<LaneHead[]> {
+  /** Records the node's holdings; every live node's (this one's included). */
+  async #present(node: NodeHoldings): Promise<NodeHoldings[]> {
+    const live = (await this.#redis.eval(
+      PRESENT_SCRIPT,
+      2,
+      ...this.#nodesKeys,
+      node.node,
+      JSON.stringify(node),
+      this.#o.leaseMs,
+    )) as string[];
+    return live.map((json) => JSON.parse(json) as NodeHoldings);
+  }
+
+  /** The first `perLane` waiting jobs of each lane, in run order across lanes. */
+  async #waiting(perLane: number): Promise<LaneJob[]> {
     const models = await this.#redis.smembers(this.#lanesKey);
-    const heads: LaneHead[] = [];
+    const jobs: LaneJob[] = [];
     for (const model of models) {
       const { queue } = this.#lane(model);
       // A job whose lease expired waits in BullMQ's plain list, which is taken first (its right
       // end next); every other waiting job, having a priority, in the prioritized set, in order.
-      const back = await this.#redis.lindex(queue.toKey('wait'), -1);
-      const job = back ? await BullJob.fromId(queue, back) : (await queue.getPrioritized(0, 0))[0];
-      if (job) heads.push({ model, priority: job.priority, timestamp: job.timestamp });
+      const back = (await this.#redis.lrange(queue.toKey('wait'), -perLane, -1)).reverse();
+      const returned = await Promise.all(back.map((id) => BullJob.fromId(queue, id)));
+      const rest =
+        perLane > back.length ? await queue.getPrioritized(0, perLane - back.length - 1) : [];
+      for (const job of [...returned, ...rest])
+        if (job) jobs.push({ model, priority: job.priority, timestamp: job.timestamp });
     }
-    return heads;
+    return jobs.sort((a, b) => a.priority - b.priority || a.timestamp - b.timestamp);
   }
 
-  /** The contract's order over the lanes' heads, with model affinity. */
-  #choose(heads: readonly LaneHead[], prefer: readonly string[]): LaneHead | undefined {
-    const top = Math.min(...heads.map((h) => h.priority));
-    const tier = heads.filter((h) => h.priority === top).sort((a, b) => a.timestamp - b.timestamp);
-    const first = tier[0];
-    if (!first || prefer.includes(first.model)) return first;
-    if (Date.now() - first.timestamp >= (this.#o.preferForMs ?? 0)) return first;
-    return tier.find((h) => prefer.includes(h.model)) ?? first;
+  /** Leases the next job of a model's lane; undefined when another node emptied it meanwhile. */
+  async #take(model: string, worker: number | undefined): Promise<Lease | undefined> {
+    const token = randomUUID();
+    const job = (await this.#lane(model).worker.getNextJob(token, { block: false })) as
+      BullJob<DispatchItem> | undefined;
+    if (!job) return undefined;
+    this.#held.set(token, job);
+    return { item: job.data, token, delivery: job.attemptsStarted, worker };
   }
 
   async #jobOf(lease: Lease): Promise<BullJob<DispatchItem> | undefined> {

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { DispatchItem, DispatchQueue, Lease } from '../../../src/jobs/dispatch-queue.ts';
+import type { NodeHoldings } from '../../../src/jobs/model-placement.ts';
 import { restoreDispatchQueue } from '../../../src/jobs/restore-dispatch-queue.ts';
 import { MemoryJobRepository } from '../../helpers/fake-job-ports.ts';
 import { makeJob } from '../../helpers/jobs.ts';
@@ -18,11 +19,8 @@ export interface QueueUnderTest {
 export interface DispatchQueueAdapter {
   readonly name: string;
   readonly skip: string | undefined;
-  /**
-   * A fresh, empty queue whose leases last `leaseMs` without a heartbeat, and whose claims pass
-   * the first job of a priority over for a held model's for up to `preferForMs`.
-   */
-  create(leaseMs: number, preferForMs: number): QueueUnderTest;
+  /** A fresh, empty queue whose leases (and nodes' holdings) last `leaseMs` without renewal. */
+  create(leaseMs: number): QueueUnderTest;
 }
 
 let counter = 0;
@@ -37,6 +35,11 @@ function item(overrides: Partial<DispatchItem> = {}): DispatchItem {
   };
 }
 
+/** A node with one worker (0) holding `models`, idle or busy. */
+function node(id: string, idle: boolean, ...models: string[]): NodeHoldings {
+  return { node: id, workers: [{ worker: 0, idle, models }] };
+}
+
 async function claimAll(queue: DispatchQueue): Promise<Lease[]> {
   const leases: Lease[] = [];
   for (let lease = await queue.claim(); lease; lease = await queue.claim()) leases.push(lease);
@@ -47,8 +50,8 @@ export function dispatchQueueConformance(adapter: DispatchQueueAdapter): void {
   describe(`DispatchQueue conformance: ${adapter.name}`, { skip: adapter.skip }, () => {
     const handles: DispatchQueue[] = [];
     /** A queue (and a second node's handle on it) closed after the suite. */
-    function fresh(leaseMs = 60_000, preferForMs = 60_000) {
-      const underTest = adapter.create(leaseMs, preferForMs);
+    function fresh(leaseMs = 60_000) {
+      const underTest = adapter.create(leaseMs);
       const open = (): DispatchQueue => {
         const handle = underTest.open();
         handles.push(handle);
@@ -88,36 +91,92 @@ export function dispatchQueueConformance(adapter: DispatchQueueAdapter): void {
       assert.equal(await queue.state(a.jobId), 'leased');
     });
 
-    test('model affinity: a claim naming held models takes their first job of the top priority, never a lower priority, and the head without one', async () => {
+    test('placement: a node takes the job of the model it holds; one another idle node holds is left to it', async () => {
+      const { queue, open } = fresh();
+      const other = open();
+      const a1 = item({ model: 'a', batchKey: 'a' });
+      const b1 = item({ model: 'b', batchKey: 'b' });
+      for (const i of [a1, b1]) await queue.add(i);
+      await other.present(node('node-y', true, 'a'));
+      const x = await queue.claim(node('node-x', true, 'b'));
+      assert.equal(x?.item.jobId, b1.jobId, 'a1 is left to node-y, which holds a');
+      assert.equal(x?.worker, 0, 'the lease names the worker placement chose');
+      assert.equal(await queue.claim(node('node-x', true, 'b')), undefined, 'a1 still waits for y');
+      assert.equal((await other.claim(node('node-y', true, 'a')))?.item.jobId, a1.jobId);
+    });
+
+    test('placement: a job whose model only a busy node holds waits for it (a lower priority runs meanwhile); an empty worker takes it at once', async () => {
+      const { queue, open } = fresh();
+      const other = open();
+      const aHigh = item({ model: 'a', batchKey: 'a', priority: 5 });
+      const b1 = item({ model: 'b', batchKey: 'b' });
+      for (const i of [aHigh, b1]) await queue.add(i);
+      await other.present(node('node-y', false, 'a'));
+      assert.equal((await queue.claim(node('node-x', true, 'b')))?.item.jobId, b1.jobId);
+      assert.equal(await queue.claim(node('node-x', true, 'b')), undefined, 'no second copy of a');
+      assert.equal((await open().claim(node('node-z', true)))?.item.jobId, aHigh.jobId);
+    });
+
+    test('placement: a model nobody holds goes to an empty worker, else to one whose models nothing queued wants — nothing starves', async () => {
+      const { queue, open } = fresh();
+      const other = open();
+      const c1 = item({ model: 'c', batchKey: 'c' });
+      const a1 = item({ model: 'a', batchKey: 'a' });
+      await queue.add(c1);
+      await queue.add(a1);
+      await other.present(node('node-y', true));
+      await open().present(node('node-z', true, 'b'));
+      // x holds a, which a1 wants; z's b nobody wants; y holds nothing: c1 is y's.
+      assert.equal((await queue.claim(node('node-x', true, 'a')))?.item.jobId, a1.jobId);
+      await other.withdraw('node-y');
+      // No empty worker now: z, whose b nobody wants, loads c.
+      assert.equal((await open().claim(node('node-z', true, 'b')))?.item.jobId, c1.jobId);
+      const c2 = item({ model: 'c', batchKey: 'c' });
+      await queue.add(c2);
+      await open().withdraw('node-z');
+      assert.equal(
+        (await queue.claim(node('node-x', true, 'a')))?.item.jobId,
+        c2.jobId,
+        'the only idle node loads it',
+      );
+    });
+
+    test('placement: a claim that got a job counts its worker busy with that model for the next claim', async () => {
+      const { queue, open } = fresh();
+      const other = open();
+      const a1 = item({ model: 'a', batchKey: 'a' });
+      const a2 = item({ model: 'a', batchKey: 'a' });
+      const b1 = item({ model: 'b', batchKey: 'b' });
+      for (const i of [a1, a2, b1]) await queue.add(i);
+      await other.present(node('node-y', true));
+      assert.equal((await queue.claim(node('node-x', true)))?.item.jobId, a1.jobId);
+      // x (busy with a now) holds a; a2 may load on y at once, as y holds nothing.
+      const y = await other.claim(node('node-y', true));
+      assert.equal(y?.item.model, 'a', 'an empty worker loads a2 rather than wait for x');
+    });
+
+    test('placement: the holdings of a node that stopped renewing them expire after a lease', async () => {
+      const { queue, open } = fresh(300);
+      const other = open();
+      const a1 = item({ model: 'a', batchKey: 'a' });
+      await queue.add(a1);
+      await other.present(node('node-y', true, 'a'));
+      assert.equal(await queue.claim(node('node-x', true, 'b')), undefined, 'left to node-y');
+      const taken = await eventually(() => queue.claim(node('node-x', true, 'b')));
+      assert.equal(taken.item.jobId, a1.jobId);
+    });
+
+    test('claimModel takes the first waiting job of one model only', async () => {
       const { queue } = fresh();
       const a1 = item({ model: 'a', batchKey: 'a' });
       const b1 = item({ model: 'b', batchKey: 'b' });
-      const a2 = item({ model: 'a', batchKey: 'a' });
-      const bLow = item({ model: 'b', batchKey: 'b', priority: -1 });
-      for (const i of [a1, b1, a2, bLow]) await queue.add(i);
-      assert.equal((await queue.claim(['b']))?.item.jobId, b1.jobId, 'b is held: its job first');
-      assert.equal(
-        (await queue.claim(['b']))?.item.jobId,
-        a1.jobId,
-        'no held job at the top priority: the head, not the lower-priority b',
-      );
-      assert.equal((await queue.claim(['c']))?.item.jobId, a2.jobId, 'nothing held: in order');
-      assert.equal((await queue.claim())?.item.jobId, bLow.jobId);
-    });
-
-    test('model affinity is bounded: a head that waited preferForMs goes first, held or not', async () => {
-      const { queue } = fresh(60_000, 150);
-      const a = item({ model: 'a', batchKey: 'a' });
-      const b = item({ model: 'b', batchKey: 'b' });
-      await queue.add(a);
-      await queue.add(b);
-      const added = Date.now();
-      assert.equal((await queue.claim(['b']))?.item.jobId, b.jobId, 'a young head is passed over');
-      await queue.add(item({ model: 'b', batchKey: 'b' }));
-      // The limit is a time: waits (polling) until the head has waited it.
-      await eventually(() => Promise.resolve(Date.now() - added > 300 ? true : undefined));
-      const first = await queue.claim(['b']);
-      assert.equal(first?.item.jobId, a.jobId, 'an old head goes first, held or not');
+      const b2 = item({ model: 'b', batchKey: 'b' });
+      for (const i of [a1, b1, b2]) await queue.add(i);
+      assert.equal((await queue.claimModel('b'))?.item.jobId, b1.jobId);
+      assert.equal((await queue.claimModel('b'))?.item.jobId, b2.jobId);
+      assert.equal(await queue.claimModel('b'), undefined);
+      assert.equal(await queue.claimModel('never-added'), undefined);
+      assert.equal((await queue.claim())?.item.jobId, a1.jobId);
     });
 
     test('two nodes claiming at once never get the same job', async () => {
