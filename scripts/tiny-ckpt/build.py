@@ -40,6 +40,15 @@ step, so a small pool reused is the cheaper data), then `--stage continue --roun
 file: 81.0 / 72.6 / 72.6), at 14: 89.9 / 89.3 / 74.4 %; not committed (docs/checkpoint-graphs.md has
 the guidance sweep and the 672-image numbers). `--stage continue --round 2` needs
 <work>/unet_round1.pt: copy unet_loaded.pt there when round 1 is the committed file.
+Round 3 (2026-12-08 01:26-02:39, one core at normal priority, load average 6-13; the committed file):
+`--stage pool --pool 7000 --threads 2` in 337 s, then `--stage continue --round 3 --threads 1` from
+the committed weights (not round 2's), batch 32, peak 5e-4, cosine, EMA 0.998, an EMA snapshot every
+500 steps. The pace swung from 3.3 to 0.8 s per step with the machine's load (threads 2: 1.73 s per
+step against 1.83 with 1, the other core busy), so the run was stopped at a saved state and resumed
+with `--steps` (the cosine's length) 2700 -> 2100 -> 1700 -> 2400 -> 3000 -> 3800 -> 4300 to end
+before the deadline. The committed file is the final EMA (`--stage export` and `--stage reference`
+with `--ckpt unet_round3.pt`); full grid at SD 1.x's defaults (euler, guidance 7.5) 99.9 / 100.0 /
+94.6 %, the snapshots' numbers in docs/checkpoint-graphs.md.
 Training follows scripts/tiny/train.py: text-encoder warm-up on linear probes, then UNet + text
 encoder jointly, epsilon objective on SD's scaled_linear schedule, min-SNR-5, caption dropout, EMA.
 """
@@ -91,7 +100,12 @@ CFG["continue"] = {"pool": 6000, "pool_seed": 12, "batch": 32, "warmup": 50, "se
                    # Round 2 as run on 2026-12-07 late (the niced process got ~10 % of a core): short, so
                    # a faster EMA, and saved every 50 steps so a partial round can be exported.
                    "rounds": [{"steps": 1000, "lr": 4e-4},
-                              {"steps": 300, "lr": 3e-4, "ema": 0.99, "save_every": 50}]}
+                              {"steps": 300, "lr": 3e-4, "ema": 0.99, "save_every": 50},
+                              # Round 3 (2026-12-08, one quiet core): from the committed file again
+                              # (round 2 was not committed), a longer cosine, an EMA snapshot kept
+                              # every `snapshot_every` steps so the best one can be exported.
+                              {"steps": 4000, "lr": 5e-4, "from": "unet_loaded.pt",
+                               "snapshot_every": 500}]}
 VOCAB = 49408
 DTYPES = {"F16": torch.float16, "F32": torch.float32, "I64": torch.int64}
 PREFIXES = {"te": "cond_stage_model.transformer.", "unet": "model.diffusion_model.", "vae": "first_stage_model."}
@@ -459,7 +473,9 @@ def continue_unet(work, tok, resume, rnd):
     pool = torch.load(os.path.join(work, "pool_continue.pt"))
     z_all, attrs = pool["z"], pool["attrs"]
     n = z_all.shape[0]
-    te, unet, vae = load_modules(work, "unet_loaded.pt" if rnd == 1 else f"unet_round{rnd - 1}.pt")
+    start_file = c.get("from", "unet_loaded.pt" if rnd == 1 else f"unet_round{rnd - 1}.pt")
+    te, unet, vae = load_modules(work, start_file)
+    log(f"[continue] round {rnd} starts from {start_file}")
     te.train(), unet.train()
     aux = tiny.AuxHeads(CFG["text"]["width"])
     params = list(te.parameters()) + list(unet.parameters())
@@ -528,6 +544,9 @@ def continue_unet(work, tok, resume, rnd):
             el = time.time() - t0
             log(f"[continue] round {rnd} step {step:5d} eps-mse {run:.4f} lr {lr:.2e} {el:.0f}s, "
                 f"{el / (done - start):.2f}s/step, eta {el / (done - start) * (c['steps'] - done):.0f}s")
+        if "snapshot_every" in c and done % c["snapshot_every"] == 0:
+            torch.save({"te": ema_te.state_dict(), "unet": ema_unet.state_dict()},
+                       os.path.join(work, f"unet_round{rnd}_step{done}.pt"))
         if done % c["save_every"] == 0 or done == c["steps"]:
             torch.save({"te": te.state_dict(), "unet": unet.state_dict(), "ema_te": ema_te.state_dict(),
                         "ema_unet": ema_unet.state_dict(), "aux": aux.state_dict(), "opt": opt.state_dict(),
@@ -548,6 +567,7 @@ def main():
     ap.add_argument("--ckpt", default="unet.pt", help="the UNet + text encoder that export / reference / probe use")
     ap.add_argument("--resume", action="store_true", help="continue: from <work>/continue_state_roundN.pt")
     ap.add_argument("--round", type=int, default=0, help="continue: only this round (1-based; default all)")
+    ap.add_argument("--steps", type=int, help="continue: the round's steps, the length of its cosine")
     ap.add_argument("--no-start-probe", action="store_true", help="continue: skip probing the loaded weights")
     ap.add_argument("--work", default="/tmp/tiny_ckpt_build")
     ap.add_argument("--out", default=os.path.join(REPO, "models", "tiny-sd1-ckpt", "tiny-sd1-ckpt.safetensors"))
@@ -560,6 +580,9 @@ def main():
         CFG["continue"]["pool"] = args.pool
     sys.path.insert(0, os.path.abspath(args.src))
     torch.set_num_threads(args.threads)
+    if args.steps:
+        for rnd in [args.round] if args.round else range(1, len(CFG["continue"]["rounds"]) + 1):
+            CFG["continue"]["rounds"][rnd - 1]["steps"] = args.steps
     if args.no_start_probe:
         CFG["continue"]["probe_start"] = False
     os.makedirs(args.work, exist_ok=True)
