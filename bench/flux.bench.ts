@@ -6,7 +6,8 @@
 // (the quantization work) to fit this machine; this measures the pipeline around the graphs.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadPipeline, type GenerationTimings } from '../src/engine/index.ts';
+import { loadPipeline } from '../src/engine/index.ts';
+import { medianStepTimings, STEP_TIMINGS_COLUMNS } from './median-step-timings.ts';
 
 const { values } = parseArgs({
   options: {
@@ -27,26 +28,10 @@ const started = performance.now();
 const pipeline = await loadPipeline(folder, { intraOpThreads: Number(values.threads) });
 const createMs = performance.now() - started;
 console.log(`${path.basename(folder)}: sessions created in ${createMs.toFixed(0)} ms`);
-console.log('size | ms/step in ORT | ms/step outside | text enc ms | VAE decode ms | total ms');
+console.log(`size | ${STEP_TIMINGS_COLUMNS}`);
 for (const size of values.sizes.split(',').map(Number)) {
   const request = { prompt: 'a red circle on a blue background', width: size, height: size, steps };
-  await pipeline.generate({ ...request, seed: 0 }); // warm-up: first-run allocations
-  const samples: GenerationTimings[] = [];
-  for (let run = 0; run < runs; run++) {
-    samples.push((await pipeline.generate({ ...request, seed: run + 1 })).timings);
-  }
-  const median = (pick: (t: GenerationTimings) => number): number =>
-    samples.map(pick).sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? 0;
-  console.log(
-    [
-      `${size}²`,
-      (median((t) => t.unet) / steps).toFixed(2),
-      (median((t) => t.stepOverhead) / steps).toFixed(2),
-      median((t) => t.textEncoder).toFixed(1),
-      median((t) => t.vaeDecoder).toFixed(1),
-      median((t) => t.total).toFixed(0),
-    ].join(' | '),
-  );
+  console.log([`${size}²`, ...(await medianStepTimings(pipeline, request, runs))].join(' | '));
 }
 console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
 await pipeline.dispose();

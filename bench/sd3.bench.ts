@@ -8,8 +8,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadPipeline, type GenerationTimings } from '../src/engine/index.ts';
+import { loadPipeline } from '../src/engine/index.ts';
 import { BUNDLED_CLIP_TOKENIZER_DIR } from '../src/engine/text/bundled-tokenizers.ts';
+import { medianStepTimings, STEP_TIMINGS_COLUMNS } from './median-step-timings.ts';
 
 const { values } = parseArgs({
   options: {
@@ -43,7 +44,7 @@ const createMs = performance.now() - started;
 console.log(
   `tiny SD 3.5 Large (incl_clips single file): detected and sessions created in ${createMs.toFixed(0)} ms`,
 );
-console.log('guidance | ms/step in ORT | ms/step outside | text enc ms | VAE decode ms | total ms');
+console.log(`guidance | ${STEP_TIMINGS_COLUMNS}`);
 for (const guidanceScale of [4.5, 0]) {
   const request = {
     prompt: 'a red circle on a blue background',
@@ -52,23 +53,8 @@ for (const guidanceScale of [4.5, 0]) {
     steps,
     guidanceScale,
   };
-  await pipeline.generate({ ...request, seed: 0 }); // warm-up: first-run allocations
-  const samples: GenerationTimings[] = [];
-  for (let run = 0; run < runs; run++) {
-    samples.push((await pipeline.generate({ ...request, seed: run + 1 })).timings);
-  }
-  const median = (pick: (t: GenerationTimings) => number): number =>
-    samples.map(pick).sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? 0;
-  console.log(
-    [
-      guidanceScale > 1 ? `${guidanceScale} (CFG)` : `${guidanceScale} (none)`,
-      (median((t) => t.unet) / steps).toFixed(2),
-      (median((t) => t.stepOverhead) / steps).toFixed(3),
-      median((t) => t.textEncoder).toFixed(1),
-      median((t) => t.vaeDecoder).toFixed(1),
-      median((t) => t.total).toFixed(0),
-    ].join(' | '),
-  );
+  const name = guidanceScale > 1 ? `${guidanceScale} (CFG)` : `${guidanceScale} (none)`;
+  console.log([name, ...(await medianStepTimings(pipeline, request, runs, 3))].join(' | '));
 }
 console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
 await pipeline.dispose();

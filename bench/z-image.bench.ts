@@ -13,9 +13,10 @@ import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { gunzipSync } from 'node:zlib';
-import { loadPipeline, type GenerationTimings } from '../src/engine/index.ts';
+import { loadPipeline } from '../src/engine/index.ts';
 import { BUNDLED_QWEN3_TOKENIZER_DIR } from '../src/engine/text/bundled-tokenizers.ts';
 import { Qwen3Tokenizer } from '../src/engine/text/qwen3-tokenizer.ts';
+import { medianStepTimings, STEP_TIMINGS_COLUMNS } from './median-step-timings.ts';
 
 const { values } = parseArgs({
   options: {
@@ -117,7 +118,7 @@ async function benchPipeline(): Promise<void> {
   const pipeline = await loadPipeline(folder, { intraOpThreads: Number(values.threads) });
   const createMs = performance.now() - started;
   console.log(`tiny Z-Image (diffusers folder): sessions created in ${createMs.toFixed(0)} ms`);
-  console.log('size | ms/step in ORT | ms/step outside | text enc ms | VAE decode ms | total ms');
+  console.log(`size | ${STEP_TIMINGS_COLUMNS}`);
   for (const size of values.sizes.split(',').map(Number)) {
     const request = {
       prompt: 'a red circle on a blue background',
@@ -125,23 +126,7 @@ async function benchPipeline(): Promise<void> {
       height: size,
       steps,
     };
-    await pipeline.generate({ ...request, seed: 0 }); // warm-up: first-run allocations
-    const samples: GenerationTimings[] = [];
-    for (let run = 0; run < runs; run++) {
-      samples.push((await pipeline.generate({ ...request, seed: run + 1 })).timings);
-    }
-    const median = (pick: (t: GenerationTimings) => number): number =>
-      samples.map(pick).sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? 0;
-    console.log(
-      [
-        `${size}²`,
-        (median((t) => t.unet) / steps).toFixed(2),
-        (median((t) => t.stepOverhead) / steps).toFixed(2),
-        median((t) => t.textEncoder).toFixed(1),
-        median((t) => t.vaeDecoder).toFixed(1),
-        median((t) => t.total).toFixed(0),
-      ].join(' | '),
-    );
+    console.log([`${size}²`, ...(await medianStepTimings(pipeline, request, runs))].join(' | '));
   }
   console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
   await pipeline.dispose();
