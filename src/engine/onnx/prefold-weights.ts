@@ -1,14 +1,12 @@
 import path from 'node:path';
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   ModelProtoSchema,
-  StringStringEntryProtoSchema,
-  TensorProto_DataLocation,
   TensorProto_DataType as DataType,
-  TensorProtoSchema,
   type NodeProto,
   type TensorProto,
 } from 'onnx-buf';
+import { externalTensor } from '../quantize/derived-tensor-initializer.ts';
 import { writeDerivedFile, type DerivedTensor } from '../quantize/derived-weights-file.ts';
 import { pruneGraph } from '../quantize/prune-graph.ts';
 import { readWeightFloats, weightBytes } from '../quantize/read-weight-floats.ts';
@@ -118,7 +116,7 @@ export async function prefoldWeights(
   for (const tensor of tensors) {
     const range = derived.ranges.get(tensor.name);
     if (!range) throw new Error(`prefolded file lacks ${tensor.name}`);
-    graph.initializer.push(externalFloat(tensor, location, range));
+    graph.initializer.push(externalTensor(tensor.name, tensor, location, range));
   }
   pruneGraph(graph);
   return { bytes: toBinary(ModelProtoSchema, model), folded: ends.length };
@@ -187,24 +185,4 @@ function sourceOrder(chain: WeightChain, root: string): string {
 function intAttribute(node: NodeProto, name: string): number | undefined {
   const attribute = node.attribute.find((a) => a.name === name);
   return attribute === undefined ? undefined : Number(attribute.i);
-}
-
-function externalFloat(
-  tensor: DerivedTensor,
-  location: string,
-  range: { readonly offset: number; readonly length: number },
-): TensorProto {
-  const entry = (key: string, value: string) =>
-    create(StringStringEntryProtoSchema, { key, value });
-  return create(TensorProtoSchema, {
-    name: tensor.name,
-    dims: tensor.shape.map(BigInt),
-    dataType: DataType.FLOAT,
-    dataLocation: TensorProto_DataLocation.EXTERNAL,
-    externalData: [
-      entry('location', location),
-      entry('offset', String(range.offset)),
-      entry('length', String(range.length)),
-    ],
-  });
 }

@@ -7,11 +7,7 @@ import {
   AttributeProtoSchema,
   ModelProtoSchema,
   OperatorSetIdProtoSchema,
-  StringStringEntryProtoSchema,
-  TensorProto_DataLocation,
   TensorProto_DataType as DataType,
-  TensorProtoSchema,
-  type TensorProto,
 } from 'onnx-buf';
 import { fileIdentity } from '../checkpoint/file-identity.ts';
 import { float32ToHalf } from '../onnx/float16.ts';
@@ -23,6 +19,7 @@ import {
   type DerivedTensor,
   type DerivedTensors,
 } from './derived-weights-file.ts';
+import { externalTensor } from './derived-tensor-initializer.ts';
 import { findLinearWeights, type LinearWeight } from './find-linear-weights.ts';
 import { pruneGraph } from './prune-graph.ts';
 import {
@@ -229,31 +226,6 @@ function rewrite(
     );
   }
   pruneGraph(graph);
-}
-
-const DTYPES: Readonly<Record<DerivedTensor['dtype'], DataType>> = {
-  U8: DataType.UINT8,
-  F16: DataType.FLOAT16,
-  F32: DataType.FLOAT,
-};
-
-function externalTensor(
-  name: string,
-  tensor: DerivedTensor,
-  location: string,
-  range: { offset: number; length: number },
-): TensorProto {
-  return create(TensorProtoSchema, {
-    name,
-    dims: tensor.shape.map(BigInt),
-    dataType: DTYPES[tensor.dtype],
-    dataLocation: TensorProto_DataLocation.EXTERNAL,
-    externalData: [
-      create(StringStringEntryProtoSchema, { key: 'location', value: location }),
-      create(StringStringEntryProtoSchema, { key: 'offset', value: String(range.offset) }),
-      create(StringStringEntryProtoSchema, { key: 'length', value: String(range.length) }),
-    ],
-  });
 }
 
 function intAttribute(
